@@ -1,0 +1,72 @@
+"""The JSON API under /api/v1: the shared blueprint, body parsing and the OpenAPI registry.
+
+Each area adds its routes in `gi_trace/<area>/api.py` and describes them with `openapi_paths`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from gi_trace.access import PUBLIC, access
+from gi_trace.errors import ValidationError
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# path -> {method -> operation}, filled by the areas' api modules
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {}
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": ["string", "null"]},
+                },
+            }
+        },
+    }
+}
+
+
+def openapi_paths(paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None) -> None:
+    """Register an area's operations in the OpenAPI document."""
+    for path, ops in paths.items():
+        OPENAPI_PATHS.setdefault(path, {}).update(ops)
+    OPENAPI_SCHEMAS.update(schemas or {})
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400-class error that says what is wrong."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationError("The body must be a JSON object (Content-Type: application/json).", field="body")
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object.", field="body")
+    return data
+
+
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 description of the whole API."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "gi-trace API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": OPENAPI_SCHEMAS,
+        },
+        "paths": OPENAPI_PATHS,
+    }
+
+
+@api_bp.get("/openapi.json")
+@access(PUBLIC)
+def openapi_json():
+    """The OpenAPI document."""
+    return openapi_document()

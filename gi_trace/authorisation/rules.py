@@ -1,0 +1,118 @@
+"""Status of an authorisation on a date, derived from its decision history (pure, no database).
+
+A decision applies from its effective date, that day included; an approval with a `valid_until`
+date is in force through that date and expired from the day after.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterable, Optional, Protocol
+
+ACTIONS = ("apply", "approve", "reject", "suspend", "reinstate", "revoke")
+
+# States
+NONE = "none"
+PENDING = "pending"
+AUTHORISED = "authorised"
+REJECTED = "rejected"
+SUSPENDED = "suspended"
+REVOKED = "revoked"
+EXPIRED = "expired"
+STATES = (NONE, PENDING, AUTHORISED, REJECTED, SUSPENDED, REVOKED, EXPIRED)
+
+# Which action may follow which state. Revoked, rejected and expired users may apply again.
+ALLOWED: dict[str, tuple[str, ...]] = {
+    NONE: ("apply", "approve"),
+    PENDING: ("approve", "reject"),
+    AUTHORISED: ("suspend", "revoke", "approve"),  # approve again = renewal of an expiry
+    SUSPENDED: ("reinstate", "revoke"),
+    REJECTED: ("apply", "approve"),
+    REVOKED: ("apply",),
+    EXPIRED: ("apply", "approve"),
+}
+
+_RESULT = {
+    "apply": PENDING,
+    "approve": AUTHORISED,
+    "reject": REJECTED,
+    "suspend": SUSPENDED,
+    "reinstate": AUTHORISED,
+    "revoke": REVOKED,
+}
+
+
+class DecisionLike(Protocol):
+    action: str
+    effective_date: date
+    valid_until: Optional[date]
+    reference_no: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where an authorisation stands on a date."""
+
+    state: str
+    since: Optional[date] = None  # effective date of the decision that set the state
+    valid_until: Optional[date] = None
+    reference_no: str = ""
+    reason: str = ""
+    authorised_since: Optional[date] = None  # start of the current run of authorisation
+
+    @property
+    def in_force(self) -> bool:
+        """True when the producer may use the GI mark."""
+        return self.state == AUTHORISED
+
+
+class InvalidTransition(ValueError):
+    """A decision that cannot follow the current state."""
+
+    def __init__(self, state: str, action: str):
+        super().__init__(f"{action} is not allowed when the authorisation is {state}")
+        self.state = state
+        self.action = action
+
+
+def _expire(status: Status, on: date) -> Status:
+    if status.state in (AUTHORISED, SUSPENDED) and status.valid_until is not None and on > status.valid_until:
+        return Status(EXPIRED, since=status.valid_until + timedelta(days=1), valid_until=status.valid_until,
+                      reference_no=status.reference_no)
+    return status
+
+
+def next_status(current: Status, decision: DecisionLike) -> Status:
+    """Apply one decision to a status, or raise InvalidTransition."""
+    current = _expire(current, decision.effective_date)
+    if decision.action not in ACTIONS:
+        raise ValueError(f"unknown action {decision.action!r}")
+    if decision.action not in ALLOWED[current.state]:
+        raise InvalidTransition(current.state, decision.action)
+    state = _RESULT[decision.action]
+    if decision.action == "approve":
+        return Status(AUTHORISED, since=decision.effective_date, valid_until=decision.valid_until,
+                      reference_no=decision.reference_no, reason=decision.reason,
+                      authorised_since=decision.effective_date)
+    if decision.action in ("suspend", "reinstate"):
+        return Status(state, since=decision.effective_date, valid_until=current.valid_until,
+                      reference_no=current.reference_no, reason=decision.reason,
+                      authorised_since=current.authorised_since)
+    return Status(state, since=decision.effective_date, reason=decision.reason,
+                  reference_no=decision.reference_no or current.reference_no)
+
+
+def sort_key(decision) -> tuple:
+    """Decisions apply in effective-date order; same-day decisions in the order recorded."""
+    return (decision.effective_date, getattr(decision, "id", 0) or 0)
+
+
+def status_on(decisions: Iterable[DecisionLike], on: date) -> Status:
+    """The status on `on`, from decisions in effective-date order (later records win ties)."""
+    status = Status(NONE)
+    for decision in sorted(decisions, key=sort_key):
+        if decision.effective_date > on:
+            break
+        status = next_status(status, decision)
+    return _expire(status, on)

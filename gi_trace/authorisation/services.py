@@ -1,0 +1,139 @@
+"""Deciding on authorisations and reading their status. Services never commit."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Optional
+
+from flask_babel import gettext as _
+from sqlmodel import Session, select
+
+from gi_trace.accounts.models import User
+from gi_trace.authorisation import rules
+from gi_trace.authorisation.models import AuthorisationDecision
+from gi_trace.errors import Forbidden, Refused, ValidationError
+from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.services import protected_towns, require_producer_visible, require_regulator_scope
+from gi_trace.timeutil import local_today
+
+REGULATOR_ACTIONS = ("approve", "reject", "suspend", "reinstate", "revoke")
+
+
+@dataclass
+class DecisionInput:
+    action: str
+    effective_date: date
+    reference_no: str = ""
+    valid_until: Optional[date] = None
+    reason: str = ""
+
+
+def history(session: Session, producer_id: int, product_id: int) -> list[AuthorisationDecision]:
+    """Every decision on one producer's authorisation for one product, in the order they apply."""
+    rows = session.exec(select(AuthorisationDecision)
+                        .where(AuthorisationDecision.producer_id == producer_id,
+                               AuthorisationDecision.product_id == product_id)
+                        .order_by(AuthorisationDecision.effective_date, AuthorisationDecision.id)).all()
+    return list(rows)
+
+
+def status(session: Session, producer_id: int, product_id: int, on: Optional[date] = None) -> rules.Status:
+    """The status on a date (today, in local time, by default)."""
+    return rules.status_on(history(session, producer_id, product_id), on or local_today())
+
+
+def statuses(session: Session, product_id: int, on: date,
+             producer_ids: Optional[Iterable[int]] = None) -> dict[int, rules.Status]:
+    """Status on a date for many producers at once, from one query."""
+    query = select(AuthorisationDecision).where(AuthorisationDecision.product_id == product_id,
+                                                AuthorisationDecision.effective_date <= on)
+    if producer_ids is not None:
+        ids = list(producer_ids)
+        if not ids:
+            return {}
+        query = query.where(AuthorisationDecision.producer_id.in_(ids))
+    grouped: dict[int, list] = defaultdict(list)
+    for row in session.exec(query.order_by(AuthorisationDecision.effective_date, AuthorisationDecision.id)).all():
+        grouped[row.producer_id].append(row)
+    return {pid: rules.status_on(rows, on) for pid, rows in grouped.items()}
+
+
+def check_decision(user: User, producer: Producer, product: Product, towns: set[str],
+                   existing: list, data: DecisionInput) -> None:
+    """Every rule a new decision must pass; raises with a message and field. Pure."""
+    if data.action not in rules.ACTIONS:
+        raise ValidationError(_("Unknown action %(action)s.", action=data.action), field="action")
+    if user.role == "producer":
+        if data.action != "apply":
+            raise Forbidden(_("Producers can only apply; regulators decide."))
+        if user.producer_id != producer.id:
+            raise Forbidden(_("You can only apply for your own business."))
+    else:
+        require_regulator_scope(user, producer.county_code)
+    if data.valid_until is not None:
+        if data.action != "approve":
+            raise ValidationError(_("Only an approval can have an expiry date."), field="valid_until")
+        if data.valid_until < data.effective_date:
+            raise ValidationError(_("The expiry date is before the effective date."), field="valid_until")
+    if data.action in ("approve", "reinstate") and producer.town_code not in towns:
+        raise Refused(_("The producer's registered base (town %(town)s) is outside the protected area of "
+                        "%(product)s; it cannot be authorised.", town=producer.town_code, product=product.name_zh),
+                      field="producer")
+    if data.action in ("suspend", "revoke", "reject") and not data.reason.strip():
+        raise ValidationError(_("Give the reason for this decision."), field="reason")
+    if data.action == "approve" and not data.reference_no.strip():
+        raise ValidationError(_("An approval needs its reference number."), field="reference_no")
+    if existing:
+        last = max(d.effective_date for d in existing)
+        if data.effective_date < last:
+            raise Refused(_("A decision cannot take effect before the latest decision (%(date)s); record a new "
+                            "decision instead.", date=last.isoformat()), field="effective_date")
+    current = rules.status_on(existing, data.effective_date)
+    try:
+        rules.next_status(current, data)
+    except rules.InvalidTransition:
+        raise Refused(_("This decision is not possible while the authorisation is %(state)s.",
+                        state=state_label(current.state)), field="action") from None
+
+
+def decide(session: Session, user: User, producer: Producer, product: Product, data: DecisionInput,
+           *, source: str = "web", inspection_id: Optional[int] = None) -> AuthorisationDecision:
+    """Record a decision after checking every rule; earlier decisions are never changed."""
+    require_producer_visible(user, producer)
+    existing = history(session, producer.id, product.id)
+    check_decision(user, producer, product, protected_towns(session, product.id), existing, data)
+    decision = AuthorisationDecision(
+        producer_id=producer.id, product_id=product.id, action=data.action, effective_date=data.effective_date,
+        reference_no=data.reference_no.strip(), valid_until=data.valid_until, reason=data.reason.strip(),
+        decided_by=user.id, source=source, inspection_id=inspection_id,
+    )
+    session.add(decision)
+    session.flush()
+    return decision
+
+
+def state_label(state: str) -> str:
+    """The user-facing name of a state."""
+    labels = {
+        rules.NONE: _("not applied"),
+        rules.PENDING: _("pending"),
+        rules.AUTHORISED: _("authorised"),
+        rules.REJECTED: _("rejected"),
+        rules.SUSPENDED: _("suspended"),
+        rules.REVOKED: _("revoked"),
+        rules.EXPIRED: _("expired"),
+    }
+    return labels.get(state, state)
+
+
+def action_label(action: str) -> str:
+    labels = {
+        "apply": _("applied"),
+        "approve": _("approved"),
+        "reject": _("rejected"),
+        "suspend": _("suspended"),
+        "reinstate": _("reinstated"),
+        "revoke": _("revoked"),
+    }
+    return labels.get(action, action)

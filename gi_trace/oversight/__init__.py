@@ -1,0 +1,1 @@
+"""Oversight: the 专栏4 shares, inspections, complaints, anomalies and the annual report."""

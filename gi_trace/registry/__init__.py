@@ -1,0 +1,1 @@
+"""The GI register: regions, GI products, producers, plots, output and official totals."""

@@ -1,0 +1,177 @@
+"""Register tables: regions, GI products, producers, their plots, output and official totals."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from gi_trace.types import UTCDateTime, utcnow
+
+REGION_LEVELS = ("city", "county", "town")
+PRODUCER_KINDS = ("enterprise", "cooperative", "family_farm", "household")
+PRODUCT_KINDS = ("certification_mark", "gi_protected_product", "agricultural_gi", "collective_mark")
+
+
+class Region(SQLModel, table=True):
+    """An administrative division with its statistical code (city 6, county 6, town 9 digits)."""
+
+    code: str = Field(primary_key=True, max_length=12)
+    name_zh: str = Field(max_length=64)
+    name_en: str = Field(default="", max_length=64)
+    level: str = Field(max_length=8, index=True)
+    parent_code: Optional[str] = Field(default=None, foreign_key="region.code", index=True, max_length=12)
+
+    def __repr__(self) -> str:
+        return f"<Region {self.code} {self.name_zh}>"
+
+
+class Product(SQLModel, table=True):
+    """A GI product with its protected area and plausibility parameters (data, not code)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name_zh: str = Field(max_length=64)
+    name_en: str = Field(default="", max_length=128)
+    holder: str = Field(default="", max_length=200)
+    unit: str = Field(default="kg", max_length=16)
+    # Plausibility parameters (以地定产): yield cap, fresh:dried band, moisture, season.
+    max_dried_yield_kg_per_mu: Optional[float] = None
+    fresh_dried_ratio_min: Optional[float] = None
+    fresh_dried_ratio_max: Optional[float] = None
+    max_moisture_pct: Optional[float] = None
+    season_start_mmdd: Optional[str] = Field(default=None, max_length=5)
+    season_end_mmdd: Optional[str] = Field(default=None, max_length=5)
+    target_share: float = 0.6
+    # Stage template and grade scale are data so a second product needs no code change.
+    stage_template: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    grade_scale: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<Product {self.slug}>"
+
+
+class ProductRegistration(SQLModel, table=True):
+    """One legal protection of a product: certification mark, GI-protected product, agricultural GI."""
+
+    __table_args__ = (UniqueConstraint("product_id", "kind", name="uq_product_registration_kind"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    kind: str = Field(max_length=32)
+    registration_no: str = Field(default="", max_length=64)
+    registered_on: Optional[str] = Field(default=None, max_length=10)
+
+    def __repr__(self) -> str:
+        return f"<ProductRegistration {self.kind} {self.registration_no}>"
+
+
+class ProductTown(SQLModel, table=True):
+    """A town inside a product's protected area."""
+
+    product_id: int = Field(foreign_key="product.id", primary_key=True)
+    town_code: str = Field(foreign_key="region.code", primary_key=True, max_length=12)
+
+    def __repr__(self) -> str:
+        return f"<ProductTown {self.product_id} {self.town_code}>"
+
+
+class Producer(SQLModel, table=True):
+    """A grower, cooperative or firm. Households may have no USCC and get a registry number."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    uscc: Optional[str] = Field(default=None, max_length=18, unique=True, index=True)
+    registry_no: Optional[str] = Field(default=None, max_length=32, unique=True, index=True)
+    # False when the USCC's check character fails and a regulator accepted it anyway.
+    uscc_check_ok: bool = True
+    uscc_warning_accepted_by: Optional[int] = None  # user id; no FK: users also point at producers
+    name: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=16)
+    county_code: str = Field(foreign_key="region.code", max_length=12, index=True)
+    town_code: str = Field(foreign_key="region.code", max_length=12, index=True)
+    address: str = Field(default="", max_length=300)
+    contact_name: str = Field(default="", max_length=100)
+    contact_phone: str = Field(default="", max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: Optional[int] = None  # user id (see uscc_warning_accepted_by)
+
+    @property
+    def code(self) -> str:
+        """The code printed and imported for this producer: USCC, else registry number."""
+        return self.uscc or self.registry_no or ""
+
+    def __repr__(self) -> str:
+        return f"<Producer {self.id} {self.code} {self.name}>"
+
+
+class ProducerProduct(SQLModel, table=True):
+    """A producer registered as producing a GI product (the compliance denominator's members)."""
+
+    producer_id: int = Field(foreign_key="producer.id", primary_key=True)
+    product_id: int = Field(foreign_key="product.id", primary_key=True, index=True)
+
+    def __repr__(self) -> str:
+        return f"<ProducerProduct {self.producer_id} {self.product_id}>"
+
+
+class Trademark(SQLModel, table=True):
+    """The enterprise's own trademark, shown beside the GI mark (企业自主商标品牌)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    producer_id: int = Field(foreign_key="producer.id", index=True)
+    name: str = Field(max_length=100)
+    registration_no: str = Field(default="", max_length=64)
+
+    def __repr__(self) -> str:
+        return f"<Trademark {self.name}>"
+
+
+class Plot(SQLModel, table=True):
+    """A planted plot: the basis of 以地定产 (output fixed by planted area)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    producer_id: int = Field(foreign_key="producer.id", index=True)
+    name: str = Field(default="", max_length=100)
+    town_code: str = Field(foreign_key="region.code", max_length=12)
+    area_mu: float
+    cultivar: str = Field(default="", max_length=64)
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
+
+    def __repr__(self) -> str:
+        return f"<Plot {self.id} {self.town_code} {self.area_mu}亩>"
+
+
+class OutputRecord(SQLModel, table=True):
+    """A producer's output of a product in a year: kilograms and value in yuan."""
+
+    __table_args__ = (UniqueConstraint("producer_id", "product_id", "year", name="uq_output_producer_product_year"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    producer_id: int = Field(foreign_key="producer.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    year: int = Field(index=True)
+    output_kg: float
+    output_value_yuan: float
+
+    def __repr__(self) -> str:
+        return f"<OutputRecord {self.producer_id} {self.year} {self.output_value_yuan}>"
+
+
+class SectorTotal(SQLModel, table=True):
+    """An official count of producers and sector output value (county empty = whole city)."""
+
+    __table_args__ = (UniqueConstraint("product_id", "year", "county_code", name="uq_sector_total"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    year: int
+    county_code: Optional[str] = Field(default=None, foreign_key="region.code", max_length=12)
+    producers_total: Optional[int] = None
+    output_value_yuan: Optional[float] = None
+    source: str = Field(default="", max_length=300)
+
+    def __repr__(self) -> str:
+        return f"<SectorTotal {self.product_id} {self.year} {self.county_code}>"

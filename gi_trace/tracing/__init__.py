@@ -1,0 +1,1 @@
+"""Batch traceability: batches, stage events, lineage, codes, QR images and labels."""
