@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -10,18 +11,17 @@ from flask import Flask
 
 from gi_trace.config import PROJECT_ROOT, load_config, normalise_database_url
 
-# Each area of the app: a package owning its models, services, views, API routes and CLI.
-# A module listed here that does not exist yet is skipped, so an area can grow its faces one at a time.
+# Each area of the app: a package owning its models, services and faces. Its modules named
+# views*.py export a blueprint `bp`, api*.py add routes to the shared API blueprint, and cli*.py
+# have `register(app)`; they are found by name, so an area adds a face without touching this file.
 AREAS = ("accounts", "registry", "authorisation", "tracing", "scan", "oversight", "web")
 
 
-def _optional_import(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
+def _area_modules(area: str, prefix: str) -> list:
+    """Modules of an area whose name starts with `prefix` (views, views_import, api, cli, ...)."""
+    package = importlib.import_module(f"gi_trace.{area}")
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith(prefix))
+    return [importlib.import_module(f"gi_trace.{area}.{name}") for name in names]
 
 
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
@@ -55,16 +55,14 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     for area in AREAS:
         # Import API modules first: they add routes to the shared API blueprint.
-        _optional_import(f"gi_trace.{area}.api")
+        _area_modules(area, "api")
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never cookies
     app.register_blueprint(api_bp)
 
     for area in AREAS:
-        views = _optional_import(f"gi_trace.{area}.views")
-        if views is not None:
+        for views in _area_modules(area, "views"):
             app.register_blueprint(views.bp)
-        cli = _optional_import(f"gi_trace.{area}.cli")
-        if cli is not None:
+        for cli in _area_modules(area, "cli"):
             cli.register(app)
 
     from gi_trace import web

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from sqlmodel import SQLModel
 
@@ -20,12 +21,11 @@ from gi_trace.registry.models import (  # noqa: F401
     Trademark,
 )
 
-# Areas added later register their models here too when present.
+# Every area's models*.py modules register their tables too.
 for _area in ("tracing", "scan", "oversight"):
-    try:
-        importlib.import_module(f"gi_trace.{_area}.models")
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not f"gi_trace.{_area}.models".startswith(exc.name):
-            raise
+    _package = importlib.import_module(f"gi_trace.{_area}")
+    for _module in pkgutil.iter_modules(_package.__path__):
+        if _module.name.startswith("models"):
+            importlib.import_module(f"gi_trace.{_area}.{_module.name}")
 
 metadata = SQLModel.metadata
