@@ -1,0 +1,49 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gi_trace.tracing import codes
+
+
+def test_new_codes_are_valid_and_fourteen_characters():
+    for _ in range(200):
+        code = codes.new_code()
+        assert len(code) == 14 and codes.is_valid(code)
+
+
+def test_alphabet_has_no_look_alikes():
+    for ch in "01ILO":
+        assert ch not in codes.ALPHABET
+
+
+def test_at_least_sixty_random_bits():
+    import math
+
+    assert codes.BODY_LENGTH * math.log2(len(codes.ALPHABET)) >= 60
+
+
+def test_display_and_typed_forms_parse_back():
+    code = codes.new_code()
+    assert codes.parse(codes.display(code)) == code
+    assert codes.parse(" " + codes.display(code).lower().replace("-", " ") + " ") == code
+
+
+@given(st.text(alphabet=codes.ALPHABET, min_size=13, max_size=13), st.integers(0, 13),
+       st.sampled_from(codes.ALPHABET))
+def test_every_single_substitution_is_caught(body, pos, ch):
+    code = body + codes.check_character(body)
+    mutated = code[:pos] + ch + code[pos + 1:]
+    if mutated != code:
+        assert not codes.is_valid(mutated)
+
+
+@given(st.text(alphabet=codes.ALPHABET, min_size=13, max_size=13), st.integers(0, 12))
+def test_every_adjacent_swap_is_caught(body, pos):
+    code = body + codes.check_character(body)
+    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2:]
+    if swapped != code:
+        assert not codes.is_valid(swapped)
+
+
+def test_garbage_is_rejected():
+    for text in ("", "abc", "0" * 14, "<script>", "A" * 100):
+        assert codes.parse(text) is None
