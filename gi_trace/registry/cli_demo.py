@@ -1,0 +1,46 @@
+"""`flask --app gi_trace demo-data`: load the Zhongning demo dataset and demo accounts."""
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask
+
+from gi_trace.db import session_scope
+from gi_trace.registry import demo
+
+
+@click.command("demo-data")
+@click.option("--seed", type=int, default=demo.DEFAULT_SEED, show_default=True,
+              help="Random seed: the same seed gives the same data.")
+@click.option("--producers", type=click.IntRange(10, 5000), default=300, show_default=True,
+              help="How many producers to generate.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the register already has producers.")
+def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
+    """Load a realistic, deterministic Zhongning demo dataset and print the demo logins."""
+    started = time.perf_counter()
+    with session_scope() as session:
+        existing = demo.producers_count(session)
+        if existing:
+            if if_empty:
+                click.echo(f"demo-data: the register already has {existing} producers; nothing loaded.")
+                return
+            raise click.ClickException(f"the register already has {existing} producers; demo data needs an empty "
+                                       "register (use --if-empty to skip quietly)")
+        summary = demo.load_demo_data(session, seed=seed, producers=producers)
+    elapsed = time.perf_counter() - started
+    click.echo(f"demo-data (seed {seed}) loaded in {elapsed:.1f}s:")
+    click.echo(f"  producers      {summary.producers} ({summary.in_area} in the protected towns of 中宁枸杞)")
+    click.echo(f"  authorised     {summary.authorised_in_area_2025} in-area producers at the end of 2025 "
+               f"({summary.share_2025:.0%})")
+    click.echo(f"  plots {summary.plots}, trademarks {summary.trademarks}, output records {summary.outputs}, "
+               f"decisions {summary.decisions}, sector totals {summary.sector_totals}")
+    click.echo("demo logins (username / password / role):")
+    for username, _role, note in summary.accounts:
+        click.echo(f"  {username:<10} / {demo.DEMO_PASSWORD} / {note}")
+    for username in summary.skipped_accounts:
+        click.echo(f"  {username:<10} already existed; its password is unchanged")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(demo_data_cmd)
