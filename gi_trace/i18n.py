@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 
 from gi_trace.extensions import babel
 
@@ -45,6 +45,8 @@ def compile_catalogs(dirs: list[Path] | None = None) -> int:
 def select_locale() -> str:
     """?lang= (also remembered in a cookie), else the cookie, else Chinese."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and scripts: messages in the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if wanted in languages:
         return wanted
