@@ -1,0 +1,217 @@
+"""Batch traceability tables: batches, their append-only stage events, lineage links, unit codes,
+product lines (GTINs) and plausibility flags.
+
+Quantities and balances (all masses in kilograms, rounded to the gram)
+----------------------------------------------------------------------
+- ``Batch.quantity_kg`` is what the batch HOLDS in its current form: the sum of its harvest rounds
+  (fresh kg) until it is dried, then the dried kg out of drying; for a batch made by a split,
+  merge or processing step it is the kg it received from its parents (``BatchLink.quantity_kg``)
+  or, for processing, the output kg declared for it.
+- ``Batch.out_kg`` is what has LEFT the batch: kg sent to child batches (split, merge, processing
+  inputs; one ``BatchLink`` each) plus kg recorded as distributed (``distribution`` events).
+- ``Batch.available_kg`` = ``quantity_kg - out_kg``. Mass balance: ``out_kg <= quantity_kg``
+  always; no event or link may push a batch below zero (refused, "quantity from nothing").
+  Drying changes the form of the whole batch, so it is refused once anything has left it.
+- Processing may lose mass (sorting, powder) but never gain it: outputs <= inputs.
+- These columns (and ``stage``, ``test_state``, ``grade``, ``open_flags``, ``event_count``,
+  ``head_hash``…) are a projection of the batch's events kept by ``tracing.services`` in the same
+  transaction; the events are the evidence. Never write them from anywhere else.
+
+Events
+------
+``Event`` rows are never updated or deleted. A correction is a new event with
+``corrects_event_id`` and ``correction_reason``; the projection then uses the corrected content.
+Each event's ``hash`` is SHA-256 over its canonical JSON content and ``prev_hash`` (the previous
+event of the same batch, "" for the first); ``seq`` numbers a batch's events 1, 2, 3… and is
+UNIQUE per batch so two concurrent writers cannot fork a chain (one of them gets a conflict).
+Lineage operations write one event in every batch they touch (the parents' "out" events and each
+child's first event), grouped by ``op_id``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from gi_trace.types import UTCDateTime, utcnow
+
+BATCH_KINDS = ("harvest", "lot", "merged", "processed")
+LINK_KINDS = ("split", "merge", "transform")
+# Stages outside the product template that services write themselves.
+SYSTEM_STAGES = ("split", "merge", "withdrawal")
+TEST_STATES = ("untested", "passed", "failed")
+FLAG_KINDS = ("yield_over_cap", "drying_ratio", "out_of_season", "labels_over_quantity")
+FLAG_STATUSES = ("open", "cleared", "confirmed")
+# Rounding of masses: grams.
+KG_DIGITS = 3
+
+
+class ProductLine(SQLModel, table=True):
+    """A producer's product line with its GTIN-14 (GS1 Digital Link `/01/<gtin14>/10/<lot>`)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    producer_id: int = Field(foreign_key="producer.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    gtin14: str = Field(max_length=14, unique=True, index=True)
+    name: str = Field(max_length=200)
+    trademark_id: Optional[int] = Field(default=None, foreign_key="trademark.id")
+    product_form: str = Field(default="dried", max_length=32)
+    package_kg: Optional[float] = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+    def __repr__(self) -> str:
+        return f"<ProductLine {self.gtin14} {self.name}>"
+
+
+class Batch(SQLModel, table=True):
+    """A traced quantity of one producer's GI product, identified by its public trace code."""
+
+    __table_args__ = (
+        Index("ix_batch_producer_created", "producer_id", "created_at"),
+        Index("ix_batch_line_lot", "product_line_id", "producer_lot"),
+        UniqueConstraint("producer_id", "producer_lot", name="uq_batch_producer_lot"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=14, unique=True, index=True)  # tracing.codes: 13 random + check
+    producer_id: int = Field(foreign_key="producer.id")
+    product_id: int = Field(foreign_key="product.id", index=True)
+    kind: str = Field(max_length=16)  # BATCH_KINDS
+    unit: str = Field(default="kg", max_length=16)
+    quantity_kg: float = 0.0  # held, in the current form (see module docstring)
+    out_kg: float = 0.0  # left the batch: to child batches or distributed
+    cultivar: str = Field(default="", max_length=64)
+    product_form: str = Field(default="fresh", max_length=32)  # fresh, dried, powder, juice, ...
+    producer_lot: Optional[str] = Field(default=None, max_length=40)  # the producer's own lot number
+    product_line_id: Optional[int] = Field(default=None, foreign_key="productline.id")
+    # 区域公用品牌 + 企业自主商标品牌: the enterprise's trademark printed beside the GI mark.
+    trademark_id: Optional[int] = Field(default=None, foreign_key="trademark.id")
+    trademark_name: str = Field(default="", max_length=100)
+    # Projection of the events (kept by tracing.services).
+    stage: str = Field(default="", max_length=32)  # furthest template stage reached
+    test_state: str = Field(default="untested", max_length=16)  # TEST_STATES, from the latest test
+    tested_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    grains_per_50g: Optional[int] = None
+    grade: Optional[str] = Field(default=None, max_length=16)  # derived from grains via Product.grade_scale
+    origin_town_code: Optional[str] = Field(default=None, foreign_key="region.code", max_length=12)
+    harvest_year: Optional[int] = None
+    open_flags: int = 0  # > 0: regulators see the batch "under review"
+    event_count: int = 0
+    first_event_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    last_event_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    head_hash: str = Field(default="", max_length=64)  # hash of the latest event
+    units_issued: int = 0  # unit codes (一物一码) issued under this batch
+    # Withdrawal is an event too; these columns make it cheap to show (never a delete).
+    withdrawn_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_reason: str = Field(default="", max_length=1000)
+    withdrawn_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+    @property
+    def available_kg(self) -> float:
+        """What the batch still holds: quantity minus what has left it."""
+        return round(self.quantity_kg - self.out_kg, KG_DIGITS)
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def under_review(self) -> bool:
+        """True while any plausibility flag on the batch is open."""
+        return self.open_flags > 0
+
+    def __repr__(self) -> str:
+        return f"<Batch {self.code} {self.kind} {self.quantity_kg}kg>"
+
+
+class Event(SQLModel, table=True):
+    """One stage event of a batch, hash-chained to the previous one. Never updated or deleted."""
+
+    __table_args__ = (UniqueConstraint("batch_id", "seq", name="uq_event_batch_seq"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id")
+    seq: int  # 1, 2, 3… within the batch
+    stage: str = Field(max_length=32)  # a template stage slug or SYSTEM_STAGES
+    occurred_at: datetime = Field(sa_type=UTCDateTime)  # stored in UTC
+    utc_offset_min: int = 480  # the offset the time was given in (minutes east of UTC)
+    location_town_code: Optional[str] = Field(default=None, foreign_key="region.code", max_length=12)
+    location_name: str = Field(default="", max_length=200)
+    quantity_kg: Optional[float] = None
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    op_id: Optional[str] = Field(default=None, max_length=32, index=True)  # groups one lineage operation
+    recorded_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    corrects_event_id: Optional[int] = Field(default=None, foreign_key="event.id")
+    correction_reason: str = Field(default="", max_length=1000)
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.batch_id}#{self.seq} {self.stage}>"
+
+
+class BatchLink(SQLModel, table=True):
+    """Lineage: `quantity_kg` of the parent went into the child (split, merge or transform)."""
+
+    __table_args__ = (
+        UniqueConstraint("parent_id", "child_id", name="uq_batchlink_parent_child"),
+        Index("ix_batchlink_child_parent", "child_id", "parent_id"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    parent_id: int = Field(foreign_key="batch.id")
+    child_id: int = Field(foreign_key="batch.id")
+    quantity_kg: float
+    kind: str = Field(max_length=16)  # LINK_KINDS
+    event_id: Optional[int] = Field(default=None, foreign_key="event.id")  # the child's first event
+    parent_event_id: Optional[int] = Field(default=None, foreign_key="event.id")  # the parent's "out" event
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<BatchLink {self.parent_id}->{self.child_id} {self.quantity_kg}kg {self.kind}>"
+
+
+class UnitCode(SQLModel, table=True):
+    """One package's own code under a batch (一物一码); issued by the labels service."""
+
+    __table_args__ = (UniqueConstraint("batch_id", "serial", name="uq_unitcode_batch_serial"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=14, unique=True, index=True)
+    batch_id: int = Field(foreign_key="batch.id")
+    serial: int  # 1..N within the batch
+    package_kg: Optional[float] = None
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    issued_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+    def __repr__(self) -> str:
+        return f"<UnitCode {self.code} batch={self.batch_id} #{self.serial}>"
+
+
+class PlausibilityFlag(SQLModel, table=True):
+    """A recorded fact that looks implausible (以地定产、以产核标), for a regulator to review."""
+
+    __table_args__ = (Index("ix_flag_status_raised", "status", "raised_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    event_id: Optional[int] = Field(default=None, foreign_key="event.id")
+    producer_id: int = Field(foreign_key="producer.id", index=True)  # regulators filter by county
+    kind: str = Field(max_length=32)  # FLAG_KINDS
+    message: str = Field(max_length=1000)  # English message id, rendered in Chinese by tracing.rules
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(default="open", max_length=16)  # FLAG_STATUSES
+    reviewed_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    reviewed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    review_outcome: str = Field(default="", max_length=16)  # cleared | confirmed
+    review_note: str = Field(default="", max_length=2000)
+
+    def __repr__(self) -> str:
+        return f"<PlausibilityFlag {self.kind} batch={self.batch_id} {self.status}>"
