@@ -14,7 +14,7 @@ from gi_trace.config import PROJECT_ROOT, load_config, normalise_database_url
 # Each area of the app: a package owning its models, services and faces. Its modules named
 # views*.py export a blueprint `bp`, api*.py add routes to the shared API blueprint, and cli*.py
 # have `register(app)`; they are found by name, so an area adds a face without touching this file.
-AREAS = ("accounts", "registry", "authorisation", "tracing", "scan", "oversight", "web")
+AREAS = ("accounts", "registry", "authorisation", "tracing", "scan", "oversight", "ops", "web")
 
 
 def _area_modules(area: str, prefix: str) -> list:
