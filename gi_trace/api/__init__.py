@@ -6,12 +6,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+import hashlib
+
+from flask import Blueprint, current_app, request
+from flask_limiter.util import get_remote_address
 
 from gi_trace.access import PUBLIC, access
 from gi_trace.errors import ValidationError
+from gi_trace.extensions import limiter
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _api_rate_key() -> str:
+    """Count per token when one is sent (a token is a client), else per network address."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
+    return "addr:" + (get_remote_address() or "")
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_api_rate_key)(api_bp)
 
 # path -> {method -> operation}, filled by the areas' api modules
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {}

@@ -119,3 +119,24 @@ class TestLoginRateLimit:
                              ).status_code for _ in range(5)]
         assert codes[:3] == [400, 400, 400]
         assert codes[3:] == [429, 429]
+
+
+class TestApiRateLimit:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "3 per minute"}
+
+    def test_each_token_has_its_own_budget_and_429_is_json(self, client, session):
+        from gi_trace.accounts.services import create_token
+
+        a = factories.UserFactory(username="client-a")
+        b = factories.UserFactory(username="client-b")
+        _, raw_a = create_token(session, a)
+        _, raw_b = create_token(session, b)
+        session.commit()
+        codes = [client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw_a}"}).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw_a}"})
+        assert limited.json["error"]["code"] == "too_many_requests"
+        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw_b}"}).status_code == 200
