@@ -377,33 +377,51 @@ def reason_label(reason: str) -> str:
     return labels.get(reason, reason)
 
 
+DRILLDOWN_FILTERS = ("authorised", "not_authorised", "outside")
+
+
 def drilldown(session: Session, product: Product, year: int, county_code: Optional[str] = None,
-              as_of: Optional[date] = None, *, offset: int = 0, limit: Optional[int] = None) -> dict:
+              as_of: Optional[date] = None, *, offset: int = 0, limit: Optional[int] = None,
+              only: Optional[str] = None) -> dict:
     """Every producer registered for the product (in the county), with why it counts or not.
 
-    Returns {"total": n, "rows": [...]}; each row has the producer, its status on the date, output
-    value in the year, whether it counts among the producers / authorised users, and its reasons.
+    `only` narrows to authorised users, producers of the region not authorised, or producers
+    outside the protected towns. Returns {"total": n, "rows": [...]}; each row has the producer,
+    its status on the date, output value in the year, whether it counts among the producers /
+    authorised users, and its reasons.
     """
     from gi_trace.authorisation.services import statuses
 
+    if only is not None and only not in DRILLDOWN_FILTERS:
+        raise ValidationError(_("Unknown filter."), field="only")
     as_of = as_of or default_as_of(year, local_today())
     p, pp, pt, o = Producer.__table__, ProducerProduct.__table__, ProductTown.__table__, OutputRecord.__table__
-    base = select(p.c.id).join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
+    authorised = authorised_subquery(product.id, as_of)
+    base = (select(p.c.id)
+            .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
+            .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code)))
     if county_code is not None:
         base = base.where(p.c.county_code == county_code)
+    if only == "outside":
+        base = base.where(pt.c.town_code.is_(None))
+    elif only is not None:
+        base = base.where(pt.c.town_code.is_not(None))
+        in_force = p.c.id.in_(select(authorised.c.producer_id))
+        base = base.where(in_force if only == "authorised" else ~in_force)
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    ids = base.order_by(p.c.county_code, p.c.town_code, p.c.id).offset(offset)
+    if limit is not None:
+        ids = ids.limit(limit)
+    page = ids.subquery("page")
     query = (select(p.c.id, p.c.name, p.c.uscc, p.c.registry_no, p.c.county_code, p.c.town_code,
                     pt.c.town_code.label("protected"), o.c.output_value_yuan)
-             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
+             .join(page, page.c.id == p.c.id)
              .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
              .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
-             .order_by(p.c.county_code, p.c.town_code, p.c.id).offset(offset))
-    if county_code is not None:
-        query = query.where(p.c.county_code == county_code)
-    if limit is not None:
-        query = query.limit(limit)
+             .order_by(p.c.county_code, p.c.town_code, p.c.id))
     rows = session.execute(query).all()
-    status_by_id = statuses(session, product.id, as_of, [r.id for r in rows])
+    status_by_id = (statuses(session, product.id, as_of, [r.id for r in rows]) if limit is not None and limit <= 5000
+                    else statuses(session, product.id, as_of))
     out = []
     for r in rows:
         status = status_by_id.get(r.id, rules.Status(rules.NONE))
