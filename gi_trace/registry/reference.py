@@ -46,15 +46,86 @@ GOJI_GRADES = [
     {"grade": "乙级", "grade_en": "Grade B", "max_grains_per_50g": 900},
 ]
 
-# Stage template: order and the fields each stage records (the tracing area validates against it).
+# Stage template: data, not code (tracing.rules validates events against it; the producer portal
+# builds its forms from it). Per stage:
+#   order       stages with a "fixed" place must follow each other in this order (equal = same place);
+#   free        may be recorded at any point once the batch has reached `after` (tests, storage);
+#   start       may be a harvest batch's first stage;  repeatable: may be recorded more than once;
+#   quantity_field  the data field that is the event's quantity in kg;
+#   fields      name, type (string text number integer date datetime boolean choice plot inputs),
+#               unit, required, choices, label_zh, label_en.
+def _f(name, type_, label_zh, label_en, *, required=False, unit=None, choices=None):
+    field = {"name": name, "type": type_, "required": required, "label_zh": label_zh, "label_en": label_en}
+    if unit:
+        field["unit"] = unit
+    if choices:
+        field["choices"] = choices
+    return field
+
+
 GOJI_STAGES = [
-    {"stage": "planting", "name_zh": "种植", "name_en": "Planting"},
-    {"stage": "harvest", "name_zh": "采摘", "name_en": "Harvest"},
-    {"stage": "drying", "name_zh": "制干", "name_en": "Drying"},
-    {"stage": "testing", "name_zh": "检测", "name_en": "Testing"},
-    {"stage": "storage", "name_zh": "运储", "name_en": "Storage and transport"},
-    {"stage": "processing", "name_zh": "加工", "name_en": "Processing"},
-    {"stage": "distribution", "name_zh": "流通", "name_en": "Distribution"},
+    {"stage": "planting", "name_zh": "种植", "name_en": "Planting", "order": 1, "start": True,
+     "repeatable": False, "fields": [
+         _f("plot_id", "plot", "地块", "Plot", required=True),
+         _f("cultivar", "string", "品种", "Cultivar"),
+         _f("planted_on", "date", "定植日期", "Planted on"),
+         # Each input: {"name", "applied_on" (date), "safety_interval_days"}; 农药安全间隔期.
+         _f("inputs", "inputs", "投入品（含安全间隔期）", "Inputs applied (with safety intervals)"),
+     ]},
+    {"stage": "harvest", "name_zh": "采摘", "name_en": "Harvest", "order": 2, "start": True,
+     "repeatable": True, "quantity_field": "fresh_kg", "fields": [
+         _f("plot_id", "plot", "地块", "Plot", required=True),
+         _f("picking_round", "integer", "采摘茬次", "Picking round"),
+         _f("fresh_kg", "number", "鲜果重量", "Fresh weight", required=True, unit="kg"),
+     ]},
+    {"stage": "drying", "name_zh": "制干", "name_en": "Drying", "order": 3, "repeatable": False,
+     "quantity_field": "dried_kg_out", "fields": [
+         _f("method", "choice", "制干方式", "Method", required=True,
+            choices=[{"value": "sun", "label_zh": "自然晾晒", "label_en": "Sun drying"},
+                     {"value": "hot_air", "label_zh": "热风烘干", "label_en": "Hot-air drying"}]),
+         _f("started_at", "datetime", "开始时间", "Started"),
+         _f("ended_at", "datetime", "结束时间", "Ended"),
+         _f("temperature_c", "number", "温度", "Temperature", unit="°C"),
+         _f("fresh_kg_in", "number", "投入鲜果", "Fresh weight in", unit="kg"),
+         _f("dried_kg_out", "number", "干果产出", "Dried weight out", required=True, unit="kg"),
+         _f("moisture_pct", "number", "含水率", "Moisture", unit="%"),
+     ]},
+    {"stage": "testing", "name_zh": "检测", "name_en": "Testing", "order": 3, "free": True, "after": "harvest",
+     "repeatable": True, "fields": [
+         _f("lab", "string", "检测机构", "Laboratory", required=True),
+         _f("report_no", "string", "报告编号", "Report number", required=True),
+         _f("moisture_pct", "number", "含水率", "Moisture", required=True, unit="%"),
+         _f("grains_per_50g", "integer", "百粒重（粒/50克）", "Grains per 50 g", required=True),
+         _f("so2_mg_per_kg", "number", "二氧化硫残留", "SO₂ residue", unit="mg/kg"),
+         _f("so2_pass", "boolean", "二氧化硫合格", "SO₂ passed", required=True),
+         _f("pesticide_pass", "boolean", "农药残留合格", "Pesticide residues passed", required=True),
+         _f("lab_verdict", "choice", "检测结论", "Laboratory verdict",
+            choices=[{"value": "pass", "label_zh": "合格", "label_en": "Pass"},
+                     {"value": "fail", "label_zh": "不合格", "label_en": "Fail"}]),
+     ]},
+    {"stage": "storage", "name_zh": "运储", "name_en": "Storage and transport", "order": 4, "free": True,
+     "after": "harvest", "repeatable": True, "fields": [
+         _f("place", "string", "仓储地点", "Place", required=True),
+         _f("in_date", "date", "入库日期", "In on"),
+         _f("out_date", "date", "出库日期", "Out on"),
+         _f("conditions", "string", "储存条件", "Conditions"),
+         _f("carrier", "string", "承运方", "Carrier"),
+     ]},
+    {"stage": "processing", "name_zh": "加工", "name_en": "Processing", "order": 5, "repeatable": True,
+     "fields": [
+         _f("product_form", "string", "产品形态", "Product form", required=True),
+         _f("process", "string", "加工工艺", "Process"),
+         _f("input_kg", "number", "投入数量（默认全部）", "Quantity used (default: all)", unit="kg"),
+         # Outputs: [{"quantity_kg", "product_form", "producer_lot"}]; each becomes a processed batch.
+         _f("outputs", "outputs", "产出批次", "Output batches", required=True),
+     ]},
+    {"stage": "distribution", "name_zh": "流通", "name_en": "Distribution", "order": 6, "repeatable": True,
+     "quantity_field": "kg", "fields": [
+         _f("recipient", "string", "收货方", "Recipient", required=True),
+         _f("kg", "number", "数量", "Quantity", required=True, unit="kg"),
+         _f("document_no", "string", "单据编号", "Waybill or invoice number"),
+         _f("destination", "string", "目的地", "Destination"),
+     ]},
 ]
 
 
