@@ -254,3 +254,270 @@ def trademarks_of(session: Session, producer_id: int) -> list[Trademark]:
 def outputs_of(session: Session, producer_id: int) -> list[OutputRecord]:
     return list(session.exec(select(OutputRecord).where(OutputRecord.producer_id == producer_id)
                              .order_by(OutputRecord.year.desc())).all())
+
+
+# --- output records --------------------------------------------------------------------------
+
+def record_output(session: Session, user: User, producer: Producer, product: Product, year: int,
+                  output_kg: float, output_value_yuan: float) -> OutputRecord:
+    """Record (or correct) a producer's output of a product in a year: one row per producer, product, year."""
+    _require_can_edit(user, producer)
+    if year is None or not 2000 <= year <= 2100:
+        raise ValidationError(_("The year must be between 2000 and 2100."), field="year")
+    if output_kg is None or not 0 <= output_kg < 1e10:
+        raise ValidationError(_("The output must be zero or a positive number of kilograms."), field="output_kg")
+    if output_value_yuan is None or not 0 <= output_value_yuan < 1e13:
+        raise ValidationError(_("The output value must be zero or a positive number of yuan."),
+                              field="output_value_yuan")
+    registered = session.exec(select(ProducerProduct).where(ProducerProduct.producer_id == producer.id,
+                                                            ProducerProduct.product_id == product.id)).first()
+    if registered is None:
+        raise ValidationError(_("The producer is not registered for %(product)s.", product=product.name_zh),
+                              field="product")
+    record = session.exec(select(OutputRecord).where(OutputRecord.producer_id == producer.id,
+                                                     OutputRecord.product_id == product.id,
+                                                     OutputRecord.year == year)).first()
+    if record is None:
+        record = OutputRecord(producer_id=producer.id, product_id=product.id, year=year, output_kg=0.0,
+                              output_value_yuan=0.0)
+    record.output_kg = float(output_kg)
+    record.output_value_yuan = float(output_value_yuan)
+    session.add(record)
+    session.flush()
+    return record
+
+
+# --- finding producers -----------------------------------------------------------------------
+
+@dataclass
+class ProducerFilter:
+    """What the register's producer list can be narrowed by."""
+
+    county_code: str = ""
+    town_code: str = ""
+    kind: str = ""
+    product_id: Optional[int] = None
+    q: str = ""
+
+
+def scoped_county(user: User, wanted: str = "") -> str:
+    """The county a user's list is limited to: a county regulator's own, else what was asked."""
+    if user.role == "regulator" and user.county_code:
+        return user.county_code
+    return wanted or ""
+
+
+def producers_query(user: User, filters: ProducerFilter):
+    """A select of producers matching the filters, within the user's reach (not yet ordered or paged)."""
+    query = select(Producer)
+    county = scoped_county(user, filters.county_code)
+    if county:
+        query = query.where(Producer.county_code == county)
+    if filters.town_code:
+        query = query.where(Producer.town_code == filters.town_code)
+    if filters.kind:
+        query = query.where(Producer.kind == filters.kind)
+    if filters.product_id:
+        query = query.where(Producer.id.in_(select(ProducerProduct.producer_id)
+                                            .where(ProducerProduct.product_id == filters.product_id)))
+    text = filters.q.strip()
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Producer.name.like(like, escape="\\") | Producer.uscc.like(like.upper(), escape="\\")
+                            | Producer.registry_no.like(like, escape="\\"))
+    return query
+
+
+def count_of(session: Session, query) -> int:
+    """How many rows a select returns."""
+    from sqlalchemy import func
+
+    return session.exec(select(func.count()).select_from(query.subquery())).one()
+
+
+# --- GI products -----------------------------------------------------------------------------
+
+@dataclass
+class ProductInput:
+    """What an admin or city regulator gives to define a GI product (data, not code)."""
+
+    slug: str
+    name_zh: str
+    name_en: str = ""
+    holder: str = ""
+    registrations: dict[str, str] = field(default_factory=dict)  # kind -> registration number
+    towns: list[str] = field(default_factory=list)
+    max_dried_yield_kg_per_mu: Optional[float] = None
+    fresh_dried_ratio_min: Optional[float] = None
+    fresh_dried_ratio_max: Optional[float] = None
+    max_moisture_pct: Optional[float] = None
+    season_start_mmdd: str = ""
+    season_end_mmdd: str = ""
+    target_share: float = 0.6
+
+
+def require_product_editor(user: User) -> None:
+    """Only admins and city-wide regulators define GI products."""
+    if user.role == "admin" or (user.role == "regulator" and user.county_code is None):
+        return
+    raise Forbidden(_("Only admins and city-wide regulators can define GI products."))
+
+
+def _valid_mmdd(value: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat("2024-" + value)  # a leap year accepts 02-29
+    except ValueError:
+        return False
+    return len(value) == 5
+
+
+def check_product_input(data: ProductInput, regions: dict[str, Region]) -> None:
+    """Raise ValidationError for the first problem with a product definition."""
+    import re
+
+    from gi_trace.registry.models import PRODUCT_KINDS
+
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", data.slug or "") or len(data.slug) > 64:
+        raise ValidationError(_("The slug may contain only lower-case letters, digits and single hyphens."),
+                              field="slug")
+    if not data.name_zh.strip():
+        raise ValidationError(_("A Chinese name is required."), field="name_zh")
+    for kind in data.registrations:
+        if kind not in PRODUCT_KINDS:
+            raise ValidationError(_("Unknown kind of protection %(kind)s.", kind=kind), field="registrations")
+    if not data.registrations:
+        raise ValidationError(_("Choose at least one kind of protection."), field="registrations")
+    if not data.towns:
+        raise ValidationError(_("Choose the protected towns."), field="towns")
+    for town in data.towns:
+        if town not in regions or regions[town].level != "town":
+            raise ValidationError(_("Unknown town code %(code)s.", code=town), field="towns")
+    if data.max_dried_yield_kg_per_mu is not None and not 0 < data.max_dried_yield_kg_per_mu < 100000:
+        raise ValidationError(_("The yield cap must be a positive number."), field="max_dried_yield_kg_per_mu")
+    low, high = data.fresh_dried_ratio_min, data.fresh_dried_ratio_max
+    for name, value in (("fresh_dried_ratio_min", low), ("fresh_dried_ratio_max", high)):
+        if value is not None and not 1 <= value <= 100:
+            raise ValidationError(_("A fresh-to-dried ratio is between 1 and 100."), field=name)
+    if low is not None and high is not None and low > high:
+        raise ValidationError(_("The lower ratio is above the upper one."), field="fresh_dried_ratio_max")
+    if data.max_moisture_pct is not None and not 0 < data.max_moisture_pct <= 100:
+        raise ValidationError(_("Moisture is a percentage between 0 and 100."), field="max_moisture_pct")
+    for name in ("season_start_mmdd", "season_end_mmdd"):
+        value = getattr(data, name)
+        if value and not _valid_mmdd(value):
+            raise ValidationError(_("Write the day as MM-DD, e.g. 06-15."), field=name)
+    if data.target_share is None or not 0 < data.target_share <= 1:
+        raise ValidationError(_("The target share is between 0 and 1, e.g. 0.6."), field="target_share")
+
+
+def save_product(session: Session, user: User, data: ProductInput, product: Optional[Product] = None) -> Product:
+    """Create a GI product, or update `product`: its data, kinds of protection and protected towns."""
+    from gi_trace.registry.models import ProductRegistration
+
+    require_product_editor(user)
+    data.slug = (data.slug or "").strip().lower()
+    data.towns = list(dict.fromkeys(data.towns))
+    check_product_input(data, region_names(session))
+    clash = session.exec(select(Product).where(Product.slug == data.slug)).first()
+    if clash is not None and (product is None or clash.id != product.id):
+        raise ValidationError(_("Another product already uses this slug."), field="slug")
+    if product is None:
+        product = Product(slug=data.slug, name_zh=data.name_zh.strip())
+    product.slug = data.slug
+    product.name_zh = data.name_zh.strip()
+    product.name_en = data.name_en.strip()
+    product.holder = data.holder.strip()
+    product.max_dried_yield_kg_per_mu = data.max_dried_yield_kg_per_mu
+    product.fresh_dried_ratio_min = data.fresh_dried_ratio_min
+    product.fresh_dried_ratio_max = data.fresh_dried_ratio_max
+    product.max_moisture_pct = data.max_moisture_pct
+    product.season_start_mmdd = data.season_start_mmdd or None
+    product.season_end_mmdd = data.season_end_mmdd or None
+    product.target_share = data.target_share
+    session.add(product)
+    session.flush()
+    current = {r.kind: r for r in registrations_of(session, product.id)}
+    for kind, registration in current.items():
+        if kind not in data.registrations:
+            session.delete(registration)
+    for kind, number in data.registrations.items():
+        registration = current.get(kind) or ProductRegistration(product_id=product.id, kind=kind)
+        registration.registration_no = (number or "").strip()
+        session.add(registration)
+    towns = protected_towns(session, product.id)
+    for row in session.exec(select(ProductTown).where(ProductTown.product_id == product.id)).all():
+        if row.town_code not in data.towns:
+            session.delete(row)
+    for town in data.towns:
+        if town not in towns:
+            session.add(ProductTown(product_id=product.id, town_code=town))
+    session.flush()
+    return product
+
+
+def registrations_of(session: Session, product_id: int) -> list:
+    from gi_trace.registry.models import ProductRegistration
+
+    return list(session.exec(select(ProductRegistration).where(ProductRegistration.product_id == product_id)
+                             .order_by(ProductRegistration.id)).all())
+
+
+def producer_counts_by_product(session: Session) -> dict[int, int]:
+    """How many producers are registered for each product."""
+    from sqlalchemy import func
+
+    rows = session.exec(select(ProducerProduct.product_id, func.count()).group_by(ProducerProduct.product_id)).all()
+    return dict(rows)
+
+
+# --- sector totals ---------------------------------------------------------------------------
+
+def add_sector_total(session: Session, user: User, product: Product, year: int, county_code: Optional[str],
+                     producers_total: Optional[int], output_value_yuan: Optional[float], source: str):
+    """Record an official count (county None = whole city); one row per product, year and county."""
+    from gi_trace.registry.models import SectorTotal
+
+    county_code = county_code or None
+    if county_code is None:
+        if user.role == "regulator" and user.county_code:
+            raise Forbidden(_("Only city-wide regulators can record whole-city totals."))
+    else:
+        regions = region_names(session)
+        if county_code not in regions or regions[county_code].level != "county":
+            raise ValidationError(_("Unknown county code %(code)s.", code=county_code), field="county_code")
+        require_regulator_scope(user, county_code)
+    if user.role not in ("admin", "regulator"):
+        raise Forbidden(_("Only regulators can do this."))
+    if year is None or not 2000 <= year <= 2100:
+        raise ValidationError(_("The year must be between 2000 and 2100."), field="year")
+    if producers_total is None and output_value_yuan is None:
+        raise ValidationError(_("Give the number of producers, the output value, or both."), field="producers_total")
+    if producers_total is not None and producers_total < 0:
+        raise ValidationError(_("The number of producers cannot be negative."), field="producers_total")
+    if output_value_yuan is not None and output_value_yuan < 0:
+        raise ValidationError(_("The output value must be zero or a positive number of yuan."),
+                              field="output_value_yuan")
+    if not (source or "").strip():
+        raise ValidationError(_("Name the source of the figures."), field="source")
+    query = select(SectorTotal).where(SectorTotal.product_id == product.id, SectorTotal.year == year)
+    query = query.where(SectorTotal.county_code.is_(None) if county_code is None
+                        else SectorTotal.county_code == county_code)
+    if session.exec(query).first() is not None:
+        raise ValidationError(_("Figures for this product, year and area are already recorded."), field="year")
+    total = SectorTotal(product_id=product.id, year=year, county_code=county_code, producers_total=producers_total,
+                        output_value_yuan=output_value_yuan, source=source.strip())
+    session.add(total)
+    session.flush()
+    return total
+
+
+def sector_totals(session: Session, user: User) -> list:
+    """Official totals, newest first; a county regulator sees its county's and the whole city's."""
+    from gi_trace.registry.models import SectorTotal
+
+    query = select(SectorTotal).order_by(SectorTotal.year.desc(), SectorTotal.product_id, SectorTotal.county_code)
+    if user.role == "regulator" and user.county_code:
+        query = query.where((SectorTotal.county_code == user.county_code) | SectorTotal.county_code.is_(None))
+    return list(session.exec(query).all())

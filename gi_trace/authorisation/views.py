@@ -1,0 +1,166 @@
+"""Authorisation pages: the public list of authorised users, producers applying, regulators deciding."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional as OptionalValue
+
+from gi_trace.access import PUBLIC, access, actor
+from gi_trace.authorisation import register, rules, services
+from gi_trace.db import get_session
+from gi_trace.errors import DomainError, NotFound
+from gi_trace.registry import services as registry
+from gi_trace.registry.paging import page_of
+from gi_trace.timeutil import local_today
+
+bp = Blueprint("authorisation", __name__)
+
+
+class RegisterFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a public GET search form changes nothing
+
+    product = SelectField(_l("GI product"), validate_choice=False)
+    county = SelectField(_l("County"), validate_choice=False)
+    status = SelectField(_l("Status"), validate_choice=False)
+
+
+class DecisionForm(FlaskForm):
+    product = SelectField(_l("GI product"), choices=[])
+    action = SelectField(_l("Decision"), choices=[])
+    effective_date = DateField(_l("Effective date"), validators=[DataRequired()])
+    reference_no = StringField(_l("Reference number"), validators=[Length(max=64)])
+    valid_until = DateField(_l("Valid until (optional)"), validators=[OptionalValue()])
+    reason = TextAreaField(_l("Reason"), validators=[Length(max=1000)])
+
+
+class ApplyForm(FlaskForm):
+    """Only the CSRF token: the product is in the address, the date is today."""
+
+
+def _product_or_default(products, slug: Optional[str]):
+    chosen = next((p for p in products if p.slug == slug), None)
+    return chosen or (products[0] if products else None)
+
+
+@bp.get("/authorised-users")
+@access(PUBLIC)
+def public_register():
+    """The public list (公告) of users of the GI special mark, with status and effective dates."""
+    session = get_session()
+    form = RegisterFilterForm(request.args)
+    products = registry.list_products(session)
+    form.product.choices = [(p.slug, p.name_zh) for p in products]
+    form.county.choices = [("", _("All counties"))] + [(c.code, c.name_zh) for c in registry.counties(session)]
+    form.status.choices = [("", _("All statuses"))] + [(s, services.state_label(s)) for s in register.PUBLIC_STATES]
+    product = _product_or_default(products, form.product.data)
+    today = local_today()
+    county = form.county.data if form.county.data in dict(form.county.choices) else ""
+    state = form.status.data if form.status.data in register.PUBLIC_STATES else ""
+    entries = register.public_entries(session, product, today, county_code=county, state=state) if product else []
+    page = page_of(request.args.get("page"), len(entries))
+    return render_template("authorisation/public_register.html", form=form, product=product, today=today,
+                           entries=entries[page.offset:page.offset + page.per_page], page=page,
+                           regions=registry.region_names(session), state_label=services.state_label)
+
+
+# --- producers --------------------------------------------------------------------------------
+
+def _my_page(session, errors: Optional[dict] = None, status: int = 200):
+    user = actor()
+    producer = registry.get_producer(session, user.producer_id)
+    today = local_today()
+    rows = []
+    for product in registry.producer_products(session, producer.id):
+        decisions = services.history(session, producer.id, product.id)
+        current = rules.status_on(decisions, today)
+        can_apply = "apply" in rules.ALLOWED[current.state] and not (decisions and max(
+            d.effective_date for d in decisions) > today)
+        rows.append((product, current, decisions, can_apply))
+    return render_template("authorisation/mine.html", producer=producer, rows=rows, form=ApplyForm(),
+                           errors=errors or {}, state_label=services.state_label,
+                           action_label=services.action_label, regions=registry.region_names(session)), status
+
+
+@bp.get("/my/authorisations")
+@access("producer")
+def mine():
+    """A producer's own authorisation status for each product it is registered for."""
+    return _my_page(get_session())
+
+
+@bp.post("/my/authorisations/<slug>/apply")
+@access("producer")
+def apply(slug: str):
+    """Apply online for the right to use the GI special mark on a product."""
+    session = get_session()
+    user = actor()
+    form = ApplyForm()
+    if not form.validate_on_submit():
+        return _my_page(session, {slug: _("The form has expired; please try again.")}, status=400)
+    producer = registry.get_producer(session, user.producer_id)
+    product = registry.get_product(session, slug)
+    if product.id not in {p.id for p in registry.producer_products(session, producer.id)}:
+        raise NotFound(_("Your business is not registered for %(product)s.", product=product.name_zh))
+    try:
+        services.decide(session, user, producer, product, services.DecisionInput("apply", local_today()))
+    except DomainError as exc:
+        session.rollback()
+        if exc.status in (403, 404):
+            raise
+        return _my_page(session, {slug: exc.message}, status=422)
+    session.commit()
+    flash(_("Your application for %(product)s has been sent to the regulator.", product=product.name_zh),
+          "success")
+    return redirect(url_for("authorisation.mine"))
+
+
+# --- regulators -------------------------------------------------------------------------------
+
+@bp.get("/authorisations/pending")
+@access("regulator", "admin")
+def pending():
+    """Applications waiting for a decision (a county regulator sees its county's)."""
+    session = get_session()
+    entries = register.pending_entries(session, actor(), registry.list_products(session), local_today())
+    page = page_of(request.args.get("page"), len(entries))
+    return render_template("authorisation/pending.html", entries=entries[page.offset:page.offset + page.per_page],
+                           page=page, regions=registry.region_names(session))
+
+
+@bp.post("/producers/<int:producer_id>/authorisations")
+@access("regulator", "admin")
+def decide(producer_id: int):
+    """Record a regulator's decision; refusals are shown beside the field on the producer page."""
+    from gi_trace.registry.views import producer_page, show_error, visible_producer
+
+    session = get_session()
+    producer = visible_producer(session, producer_id)
+    registry.require_regulator_scope(actor(), producer.county_code)
+    products = registry.producer_products(session, producer.id)
+    form = DecisionForm(prefix="dec")
+    form.product.choices = [(p.slug, p.name_zh) for p in products]
+    form.action.choices = [(a, services.action_label(a)) for a in services.REGULATOR_ACTIONS]
+    if form.validate_on_submit():
+        product = next(p for p in products if p.slug == form.product.data)
+        data = services.DecisionInput(action=form.action.data, effective_date=form.effective_date.data,
+                                      reference_no=form.reference_no.data or "", valid_until=form.valid_until.data,
+                                      reason=form.reason.data or "")
+        try:
+            services.decide(session, actor(), producer, product, data)
+        except DomainError as exc:
+            session.rollback()
+            if exc.status in (403, 404):
+                raise
+            show_error(form, exc, "action")
+        else:
+            session.commit()
+            flash(_("Decision recorded: %(product)s %(action)s.", product=product.name_zh,
+                    action=services.action_label(data.action)), "success")
+            return redirect(url_for("registry.producer", producer_id=producer.id) + "#authorisations")
+    return producer_page(session, producer, forms={"decision": form}, status=422)

@@ -1,0 +1,478 @@
+"""Register pages for regulators and admins: producers, GI products, sector totals."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlmodel import select
+from wtforms import (
+    BooleanField,
+    FloatField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional as OptionalValue
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from gi_trace.access import access, actor
+from gi_trace.accounts.models import User
+from gi_trace.authorisation import rules
+from gi_trace.authorisation import services as auth_services
+from gi_trace.db import get_session
+from gi_trace.errors import DomainError
+from gi_trace.registry import services
+from gi_trace.registry.labels import PRODUCER_KIND_LABELS, PRODUCT_KIND_LABELS
+from gi_trace.registry.models import PRODUCER_KINDS, PRODUCT_KINDS, Producer, Product
+from gi_trace.registry.paging import page_of
+from gi_trace.timeutil import local_today
+
+bp = Blueprint("registry", __name__)
+
+REGULATORS = ("regulator", "admin")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+class ProducerFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form changes nothing
+
+    q = StringField(_l("Name or code"), validators=[OptionalValue(), Length(max=100)])
+    county = SelectField(_l("County"), validators=[OptionalValue()], validate_choice=False)
+    town = SelectField(_l("Town"), validators=[OptionalValue()], validate_choice=False)
+    kind = SelectField(_l("Kind"), validators=[OptionalValue()], validate_choice=False)
+    product = SelectField(_l("GI product"), validators=[OptionalValue()], validate_choice=False)
+    status = SelectField(_l("Authorisation today"), validators=[OptionalValue()], validate_choice=False)
+
+
+class ProducerForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=[])
+    uscc = StringField(_l("Unified social credit code"), validators=[Length(max=40)])
+    registry_no = StringField(_l("Registry number (households without a code)"), validators=[Length(max=32)])
+    county_code = SelectField(_l("County"), choices=[])
+    town_code = SelectField(_l("Town"), choices=[])
+    address = StringField(_l("Address"), validators=[Length(max=300)])
+    contact_name = StringField(_l("Contact person"), validators=[Length(max=100)])
+    contact_phone = StringField(_l("Contact phone"), validators=[Length(max=40)])
+    products = MultiCheckboxField(_l("GI products"), choices=[])
+    accept_warning = BooleanField(_l("Accept the warning and register anyway"))
+
+
+class PlotForm(FlaskForm):
+    name = StringField(_l("Plot name"), validators=[Length(max=100)])
+    town_code = SelectField(_l("Town"), choices=[])
+    area_mu = FloatField(_l("Area (mu)"), validators=[DataRequired(), NumberRange(min=0.01, max=99999)])
+    cultivar = StringField(_l("Cultivar"), validators=[Length(max=64)])
+    latitude = FloatField(_l("Latitude"), validators=[OptionalValue(), NumberRange(min=-90, max=90)])
+    longitude = FloatField(_l("Longitude"), validators=[OptionalValue(), NumberRange(min=-180, max=180)])
+
+
+class TrademarkForm(FlaskForm):
+    name = StringField(_l("Trademark"), validators=[DataRequired(), Length(max=100)])
+    registration_no = StringField(_l("Registration number"), validators=[Length(max=64)])
+
+
+class OutputForm(FlaskForm):
+    product = SelectField(_l("GI product"), choices=[])
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
+    output_kg = FloatField(_l("Output (kg)"), validators=[DataRequired(), NumberRange(min=0, max=1e10)])
+    output_value_yuan = FloatField(_l("Output value (yuan)"), validators=[DataRequired(),
+                                                                         NumberRange(min=0, max=1e13)])
+
+
+class SectorTotalForm(FlaskForm):
+    product = SelectField(_l("GI product"), choices=[])
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
+    county_code = SelectField(_l("Area"), choices=[])
+    producers_total = IntegerField(_l("Number of producers"), validators=[OptionalValue(), NumberRange(min=0)])
+    output_value_yuan = FloatField(_l("Sector output value (yuan)"), validators=[OptionalValue(),
+                                                                                NumberRange(min=0)])
+    source = StringField(_l("Source"), validators=[DataRequired(), Length(max=300)])
+
+
+def product_form_class():
+    """The product form, with a checkbox and a registration number per kind of protection."""
+
+    class ProductForm(FlaskForm):
+        slug = StringField(_l("Slug (used in addresses and imports)"), validators=[DataRequired(), Length(max=64)])
+        name_zh = StringField(_l("Chinese name"), validators=[DataRequired(), Length(max=64)])
+        name_en = StringField(_l("English name"), validators=[Length(max=128)])
+        holder = StringField(_l("Holder"), validators=[Length(max=200)])
+        towns = MultiCheckboxField(_l("Protected towns"), choices=[])
+        max_dried_yield_kg_per_mu = FloatField(_l("Maximum yield per mu (kg)"), validators=[OptionalValue()])
+        fresh_dried_ratio_min = FloatField(_l("Fresh-to-dried ratio, lowest"), validators=[OptionalValue()])
+        fresh_dried_ratio_max = FloatField(_l("Fresh-to-dried ratio, highest"), validators=[OptionalValue()])
+        max_moisture_pct = FloatField(_l("Maximum moisture (percent)"), validators=[OptionalValue()])
+        season_start_mmdd = StringField(_l("Season starts (MM-DD)"), validators=[Length(max=5)])
+        season_end_mmdd = StringField(_l("Season ends (MM-DD)"), validators=[Length(max=5)])
+        target_share = FloatField(_l("Target share of authorised users"), default=0.6,
+                                  validators=[DataRequired(), NumberRange(min=0.01, max=1)])
+
+    for kind in PRODUCT_KINDS:
+        setattr(ProductForm, f"kind_{kind}", BooleanField(PRODUCT_KIND_LABELS[kind]))
+        setattr(ProductForm, f"regno_{kind}", StringField(_l("Registration number"), validators=[Length(max=64)]))
+    return ProductForm
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def show_error(form: FlaskForm, exc: DomainError, fallback: str) -> None:
+    """Put a service's refusal beside the field it names (or beside `fallback`)."""
+    name = exc.field if exc.field and exc.field in form._fields else fallback
+    form._fields[name].errors = list(form._fields[name].errors or []) + [exc.message]
+
+
+def town_choices(session, county_code: Optional[str] = None) -> list[tuple[str, str]]:
+    regions = services.region_names(session)
+    towns = [r for r in regions.values() if r.level == "town" and (county_code is None or r.parent_code == county_code)]
+    return [(t.code, f"{regions[t.parent_code].name_zh} {t.name_zh}") for t in sorted(towns, key=lambda r: r.code)]
+
+
+def county_choices(session, user: User, blank: Optional[str] = None) -> list[tuple[str, str]]:
+    counties = services.counties(session)
+    if user.role == "regulator" and user.county_code:
+        counties = [c for c in counties if c.code == user.county_code]
+    choices = [(c.code, c.name_zh) for c in counties]
+    return ([("", blank)] if blank is not None else []) + choices
+
+
+def product_choices(session) -> list[tuple[str, str]]:
+    return [(p.slug, p.name_zh) for p in services.list_products(session)]
+
+
+def visible_producer(session, producer_id: int) -> Producer:
+    """The producer if the current user may see it, else NotFound (never reveal other counties)."""
+    producer = services.get_producer(session, producer_id)
+    services.require_producer_visible(actor(), producer)
+    return producer
+
+
+def state_choices() -> list[tuple[str, str]]:
+    return [(s, auth_services.state_label(s)) for s in rules.STATES]
+
+
+def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, status: int = 200):
+    """Render a producer's detail page (the decision form's view reuses it to show refusals)."""
+    user = actor()
+    forms = dict(forms or {})
+    products = services.producer_products(session, producer.id)
+    today = local_today()
+    authorisations = []
+    decider_ids = set()
+    for product in products:
+        decisions = auth_services.history(session, producer.id, product.id)
+        decider_ids.update(d.decided_by for d in decisions if d.decided_by)
+        authorisations.append((product, rules.status_on(decisions, today), decisions))
+    deciders = {u.id: u for u in session.exec(select(User).where(User.id.in_(decider_ids))).all()} \
+        if decider_ids else {}
+    can_edit = user.role == "admin" or user.role == "regulator" and user.county_code in (None, producer.county_code)
+    if can_edit:
+        if "plot" not in forms:
+            forms["plot"] = PlotForm(prefix="plot", formdata=None, town_code=producer.town_code)
+        forms["plot"].town_code.choices = town_choices(session)
+        if "trademark" not in forms:
+            forms["trademark"] = TrademarkForm(prefix="tm", formdata=None)
+        if "output" not in forms:
+            forms["output"] = OutputForm(prefix="out", formdata=None, year=today.year - 1)
+        forms["output"].product.choices = [(p.slug, p.name_zh) for p in products]
+        if "decision" not in forms and products:
+            from gi_trace.authorisation.views import DecisionForm
+
+            forms["decision"] = DecisionForm(prefix="dec", formdata=None, effective_date=today)
+        if "decision" in forms:
+            forms["decision"].product.choices = [(p.slug, p.name_zh) for p in products]
+            forms["decision"].action.choices = [(a, auth_services.action_label(a))
+                                                for a in auth_services.REGULATOR_ACTIONS]
+    body = render_template(
+        "registry/producer.html", producer=producer, regions=services.region_names(session),
+        plots=services.plots_of(session, producer.id), trademarks=services.trademarks_of(session, producer.id),
+        outputs=services.outputs_of(session, producer.id), products={p.id: p for p in products},
+        authorisations=authorisations, deciders=deciders, forms=forms, can_edit=can_edit,
+        kind_labels=PRODUCER_KIND_LABELS, state_label=auth_services.state_label,
+        action_label=auth_services.action_label, today=today,
+    )
+    return body, status
+
+
+# --- producers -------------------------------------------------------------------------------
+
+@bp.get("/producers")
+@access(*REGULATORS)
+def producers():
+    """The producer list with filters and pages; a county regulator sees only its county."""
+    session = get_session()
+    user = actor()
+    form = ProducerFilterForm(request.args)
+    form.county.choices = county_choices(session, user, blank=_("All counties"))
+    county = services.scoped_county(user, form.county.data or "")
+    form.town.choices = [("", _("All towns"))] + town_choices(session, county or None)
+    form.kind.choices = [("", _("All kinds"))] + [(k, PRODUCER_KIND_LABELS[k]) for k in PRODUCER_KINDS]
+    products_all = services.list_products(session)
+    form.product.choices = [("", _("All products"))] + [(p.slug, p.name_zh) for p in products_all]
+    form.status.choices = [("", _("Any status"))] + state_choices()
+    form.validate()
+    chosen = next((p for p in products_all if p.slug == form.product.data), None)
+    status_product = chosen or (products_all[0] if products_all else None)
+    filters = services.ProducerFilter(
+        county_code=county, kind=form.kind.data if form.kind.data in PRODUCER_KINDS else "",
+        town_code=form.town.data or "", product_id=chosen.id if chosen else None,
+        q=(form.q.data or "")[:100])
+    query = services.producers_query(user, filters)
+    today = local_today()
+    wanted_state = form.status.data if form.status.data in rules.STATES else ""
+    if wanted_state and status_product is not None:
+        known = auth_services.statuses(session, status_product.id, today)
+        if wanted_state == rules.NONE:
+            others = [pid for pid, s in known.items() if s.state != rules.NONE]
+            query = query.where(Producer.id.not_in(others)) if others else query
+        else:
+            query = query.where(Producer.id.in_([pid for pid, s in known.items() if s.state == wanted_state]))
+    page = page_of(request.args.get("page"), services.count_of(session, query))
+    rows = list(session.exec(query.order_by(Producer.name, Producer.id).offset(page.offset).limit(page.per_page)
+                             ).all())
+    status_by_id = auth_services.statuses(session, status_product.id, today, [p.id for p in rows]) \
+        if status_product is not None else {}
+    return render_template("registry/producers.html", form=form, producers=rows, page=page,
+                           regions=services.region_names(session), status_by_id=status_by_id,
+                           status_product=status_product, kind_labels=PRODUCER_KIND_LABELS,
+                           state_label=auth_services.state_label, none_status=rules.Status(rules.NONE))
+
+
+@bp.route("/producers/new", methods=["GET", "POST"])
+@access(*REGULATORS)
+def new_producer():
+    """Register a producer; a failed USCC check character needs the regulator to accept the warning."""
+    session = get_session()
+    user = actor()
+    form = ProducerForm()
+    form.kind.choices = [(k, PRODUCER_KIND_LABELS[k]) for k in PRODUCER_KINDS]
+    form.county_code.choices = county_choices(session, user)
+    form.town_code.choices = town_choices(session, user.county_code if user.role == "regulator" else None)
+    form.products.choices = product_choices(session)
+    show_accept = False
+    if form.validate_on_submit():
+        data = services.ProducerInput(
+            name=form.name.data, kind=form.kind.data, county_code=form.county_code.data,
+            town_code=form.town_code.data, uscc=form.uscc.data or "", registry_no=form.registry_no.data or "",
+            address=form.address.data or "", contact_name=form.contact_name.data or "",
+            contact_phone=form.contact_phone.data or "", products=list(form.products.data or []))
+        try:
+            producer = services.create_producer(session, user, data, accept_warnings=bool(form.accept_warning.data))
+        except DomainError as exc:
+            session.rollback()
+            if exc.status == 403:
+                raise
+            show_error(form, exc, "name")
+            show_accept = exc.code == "warning"
+        else:
+            session.commit()
+            flash(_("Producer %(name)s registered.", name=producer.name), "success")
+            return redirect(url_for("registry.producer", producer_id=producer.id))
+    status = 422 if form.errors or any(f.errors for f in form) else 200
+    return render_template("registry/producer_form.html", form=form, show_accept=show_accept), \
+        (status if request.method == "POST" else 200)
+
+
+@bp.get("/producers/<int:producer_id>")
+@access(*REGULATORS)
+def producer(producer_id: int):
+    """A producer's data, plots, trademarks, output and authorisations with their full history."""
+    session = get_session()
+    return producer_page(session, visible_producer(session, producer_id))
+
+
+def _add(producer_id: int, key: str, form: FlaskForm, save, fallback: str, done: str):
+    """Shared body of the small 'add' forms on the producer page."""
+    session = get_session()
+    producer = visible_producer(session, producer_id)
+    if form.validate_on_submit():
+        try:
+            save(session, producer)
+        except DomainError as exc:
+            session.rollback()
+            if exc.status == 403:
+                raise
+            show_error(form, exc, fallback)
+        else:
+            session.commit()
+            flash(done, "success")
+            return redirect(url_for("registry.producer", producer_id=producer.id))
+    return producer_page(session, producer, forms={key: form}, status=422)
+
+
+@bp.post("/producers/<int:producer_id>/plots")
+@access(*REGULATORS)
+def add_plot(producer_id: int):
+    """Add a planted plot."""
+    form = PlotForm(prefix="plot")
+    form.town_code.choices = town_choices(get_session())
+
+    def save(session, producer):
+        services.add_plot(session, actor(), producer, town_code=form.town_code.data, area_mu=form.area_mu.data,
+                          cultivar=form.cultivar.data or "", name=form.name.data or "",
+                          latitude=form.latitude.data, longitude=form.longitude.data)
+    return _add(producer_id, "plot", form, save, "area_mu", _("Plot added."))
+
+
+@bp.post("/producers/<int:producer_id>/trademarks")
+@access(*REGULATORS)
+def add_trademark(producer_id: int):
+    """Record the enterprise's own trademark."""
+    form = TrademarkForm(prefix="tm")
+
+    def save(session, producer):
+        services.add_trademark(session, actor(), producer, form.name.data, form.registration_no.data or "")
+    return _add(producer_id, "trademark", form, save, "name", _("Trademark added."))
+
+
+@bp.post("/producers/<int:producer_id>/outputs")
+@access(*REGULATORS)
+def add_output(producer_id: int):
+    """Record (or correct) a year's output of a product."""
+    session = get_session()
+    form = OutputForm(prefix="out")
+    form.product.choices = product_choices(session)
+
+    def save(session, producer):
+        product = services.get_product(session, form.product.data)
+        services.record_output(session, actor(), producer, product, form.year.data, form.output_kg.data,
+                               form.output_value_yuan.data)
+    return _add(producer_id, "output", form, save, "year", _("Output recorded."))
+
+
+# --- GI products -----------------------------------------------------------------------------
+
+def _can_edit_products(user: User) -> bool:
+    return user.role == "admin" or (user.role == "regulator" and user.county_code is None)
+
+
+@bp.get("/products")
+@access(*REGULATORS)
+def products():
+    """The GI products and how many producers are registered for each."""
+    session = get_session()
+    return render_template("registry/products.html", products=services.list_products(session),
+                           counts=services.producer_counts_by_product(session),
+                           can_edit=_can_edit_products(actor()))
+
+
+@bp.get("/products/<slug>")
+@access(*REGULATORS)
+def product(slug: str):
+    """A GI product: kinds of protection, protected towns, plausibility parameters."""
+    session = get_session()
+    item = services.get_product(session, slug)
+    return render_template("registry/product.html", product=item,
+                           registrations=services.registrations_of(session, item.id),
+                           towns=sorted(services.protected_towns(session, item.id)),
+                           regions=services.region_names(session), kind_labels=PRODUCT_KIND_LABELS,
+                           can_edit=_can_edit_products(actor()))
+
+
+def _product_form(session, item: Optional[Product]):
+    form_class = product_form_class()
+    if request.method == "POST" or item is None:
+        form = form_class()
+    else:
+        form = form_class(obj=item)
+        form.towns.data = sorted(services.protected_towns(session, item.id))
+        for registration in services.registrations_of(session, item.id):
+            if registration.kind in PRODUCT_KINDS:
+                getattr(form, f"kind_{registration.kind}").data = True
+                getattr(form, f"regno_{registration.kind}").data = registration.registration_no
+    form.towns.choices = town_choices(session)
+    return form
+
+
+def _save_product(item: Optional[Product]):
+    session = get_session()
+    user = actor()
+    services.require_product_editor(user)
+    form = _product_form(session, item)
+    if form.validate_on_submit():
+        data = services.ProductInput(
+            slug=form.slug.data or "", name_zh=form.name_zh.data or "", name_en=form.name_en.data or "",
+            holder=form.holder.data or "", towns=list(form.towns.data or []),
+            registrations={k: getattr(form, f"regno_{k}").data or "" for k in PRODUCT_KINDS
+                           if getattr(form, f"kind_{k}").data},
+            max_dried_yield_kg_per_mu=form.max_dried_yield_kg_per_mu.data,
+            fresh_dried_ratio_min=form.fresh_dried_ratio_min.data,
+            fresh_dried_ratio_max=form.fresh_dried_ratio_max.data, max_moisture_pct=form.max_moisture_pct.data,
+            season_start_mmdd=(form.season_start_mmdd.data or "").strip(),
+            season_end_mmdd=(form.season_end_mmdd.data or "").strip(), target_share=form.target_share.data)
+        try:
+            saved = services.save_product(session, user, data, item)
+        except DomainError as exc:
+            session.rollback()
+            if exc.status == 403:
+                raise
+            field = exc.field if exc.field != "registrations" else f"kind_{PRODUCT_KINDS[0]}"
+            exc.field = field
+            show_error(form, exc, "slug")
+        else:
+            session.commit()
+            flash(_("GI product %(name)s saved.", name=saved.name_zh), "success")
+            return redirect(url_for("registry.product", slug=saved.slug))
+    status = 422 if request.method == "POST" else 200
+    return render_template("registry/product_form.html", form=form, product=item, kinds=PRODUCT_KINDS,
+                           regions=services.region_names(session)), status
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@access(*REGULATORS)
+def new_product():
+    """Define another GI product (e.g. 海原马铃薯) without code changes."""
+    return _save_product(None)
+
+
+@bp.route("/products/<slug>/edit", methods=["GET", "POST"])
+@access(*REGULATORS)
+def edit_product(slug: str):
+    """Change a GI product's data, protected towns and plausibility parameters."""
+    return _save_product(services.get_product(get_session(), slug))
+
+
+# --- sector totals ---------------------------------------------------------------------------
+
+@bp.route("/sector-totals", methods=["GET", "POST"])
+@access(*REGULATORS)
+def sector_totals():
+    """Official counts of producers and sector output value, and a form to add one."""
+    session = get_session()
+    user = actor()
+    form = SectorTotalForm()
+    form.product.choices = product_choices(session)
+    whole_city = [] if user.role == "regulator" and user.county_code else [("", _("Whole city"))]
+    form.county_code.choices = whole_city + county_choices(session, user)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            product_ = services.get_product(session, form.product.data)
+            services.add_sector_total(session, user, product_, form.year.data, form.county_code.data or None,
+                                      form.producers_total.data, form.output_value_yuan.data, form.source.data)
+        except DomainError as exc:
+            session.rollback()
+            if exc.status == 403:
+                raise
+            show_error(form, exc, "year")
+            status = 422
+        else:
+            session.commit()
+            flash(_("Sector totals recorded."), "success")
+            return redirect(url_for("registry.sector_totals"))
+    elif request.method == "POST":
+        status = 422
+    products_by_id = {p.id: p for p in services.list_products(session)}
+    return render_template("registry/sector_totals.html", form=form, totals=services.sector_totals(session, user),
+                           products=products_by_id, regions=services.region_names(session)), status
