@@ -1,0 +1,73 @@
+"""Scan counting and counterfeit signals.
+
+A scan is counted per code (batch code or unit code) in one row, and per (code, network) in another,
+so the page can say "scanned N times, first on ..." and count distinct networks without keeping a
+row per scan. A network is stored only as a salted hash of its /24 (IPv4) or /48 (IPv6) prefix:
+never a raw address.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from gi_trace.types import UTCDateTime, utcnow
+
+CODE_KINDS = ("batch", "unit")
+FLAG_REASONS = ("scans", "networks")
+FLAG_STATUSES = ("open", "dismissed", "confirmed")
+
+
+class ScanCounter(SQLModel, table=True):
+    """How often one code was scanned, first and last, and from how many distinct networks."""
+
+    code: str = Field(primary_key=True, max_length=16)
+    kind: str = Field(max_length=8)  # batch | unit
+    batch_id: Optional[int] = Field(default=None, index=True)  # no FK: tracing owns batches
+    scans: int = 0
+    networks: int = 0
+    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set once, when the code crossed a threshold and a CounterfeitFlag was raised.
+    flagged: bool = False
+
+    def __repr__(self) -> str:
+        return f"<ScanCounter {self.code} {self.scans}×/{self.networks} nets>"
+
+
+class ScanNetwork(SQLModel, table=True):
+    """The scan log per network: one row per (code, salted network hash)."""
+
+    code: str = Field(primary_key=True, max_length=16)
+    network_hash: str = Field(primary_key=True, max_length=32)
+    scans: int = 0
+    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ScanNetwork {self.code} {self.network_hash[:8]} {self.scans}×>"
+
+
+class CounterfeitFlag(SQLModel, table=True):
+    """A code scanned too often or from too many networks: a possible cloned label, for regulators."""
+
+    __table_args__ = (Index("ix_counterfeitflag_status_raised", "status", "raised_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, index=True)
+    kind: str = Field(max_length=8)
+    batch_id: Optional[int] = Field(default=None, index=True)
+    producer_id: Optional[int] = Field(default=None, foreign_key="producer.id", index=True)
+    reason: str = Field(max_length=16)  # scans | networks
+    scans: int
+    networks: int
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(default="open", max_length=16)
+    reviewed_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    reviewed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    note: str = Field(default="", max_length=2000)
+
+    def __repr__(self) -> str:
+        return f"<CounterfeitFlag {self.id} {self.code} {self.reason}>"

@@ -1,0 +1,217 @@
+"""The consumer's scan: the public trace page, the "verify a code" form and "report a problem".
+
+`/t/<code>` is the hot path. It stays away from the login session and CSRF (no cookie is set for
+an anonymous scan), reads through `scan.trace` with a few Core queries, counts the scan with two
+UPSERTs and commits once. A code whose check character fails is answered before any database
+access. The complaint form lives on its own page, reached from the trace page's category links,
+because its CSRF token needs the session cookie the trace page avoids.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from gi_trace.access import PUBLIC, access
+from gi_trace.authorisation import rules
+from gi_trace.authorisation.services import state_label
+from gi_trace.db import get_session
+from gi_trace.errors import ValidationError
+from gi_trace.extensions import limiter
+from gi_trace.oversight.models import COMPLAINT_CATEGORIES
+from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
+from gi_trace.scan import photos, services, trace
+from gi_trace.scan.network import network_hash
+from gi_trace.timeutil import local_today
+from gi_trace.tracing import codes
+
+bp = Blueprint("scan", __name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class VerifyForm(FlaskForm):
+    """The code printed under the QR, typed by hand (GET: no CSRF, no cookie)."""
+
+    class Meta:
+        csrf = False
+
+    code = StringField(_l("Trace code"), validators=[DataRequired(), Length(max=40)])
+
+
+class ReportForm(FlaskForm):
+    """投诉举报: category, what is wrong, an optional contact and photo."""
+
+    code = HiddenField()
+    category = RadioField(_l("What is wrong?"), choices=[], validators=[InputRequired(_l("Choose a category."))])
+    text = TextAreaField(_l("Describe the problem"), validators=[DataRequired(_l("Describe the problem.")),
+                                                                  Length(max=MAX_TEXT)])
+    contact = StringField(_l("Your phone or e-mail (optional)"), validators=[Optional(), Length(max=MAX_CONTACT)])
+    photo = FileField(_l("Photo (optional, JPEG, PNG or WebP, up to 5 MB)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = [(c, category_label(c)) for c in COMPLAINT_CATEGORIES]
+
+
+def _english() -> bool:
+    return str(get_locale()) == "en"
+
+
+def _layout_context() -> dict:
+    return {
+        "english": _english(),
+        "scan_css": url_for("static", filename="css/scan.css"),
+        "verify_url": url_for("scan.verify"),
+    }
+
+
+def _state_text(status: rules.Status) -> str:
+    since = status.since.isoformat() if status.since else ""
+    if status.state == rules.AUTHORISED:
+        return _("Authorised to use the GI mark since %(date)s", date=(status.authorised_since or status.since).isoformat())
+    if status.state == rules.SUSPENDED:
+        return _("Suspended since %(date)s", date=since)
+    if status.state == rules.REVOKED:
+        return _("Revoked on %(date)s", date=since)
+    if status.state == rules.EXPIRED:
+        return _("Expired on %(date)s", date=since)
+    if status.state == rules.REJECTED:
+        return _("Application rejected on %(date)s", date=since)
+    if status.state == rules.PENDING:
+        return _("Application pending: not authorised")
+    return _("Not authorised to use the GI mark")
+
+
+def _kg(value) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):,.3f}".rstrip("0").rstrip(".") + " kg"
+
+
+def _not_found(typed: str, malformed: bool):
+    code = codes.parse(typed)
+    report = url_for("scan.report", code=(code or codes.normalise(typed))[:40], category="counterfeit")
+    return render_template("scan/not_found.html", typed=typed[:40], malformed=malformed, report_url=report,
+                           **_layout_context()), 404, NO_STORE
+
+
+@bp.get("/t/<code>")
+@access(PUBLIC)
+def trace_page(code: str):
+    """The public page behind a QR code: genuine? authorised? where from? record intact?"""
+    compact = codes.parse(code)
+    if compact is None:
+        return _not_found(code, malformed=True)  # the check character caught it: no database access
+    if compact != code:
+        return redirect(url_for("scan.trace_page", code=compact), 301)
+    session = get_session()
+    conn = session.connection()
+    row = trace.find_batch(conn, compact)
+    if row is None:
+        return _not_found(code, malformed=False)
+    kind = "batch" if row.serial is None else "unit"
+    count = services.record_scan(conn, code=compact, kind=kind, batch_id=row.id, producer_id=row.producer_id,
+                                 network_hash=network_hash(get_remote_address(), current_app.config["SCAN_SALT"]),
+                                 limits=services.thresholds(current_app.config, kind))
+    english = _english()
+    if row.withdrawn_at is not None:
+        session.commit()
+        return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
+                               withdrawn_on=trace.local_date(row.withdrawn_at).isoformat(),
+                               report_url=url_for("scan.report", code=compact), **_layout_context()), 410, NO_STORE
+    page = trace.load_page(conn, row, code=compact, english=english, today=local_today(), verify_chain=trace.broken_link,
+                           yes_no=(_("yes"), _("no")))
+    session.commit()
+    first = trace.local_date(count.first_at)
+    return render_template(
+        "scan/trace.html", page=page, scan=count, first_scanned=first.isoformat() if first else "",
+        code_display=codes.display(compact), report_url=url_for("scan.report", code=compact),
+        categories=[(c, category_label(c)) for c in COMPLAINT_CATEGORIES],
+        state_text=_state_text, state_label=state_label,
+        kg=_kg, **_layout_context(),
+    ), 200, NO_STORE
+
+
+@bp.get("/verify")
+@access(PUBLIC)
+def verify():
+    """Type the code printed under the QR (any grouping or case) and go to its page."""
+    form = VerifyForm(request.args)
+    status = 200
+    if "code" in request.args:
+        if form.validate():
+            compact = codes.parse(form.code.data)
+            if compact is not None:
+                return redirect(url_for("scan.trace_page", code=compact), 303)
+            form.code.errors.append(_("This is not a valid trace code: check each character (the code has 14 "
+                                      "letters and digits, for example ABCD-EFGH-JKMN-PQ)."))
+        status = 422
+    return render_template("scan/verify.html", form=form, **_layout_context()), status
+
+
+def _report_limit() -> str:
+    return current_app.config.get("SCAN_REPORT_RATE_LIMIT", "5 per 10 minutes;20 per day")
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@access(PUBLIC)
+@limiter.limit(_report_limit, methods=["POST"])
+def report():
+    """Report a problem (投诉举报) about a code; it lands in the regulators' complaint queue."""
+    form = ReportForm()
+    if request.method == "GET":
+        form.code.data = request.args.get("code", "")[:40]
+        if request.args.get("category") in COMPLAINT_CATEGORIES:
+            form.category.data = request.args["category"]
+    typed = (form.code.data or "")[:40]
+    compact = codes.parse(typed)
+    if request.method == "POST" and form.validate():
+        session = get_session()
+        try:
+            photo = mime = None
+            upload = form.photo.data
+            if upload is not None and getattr(upload, "filename", ""):
+                limit = current_app.config.get("SCAN_PHOTO_MAX_BYTES", photos.MAX_UPLOAD_BYTES)
+                photo, mime = photos.reencode_photo(upload.stream.read(limit + 1), max_bytes=limit)
+            conn = session.connection()
+            row = trace.find_batch(conn, compact) if compact else None
+            kind = ("batch" if row.serial is None else "unit") if row is not None else "unknown"
+            context = services.complaint_context(
+                conn, code=compact or codes.normalise(typed), kind=kind,
+                network_hash=network_hash(get_remote_address(), current_app.config["SCAN_SALT"]))
+            context["lang"] = str(get_locale())
+            file_complaint(session, source="scan", category=form.category.data, text=form.text.data,
+                           contact=form.contact.data or "", code=compact or codes.normalise(typed),
+                           batch_id=row.id if row is not None else None,
+                           producer_id=row.producer_id if row is not None else None,
+                           scan_context=context, photo=photo, photo_mime=mime or "")
+            session.commit()
+        except ValidationError as exc:
+            session.rollback()
+            if exc.field in ("category", "text", "contact", "photo"):
+                getattr(form, exc.field).errors.append(exc.message)
+            else:
+                form.form_errors.append(exc.message)
+        else:
+            return redirect(url_for("scan.report_sent", code=compact or ""), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("scan/report.html", form=form, code_display=codes.display(compact) if compact else typed,
+                           trace_url=url_for("scan.trace_page", code=compact) if compact else None,
+                           **_layout_context()), status
+
+
+@bp.get("/report/sent")
+@access(PUBLIC)
+def report_sent():
+    """Thanks: the report is in the regulators' queue."""
+    compact = codes.parse(request.args.get("code", ""))
+    return render_template("scan/report_sent.html",
+                           trace_url=url_for("scan.trace_page", code=compact) if compact else None,
+                           **_layout_context())
