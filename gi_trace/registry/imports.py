@@ -480,7 +480,7 @@ class _ProducerImporter(_Importer):
             if row["registry_no"]:
                 self.by_registry_no[row["registry_no"]] = row
         self.links: set[tuple[int, int]] = set(self.session.execute(
-            select(ProducerProduct.producer_id, ProducerProduct.product_id)).tuples())
+            select(ProducerProduct.producer_id, ProducerProduct.product_id)).all())
         self.seen_uscc: dict[str, int] = {}
         self.seen_registry_no: dict[str, int] = {}
         self.new: list[dict] = []
