@@ -1,4 +1,9 @@
-"""Lists built from many producers' statuses: the public register and the pending queue."""
+"""Lists built from many producers' statuses: the public register and the pending queue.
+
+Statuses are derived from decision histories in Python (`services.statuses`, one query), so the
+filtering and paging by status happen here over light (id, town, name) rows; only the producers of
+the page shown are loaded, which keeps every IN list at page size on any register size.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,34 +28,49 @@ class Entry:
     status: rules.Status
 
 
-def public_entries(session: Session, product: Product, on: date, *, county_code: str = "",
-                   state: str = "") -> list[Entry]:
-    """Producers whose authorisation for `product` is public on `on` (one query for decisions, one for producers)."""
+def _producers_by_id(session: Session, ids: list[int]) -> dict[int, Producer]:
+    if not ids:
+        return {}
+    return {p.id: p for p in session.exec(select(Producer).where(Producer.id.in_(ids))).all()}
+
+
+def public_list(session: Session, product: Product, on: date, *, county_code: str = "",
+                state: str = "") -> list[tuple[int, Product, rules.Status]]:
+    """(producer id, product, status) of every public authorisation for `product` on `on`, in display order."""
     wanted = (state,) if state in PUBLIC_STATES else PUBLIC_STATES
     found = {pid: s for pid, s in statuses(session, product.id, on).items() if s.state in wanted}
     if not found:
         return []
-    query = select(Producer).where(Producer.id.in_(list(found)))
+    query = select(Producer.id, Producer.town_code, Producer.name)
     if county_code:
         query = query.where(Producer.county_code == county_code)
-    rows = session.exec(query).all()
-    entries = [Entry(p, product, found[p.id]) for p in rows]
     order = {s: i for i, s in enumerate(PUBLIC_STATES)}
-    entries.sort(key=lambda e: (order[e.status.state], e.producer.town_code, e.producer.name, e.producer.id))
-    return entries
+    rows = sorted((r for r in session.exec(query).all() if r[0] in found),
+                  key=lambda r: (order[found[r[0]].state], r[1], r[2], r[0]))
+    return [(r[0], product, found[r[0]]) for r in rows]
 
 
-def pending_entries(session: Session, user: User, products: list[Product], on: date) -> list[Entry]:
-    """Applications waiting for a decision, within the regulator's county, oldest first."""
-    entries: list[Entry] = []
+def pending_list(session: Session, user: User, products: list[Product],
+                 on: date) -> list[tuple[int, Product, rules.Status]]:
+    """Applications waiting for a decision within the regulator's county, oldest first."""
+    county: Optional[str] = user.county_code if user.role == "regulator" else None
+    query = select(Producer.id)
+    if county:
+        query = query.where(Producer.county_code == county)
+    in_scope: Optional[set[int]] = None
+    waiting: list[tuple[int, Product, rules.Status]] = []
     for product in products:
-        waiting = {pid: s for pid, s in statuses(session, product.id, on).items() if s.state == rules.PENDING}
-        if not waiting:
+        found = {pid: s for pid, s in statuses(session, product.id, on).items() if s.state == rules.PENDING}
+        if not found:
             continue
-        query = select(Producer).where(Producer.id.in_(list(waiting)))
-        county: Optional[str] = user.county_code if user.role == "regulator" else None
-        if county:
-            query = query.where(Producer.county_code == county)
-        entries.extend(Entry(p, product, waiting[p.id]) for p in session.exec(query).all())
-    entries.sort(key=lambda e: (e.status.since or on, e.producer.id))
-    return entries
+        if in_scope is None:
+            in_scope = set(session.exec(query).all())
+        waiting.extend((pid, product, s) for pid, s in found.items() if pid in in_scope)
+    waiting.sort(key=lambda w: (w[2].since or on, w[0], w[1].id))
+    return waiting
+
+
+def entries(session: Session, rows: list[tuple[int, Product, rules.Status]]) -> list[Entry]:
+    """Load the producers of (a page of) rows from `public_list` or `pending_list`."""
+    producers = _producers_by_id(session, list({pid for pid, _p, _s in rows}))
+    return [Entry(producers[pid], product, status) for pid, product, status in rows]

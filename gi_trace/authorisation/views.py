@@ -62,10 +62,11 @@ def public_register():
     today = local_today()
     county = form.county.data if form.county.data in dict(form.county.choices) else ""
     state = form.status.data if form.status.data in register.PUBLIC_STATES else ""
-    entries = register.public_entries(session, product, today, county_code=county, state=state) if product else []
-    page = page_of(request.args.get("page"), len(entries))
+    rows = register.public_list(session, product, today, county_code=county, state=state) if product else []
+    page = page_of(request.args.get("page"), len(rows))
+    entries = register.entries(session, rows[page.offset:page.offset + page.per_page])
     return render_template("authorisation/public_register.html", form=form, product=product, today=today,
-                           entries=entries[page.offset:page.offset + page.per_page], page=page,
+                           entries=entries, page=page,
                            regions=registry.region_names(session), state_label=services.state_label)
 
 
@@ -127,10 +128,11 @@ def apply(slug: str):
 def pending():
     """Applications waiting for a decision (a county regulator sees its county's)."""
     session = get_session()
-    entries = register.pending_entries(session, actor(), registry.list_products(session), local_today())
-    page = page_of(request.args.get("page"), len(entries))
-    return render_template("authorisation/pending.html", entries=entries[page.offset:page.offset + page.per_page],
-                           page=page, regions=registry.region_names(session))
+    rows = register.pending_list(session, actor(), registry.list_products(session), local_today())
+    page = page_of(request.args.get("page"), len(rows))
+    entries = register.entries(session, rows[page.offset:page.offset + page.per_page])
+    return render_template("authorisation/pending.html", entries=entries, page=page,
+                           regions=registry.region_names(session))
 
 
 @bp.post("/producers/<int:producer_id>/authorisations")

@@ -5,6 +5,7 @@ import time
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from gi_trace.db import session_scope
 from gi_trace.registry import demo
@@ -16,6 +17,7 @@ from gi_trace.registry import demo
 @click.option("--producers", type=click.IntRange(10, 5000), default=300, show_default=True,
               help="How many producers to generate.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the register already has producers.")
+@with_appcontext
 def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
     """Load a realistic, deterministic Zhongning demo dataset and print the demo logins."""
     started = time.perf_counter()

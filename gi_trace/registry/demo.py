@@ -291,10 +291,15 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
     refs = _RefNumbers()
     histories: list[tuple[int, list[_Decision]]] = []
     fates = [f for f, w in FATES for _ in range(w)]
+    showcase: list[int] = []
     for pid, (kind, town) in zip(producer_ids, plans):
         if town in GOJI_TOWNS:
             summary.in_area += 1
-            seq = _history(rnd, rnd.choice(fates), refs)
+            fate = rnd.choice(fates)
+            if kind == "enterprise" and not showcase:
+                fate = "authorised"  # the demo `producer` account needs an authorised enterprise
+                showcase.append(pid)
+            seq = _history(rnd, fate, refs)
         elif rnd.random() < 0.5:  # outside the area: applied and was refused with the reason
             applied = _rand_date(rnd, date(2021, 3, 1), date(2025, 6, 30))
             seq = [_Decision("apply", applied),
@@ -339,8 +344,8 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
 
     # --- producer accounts: an authorised enterprise, and another producer ---------------------
     today_ok = {pid for pid, seq in histories if seq and rules.status_on(seq, date(2025, 12, 31)).in_force}
-    enterprise = next((pid for pid, (kind, _t) in zip(producer_ids, plans) if kind == "enterprise" and pid in today_ok),
-                      None)
+    enterprise = next((pid for pid in showcase if pid in today_ok), None) or next(
+        (pid for pid in producer_ids if pid in today_ok), None)
     other = next((pid for pid, (kind, _t) in zip(producer_ids, plans) if kind == "cooperative" and pid != enterprise),
                  None)
     if enterprise:

@@ -232,15 +232,20 @@ def producers():
     today = local_today()
     wanted_state = form.status.data if form.status.data in rules.STATES else ""
     if wanted_state and status_product is not None:
+        # Status is derived from histories, so filter light id rows here and load only the page shown.
         known = auth_services.statuses(session, status_product.id, today)
-        if wanted_state == rules.NONE:
-            others = [pid for pid, s in known.items() if s.state != rules.NONE]
-            query = query.where(Producer.id.not_in(others)) if others else query
-        else:
-            query = query.where(Producer.id.in_([pid for pid, s in known.items() if s.state == wanted_state]))
-    page = page_of(request.args.get("page"), services.count_of(session, query))
-    rows = list(session.exec(query.order_by(Producer.name, Producer.id).offset(page.offset).limit(page.per_page)
-                             ).all())
+        ids = [pid for pid in session.execute(query.with_only_columns(Producer.id)
+                                              .order_by(Producer.name, Producer.id)).scalars()
+               if known.get(pid, rules.Status(rules.NONE)).state == wanted_state]
+        page = page_of(request.args.get("page"), len(ids))
+        page_ids = ids[page.offset:page.offset + page.per_page]
+        loaded = {p.id: p for p in session.exec(select(Producer).where(Producer.id.in_(page_ids))).all()} \
+            if page_ids else {}
+        rows = [loaded[pid] for pid in page_ids]
+    else:
+        page = page_of(request.args.get("page"), services.count_of(session, query))
+        rows = list(session.exec(query.order_by(Producer.name, Producer.id).offset(page.offset)
+                                 .limit(page.per_page)).all())
     status_by_id = auth_services.statuses(session, status_product.id, today, [p.id for p in rows]) \
         if status_product is not None else {}
     return render_template("registry/producers.html", form=form, producers=rows, page=page,
