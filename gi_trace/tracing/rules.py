@@ -16,6 +16,7 @@ from typing import Any, Iterable, Optional, Protocol
 from flask_babel import gettext as _
 
 from gi_trace.errors import Refused, ValidationError
+from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing.models import KG_DIGITS
 
 # Clocks differ: an event up to this far ahead of the server's clock is not "in the future".
@@ -283,10 +284,12 @@ def check_time(occurred_at: datetime, now: datetime, previous: Optional[datetime
     """Refuse an event in the future or before its batch's previous event."""
     if occurred_at > now + CLOCK_SKEW:
         raise Refused(_("The event is in the future (%(when)s); record it once it has happened.",
-                        when=occurred_at.isoformat(timespec="minutes")), field="occurred_at", code="future")
+                        when=occurred_at.astimezone(LOCAL_TZ).isoformat(timespec="minutes")),
+                      field="occurred_at", code="future")
     if previous is not None and occurred_at < previous:
-        raise Refused(_("The event is dated before the batch's previous event (%(when)s UTC).",
-                        when=previous.isoformat(timespec="minutes")), field="occurred_at", code="before_previous")
+        raise Refused(_("The event is dated before the batch's previous event (%(when)s).",
+                        when=previous.astimezone(LOCAL_TZ).isoformat(timespec="minutes")),
+                      field="occurred_at", code="before_previous")
 
 
 # --- grades, tests, drying, season, yield -------------------------------------------------

@@ -336,6 +336,11 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
                            location=(town, place), extra=cleaned)
         return result.input_events[0]
 
+    if data.stage == "drying" and cleaned.get("fresh_kg_in") is None:
+        # Record the fresh weight that went in as a fact, not as a default left implicit.
+        target_seq = corrected.seq if corrected is not None else None
+        before = [e for e in events if target_seq is None or e.seq < target_seq]
+        cleaned["fresh_kg_in"] = _project(session, batch, before).quantity_kg
     plot: Optional[Plot] = None
     if data.stage in ("planting", "harvest"):
         plot = _own_protected_plot(session, batch, product, cleaned.get("plot_id"))

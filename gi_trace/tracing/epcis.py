@@ -1,0 +1,248 @@
+"""A batch's events as a GS1 EPCIS 2.0 JSON-LD document (CBV 2.0 business steps and dispositions).
+
+Identifiers are HTTP URIs under PUBLIC_BASE_URL: a batch's class is its GS1 Digital Link
+(`/01/<gtin14>/10/<lot>`) when it belongs to a product line with a lot number, else its trace URL
+(`/t/<code>`); towns and plots are `/id/town/<code>` and `/id/plot/<id>`; events are
+`/t/<code>/events/<seq>`, and one lineage operation (recorded in every batch it touches) is one
+EPCIS event `/ops/<op_id>`. Quantities are in kilograms (UN/CEFACT `KGM`).
+
+Mapping: harvest → ObjectEvent ADD, commissioning (with ILMD); drying → TransformationEvent
+(fresh kg in, dried kg out); processing → TransformationEvent, commissioning; split →
+TransformationEvent, repackaging; merge → TransformationEvent, commissioning; testing → ObjectEvent,
+inspecting, conformant / non_conformant; storage → storing (or transporting with a carrier);
+distribution → shipping, in_transit; withdrawal → holding, recalled; planting → ObjectEvent with a
+gi-trace business step. A corrected event carries an errorDeclaration naming its correction.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Optional
+
+from sqlmodel import Session, select
+
+from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
+from gi_trace.tracing.rules import local_time, test_outcome
+from gi_trace.registry.models import Product
+from gi_trace.types import utcnow
+
+CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+KGM = "KGM"
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds")
+
+
+def _offset(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class _Ids:
+    """HTTP URI identifiers under the public base URL."""
+
+    def __init__(self, base_url: str, lines: dict[int, ProductLine]):
+        self.base = base_url.rstrip("/")
+        self.lines = lines
+
+    def vocab(self) -> str:
+        return f"{self.base}/voc/"
+
+    def batch_class(self, batch: Batch) -> str:
+        line = self.lines.get(batch.product_line_id) if batch.product_line_id else None
+        if line is not None and batch.producer_lot:
+            from urllib.parse import quote
+
+            return f"{self.base}/01/{line.gtin14}/10/{quote(batch.producer_lot, safe='')}"
+        return f"{self.base}/t/{batch.code}"
+
+    def town(self, code: str) -> str:
+        return f"{self.base}/id/town/{code}"
+
+    def plot(self, plot_id) -> str:
+        return f"{self.base}/id/plot/{plot_id}"
+
+    def event(self, batch: Batch, event: Event) -> str:
+        return f"{self.base}/t/{batch.code}/events/{event.seq}"
+
+    def op(self, op_id: str) -> str:
+        return f"{self.base}/ops/{op_id}"
+
+    def step(self, name: str) -> str:
+        return f"{self.base}/voc/bizstep/{name}"
+
+
+def _qty(epc_class: str, kg: Optional[float]) -> dict:
+    element = {"epcClass": epc_class}
+    if kg is not None:
+        element["quantity"] = kg
+        element["uom"] = KGM
+    return element
+
+
+def _where(ids: _Ids, event: Event, plot_id=None) -> dict:
+    out = {}
+    if plot_id is not None:
+        out["readPoint"] = {"id": ids.plot(plot_id)}
+    if event.location_town_code:
+        out["bizLocation"] = {"id": ids.town(event.location_town_code)}
+        out.setdefault("readPoint", {"id": ids.town(event.location_town_code)})
+    return out
+
+
+def _ext(data: dict, keys: Iterable[str]) -> dict:
+    """Selected data fields as gi-trace extension properties ("gt:field")."""
+    return {f"gt:{k}": data[k] for k in keys if data.get(k) not in (None, "", [])}
+
+
+def _common(ids: _Ids, batch: Batch, event: Event, event_id: str) -> dict:
+    return {
+        "eventID": event_id,
+        "eventTime": _iso(local_time(event.occurred_at, event.utc_offset_min)),
+        "eventTimeZoneOffset": _offset(event.utc_offset_min),
+        "recordTime": _iso(event.recorded_at.astimezone(timezone.utc)),
+    }
+
+
+def build_document(session: Session, batches: list[Batch], base_url: str) -> dict:
+    """The EPCIS document of the given batches' events (one event per lineage operation)."""
+    ids_by_batch = {b.id: b for b in batches}
+    line_ids = {b.product_line_id for b in batches if b.product_line_id}
+    lines = {pl.id: pl for pl in session.exec(select(ProductLine).where(ProductLine.id.in_(line_ids))).all()} \
+        if line_ids else {}
+    ids = _Ids(base_url, lines)
+    events = list(session.exec(select(Event).where(Event.batch_id.in_(list(ids_by_batch)))
+                               .order_by(Event.occurred_at, Event.batch_id, Event.seq)).all()) if batches else []
+    # Lineage operations need both ends: the links and the batches at the other end.
+    op_ids = {e.op_id for e in events if e.op_id}
+    links: list[BatchLink] = []
+    if op_ids:
+        event_ids = [e.id for e in events if e.op_id]
+        links = list(session.exec(select(BatchLink).where(
+            BatchLink.event_id.in_(event_ids) | BatchLink.parent_event_id.in_(event_ids))).all())
+        missing = {x for link in links for x in (link.parent_id, link.child_id)} - set(ids_by_batch)
+        if missing:
+            for b in session.exec(select(Batch).where(Batch.id.in_(missing))).all():
+                ids_by_batch.setdefault(b.id, b)
+            more = {b.product_line_id for b in ids_by_batch.values() if b.product_line_id} - set(lines)
+            if more:
+                lines.update({pl.id: pl for pl in session.exec(select(ProductLine).where(ProductLine.id.in_(more)))})
+    products = {p.id: p for p in session.exec(select(Product).where(
+        Product.id.in_({b.product_id for b in batches}))).all()} if batches else {}
+    corrections: dict[int, Event] = {}
+    for e in events:
+        if e.corrects_event_id is not None:
+            corrections[e.corrects_event_id] = e
+    by_id = {e.id: e for e in events}
+    out = []
+    seen_ops: set[str] = set()
+    for e in events:
+        batch = ids_by_batch[e.batch_id]
+        if e.op_id:
+            if e.op_id in seen_ops:
+                continue
+            seen_ops.add(e.op_id)
+            out.append(_lineage_event(ids, batch, e, [link for link in links if link.event_id == e.id
+                                                      or link.parent_event_id == e.id], ids_by_batch))
+            continue
+        product = products.get(batch.product_id)
+        item = _stage_event(ids, batch, e, product)
+        fix = corrections.get(e.id)
+        if fix is not None:
+            fixed_batch = ids_by_batch[fix.batch_id]
+            item["errorDeclaration"] = {
+                "declarationTime": _iso(fix.recorded_at.astimezone(timezone.utc)),
+                "reason": "incorrect_data",
+                "correctiveEventIDs": [ids.event(fixed_batch, fix)],
+            }
+        if e.corrects_event_id is not None and e.corrects_event_id in by_id:
+            item["gt:corrects"] = ids.event(batch, by_id[e.corrects_event_id])
+            item["gt:correctionReason"] = e.correction_reason
+        out.append(item)
+    return {
+        "@context": [CONTEXT_URL, {"gt": ids.vocab()}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": _iso(utcnow()),
+        "epcisBody": {"eventList": out},
+    }
+
+
+def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) -> dict:
+    data = e.data or {}
+    cls = ids.batch_class(batch)
+    item = {"type": "ObjectEvent", **_common(ids, batch, e, ids.event(batch, e))}
+    if e.stage == "harvest":
+        item.update(action="ADD", bizStep="commissioning", disposition="active",
+                    quantityList=[_qty(cls, e.quantity_kg)], **_where(ids, e, data.get("plot_id")))
+        item["ilmd"] = {k: v for k, v in {"gt:cultivar": batch.cultivar or None,
+                                          "gt:pickingRound": data.get("picking_round"),
+                                          "gt:productForm": "fresh"}.items() if v is not None}
+        return item
+    if e.stage == "drying":
+        item = {"type": "TransformationEvent", **_common(ids, batch, e, ids.event(batch, e)),
+                "inputQuantityList": [_qty(cls, data.get("fresh_kg_in") or None)],
+                "outputQuantityList": [_qty(cls, data.get("dried_kg_out"))],
+                "bizStep": ids.step("drying"), "disposition": "in_progress", **_where(ids, e)}
+        item.update(_ext(data, ("method", "temperature_c", "moisture_pct", "started_at", "ended_at")))
+        return item
+    item.update(action="OBSERVE", quantityList=[_qty(cls, e.quantity_kg)], **_where(ids, e))
+    if e.stage == "planting":
+        item.update(bizStep=ids.step("planting"), **_where(ids, e, data.get("plot_id")))
+        item.update(_ext(data, ("cultivar", "planted_on", "inputs")))
+    elif e.stage == "testing":
+        passed = test_outcome(product.max_moisture_pct if product else None, data).passed
+        item.update(bizStep="inspecting", disposition="conformant" if passed else "non_conformant")
+        item.update(_ext(data, ("lab", "report_no", "moisture_pct", "grains_per_50g", "so2_mg_per_kg", "so2_pass",
+                                "pesticide_pass")))
+    elif e.stage == "storage":
+        moving = bool(data.get("carrier"))
+        item.update(bizStep="transporting" if moving else "storing",
+                    disposition="in_transit" if moving else "sellable_not_accessible")
+        item.update(_ext(data, ("place", "in_date", "out_date", "conditions", "carrier")))
+    elif e.stage == "distribution":
+        item.update(bizStep="shipping", disposition="in_transit")
+        item.update(_ext(data, ("recipient", "document_no", "destination")))
+    elif e.stage == "withdrawal":
+        item.update(bizStep="holding", disposition="recalled")
+        item.update(_ext(data, ("reason",)))
+    else:
+        item.update(bizStep=ids.step(e.stage))
+    return item
+
+
+def _lineage_event(ids: _Ids, batch: Batch, e: Event, links: list[BatchLink], batches: dict[int, Batch]) -> dict:
+    """One split, merge or processing operation as a TransformationEvent."""
+    inputs: dict[int, float] = {}
+    outputs: dict[int, float] = {}
+    for link in links:
+        inputs[link.parent_id] = round(inputs.get(link.parent_id, 0.0) + link.quantity_kg, 3)
+        outputs[link.child_id] = round(outputs.get(link.child_id, 0.0) + link.quantity_kg, 3)
+    # Outputs of processing weigh what was declared (losses are allowed): the child's first quantity.
+    data = e.data or {}
+    step = {"split": "repackaging", "merge": "commissioning", "processing": "commissioning"}.get(e.stage, "other")
+    item = {
+        "type": "TransformationEvent",
+        "eventID": ids.op(e.op_id),
+        "eventTime": _iso(local_time(e.occurred_at, e.utc_offset_min)),
+        "eventTimeZoneOffset": _offset(e.utc_offset_min),
+        "recordTime": _iso(e.recorded_at.astimezone(timezone.utc)),
+        "inputQuantityList": [_qty(ids.batch_class(batches[i]), q) for i, q in sorted(inputs.items())]
+        or [_qty(ids.batch_class(batch), e.quantity_kg)],
+        "outputQuantityList": [_qty(ids.batch_class(batches[i]), _made_kg(batches[i], q))
+                               for i, q in sorted(outputs.items())] or [_qty(ids.batch_class(batch), e.quantity_kg)],
+        "transformationID": ids.op(e.op_id),
+        "bizStep": step,
+        "disposition": "active",
+        **_where(ids, e),
+    }
+    item.update(_ext(data, ("product_form", "process")))
+    return item
+
+
+def _made_kg(child: Batch, linked_kg: float) -> float:
+    # A processed batch weighs what the step declared; a split or merged one what its links carried.
+    if child.kind == "processed":
+        return round(child.quantity_kg, 3)
+    return linked_kg
