@@ -39,6 +39,20 @@ class DecisionForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Length(max=1000)])
 
 
+DECISION_LABELS = {
+    "approve": _l("Approve"),
+    "reject": _l("Reject the application"),
+    "suspend": _l("Suspend"),
+    "reinstate": _l("Reinstate"),
+    "revoke": _l("Revoke"),
+}
+
+
+def decision_choices() -> list[tuple[str, str]]:
+    """The decisions a regulator can record, named as actions."""
+    return [(a, DECISION_LABELS[a]) for a in services.REGULATOR_ACTIONS]
+
+
 class ApplyForm(FlaskForm):
     """Only the CSRF token: the product is in the address, the date is today."""
 
@@ -147,7 +161,7 @@ def decide(producer_id: int):
     products = registry.producer_products(session, producer.id)
     form = DecisionForm(prefix="dec")
     form.product.choices = [(p.slug, p.name_zh) for p in products]
-    form.action.choices = [(a, services.action_label(a)) for a in services.REGULATOR_ACTIONS]
+    form.action.choices = decision_choices()
     if form.validate_on_submit():
         product = next(p for p in products if p.slug == form.product.data)
         data = services.DecisionInput(action=form.action.data, effective_date=form.effective_date.data,

@@ -29,6 +29,7 @@ from gi_trace.registry import services
 from gi_trace.registry.labels import PRODUCER_KIND_LABELS, PRODUCT_KIND_LABELS
 from gi_trace.registry.models import PRODUCER_KINDS, PRODUCT_KINDS, Producer, Product
 from gi_trace.registry.paging import page_of
+from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.timeutil import local_today
 
 bp = Blueprint("registry", __name__)
@@ -192,8 +193,9 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
             forms["decision"] = DecisionForm(prefix="dec", formdata=None, effective_date=today)
         if "decision" in forms:
             forms["decision"].product.choices = [(p.slug, p.name_zh) for p in products]
-            forms["decision"].action.choices = [(a, auth_services.action_label(a))
-                                                for a in auth_services.REGULATOR_ACTIONS]
+            from gi_trace.authorisation.views import decision_choices
+
+            forms["decision"].action.choices = decision_choices()
     body = render_template(
         "registry/producer.html", producer=producer, regions=services.region_names(session),
         plots=services.plots_of(session, producer.id), trademarks=services.trademarks_of(session, producer.id),
@@ -266,6 +268,8 @@ def new_producer():
     form.town_code.choices = town_choices(session, user.county_code if user.role == "regulator" else None)
     form.products.choices = product_choices(session)
     show_accept = False
+    if request.method == "GET":
+        form.products.data = [slug for slug, _name in form.products.choices if slug == GOJI_SLUG]
     if form.validate_on_submit():
         data = services.ProducerInput(
             name=form.name.data, kind=form.kind.data, county_code=form.county_code.data,
