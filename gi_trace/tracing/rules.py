@@ -106,6 +106,19 @@ def earliest_stage(template: Optional[list], stages: Iterable[str]) -> str:
 
 # --- event data ----------------------------------------------------------------------------
 
+def field_label(spec: dict) -> str:
+    """A template field's label in the current language."""
+    try:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+    except (RuntimeError, KeyError):  # outside an app: English
+        locale = None
+    if locale is not None and locale.language == "zh":
+        return spec.get("label_zh") or spec.get("name", "")
+    return spec.get("label_en") or spec.get("name", "")
+
+
 def _number(value: Any, name: str, *, integer: bool = False) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValidationError(_("%(field)s must be a number.", field=name), field=name)
@@ -213,7 +226,7 @@ def clean_data(spec: dict, data: Any, quantity_kg: Optional[float]) -> tuple[dic
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if f.get("required"):
-                label = f.get("label_en") or name
+                label = field_label(f)
                 raise ValidationError(_("%(label)s is required (%(field)s).", label=label, field=where), field=where)
             continue
         kind = f["type"]
@@ -245,7 +258,8 @@ def clean_data(spec: dict, data: Any, quantity_kg: Optional[float]) -> tuple[dic
             cleaned[name] = _text(str(value), where)
     quantity = cleaned.get(qfield) if qfield else quantity_kg
     if qfield and quantity is not None and quantity <= 0:
-        raise ValidationError(_("%(field)s must be more than zero.", field=f"data.{qfield}"), field=f"data.{qfield}")
+        where = "data." + qfield
+        raise ValidationError(_("%(field)s must be more than zero.", field=where), field=where)
     return cleaned, quantity
 
 

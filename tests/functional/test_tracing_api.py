@@ -196,7 +196,7 @@ def test_tampering_with_a_stored_event_is_named_by_verify(client, session, growe
     result = app.test_cli_runner().invoke(args=["verify"])
     assert result.exit_code == 1
     assert f"BROKEN batch {code} at event 2" in result.output
-    assert "changed after it was recorded" in result.output or "记录后被修改" in result.output
+    assert "changed after it was recorded" in result.output or "登记后被修改" in result.output
     view = client.get(f"/api/v1/trace/{code}").get_json()
     assert view["verifies"] is False
     check = client.get(f"/api/v1/batches/{code}/verify", headers=grower.headers).get_json()
