@@ -46,8 +46,11 @@ def status(session: Session, producer_id: int, product_id: int, on: Optional[dat
 def statuses(session: Session, product_id: int, on: date,
              producer_ids: Optional[Iterable[int]] = None) -> dict[int, rules.Status]:
     """Status on a date for many producers at once, from one query."""
-    query = select(AuthorisationDecision).where(AuthorisationDecision.product_id == product_id,
-                                                AuthorisationDecision.effective_date <= on)
+    # Plain column rows, not ORM objects: the rules only read these fields, and this is ~3x faster
+    # on the public register, which folds every producer's history on each request.
+    d = AuthorisationDecision
+    query = select(d.producer_id, d.action, d.effective_date, d.valid_until, d.reference_no, d.reason, d.id).where(
+        d.product_id == product_id, d.effective_date <= on)
     if producer_ids is not None:
         ids = list(producer_ids)
         if not ids:
