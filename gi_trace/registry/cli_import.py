@@ -1,6 +1,7 @@
 """`flask --app gi_trace import KIND FILE`: load register data from a spreadsheet."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -57,7 +58,7 @@ def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, user
             if estimated and estimated >= PROGRESS_FROM_ROWS:
                 # Twice the rows: once to check them, once to write them.
                 with click.progressbar(length=2 * estimated, label=_("Importing %(file)s", file=file.name),
-                                       file=click.get_text_stream("stderr")) as bar:
+                                       file=sys.stderr) as bar:
                     result = import_file(session, kind, file, user=user, accept_warnings=accept_warnings,
                                          dry_run=dry_run, progress=bar.update)
             else:

@@ -197,23 +197,24 @@ def read_table(source: Source, filename: Optional[str] = None) -> Table:
     return table
 
 
-def _count_lines(stream: IO[bytes]) -> int:
-    lines = 0
-    while block := stream.read(1 << 20):
-        lines += block.count(b"\n")
-    stream.seek(0)
-    return lines
-
-
 def _read_csv(stream: IO[bytes]) -> Table:
-    estimated = max(_count_lines(stream) - 1, 0)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    # Decoding the whole file at once is fast (tens of ms for 25 MB) and lets an encoding error name
+    # its line, which a buffered text stream cannot.
+    data = stream.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        if line <= 1:
+            raise ImportFileError(_("The file is not UTF-8 text; save it as “CSV UTF-8” or as XLSX."),
+                                  field="file") from None
+        raise ImportFileError(_("Row %(row)s is not UTF-8 text; save the file as “CSV UTF-8” or as XLSX.",
+                                row=line), field="file") from None
+    del data
+    estimated = max(text.count("\n") - 1, 0)
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
-    except UnicodeDecodeError:
-        raise ImportFileError(_("The file is not UTF-8 text; save it as “CSV UTF-8” or as XLSX."),
-                              field="file") from None
     except csv.Error as exc:
         raise ImportFileError(_("The file cannot be read as CSV: %(reason)s", reason=str(exc)), field="file") from None
     if header is None:
@@ -226,14 +227,11 @@ def _read_csv(stream: IO[bytes]) -> Table:
                 number += 1
                 if any(values) and any(v.strip() for v in values):
                     yield number, values
-        except UnicodeDecodeError:
-            raise ImportFileError(_("Row %(row)s is not UTF-8 text; save the file as “CSV UTF-8” or as XLSX.",
-                                    row=number + 1), field="file") from None
         except csv.Error as exc:
             raise ImportFileError(_("Row %(row)s cannot be read as CSV: %(reason)s", row=number + 1,
                                     reason=str(exc)), field="file") from None
 
-    return Table("csv", header, rows(), estimated, closer=text.detach)
+    return Table("csv", header, rows(), estimated)
 
 
 def _cell_text(value) -> str:
@@ -956,7 +954,17 @@ def import_file(session: Session, kind: str, source: Source, *, filename: Option
                            dry_run=dry_run, progress=progress)
 
 
-def estimate_rows(source: Union[str, Path], filename: Optional[str] = None) -> Optional[int]:
-    """Roughly how many data rows a file has (for a progress bar)."""
-    with read_table(source, filename) as table:
-        return table.estimated_rows
+def estimate_rows(path: Union[str, Path]) -> Optional[int]:
+    """Roughly how many data rows a file has (for a progress bar); None when unknown or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != _XLSX_MAGIC:
+                fh.seek(0)
+                lines = 0
+                while block := fh.read(1 << 20):
+                    lines += block.count(b"\n")
+                return max(lines - 1, 0)
+        with read_table(path) as table:
+            return table.estimated_rows
+    except (OSError, ImportFileError):
+        return None
