@@ -15,7 +15,9 @@ from flask import render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from gi_trace.tracing import codes, qr
+from gi_trace.errors import NotFound, ValidationError
+from gi_trace.registry.models import Producer, Product
+from gi_trace.tracing import codes, qr, services, units
 
 # A4 with 10 mm margins: 5 columns × 7 rows of 38 mm cells (see static/css/tracing.css).
 LABELS_PER_PAGE = 35
@@ -88,3 +90,33 @@ def zip_sheet(sheet: Sheet, parallel: bool = False) -> bytes:
     # Numbered by position: copies of one batch code must not share a file name.
     named = [(f"{label.serial or i:05d}-{label.display}.png", label.url) for i, label in enumerate(sheet.labels, 1)]
     return qr.zip_of_pngs(named, parallel=parallel)
+
+
+# --- building a sheet from the database -------------------------------------------------------
+
+def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", start: int = 1,
+                count: int = 1000) -> Sheet:
+    """The labels of the user's own batch: its unit codes from `start`, or `count` copies of the
+    batch code. Refused while the batch may not carry the GI label."""
+    if user is None or user.role != "producer" or user.producer_id != batch.producer_id:
+        raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
+    services.require_label_allowed(session, batch)
+    if kind not in ("units", "batch"):
+        raise ValidationError(_("Choose unit codes or copies of the batch code."), field="kind")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LABELS_PER_SHEET:
+        raise ValidationError(_("A sheet holds between 1 and %(n)s labels.", n=MAX_LABELS_PER_SHEET), field="count")
+    if isinstance(start, bool) or not isinstance(start, int) or start < 1:
+        raise ValidationError(_("The first package number must be 1 or more."), field="start")
+    product = session.get(Product, batch.product_id)
+    producer = session.get(Producer, batch.producer_id)
+    if kind == "units":
+        rows = units.units_of(session, batch, start, count)
+        if not rows:
+            raise ValidationError(_("No unit codes from package %(start)s; issue unit codes first.", start=start),
+                                  field="start")
+        label_list = labels_for_codes(base_url, [u.code for u in rows], [u.serial for u in rows])
+    else:
+        label_list = labels_for_codes(base_url, [batch.code] * count)
+    return Sheet(batch_code=batch.code, gi_mark=f"{product.name_zh} {_('GI')}", trademark=batch.trademark_name,
+                 producer_name=producer.name, producer_code=producer.code, labels=label_list,
+                 units_total=batch.units_issued)

@@ -1,0 +1,262 @@
+"""Forms of the producer portal. The stage form is built from the product's stage template (data),
+so a second product with other stages needs no code; `form_to_event` turns it into the service's input.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    FieldList,
+    FloatField,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional as Opt
+
+from gi_trace.timeutil import LOCAL_TZ, local_now
+from gi_trace.tracing.gs1 import PRODUCT_FORMS
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
+
+
+def english() -> bool:
+    return str(get_locale() or "zh").startswith("en")
+
+
+def field_label(spec: dict) -> str:
+    """A template field's label in the current language, with its unit."""
+    label = spec.get("label_en") if english() else spec.get("label_zh")
+    label = label or spec.get("label_zh") or spec["name"]
+    return f"{label} ({spec['unit']})" if spec.get("unit") else label
+
+
+def stage_name(spec: dict) -> str:
+    return (spec.get("name_en") if english() else spec.get("name_zh")) or spec["stage"]
+
+
+def product_form_choices() -> list[tuple[str, Any]]:
+    names = {"fresh": _l("Fresh"), "dried": _l("Dried"), "powder": _l("Powder"), "juice": _l("Juice"),
+             "wine": _l("Wine"), "other": _l("Other")}
+    return [(f, names[f]) for f in PRODUCT_FORMS]
+
+
+class _WhereWhen(FlaskForm):
+    occurred_at = DateTimeLocalField(_l("When it happened (Beijing time)"), format=DATETIME_FORMAT,
+                                     validators=[InputRequired()])
+    location_town = SelectField(_l("Town"), choices=[], validate_choice=False)
+    location_name = StringField(_l("Place"), validators=[Opt(), Length(max=200)])
+
+
+class OpenBatchForm(FlaskForm):
+    product = SelectField(_l("GI product"), choices=[], validators=[InputRequired()])
+    cultivar = StringField(_l("Cultivar"), validators=[Opt(), Length(max=64)])
+    trademark_id = SelectField(_l("Enterprise trademark (shown beside the GI mark)"), choices=[])
+    product_line_id = SelectField(_l("Product line (GTIN)"), choices=[])
+    producer_lot = StringField(_l("Your own lot number"), validators=[Opt(), Length(max=40)])
+
+
+class InputRow(Form):
+    name = StringField(_l("Input"), validators=[Opt(), Length(max=200)])
+    applied_on = DateField(_l("Date applied"), validators=[Opt()])
+    safety_interval_days = IntegerField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0)])
+    amount = StringField(_l("Amount"), validators=[Opt(), Length(max=100)])
+
+
+class OutputRow(Form):
+    quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
+    product_form = SelectField(_l("Product form"), choices=[("", "—")], validate_choice=False)
+    producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
+
+
+class PartRow(Form):
+    quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
+    producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
+
+
+class MergeRow(Form):
+    code = SelectField(_l("Batch"), choices=[], validate_choice=False)
+    quantity_kg = FloatField(_l("Quantity (kg, empty: all it holds)"), validators=[Opt(), NumberRange(min=0)])
+
+
+class SplitForm(_WhereWhen):
+    parts = FieldList(FormField(PartRow), min_entries=4, max_entries=50)
+
+
+class MergeForm(_WhereWhen):
+    inputs = FieldList(FormField(MergeRow), min_entries=4, max_entries=50)
+    producer_lot = StringField(_l("Lot number of the new batch"), validators=[Opt(), Length(max=40)])
+
+
+class UnitsForm(FlaskForm):
+    count = IntegerField(_l("Number of packages"), validators=[InputRequired(), NumberRange(min=1)])
+    package_kg = FloatField(_l("Package size (kg)"), validators=[InputRequired(), NumberRange(min=0)])
+
+
+class ProductLineForm(FlaskForm):
+    product = SelectField(_l("GI product"), choices=[], validators=[InputRequired()])
+    gtin = StringField(_l("GTIN (8, 12, 13 or 14 digits)"), validators=[InputRequired(), Length(max=20)])
+    name = StringField(_l("Name of the product line"), validators=[InputRequired(), Length(max=200)])
+    trademark_id = SelectField(_l("Enterprise trademark"), choices=[])
+    product_form = SelectField(_l("Product form"), choices=[])
+    package_kg = FloatField(_l("Package size (kg)"), validators=[Opt(), NumberRange(min=0)])
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(_l("Why is the batch withdrawn?"), validators=[InputRequired(), Length(max=1000)])
+
+
+def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, str]], formdata=None,
+               **kwargs) -> FlaskForm:
+    """A form for one stage, with a field per template field (named `f_<name>`)."""
+
+    class StageForm(_WhereWhen):
+        pass
+
+    for f in spec.get("fields", []):
+        required = [InputRequired()] if f.get("required") else [Opt()]
+        label = field_label(f)
+        kind = f["type"]
+        if kind == "number":
+            field = FloatField(label, validators=required + [NumberRange(min=0)])
+        elif kind == "integer":
+            field = IntegerField(label, validators=required + [NumberRange(min=0)])
+        elif kind == "date":
+            field = DateField(label, validators=required)
+        elif kind == "datetime":
+            field = DateTimeLocalField(label, format=DATETIME_FORMAT, validators=required)
+        elif kind == "boolean":
+            field = SelectField(label, choices=YES_NO, validators=required)
+        elif kind == "choice":
+            choices = [("", "—")] + [(c["value"], (c.get("label_en") if english() else c.get("label_zh")) or c["value"])
+                                     for c in f.get("choices", [])]
+            field = SelectField(label, choices=choices, validators=required)
+        elif kind == "plot":
+            field = SelectField(label, choices=[("", "—")] + plots, validators=required)
+        elif kind == "inputs":
+            field = FieldList(FormField(InputRow), label=label, min_entries=3, max_entries=50)
+        elif kind == "outputs":
+            field = FieldList(FormField(OutputRow), label=label, min_entries=3, max_entries=50)
+        elif kind == "text":
+            field = TextAreaField(label, validators=required + [Length(max=500)])
+        else:
+            field = StringField(label, validators=required + [Length(max=500)])
+        setattr(StageForm, "f_" + f["name"], field)
+    form = StageForm(formdata=formdata, **kwargs) if formdata is not None else StageForm(**kwargs)
+    form.location_town.choices = [("", "—")] + towns
+    for f in spec.get("fields", []):
+        if f["type"] == "outputs":
+            for entry in form["f_" + f["name"]]:
+                entry.form.product_form.choices = [("", "—")] + product_form_choices()
+    if not form.is_submitted() and form.occurred_at.data is None:
+        form.occurred_at.data = local_now().replace(second=0, microsecond=0, tzinfo=None)
+    return form
+
+
+def local_iso(value: Optional[datetime]) -> Optional[str]:
+    """A naive local time from a form as ISO 8601 with the Beijing offset."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=LOCAL_TZ).isoformat()
+
+
+def stage_data(spec: dict, form: FlaskForm) -> dict:
+    """The `data` object of an event from a stage form (empty fields left out)."""
+    data: dict[str, Any] = {}
+    for f in spec.get("fields", []):
+        field = form["f_" + f["name"]]
+        kind = f["type"]
+        if kind == "inputs":
+            rows = []
+            for entry in field:
+                row = entry.form
+                if not (row.name.data or "").strip():
+                    continue
+                item: dict[str, Any] = {"name": row.name.data.strip()}
+                if row.applied_on.data:
+                    item["applied_on"] = row.applied_on.data.isoformat()
+                if row.safety_interval_days.data is not None:
+                    item["safety_interval_days"] = row.safety_interval_days.data
+                if (row.amount.data or "").strip():
+                    item["amount"] = row.amount.data.strip()
+                rows.append(item)
+            if rows:
+                data[f["name"]] = rows
+            continue
+        if kind == "outputs":
+            rows = []
+            for entry in field:
+                row = entry.form
+                if row.quantity_kg.data is None:
+                    continue
+                item = {"quantity_kg": row.quantity_kg.data}
+                if row.product_form.data:
+                    item["product_form"] = row.product_form.data
+                if (row.producer_lot.data or "").strip():
+                    item["producer_lot"] = row.producer_lot.data.strip()
+                rows.append(item)
+            data[f["name"]] = rows
+            continue
+        value = field.data
+        if value is None or value == "":
+            continue
+        if kind == "boolean":
+            value = value == "yes"
+        elif kind == "plot":
+            value = int(value)
+        elif kind == "date":
+            value = value.isoformat()
+        elif kind == "datetime":
+            value = local_iso(value)
+        elif isinstance(value, str):
+            value = value.strip()
+            if not value:
+                continue
+        data[f["name"]] = value
+    return data
+
+
+def location_of(form: FlaskForm) -> Optional[dict]:
+    town = form.location_town.data or None
+    name = (form.location_name.data or "").strip()
+    if not town and not name:
+        return None
+    return {"town_code": town, "name": name}
+
+
+def attach_error(form: FlaskForm, field: Optional[str], message: str, spec: Optional[dict] = None) -> None:
+    """Show a service's error beside the field it names (else at the top of the form)."""
+    target = None
+    name = field or ""
+    if name.startswith("data."):
+        base = name[5:].split("[")[0].split(".")[0]
+        target = "f_" + base
+    elif name == "quantity_kg" and spec and spec.get("quantity_field"):
+        target = "f_" + spec["quantity_field"]
+    elif name in ("occurred_at",):
+        target = "occurred_at"
+    elif name == "location":
+        target = "location_town"
+    elif name.startswith("parts"):
+        target = "parts"
+    elif name.startswith("inputs"):
+        target = "inputs"
+    elif name:
+        target = name
+    if target and target in form._fields:
+        f = form[target]
+        if isinstance(f.errors, tuple) or not isinstance(f.errors, list):
+            f.errors = list(f.errors) if isinstance(f.errors, (list, tuple)) else []
+        f.errors.append(message)
+        return
+    form.form_errors.append(message)

@@ -1,0 +1,441 @@
+"""Tracing pages: QR images (public), the GS1 Digital Link resolver (public), and the producer
+portal — batches, stage forms from the template, split/merge/processing, unit codes, label sheets,
+product lines. Views parse the form, call one service, commit once and render; rules live in the
+services.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlmodel import Session, select
+
+from gi_trace.access import PUBLIC, access, actor
+from gi_trace.db import get_session
+from gi_trace.errors import DomainError, Gone, NotFound
+from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
+from gi_trace.registry.services import plots_of, producer_products, trademarks_of
+from gi_trace.tracing import codes, gs1, labels, qr, services, units
+from gi_trace.tracing import portal_forms as pf
+from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
+
+bp = Blueprint("tracing", __name__)
+
+QR_CACHE = "public, max-age=86400"
+VIEW_ROLES = ("producer", "regulator", "admin")
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+# --- QR images (public) ---------------------------------------------------------------------
+
+def _qr_target(code: str) -> str:
+    """The URL a code's QR carries; 404 for a malformed code (no lookup), unknown, 410 withdrawn."""
+    if codes.parse(code) != code:
+        # Only the compact form has an image; a bad check character never reaches the database.
+        raise NotFound(_("%(code)s is not a registered trace code.", code=code[:40]), field="code")
+    batch, _unit = units.find_code(get_session(), code)
+    if batch.is_withdrawn:
+        raise Gone(_("Batch %(code)s has been withdrawn.", code=codes.display(batch.code)), field="code")
+    return qr.trace_url(_base_url(), code)
+
+
+@bp.get("/t/<code>/qr.png")
+@access(PUBLIC)
+def qr_png(code: str):
+    """The label QR of a code as a 1-bit PNG, 2 cm at 300 dpi."""
+    body = qr.png(_qr_target(code))
+    return Response(body, mimetype="image/png", headers={"Cache-Control": QR_CACHE})
+
+
+@bp.get("/t/<code>/qr.svg")
+@access(PUBLIC)
+def qr_svg(code: str):
+    """The label QR of a code as SVG, 20 mm square."""
+    body = qr.svg(_qr_target(code))
+    return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": QR_CACHE})
+
+
+# --- GS1 Digital Link resolver (public) ------------------------------------------------------
+
+@bp.get("/01/<gtin>/10/<lot>")
+@access(PUBLIC)
+def digital_link(gtin: str, lot: str):
+    """/01/<gtin14>/10/<lot> → 307 to the batch's trace page (404 unknown, 410 withdrawn)."""
+    code = gs1.resolve(get_session(), gtin, lot)
+    return redirect(f"/t/{code}", code=307)
+
+
+@bp.get("/01/<gtin>/10/<lot>/21/<serial>")
+@access(PUBLIC)
+def digital_link_serial(gtin: str, lot: str, serial: str):
+    """/01/<gtin14>/10/<lot>/21/<serial> → 307 to one package's trace page."""
+    code = gs1.resolve(get_session(), gtin, lot, serial)
+    return redirect(f"/t/{code}", code=307)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _own_batch(session: Session, code: str) -> Batch:
+    return services.own_batch(session, actor(), code)
+
+
+def _visible_batch(session: Session, code: str) -> Batch:
+    return services.visible_batch(session, actor(), code)
+
+
+def _towns(session: Session) -> list[tuple[str, str]]:
+    rows = session.exec(select(Region).where(Region.level == "town").order_by(Region.code)).all()
+    english = pf.english()
+    return [(r.code, f"{(r.name_en if english else r.name_zh) or r.name_zh} ({r.code})") for r in rows]
+
+
+def _plots(session: Session, producer_id: int) -> list[tuple[str, str]]:
+    return [(str(p.id), f"{p.name or _('Plot %(id)s', id=p.id)} · {p.town_code} · {p.area_mu:g} {_('mu')}")
+            for p in plots_of(session, producer_id)]
+
+
+def _template(session: Session, batch: Batch) -> list:
+    return services.template_of(session.get(Product, batch.product_id))
+
+
+def _fail(form, exc: DomainError, spec: dict | None = None):
+    pf.attach_error(form, exc.field, exc.message, spec)
+
+
+# --- portal: batches ------------------------------------------------------------------------
+
+@bp.get("/batches")
+@access("producer")
+def my_batches():
+    """The producer's batches, newest first, with how often their codes were scanned."""
+    session = get_session()
+    user = actor()
+    rows = session.exec(select(Batch).where(Batch.producer_id == user.producer_id)
+                        .order_by(Batch.created_at.desc(), Batch.id.desc()).limit(500)).all()
+    products = {p.id: p for p in session.exec(select(Product)).all()}
+    scans = units.scan_counts(session, rows)
+    return render_template("tracing/batches.html", batches=rows, products=products, scans=scans,
+                           display=codes.display)
+
+
+@bp.route("/batches/new", methods=["GET", "POST"])
+@access("producer")
+def open_batch():
+    """Open a harvest batch (only while the authorisation is in force)."""
+    session = get_session()
+    user = actor()
+    form = pf.OpenBatchForm()
+    products = producer_products(session, user.producer_id)
+    form.product.choices = [(p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh)) for p in products]
+    form.trademark_id.choices = [("", "—")] + [(str(t.id), t.name) for t in trademarks_of(session, user.producer_id)]
+    form.product_line_id.choices = [("", "—")] + [(str(line.id), f"{line.name} · {line.gtin14}")
+                                                  for line in gs1.product_lines_of(session, user.producer_id)]
+    if form.validate_on_submit():
+        product = next(p for p in products if p.slug == form.product.data)
+        data = services.BatchInput(
+            product_slug=product.slug, cultivar=form.cultivar.data or "",
+            trademark_id=int(form.trademark_id.data) if form.trademark_id.data else None,
+            product_line_id=int(form.product_line_id.data) if form.product_line_id.data else None,
+            producer_lot=(form.producer_lot.data or "").strip() or None)
+        try:
+            batch = services.open_batch(session, user, product, data)
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc)
+        else:
+            session.commit()
+            flash(_("Batch %(code)s opened. Record its first stage.", code=codes.display(batch.code)), "success")
+            return redirect(url_for("tracing.batch_detail", code=batch.code))
+    return render_template("tracing/open_batch.html", form=form, has_products=bool(products))
+
+
+def _event_rows(session: Session, batch: Batch, template: list) -> list[dict]:
+    events = session.exec(select(Event).where(Event.batch_id == batch.id).order_by(Event.seq)).all()
+    stage_specs = {s["stage"]: s for s in template}
+    corrected = {e.corrects_event_id for e in events if e.corrects_event_id}
+    plot_names = {p.id: p.name or str(p.id) for p in session.exec(select(Plot).where(Plot.producer_id == batch.producer_id)).all()}
+    rows = []
+    for e in events:
+        spec = stage_specs.get(e.stage)
+        facts = []
+        fields = {f["name"]: f for f in (spec or {}).get("fields", [])}
+        for key, value in (e.data or {}).items():
+            f = fields.get(key)
+            if f is None:
+                continue
+            if f["type"] == "plot":
+                value = plot_names.get(value, value)
+            elif f["type"] == "boolean":
+                value = _("Yes") if value else _("No")
+            elif f["type"] == "choice":
+                value = next(((c.get("label_en") if pf.english() else c.get("label_zh")) or value
+                              for c in f.get("choices", []) if c["value"] == value), value)
+            elif f["type"] in ("inputs", "outputs"):
+                value = "; ".join(", ".join(f"{k}: {v}" for k, v in item.items()) for item in value)
+            facts.append((pf.field_label(f), value))
+        role = (e.data or {}).get("role")
+        links = (e.data or {}).get("to") or [s.get("code") for s in (e.data or {}).get("from", [])]
+        rows.append({"event": e, "name": pf.stage_name(spec) if spec else _system_stage(e.stage), "facts": facts,
+                     "role": role, "links": [c for c in links if c], "superseded": e.id in corrected,
+                     "local": e.occurred_at.astimezone(_offset_tz(e.utc_offset_min))})
+    return rows
+
+
+def _offset_tz(minutes: int):
+    from datetime import timedelta, timezone
+
+    return timezone(timedelta(minutes=minutes or 0))
+
+
+def _system_stage(stage: str) -> str:
+    return {"split": _("Split"), "merge": _("Merge"), "withdrawal": _("Withdrawal")}.get(stage, stage)
+
+
+@bp.get("/batches/<code>")
+@access(*VIEW_ROLES)
+def batch_detail(code: str):
+    """A batch: its facts, the timeline of its events, lineage, and what the producer can do next."""
+    session = get_session()
+    batch = _visible_batch(session, code)
+    product = session.get(Product, batch.product_id)
+    producer = session.get(Producer, batch.producer_id)
+    template = services.template_of(product)
+    permission = services.label_allowed(session, batch)
+    parents = session.exec(select(Batch, BatchLink).join(BatchLink, BatchLink.parent_id == Batch.id)
+                           .where(BatchLink.child_id == batch.id).order_by(Batch.id)).all()
+    children = session.exec(select(Batch, BatchLink).join(BatchLink, BatchLink.child_id == Batch.id)
+                            .where(BatchLink.parent_id == batch.id).order_by(Batch.id)).all()
+    flags = services.open_flags(session, batch)
+    line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
+    own = actor().role == "producer" and actor().producer_id == batch.producer_id
+    scans = units.scan_counts(session, [batch]).get(batch.id)
+    return render_template(
+        "tracing/batch.html", batch=batch, product=product, producer=producer, template=template,
+        stages=[(s["stage"], pf.stage_name(s)) for s in template], events=_event_rows(session, batch, template),
+        permission=permission, parents=parents, children=children, flags=flags, line=line, own=own, scans=scans,
+        display=codes.display, qr_svg=Markup(qr.svg_element(qr.trace_url(_base_url(), batch.code))),
+        trace_url=qr.trace_url(_base_url(), batch.code),
+        digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
+        flag_text=services.rules.flag_text)
+
+
+@bp.route("/batches/<code>/record/<stage>", methods=["GET", "POST"])
+@access("producer")
+def record_stage(code: str, stage: str):
+    """Record one stage with a form built from the product's stage template."""
+    session = get_session()
+    user = actor()
+    batch = _own_batch(session, code)
+    template = _template(session, batch)
+    spec = next((s for s in template if s["stage"] == stage), None)
+    if spec is None:
+        raise NotFound(_("This product has no stage %(stage)s.", stage=stage[:40]), field="stage")
+    form = pf.stage_form(spec, _plots(session, user.producer_id), _towns(session))
+    if form.validate_on_submit():
+        data = services.EventInput(stage=stage, occurred_at=pf.local_iso(form.occurred_at.data),
+                                   location=pf.location_of(form), data=pf.stage_data(spec, form))
+        try:
+            event = services.record_event(session, user, batch, data)
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc, spec)
+        else:
+            made = (event.data or {}).get("to") or []
+            session.commit()
+            flash(_("%(stage)s recorded.", stage=pf.stage_name(spec)), "success")
+            if made:
+                flash(_("New batches: %(codes)s", codes=", ".join(codes.display(c) for c in made)), "success")
+            return redirect(url_for("tracing.batch_detail", code=batch.code))
+    return render_template("tracing/record.html", form=form, batch=batch, spec=spec, stage_name=pf.stage_name(spec),
+                           display=codes.display)
+
+
+@bp.route("/batches/<code>/split", methods=["GET", "POST"])
+@access("producer")
+def split_batch(code: str):
+    """Split a batch into parts (e.g. packing lots)."""
+    session = get_session()
+    user = actor()
+    batch = _own_batch(session, code)
+    form = pf.SplitForm()
+    form.location_town.choices = [("", "—")] + _towns(session)
+    if not form.is_submitted():
+        form.occurred_at.data = pf.local_now().replace(second=0, microsecond=0, tzinfo=None)
+    if form.validate_on_submit():
+        parts = [{"quantity_kg": row.form.quantity_kg.data,
+                  **({"producer_lot": row.form.producer_lot.data.strip()} if (row.form.producer_lot.data or "").strip()
+                     else {})}
+                 for row in form.parts if row.form.quantity_kg.data is not None]
+        try:
+            result = services.split(session, user, batch, parts, occurred_at=pf.local_iso(form.occurred_at.data),
+                                    location=pf.location_of(form))
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc)
+        else:
+            session.commit()
+            flash(_("Split into %(codes)s.", codes=", ".join(codes.display(c.code) for c in result.children)),
+                  "success")
+            return redirect(url_for("tracing.batch_detail", code=batch.code))
+    return render_template("tracing/split.html", form=form, batch=batch, display=codes.display)
+
+
+@bp.route("/batches/merge", methods=["GET", "POST"])
+@access("producer")
+def merge_batches():
+    """Merge several of the producer's batches into one new batch."""
+    session = get_session()
+    user = actor()
+    form = pf.MergeForm()
+    form.location_town.choices = [("", "—")] + _towns(session)
+    mine = session.exec(select(Batch).where(Batch.producer_id == user.producer_id, Batch.withdrawn_at.is_(None))
+                        .order_by(Batch.id.desc()).limit(500)).all()
+    choices = [("", "—")] + [(b.code, f"{codes.display(b.code)} · {b.available_kg:g} kg · {b.product_form}")
+                             for b in mine if b.available_kg > 0]
+    for row in form.inputs:
+        row.form.code.choices = choices
+    preselect = request.args.get("code")
+    if not form.is_submitted():
+        form.occurred_at.data = pf.local_now().replace(second=0, microsecond=0, tzinfo=None)
+        if preselect:
+            form.inputs[0].form.code.data = preselect
+    if form.validate_on_submit():
+        picked = [(row.form.code.data, row.form.quantity_kg.data) for row in form.inputs if row.form.code.data]
+        try:
+            inputs = [(services.own_batch(session, user, c), kg) for c, kg in picked]
+            result = services.merge(session, user, inputs, occurred_at=pf.local_iso(form.occurred_at.data),
+                                    location=pf.location_of(form),
+                                    producer_lot=(form.producer_lot.data or "").strip() or None)
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc)
+        else:
+            session.commit()
+            child = result.children[0]
+            flash(_("Merged into %(code)s.", code=codes.display(child.code)), "success")
+            return redirect(url_for("tracing.batch_detail", code=child.code))
+    return render_template("tracing/merge.html", form=form)
+
+
+@bp.route("/batches/<code>/withdraw", methods=["GET", "POST"])
+@access("producer", "regulator", "admin")
+def withdraw_batch(code: str):
+    """Withdraw a batch (recall): recorded as an event; its codes then answer 410."""
+    session = get_session()
+    batch = _visible_batch(session, code)
+    form = pf.WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            services.withdraw(session, actor(), batch, form.reason.data)
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc)
+        else:
+            session.commit()
+            flash(_("Batch %(code)s withdrawn.", code=codes.display(batch.code)), "success")
+            return redirect(url_for("tracing.batch_detail", code=batch.code))
+    return render_template("tracing/withdraw.html", form=form, batch=batch, display=codes.display)
+
+
+# --- portal: unit codes and labels ------------------------------------------------------------
+
+@bp.route("/batches/<code>/units", methods=["GET", "POST"])
+@access("producer")
+def issue_units(code: str):
+    """Issue unit codes (一物一码), one per package."""
+    session = get_session()
+    user = actor()
+    batch = _own_batch(session, code)
+    form = pf.UnitsForm()
+    line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
+    if not form.is_submitted() and line and line.package_kg:
+        form.package_kg.data = line.package_kg
+    permission = services.label_allowed(session, batch)
+    if form.validate_on_submit():
+        try:
+            issued = units.issue_units(session, user, batch, form.count.data, form.package_kg.data)
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc)
+        else:
+            session.commit()
+            flash(_("%(n)s unit codes issued (packages %(first)s–%(last)s).", n=len(issued), first=issued[0].serial,
+                    last=issued[-1].serial), "success")
+            return redirect(url_for("tracing.batch_detail", code=batch.code))
+    return render_template("tracing/units.html", form=form, batch=batch, permission=permission,
+                           limit=units.max_units(batch.available_kg, form.package_kg.data or 0)
+                           if form.package_kg.data else None, display=codes.display)
+
+
+def _sheet_args() -> tuple[str, int, int]:
+    kind = request.args.get("kind", "units")
+    try:
+        start = int(request.args.get("start", "1"))
+        count = int(request.args.get("count", "1000"))
+    except ValueError:
+        start, count = 0, 0  # the service says what is wrong
+    return kind, start, count
+
+
+@bp.get("/batches/<code>/labels")
+@access("producer")
+def labels_sheet(code: str):
+    """The A4 print view of a batch's labels (refused while the batch may not carry the GI label)."""
+    session = get_session()
+    batch = _own_batch(session, code)
+    kind, start, count = _sheet_args()
+    sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
+    return labels.render_sheet(sheet, back_url=url_for("tracing.batch_detail", code=batch.code),
+                               zip_url=url_for("tracing.labels_zip", code=batch.code, kind=kind, start=start,
+                                               count=count))
+
+
+@bp.get("/batches/<code>/labels.zip")
+@access("producer")
+def labels_zip(code: str):
+    """A ZIP of 2 cm / 300 dpi PNG labels for label printers."""
+    session = get_session()
+    batch = _own_batch(session, code)
+    kind, start, count = _sheet_args()
+    sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
+    name = f"labels-{batch.code}-{kind}-{start}.zip"
+    return Response(labels.zip_sheet(sheet), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- portal: product lines (GTIN) -------------------------------------------------------------
+
+@bp.route("/product-lines", methods=["GET", "POST"])
+@access("producer")
+def product_lines():
+    """The producer's product lines and their GTINs; register a new one."""
+    session = get_session()
+    user = actor()
+    form = pf.ProductLineForm()
+    products = producer_products(session, user.producer_id)
+    form.product.choices = [(p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh)) for p in products]
+    form.trademark_id.choices = [("", "—")] + [(str(t.id), t.name) for t in trademarks_of(session, user.producer_id)]
+    form.product_form.choices = pf.product_form_choices()
+    if form.validate_on_submit():
+        data = gs1.ProductLineInput(
+            product_slug=form.product.data, gtin=form.gtin.data or "", name=form.name.data or "",
+            trademark_id=int(form.trademark_id.data) if form.trademark_id.data else None,
+            product_form=form.product_form.data, package_kg=form.package_kg.data)
+        try:
+            line = gs1.register_product_line(session, user, data)
+        except DomainError as exc:
+            session.rollback()
+            _fail(form, exc)
+        else:
+            session.commit()
+            flash(_("GTIN %(gtin)s registered.", gtin=line.gtin14), "success")
+            return redirect(url_for("tracing.product_lines"))
+    lines = gs1.product_lines_of(session, user.producer_id)
+    marks = {t.id: t.name for t in session.exec(select(Trademark).where(Trademark.producer_id == user.producer_id))}
+    return render_template("tracing/product_lines.html", form=form, lines=lines, marks=marks,
+                           products={p.id: p for p in products})

@@ -1,0 +1,237 @@
+"""QR images, the GS1 Digital Link resolver, label sheets and the unit-code API through the test client."""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import zxingcpp
+from PIL import Image
+
+from gi_trace.tracing import codes, gs1, services, units
+from tests import factories
+from tests.conftest import login
+from tests.tracing_labels_support import failed_batch, passed_batch
+
+BASE = "https://trace.example.cn"  # PUBLIC_BASE_URL of the test configuration
+
+
+def _commit(session):
+    session.commit()
+
+
+def _token(client, session, user) -> dict:
+    from gi_trace.accounts import services as accounts
+
+    created = accounts.create_token(session, user, "test")
+    session.commit()
+    token = created[1] if isinstance(created, tuple) else created
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _decode(data: bytes) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(data)).convert("L"))]
+
+
+# --- QR images ------------------------------------------------------------------------------
+
+def test_qr_png_of_a_batch_decodes_to_its_trace_url(client, session):
+    _p, _u, batch = passed_batch(session)
+    _commit(session)
+    response = client.get(f"/t/{batch.code}/qr.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert "max-age" in response.headers["Cache-Control"] and "public" in response.headers["Cache-Control"]
+    assert _decode(response.data) == [f"{BASE}/t/{batch.code}"]
+
+
+def test_qr_svg_is_a_20mm_svg_of_the_trace_url(client, session):
+    _p, _u, batch = passed_batch(session)
+    _commit(session)
+    response = client.get(f"/t/{batch.code}/qr.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    body = response.get_data(as_text=True)
+    assert 'width="20mm"' in body and f"{BASE}/t/{batch.code}" in body
+
+
+def test_qr_of_a_unit_code_decodes_to_the_unit_url(client, session):
+    _p, user, batch = passed_batch(session)
+    unit = units.issue_units(session, user, batch, 1, 0.5)[0]
+    _commit(session)
+    assert _decode(client.get(f"/t/{unit.code}/qr.png").data) == [f"{BASE}/t/{unit.code}"]
+
+
+def test_qr_for_unknown_or_mistyped_codes_is_404(client, session):
+    _p, _u, batch = passed_batch(session)
+    _commit(session)
+    unknown = codes.new_code()
+    assert client.get(f"/t/{unknown}/qr.png").status_code == 404
+    wrong_check = batch.code[:-1] + ("2" if batch.code[-1] != "2" else "3")
+    assert client.get(f"/t/{wrong_check}/qr.png").status_code == 404
+    assert client.get("/t/not-a-code/qr.svg").status_code == 404
+
+
+def test_qr_of_a_withdrawn_batch_is_gone(client, session):
+    _p, user, batch = passed_batch(session)
+    services.withdraw(session, user, batch, "召回")
+    _commit(session)
+    assert client.get(f"/t/{batch.code}/qr.png").status_code == 410
+
+
+# --- GS1 Digital Link ---------------------------------------------------------------------
+
+def _line_batch(session, lot="ZN-2026-07"):
+    producer = factories.authorised_producer()
+    user = factories.producer_user(producer)
+    line = gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "09506000134352", "礼盒"))
+    return passed_batch(session, producer, user, product_line_id=line.id, lot=lot)
+
+
+def test_digital_link_redirects_307_to_the_batch_page(client, session):
+    _p, user, batch = _line_batch(session)
+    unit = units.issue_units(session, user, batch, 2, 0.5)[1]
+    _commit(session)
+    response = client.get("/01/09506000134352/10/ZN-2026-07")
+    assert response.status_code == 307
+    assert response.headers["Location"].endswith(f"/t/{batch.code}")
+    response = client.get("/01/09506000134352/10/ZN-2026-07/21/2")
+    assert response.status_code == 307 and response.headers["Location"].endswith(f"/t/{unit.code}")
+
+
+def test_digital_link_unknown_is_404_and_bad_check_digit_says_so(client, session):
+    _line_batch(session)
+    _commit(session)
+    assert client.get("/01/09506000134352/10/NO-SUCH-LOT").status_code == 404
+    assert client.get("/01/04006381333931/10/ZN-2026-07").status_code == 404
+    response = client.get("/01/09506000134353/10/ZN-2026-07")
+    assert response.status_code == 404
+    assert gs1.gtin_problem("09506000134353") in response.get_data(as_text=True)
+    assert client.get("/01/09506000134353/10/ZN-2026-07", headers={"Accept": "application/json"}).json[
+        "error"]["field"] == "gtin"
+
+
+def test_digital_link_of_a_withdrawn_batch_is_410(client, session):
+    _p, user, batch = _line_batch(session)
+    services.withdraw(session, user, batch, "召回：包装破损")
+    _commit(session)
+    assert client.get("/01/09506000134352/10/ZN-2026-07").status_code == 410
+
+
+# --- label sheets ---------------------------------------------------------------------------
+
+def test_print_view_has_one_2cm_qr_per_unit_and_obeys_the_csp(client, session):
+    producer = factories.authorised_producer()
+    user = factories.producer_user(producer, "farmer")
+    _p, user, batch = passed_batch(session, producer, user)
+    issued = units.issue_units(session, user, batch, 40, 0.5)
+    _commit(session)
+    login(client, "farmer")
+    response = client.get(f"/batches/{batch.code}/labels?kind=units&start=1&count=40")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.count('class="qr"') == 40
+    assert html.count('class="label-page"') == 2  # 35 per A4 page
+    assert codes.display(issued[0].code) in html and producer.uscc in html and "中宁枸杞" in html
+    assert not re.search(r"<script|<style|\sstyle=", html)
+
+
+def test_zip_holds_decodable_pngs_for_each_unit(client, session):
+    producer = factories.authorised_producer()
+    user = factories.producer_user(producer, "farmer")
+    _p, user, batch = passed_batch(session, producer, user)
+    issued = units.issue_units(session, user, batch, 5, 0.5)
+    _commit(session)
+    login(client, "farmer")
+    response = client.get(f"/batches/{batch.code}/labels.zip?kind=units&start=1&count=5")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = archive.namelist()
+    assert len(names) == 5 and names[0].startswith("00001-")
+    assert _decode(archive.read(names[4])) == [f"{BASE}/t/{issued[4].code}"]
+
+
+def test_failed_test_blocks_label_sheets_and_unit_codes_in_the_portal(client, session):
+    producer = factories.authorised_producer()
+    user = factories.producer_user(producer, "farmer")
+    _p, user, batch = failed_batch(session, producer, user)
+    _commit(session)
+    login(client, "farmer")
+    assert client.get(f"/batches/{batch.code}/labels?kind=batch&count=10").status_code == 422
+    assert client.get(f"/batches/{batch.code}/labels.zip?kind=batch&count=10").status_code == 422
+    reason = services.label_allowed(session, batch).reason
+    page = client.get(f"/batches/{batch.code}").get_data(as_text=True)
+    assert reason in page
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client, f"/batches/{batch.code}/units")
+    response = client.post(f"/batches/{batch.code}/units", data={"csrf_token": token, "count": "10",
+                                                                 "package_kg": "0.5"})
+    assert response.status_code == 200 and reason in response.get_data(as_text=True)
+    assert batch.units_issued == 0
+
+
+def test_another_producers_labels_are_not_found(client, session):
+    _p, _u, batch = passed_batch(session)
+    factories.producer_user(factories.authorised_producer(), "other")
+    _commit(session)
+    login(client, "other")
+    assert client.get(f"/batches/{batch.code}/labels?kind=batch&count=1").status_code == 404
+    assert client.get(f"/batches/{batch.code}/units").status_code == 404
+
+
+# --- unit-code API --------------------------------------------------------------------------
+
+def test_api_issues_unit_codes_with_their_urls(client, session):
+    _p, user, batch = passed_batch(session)
+    headers = _token(client, session, user)
+    response = client.post(f"/api/v1/batches/{codes.display(batch.code)}/units", json={"count": 3, "package_kg": 0.5},
+                           headers=headers)
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert [u["serial"] for u in body["units"]] == [1, 2, 3]
+    first = body["units"][0]
+    assert first["trace_url"] == f"{BASE}/t/{first['code']}"
+    assert first["qr_png_url"] == f"{BASE}/t/{first['code']}/qr.png"
+    assert first["qr_svg_url"] == f"{BASE}/t/{first['code']}/qr.svg"
+    listed = client.get(f"/api/v1/batches/{batch.code}/units", headers=headers).json
+    assert [u["code"] for u in listed["units"]] == [u["code"] for u in body["units"]]
+
+
+def test_api_refuses_more_units_than_the_batch_holds_and_flags_over_labelling(client, session):
+    _p, user, batch = passed_batch(session)  # 250 kg
+    headers = _token(client, session, user)
+    url = f"/api/v1/batches/{batch.code}/units"
+    response = client.post(url, json={"count": 501, "package_kg": 0.5}, headers=headers)
+    assert response.status_code == 422 and response.json["error"]["code"] == "units_over_quantity"
+    assert client.post(url, json={"count": 400, "package_kg": 0.5}, headers=headers).status_code == 201
+    response = client.post(url, json={"count": 200, "package_kg": 0.5}, headers=headers)
+    assert response.status_code == 201
+    assert [f["kind"] for f in response.json["flags"]] == ["labels_over_quantity"]
+
+
+def test_api_unit_errors_are_json_never_500(client, session):
+    _p, user, batch = failed_batch(session)
+    headers = _token(client, session, user)
+    url = f"/api/v1/batches/{batch.code}/units"
+    assert client.post(url, json={"count": 1, "package_kg": 0.5}, headers=headers).json["error"]["code"] == \
+        "label_test_failed"
+    for body in ({"count": "x", "package_kg": 0.5}, {"count": 1}, {"count": 1, "package_kg": "a"}, [], None):
+        response = client.post(url, json=body, headers=headers)
+        assert response.status_code in (400, 422) and "error" in response.json
+    assert client.post(url, json={"count": 1, "package_kg": 0.5}).status_code == 401
+    other = factories.producer_user(factories.authorised_producer())
+    assert client.post(url, json={"count": 1, "package_kg": 0.5},
+                       headers=_token(client, session, other)).status_code == 404
+
+
+def test_api_registers_product_lines_and_openapi_describes_it(client, session):
+    user = factories.producer_user(factories.authorised_producer())
+    headers = _token(client, session, user)
+    response = client.post("/api/v1/product-lines", json={"gtin": "4006381333931", "name": "礼盒 250 g",
+                                                          "package_kg": 0.25}, headers=headers)
+    assert response.status_code == 201 and response.json["gtin14"] == "04006381333931"
+    bad = client.post("/api/v1/product-lines", json={"gtin": "4006381333932", "name": "x"}, headers=headers)
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "gtin"
+    again = client.post("/api/v1/product-lines", json={"gtin": "04006381333931", "name": "x"}, headers=headers)
+    assert again.status_code == 409
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert "post" in paths["/batches/{code}/units"] and "post" in paths["/product-lines"]

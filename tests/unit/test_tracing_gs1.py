@@ -1,0 +1,69 @@
+"""GTIN check digits and Digital Link paths (pure)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gi_trace.tracing import gs1
+
+# Published examples: GS1 Digital Link standard (09506000134352), an EAN-13, a UPC-A and an EAN-8.
+VALID = ["09506000134352", "4006381333931", "036000291452", "96385074", "10614141000415"]
+
+
+@pytest.mark.parametrize("gtin", VALID)
+def test_published_gtins_have_valid_check_digits(gtin):
+    assert gs1.is_valid_gtin(gtin)
+    assert gs1.gtin_problem(gtin) is None
+
+
+@pytest.mark.parametrize("gtin,expected", [
+    ("4006381333931", "04006381333931"), ("036000291452", "00036000291452"), ("96385074", "00000096385074"),
+])
+def test_shorter_gtins_are_padded_to_fourteen_digits(gtin, expected):
+    assert gs1.gtin14(gtin) == expected
+    assert gs1.is_valid_gtin(expected)
+
+
+def test_wrong_check_digit_is_named_with_the_right_one():
+    message = gs1.gtin_problem("09506000134353")
+    assert message is not None and "2" in message
+    with pytest.raises(ValueError, match="check"):
+        gs1.gtin14("09506000134353")
+
+
+@pytest.mark.parametrize("text,reason", [("09506000134", "length"), ("1234567", "length"), ("0950600013435X", "digits"),
+                                         ("", "digits"), ("０９５０６０００１３４３５２", "digits")])
+def test_malformed_gtins_are_rejected_with_the_reason(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        gs1.gtin14(text)
+    assert gs1.gtin_problem(text)
+
+
+@given(st.text(alphabet="0123456789", min_size=13, max_size=13))
+def test_any_body_with_its_check_digit_is_valid(body):
+    assert gs1.is_valid_gtin(body + str(gs1.check_digit(body)))
+
+
+@given(st.text(alphabet="0123456789", min_size=13, max_size=13), st.integers(0, 13), st.integers(1, 9))
+def test_any_single_wrong_digit_is_caught(body, position, delta):
+    gtin = body + str(gs1.check_digit(body))
+    wrong = gtin[:position] + str((int(gtin[position]) + delta) % 10) + gtin[position + 1:]
+    assert not gs1.is_valid_gtin(wrong)
+
+
+@given(st.sampled_from([7, 11, 12]).flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)))
+def test_padding_keeps_a_short_gtin_valid(body):
+    gtin = body + str(gs1.check_digit(body))
+    assert gs1.is_valid_gtin(gs1.gtin14(gtin))
+
+
+def test_digital_link_path_uses_the_gtin14_and_escapes_the_lot():
+    assert gs1.digital_link_path("4006381333931", "LOT 7/A") == "/01/04006381333931/10/LOT%207%2FA"
+    assert gs1.digital_link_path("09506000134352", "A1", 12) == "/01/09506000134352/10/A1/21/12"
+
+
+def test_lot_fits_gs1_ai_10():
+    assert gs1.is_valid_lot("2026-ZN-07")
+    assert not gs1.is_valid_lot("x" * 21)
+    assert not gs1.is_valid_lot("批次1")
