@@ -245,18 +245,17 @@ def update_complaint(session: Session, user: User, complaint: Complaint, *, stat
 
 def resolve_code(session: Session, code: str) -> tuple[Optional[int], Optional[int]]:
     """(batch id, producer id) of a trace or unit code, when tracing knows it; (None, None) otherwise."""
-    code = (code or "").strip().upper()
-    if not code:
+    if not (code or "").strip():
         return None, None
     try:
-        from gi_trace.tracing.models import Batch, UnitCode
-    except ImportError:  # tracing not there yet: keep the code as text only
+        from gi_trace.tracing.units import find_code
+    except ImportError:  # tracing not installed: keep the code as text only
         return None, None
-    batch = session.exec(select(Batch).where(Batch.code == code)).first()
-    if batch is None:
-        unit = session.exec(select(UnitCode).where(UnitCode.code == code)).first()
-        batch = session.get(Batch, unit.batch_id) if unit else None
-    return (batch.id, batch.producer_id) if batch else (None, None)
+    try:
+        batch, _unit = find_code(session, code)
+    except NotFound:
+        return None, None
+    return batch.id, batch.producer_id
 
 
 def enter_complaint(session: Session, user: User, *, category: str, text: str, contact: str = "", code: str = "",

@@ -1,0 +1,195 @@
+"""Recall export: everything upstream and downstream of a batch, one row per event (FSMA 204 style).
+
+Uses the tracing area's lineage (`gi_trace.tracing.lineage.trace`, one recursive query each way),
+then one query for the events of every batch reached. Each row carries what (batch, product form,
+stage), how much (kg), when (local time with offset), where (town / place), who (producer, who
+recorded), and the source and destination (parent / child batches, or the recipient).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timezone
+from typing import Any, Optional
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from gi_trace.accounts.models import User
+from gi_trace.registry.models import Producer, Region
+
+COLUMNS = [
+    ("direction", "Direction"), ("batch_code", "Batch code"), ("batch_kind", "Batch kind"),
+    ("product_form", "Product form"), ("producer", "Producer"), ("producer_code", "Producer code"),
+    ("seq", "Event no."), ("stage", "Stage"), ("occurred_at", "When (local time)"), ("town", "Where (town)"),
+    ("place", "Where (place)"), ("quantity_kg", "Quantity (kg)"), ("source", "Source"),
+    ("destination", "Destination"), ("key_data", "Key data"), ("recorded_by", "Recorded by"),
+    ("recorded_at", "Recorded at (UTC)"), ("corrects_event", "Corrects event no."), ("event_hash", "Event hash"),
+]
+
+
+def column_labels() -> list[str]:
+    """Translated column headings, in COLUMNS order."""
+    labels = {
+        "direction": _("Direction"), "batch_code": _("Batch code"), "batch_kind": _("Batch kind"),
+        "product_form": _("Product form"), "producer": _("Producer"), "producer_code": _("Producer code"),
+        "seq": _("Event no."), "stage": _("Stage"), "occurred_at": _("When (local time)"),
+        "town": _("Where (town)"), "place": _("Where (place)"), "quantity_kg": _("Quantity (kg)"),
+        "source": _("Source"), "destination": _("Destination"), "key_data": _("Key data"),
+        "recorded_by": _("Recorded by"), "recorded_at": _("Recorded at (UTC)"),
+        "corrects_event": _("Corrects event no."), "event_hash": _("Event hash"),
+    }
+    return [labels[key] for key, _label in COLUMNS]
+
+
+def direction_label(direction: str) -> str:
+    return {"upstream": _("upstream"), "batch": _("this batch"), "downstream": _("downstream")}.get(direction,
+                                                                                                   direction)
+
+
+def available() -> bool:
+    """True when the tracing area (batches, events, lineage) is installed."""
+    try:
+        import gi_trace.tracing.lineage  # noqa: F401
+        import gi_trace.tracing.models  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def find_batch(session: Session, user: User, code: str):
+    """The batch with this trace (or unit) code that the user may see, else NotFound."""
+    from gi_trace.errors import NotFound
+    from gi_trace.tracing.services import can_see_batch
+    from gi_trace.tracing.units import find_code
+
+    batch, _unit = find_code(session, code)
+    if not can_see_batch(user, batch, session.get(Producer, batch.producer_id)):
+        raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
+    return batch
+
+
+def _key_data(data: Any) -> str:
+    if not data:
+        return ""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return data
+    return "; ".join(f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}"
+                     for k, v in sorted(data.items()))
+
+
+def recall_rows(session: Session, batch) -> list[dict]:
+    """One row per event of the batch and of every batch upstream and downstream of it."""
+    from gi_trace.tracing.lineage import trace
+    from gi_trace.tracing.models import Batch, BatchLink, Event
+    from gi_trace.tracing.rules import local_time
+
+    up = trace(session, batch, "backward")
+    down = trace(session, batch, "forward")
+    direction = {nid: "upstream" for nid in up.nodes}
+    direction.update({nid: "downstream" for nid in down.nodes})
+    direction[batch.id] = "batch"
+    ids = list(direction)
+    b, e, link = Batch.__table__, Event.__table__, BatchLink.__table__
+    batches = {row.id: row for row in session.execute(select(b).where(b.c.id.in_(ids))).all()}
+    codes = {bid: row.code for bid, row in batches.items()}
+    links = session.execute(select(link).where(or_(link.c.parent_id.in_(ids), link.c.child_id.in_(ids)))).all()
+    missing = {lk.parent_id for lk in links} | {lk.child_id for lk in links}
+    missing -= set(codes)
+    if missing:
+        codes.update(dict(session.execute(select(b.c.id, b.c.code).where(b.c.id.in_(missing))).all()))
+    sources: dict[int, list[str]] = {}
+    destinations: dict[int, list[str]] = {}
+    for lk in links:
+        if lk.event_id is not None:
+            sources.setdefault(lk.event_id, []).append(f"{codes.get(lk.parent_id, lk.parent_id)} ({lk.quantity_kg} kg)")
+        if lk.parent_event_id is not None:
+            destinations.setdefault(lk.parent_event_id, []).append(
+                f"{codes.get(lk.child_id, lk.child_id)} ({lk.quantity_kg} kg)")
+    producer_ids = {row.producer_id for row in batches.values()}
+    producers = {p.id: p for p in session.execute(select(Producer.__table__).where(
+        Producer.__table__.c.id.in_(producer_ids))).all()} if producer_ids else {}
+    towns = dict(session.execute(select(Region.code, Region.name_zh)).all())
+    events = session.execute(select(e).where(e.c.batch_id.in_(ids)).order_by(e.c.batch_id, e.c.seq)).all()
+    seq_of = {ev.id: ev.seq for ev in events}
+    user_ids = {ev.recorded_by for ev in events if ev.recorded_by is not None}
+    users = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()) \
+        if user_ids else {}
+    rows = []
+    for ev in events:
+        bt = batches[ev.batch_id]
+        producer = producers.get(bt.producer_id)
+        data = ev.data if not isinstance(ev.data, str) else json.loads(ev.data)
+        destination = list(destinations.get(ev.id, []))
+        if ev.stage == "distribution" and data:
+            to = " ".join(str(data.get(k, "")) for k in ("recipient", "destination") if data.get(k))
+            if to:
+                destination.append(to)
+        when = ev.occurred_at if ev.occurred_at.tzinfo else ev.occurred_at.replace(tzinfo=timezone.utc)
+        occurred = local_time(when, ev.utc_offset_min)
+        rows.append({
+            "direction": direction[ev.batch_id], "batch_code": bt.code, "batch_kind": bt.kind,
+            "product_form": bt.product_form, "producer": producer.name if producer else "",
+            "producer_code": (producer.uscc or producer.registry_no or "") if producer else "",
+            "seq": ev.seq, "stage": ev.stage, "occurred_at": occurred.isoformat(timespec="minutes"),
+            "town": towns.get(ev.location_town_code, ev.location_town_code or ""), "place": ev.location_name or "",
+            "quantity_kg": ev.quantity_kg, "source": "; ".join(sources.get(ev.id, [])),
+            "destination": "; ".join(destination), "key_data": _key_data(data),
+            "recorded_by": users.get(ev.recorded_by, ""),
+            "recorded_at": _utc(ev.recorded_at), "corrects_event": seq_of.get(ev.corrects_event_id, ""),
+            "event_hash": ev.hash,
+        })
+    order = {"upstream": 0, "batch": 1, "downstream": 2}
+    rows.sort(key=lambda r: (order[r["direction"]], r["occurred_at"], r["batch_code"], r["seq"]))
+    return rows
+
+
+def _utc(value) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def to_csv(rows: list[dict], labels: Optional[list[str]] = None) -> bytes:
+    """UTF-8 CSV with a BOM (so Excel shows Chinese) and a header row."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(labels or [key for key, _label in COLUMNS])
+    for row in rows:
+        writer.writerow([_cell(row[key]) for key, _label in COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(rows: list[dict], labels: Optional[list[str]] = None, title: str = "recall") -> bytes:
+    """An XLSX workbook with a filterable, sortable table (auto-filter, frozen header)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title[:31]
+    ws.append(labels or [key for key, _label in COLUMNS])
+    for row in rows:
+        ws.append([_cell(row[key]) for key, _label in COLUMNS])
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    for column in ws.columns:
+        width = max(len(str(c.value or "")) for c in list(column)[:200])
+        ws.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 60)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # never let a spreadsheet run producer-entered text as a formula
+    return value
