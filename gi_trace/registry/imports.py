@@ -23,12 +23,13 @@ from typing import IO, Callable, Iterable, Iterator, Optional, Union
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import DecisionInput, check_decision
-from gi_trace.errors import DomainError, Forbidden, ValidationError
+from gi_trace.errors import Conflict, DomainError, Forbidden, ValidationError
 from gi_trace.registry.models import (
     OutputRecord,
     Producer,
@@ -936,7 +937,12 @@ def import_rows(session: Session, kind: str, header: list[str], rows: Iterable[t
     importer.finish()
     if result.needs_confirmation or dry_run:
         return result
-    importer.write(progress)
+    try:
+        importer.write(progress)
+    except IntegrityError:
+        # Someone else wrote the same keys since the rows were checked (two imports at once).
+        raise Conflict(_("The register changed while the file was being imported; nothing was imported. "
+                         "Import the file again.")) from None
     result.written = True
     # Core statements bypass the identity map: make the session read the new state.
     session.expire_all()

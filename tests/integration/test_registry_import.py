@@ -430,3 +430,25 @@ def test_unreadable_files_are_refused_with_a_message(session, data, name):
     with pytest.raises(ImportFileError) as exc:
         import_file(session, "producers", data, filename=name)
     assert exc.value.field == "file" and exc.value.message
+
+
+def test_rows_written_by_someone_else_meanwhile_give_a_conflict_not_a_crash(session):
+    from sqlalchemy import insert
+
+    from gi_trace.errors import Conflict
+    from gi_trace.types import utcnow
+
+    def meanwhile(_n):
+        # Another writer registers the same credit code between the check and the write.
+        if not session.info.get("raced"):
+            session.info["raced"] = True
+            session.connection().execute(insert(Producer.__table__), [dict(
+                uscc=WORKED_EXAMPLE, name="别人先登记", kind="enterprise", county_code="640521",
+                town_code="640521100", uscc_check_ok=True, address="", contact_name="", contact_phone="",
+                created_at=utcnow())])
+
+    with pytest.raises(Conflict):
+        import_file(session, "producers", csv_bytes(PRODUCER_HEADER, producer_rows()), filename="p.csv",
+                    progress=meanwhile)
+    session.rollback()
+    assert count(session, Producer) == 0
