@@ -245,3 +245,27 @@ def test_producer_account_cannot_open_register_pages(client, session):
     for path in ("/producers", f"/producers/{producer.id}", "/products", "/sector-totals",
                  "/authorisations/pending"):
         assert client.get(path).status_code == 403, path
+
+
+def test_edit_form_of_goji_shows_its_protected_towns_and_keeps_its_templates(client, session):
+    from gi_trace.registry.reference import GOJI_TOWNS
+
+    factories.UserFactory(username="city", role="admin")
+    session.commit()
+    login(client, "city")
+    html = client.get("/products/zhongning-goji/edit").get_data(as_text=True)
+    for town in GOJI_TOWNS:
+        assert re.search(r'checked[^>]*value="' + town + '"|value="' + town + '"[^>]*checked', html), town
+    assert not re.search(r'value="640521206"[^>]*checked', html)
+    goji = factories.goji()
+    stages = goji.stage_template
+    token = csrf_token(client, "/products/zhongning-goji/edit")
+    response = client.post("/products/zhongning-goji/edit", data={
+        "csrf_token": token, "slug": "zhongning-goji", "name_zh": "中宁枸杞", "name_en": "Zhongning goji",
+        "holder": goji.holder, "kind_certification_mark": "y", "kind_agricultural_gi": "y", "towns": GOJI_TOWNS,
+        "max_dried_yield_kg_per_mu": "380", "fresh_dried_ratio_min": "3.5", "fresh_dried_ratio_max": "5",
+        "max_moisture_pct": "13", "season_start_mmdd": "05-20", "season_end_mmdd": "10-31", "target_share": "0.6"})
+    assert response.status_code == 302
+    session.expire_all()
+    goji = factories.goji()
+    assert goji.max_dried_yield_kg_per_mu == 380 and goji.stage_template == stages
