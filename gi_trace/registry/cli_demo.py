@@ -26,6 +26,12 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
         if existing:
             if if_empty:
                 click.echo(f"demo-data: the register already has {existing} producers; nothing loaded.")
+                accounts = demo.existing_demo_accounts(session)
+                if accounts:
+                    click.echo(f"demo logins (username / password / role; the password is {demo.DEMO_PASSWORD} "
+                               "unless it was changed):")
+                    for username, note in accounts:
+                        click.echo(f"  {username:<10} / {demo.DEMO_PASSWORD} / {note}")
                 return
             raise click.ClickException(f"the register already has {existing} producers; demo data needs an empty "
                                        "register (use --if-empty to skip quietly)")

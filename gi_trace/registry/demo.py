@@ -357,6 +357,22 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
     return summary
 
 
+DEMO_USERNAMES = ("admin", "regulator", "zhongning", "producer", "producer2")
+
+
+def _role_note(role: str, county_code: Optional[str]) -> str:
+    if role == "regulator":
+        return f"regulator ({county_code})" if county_code else "regulator (city-wide)"
+    return role
+
+
+def existing_demo_accounts(session: Session) -> list[tuple[str, str]]:
+    """(username, role) of the demo accounts present, in the usual order."""
+    users = {u.username: u for u in session.exec(select(User).where(User.username.in_(DEMO_USERNAMES))).all()}
+    return [(name, _role_note(users[name].role, users[name].county_code)) for name in DEMO_USERNAMES
+            if name in users and users[name].is_active]
+
+
 def _renumber(histories: list[tuple[int, list[_Decision]]]) -> None:
     approvals = sorted((d for _pid, seq in histories for d in seq if d.action == "approve"),
                        key=lambda d: d.effective_date)
@@ -374,8 +390,5 @@ def _user(session: Session, summary: DemoSummary, username: str, role: str, disp
         return existing
     user = create_user(session, username, DEMO_PASSWORD, role, display_name=display_name,
                        county_code=county_code, producer_id=producer_id)
-    note = {"admin": "admin", "producer": "producer"}.get(role, "regulator")
-    if role == "regulator":
-        note = f"regulator ({county_code})" if county_code else "regulator (city-wide)"
-    summary.accounts.append((username, role, note))
+    summary.accounts.append((username, role, _role_note(role, county_code)))
     return user
