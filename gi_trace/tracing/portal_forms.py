@@ -21,13 +21,22 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional as Opt
 
 from gi_trace.timeutil import LOCAL_TZ, local_now
 from gi_trace.tracing.gs1 import PRODUCT_FORMS
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
-YES_NO = [("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """Select options from (value, label) pairs (wtforms deprecates plain tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+NONE = ("", "—")
+YES_NO = [NONE, ("yes", _l("Yes")), ("no", _l("No"))]
 
 
 def english() -> bool:
@@ -54,15 +63,15 @@ def product_form_choices() -> list[tuple[str, Any]]:
 class _WhereWhen(FlaskForm):
     occurred_at = DateTimeLocalField(_l("When it happened (Beijing time)"), format=DATETIME_FORMAT,
                                      validators=[InputRequired()])
-    location_town = SelectField(_l("Town"), choices=[], validate_choice=False)
+    location_town = SelectField(_l("Town"), choices=[], default="", validate_choice=False)
     location_name = StringField(_l("Place"), validators=[Opt(), Length(max=200)])
 
 
 class OpenBatchForm(FlaskForm):
     product = SelectField(_l("GI product"), choices=[], validators=[InputRequired()])
     cultivar = StringField(_l("Cultivar"), validators=[Opt(), Length(max=64)])
-    trademark_id = SelectField(_l("Enterprise trademark (shown beside the GI mark)"), choices=[])
-    product_line_id = SelectField(_l("Product line (GTIN)"), choices=[])
+    trademark_id = SelectField(_l("Enterprise trademark (shown beside the GI mark)"), choices=[], default="")
+    product_line_id = SelectField(_l("Product line (GTIN)"), choices=[], default="")
     producer_lot = StringField(_l("Your own lot number"), validators=[Opt(), Length(max=40)])
 
 
@@ -75,7 +84,7 @@ class InputRow(Form):
 
 class OutputRow(Form):
     quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
-    product_form = SelectField(_l("Product form"), choices=[("", "—")], validate_choice=False)
+    product_form = SelectField(_l("Product form"), choices=choices([NONE]), default="", validate_choice=False)
     producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
 
 
@@ -85,7 +94,7 @@ class PartRow(Form):
 
 
 class MergeRow(Form):
-    code = SelectField(_l("Batch"), choices=[], validate_choice=False)
+    code = SelectField(_l("Batch"), choices=[], default="", validate_choice=False)
     quantity_kg = FloatField(_l("Quantity (kg, empty: all it holds)"), validators=[Opt(), NumberRange(min=0)])
 
 
@@ -107,7 +116,7 @@ class ProductLineForm(FlaskForm):
     product = SelectField(_l("GI product"), choices=[], validators=[InputRequired()])
     gtin = StringField(_l("GTIN (8, 12, 13 or 14 digits)"), validators=[InputRequired(), Length(max=20)])
     name = StringField(_l("Name of the product line"), validators=[InputRequired(), Length(max=200)])
-    trademark_id = SelectField(_l("Enterprise trademark"), choices=[])
+    trademark_id = SelectField(_l("Enterprise trademark"), choices=[], default="")
     product_form = SelectField(_l("Product form"), choices=[])
     package_kg = FloatField(_l("Package size (kg)"), validators=[Opt(), NumberRange(min=0)])
 
@@ -136,13 +145,13 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
         elif kind == "datetime":
             field = DateTimeLocalField(label, format=DATETIME_FORMAT, validators=required)
         elif kind == "boolean":
-            field = SelectField(label, choices=YES_NO, validators=required)
+            field = SelectField(label, choices=choices(YES_NO), validators=required)
         elif kind == "choice":
-            choices = [("", "—")] + [(c["value"], (c.get("label_en") if english() else c.get("label_zh")) or c["value"])
-                                     for c in f.get("choices", [])]
-            field = SelectField(label, choices=choices, validators=required)
+            options = [NONE] + [(c["value"], (c.get("label_en") if english() else c.get("label_zh")) or c["value"])
+                                for c in f.get("choices", [])]
+            field = SelectField(label, choices=choices(options), validators=required)
         elif kind == "plot":
-            field = SelectField(label, choices=[("", "—")] + plots, validators=required)
+            field = SelectField(label, choices=choices([NONE] + plots), validators=required)
         elif kind == "inputs":
             field = FieldList(FormField(InputRow), label=label, min_entries=3, max_entries=50)
         elif kind == "outputs":
@@ -153,11 +162,11 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
             field = StringField(label, validators=required + [Length(max=500)])
         setattr(StageForm, "f_" + f["name"], field)
     form = StageForm(formdata=formdata, **kwargs) if formdata is not None else StageForm(**kwargs)
-    form.location_town.choices = [("", "—")] + towns
+    form.location_town.choices = choices([NONE] + towns)
     for f in spec.get("fields", []):
         if f["type"] == "outputs":
             for entry in form["f_" + f["name"]]:
-                entry.form.product_form.choices = [("", "—")] + product_form_choices()
+                entry.form.product_form.choices = choices([NONE] + product_form_choices())
     if not form.is_submitted() and form.occurred_at.data is None:
         form.occurred_at.data = local_now().replace(second=0, microsecond=0, tzinfo=None)
     return form
@@ -253,6 +262,9 @@ def attach_error(form: FlaskForm, field: Optional[str], message: str, spec: Opti
         target = "inputs"
     elif name:
         target = name
+    if (target is None or target not in form._fields) and name.startswith("quantity"):
+        # a mass-balance refusal on a split or merge belongs to its list of parts
+        target = next((n for n in ("parts", "inputs") if n in form._fields), target)
     if target and target in form._fields:
         f = form[target]
         if isinstance(f.errors, tuple) or not isinstance(f.errors, list):

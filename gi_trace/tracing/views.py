@@ -131,10 +131,12 @@ def open_batch():
     user = actor()
     form = pf.OpenBatchForm()
     products = producer_products(session, user.producer_id)
-    form.product.choices = [(p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh)) for p in products]
-    form.trademark_id.choices = [("", "—")] + [(str(t.id), t.name) for t in trademarks_of(session, user.producer_id)]
-    form.product_line_id.choices = [("", "—")] + [(str(line.id), f"{line.name} · {line.gtin14}")
-                                                  for line in gs1.product_lines_of(session, user.producer_id)]
+    form.product.choices = pf.choices((p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh))
+                                      for p in products)
+    form.trademark_id.choices = pf.choices([pf.NONE] + [(str(t.id), t.name)
+                                                       for t in trademarks_of(session, user.producer_id)])
+    form.product_line_id.choices = pf.choices([pf.NONE] + [(str(line.id), f"{line.name} · {line.gtin14}")
+                                                           for line in gs1.product_lines_of(session, user.producer_id)])
     if form.validate_on_submit():
         product = next(p for p in products if p.slug == form.product.data)
         data = services.BatchInput(
@@ -263,7 +265,7 @@ def split_batch(code: str):
     user = actor()
     batch = _own_batch(session, code)
     form = pf.SplitForm()
-    form.location_town.choices = [("", "—")] + _towns(session)
+    form.location_town.choices = pf.choices([pf.NONE] + _towns(session))
     if not form.is_submitted():
         form.occurred_at.data = pf.local_now().replace(second=0, microsecond=0, tzinfo=None)
     if form.validate_on_submit():
@@ -292,13 +294,13 @@ def merge_batches():
     session = get_session()
     user = actor()
     form = pf.MergeForm()
-    form.location_town.choices = [("", "—")] + _towns(session)
+    form.location_town.choices = pf.choices([pf.NONE] + _towns(session))
     mine = session.exec(select(Batch).where(Batch.producer_id == user.producer_id, Batch.withdrawn_at.is_(None))
                         .order_by(Batch.id.desc()).limit(500)).all()
-    choices = [("", "—")] + [(b.code, f"{codes.display(b.code)} · {b.available_kg:g} kg · {b.product_form}")
-                             for b in mine if b.available_kg > 0]
+    options = [pf.NONE] + [(b.code, f"{codes.display(b.code)} · {b.available_kg:g} kg · {b.product_form}")
+                           for b in mine if b.available_kg > 0]
     for row in form.inputs:
-        row.form.code.choices = choices
+        row.form.code.choices = pf.choices(options)
     preselect = request.args.get("code")
     if not form.is_submitted():
         form.occurred_at.data = pf.local_now().replace(second=0, microsecond=0, tzinfo=None)
@@ -418,9 +420,11 @@ def product_lines():
     user = actor()
     form = pf.ProductLineForm()
     products = producer_products(session, user.producer_id)
-    form.product.choices = [(p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh)) for p in products]
-    form.trademark_id.choices = [("", "—")] + [(str(t.id), t.name) for t in trademarks_of(session, user.producer_id)]
-    form.product_form.choices = pf.product_form_choices()
+    form.product.choices = pf.choices((p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh))
+                                      for p in products)
+    form.trademark_id.choices = pf.choices([pf.NONE] + [(str(t.id), t.name)
+                                                       for t in trademarks_of(session, user.producer_id)])
+    form.product_form.choices = pf.choices(pf.product_form_choices())
     if form.validate_on_submit():
         data = gs1.ProductLineInput(
             product_slug=form.product.data, gtin=form.gtin.data or "", name=form.name.data or "",
