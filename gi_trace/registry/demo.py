@@ -197,7 +197,6 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
     goji = get_product(session, GOJI_SLUG)
     towns = {code + suffix: (name, county_name) for code, county_name, _en, ts in COUNTIES
              for suffix, name, _en2 in ts}
-    county_name = {code: name for code, name, _en, _ts in COUNTIES}
 
     # --- accounts first: decisions and producers record who acted --------------------------
     admin = _user(session, summary, "admin", "admin", "系统管理员")
