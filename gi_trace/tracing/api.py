@@ -300,7 +300,7 @@ def trace_json(session, batch: Batch, result: lineage.Trace) -> dict:
     towns = {r.code: r for r in session.exec(select(Region).where(Region.level == "town")).all()}
     nodes = [{"code": n.code, "kind": n.kind, "producer_id": n.producer_id, "product_form": n.product_form,
               "quantity_kg": n.quantity_kg, "origin_town_code": n.origin_town_code, "harvest_year": n.harvest_year,
-              "withdrawn": n.withdrawn} for n in sorted(result.nodes.values(), key=lambda n: n.id)]
+              "withdrawn": bool(n.withdrawn)} for n in sorted(result.nodes.values(), key=lambda n: n.id)]
     code_of = {n.id: n.code for n in result.nodes.values()}
     code_of[batch.id] = batch.code
     harvests = []

@@ -6,10 +6,11 @@ and returns every edge with the batch at its far end; plots are one more, option
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from gi_trace.tracing.models import Batch
@@ -41,15 +42,9 @@ SELECT w.parent_id, w.child_id, w.quantity_kg, w.kind,
 FROM walk w JOIN batch b ON b.id = w.child_id
 """)
 
-_HARVEST_PLOTS = text("""
-SELECT e.batch_id, e.data, e.location_town_code FROM event e
-WHERE e.stage = 'harvest' AND e.batch_id IN :ids
-""").bindparams(bindparam("ids", expanding=True))
 
-
-@dataclass(frozen=True)
-class Node:
-    """A batch in a trace."""
+class Node(NamedTuple):
+    """A batch in a trace (a tuple: traces are hot paths and build many of these)."""
 
     id: int
     code: str
@@ -59,11 +54,10 @@ class Node:
     quantity_kg: float
     origin_town_code: Optional[str]
     harvest_year: Optional[int]
-    withdrawn: bool
+    withdrawn: bool  # 0/1 on SQLite
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     parent_id: int
     child_id: int
     quantity_kg: float
@@ -96,6 +90,31 @@ class Trace:
         return sorted({n.origin_town_code for n in self.harvest_batches() if n.origin_town_code})
 
 
+def _run(session: Session, query, root: int) -> list:
+    """Run a trace query on the session's own connection through the driver's cursor.
+
+    The SQL is fixed and has one integer parameter, so the ORM/Core result machinery (which costs
+    more than the query itself on a 30-row trace) is skipped; the transaction is the session's.
+    """
+    session.flush()  # what autoflush would do before an ORM query: the trace sees pending links
+    connection = session.connection()
+    dialect = connection.dialect.name
+    key = (id(query), dialect)
+    sql = _DRIVER_SQL.get(key)
+    if sql is None:
+        sql = str(query.text).replace(":root", "%s" if dialect == "postgresql" else "?")
+        _DRIVER_SQL[key] = sql
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, (root,))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+_DRIVER_SQL: dict = {}
+
+
 def _node(batch: Batch) -> Node:
     return Node(batch.id, batch.code, batch.kind, batch.producer_id, batch.product_form, batch.quantity_kg,
                 batch.origin_town_code, batch.harvest_year, batch.withdrawn_at is not None)
@@ -106,13 +125,13 @@ def trace(session: Session, batch: Batch, direction: str = "backward", *, with_p
     if direction not in ("backward", "forward"):
         raise ValueError(direction)
     result = Trace(_node(batch), direction)
-    rows = session.connection().execute(_BACKWARD if direction == "backward" else _FORWARD, {"root": batch.id})
+    rows = _run(session, _BACKWARD if direction == "backward" else _FORWARD, batch.id)
     nodes = result.nodes
-    edges = result.edges
-    for parent_id, child_id, qty, kind, nid, code, nkind, producer_id, form, nqty, town, year, withdrawn in rows:
-        edges.append(Edge(parent_id, child_id, qty, kind))
-        if nid not in nodes:
-            nodes[nid] = Node(nid, code, nkind, producer_id, form, nqty, town, year, bool(withdrawn))
+    make_node = Node._make
+    result.edges = [Edge(*row[:4]) for row in rows]
+    for row in rows:
+        if row[4] not in nodes:
+            nodes[row[4]] = make_node(row[4:])
     if with_plots:
         harvest_ids = [n.id for n in result.harvest_batches()]
         if harvest_ids:
@@ -121,14 +140,23 @@ def trace(session: Session, batch: Batch, direction: str = "backward", *, with_p
 
 
 def harvest_plots(session: Session, batch_ids: list[int]) -> dict[int, list[dict]]:
-    """The plots and towns each harvest batch was picked from."""
-    import json
-
+    """The plots and towns each harvest batch was picked from (one query over their harvest events)."""
+    connection = session.connection()
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    sql = ("SELECT batch_id, data, location_town_code FROM event WHERE stage = 'harvest' AND batch_id IN ("
+           + ", ".join([mark] * len(batch_ids)) + ") ORDER BY batch_id, seq")
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, tuple(batch_ids))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     plots: dict[int, list[dict]] = {}
-    for batch_id, data, town in session.connection().execute(_HARVEST_PLOTS, {"ids": batch_ids}):
+    for batch_id, data, town in rows:
         if isinstance(data, str):
             data = json.loads(data)
         entry = {"plot_id": (data or {}).get("plot_id"), "town_code": town}
-        if entry not in plots.setdefault(batch_id, []):
-            plots[batch_id].append(entry)
+        found = plots.setdefault(batch_id, [])
+        if entry not in found:
+            found.append(entry)
     return plots
