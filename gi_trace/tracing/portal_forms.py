@@ -23,6 +23,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional as Opt
+from wtforms.validators import ValidationError as FieldError
 
 from gi_trace.timeutil import LOCAL_TZ, local_now
 from gi_trace.tracing.gs1 import PRODUCT_FORMS
@@ -60,9 +61,15 @@ def product_form_choices() -> list[tuple[str, Any]]:
     return [(f, names[f]) for f in PRODUCT_FORMS]
 
 
+def plausible_year(_form, field) -> None:
+    """Dates from 1950 to 2100: anything else is a typing slip (and year 1 cannot shift time zones)."""
+    if field.data is not None and not 1950 <= field.data.year <= 2100:
+        raise FieldError(_l("Give a date between 1950 and 2100."))
+
+
 class _WhereWhen(FlaskForm):
     occurred_at = DateTimeLocalField(_l("When it happened (Beijing time)"), format=DATETIME_FORMAT,
-                                     validators=[InputRequired()])
+                                     validators=[InputRequired(), plausible_year])
     location_town = SelectField(_l("Town"), choices=[], default="", validate_choice=False)
     location_name = StringField(_l("Place"), validators=[Opt(), Length(max=200)])
 
@@ -77,7 +84,7 @@ class OpenBatchForm(FlaskForm):
 
 class InputRow(Form):
     name = StringField(_l("Input"), validators=[Opt(), Length(max=200)])
-    applied_on = DateField(_l("Date applied"), validators=[Opt()])
+    applied_on = DateField(_l("Date applied"), validators=[Opt(), plausible_year])
     safety_interval_days = IntegerField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0)])
     amount = StringField(_l("Amount"), validators=[Opt(), Length(max=100)])
 
@@ -126,11 +133,15 @@ class WithdrawForm(FlaskForm):
 
 
 def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, str]], formdata=None,
-               **kwargs) -> FlaskForm:
+               correcting: bool = False, **kwargs) -> FlaskForm:
     """A form for one stage, with a field per template field (named `f_<name>`)."""
 
     class StageForm(_WhereWhen):
         pass
+
+    if correcting:
+        StageForm.correction_reason = TextAreaField(_l("Why is the earlier record corrected?"),
+                                                    validators=[InputRequired(), Length(max=1000)])
 
     for f in spec.get("fields", []):
         required = [InputRequired()] if f.get("required") else [Opt()]
@@ -141,9 +152,9 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
         elif kind == "integer":
             field = IntegerField(label, validators=required + [NumberRange(min=0)])
         elif kind == "date":
-            field = DateField(label, validators=required)
+            field = DateField(label, validators=required + [plausible_year])
         elif kind == "datetime":
-            field = DateTimeLocalField(label, format=DATETIME_FORMAT, validators=required)
+            field = DateTimeLocalField(label, format=DATETIME_FORMAT, validators=required + [plausible_year])
         elif kind == "boolean":
             field = SelectField(label, choices=choices(YES_NO), validators=required)
         elif kind == "choice":
@@ -170,6 +181,31 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
     if not form.is_submitted() and form.occurred_at.data is None:
         form.occurred_at.data = local_now().replace(second=0, microsecond=0, tzinfo=None)
     return form
+
+
+def prefill(spec: dict, form: FlaskForm, event) -> None:
+    """Fill a stage form with an earlier event's content, for its correction."""
+    from datetime import date as date_type, timedelta, timezone
+
+    offset = timezone(timedelta(minutes=event.utc_offset_min or 0))
+    form.occurred_at.data = event.occurred_at.astimezone(offset).replace(tzinfo=None, second=0, microsecond=0)
+    form.location_town.data = event.location_town_code or ""
+    form.location_name.data = event.location_name or ""
+    for f in spec.get("fields", []):
+        value = (event.data or {}).get(f["name"])
+        if value is None or f["type"] in ("inputs", "outputs"):
+            continue
+        field = form["f_" + f["name"]]
+        if f["type"] == "boolean":
+            field.data = "yes" if value else "no"
+        elif f["type"] == "plot":
+            field.data = str(value)
+        elif f["type"] == "date":
+            field.data = date_type.fromisoformat(value)
+        elif f["type"] == "datetime":
+            field.data = datetime.fromisoformat(value).astimezone(LOCAL_TZ).replace(tzinfo=None)
+        else:
+            field.data = value
 
 
 def local_iso(value: Optional[datetime]) -> Optional[str]:

@@ -237,10 +237,19 @@ def record_stage(code: str, stage: str):
     spec = next((s for s in template if s["stage"] == stage), None)
     if spec is None:
         raise NotFound(_("This product has no stage %(stage)s.", stage=stage[:40]), field="stage")
-    form = pf.stage_form(spec, _plots(session, user.producer_id), _towns(session))
+    corrected = None
+    if request.args.get("corrects"):
+        corrected = session.get(Event, request.args.get("corrects", type=int) or 0)
+        if corrected is None or corrected.batch_id != batch.id or corrected.stage != stage:
+            raise NotFound(_("No such event on this batch."), field="corrects")
+    form = pf.stage_form(spec, _plots(session, user.producer_id), _towns(session), correcting=corrected is not None)
+    if corrected is not None and not form.is_submitted():
+        pf.prefill(spec, form, corrected)
     if form.validate_on_submit():
         data = services.EventInput(stage=stage, occurred_at=pf.local_iso(form.occurred_at.data),
-                                   location=pf.location_of(form), data=pf.stage_data(spec, form))
+                                   location=pf.location_of(form), data=pf.stage_data(spec, form),
+                                   corrects_event_id=corrected.id if corrected else None,
+                                   correction_reason=form.correction_reason.data if corrected else "")
         try:
             event = services.record_event(session, user, batch, data)
         except DomainError as exc:
@@ -254,7 +263,7 @@ def record_stage(code: str, stage: str):
                 flash(_("New batches: %(codes)s", codes=", ".join(codes.display(c) for c in made)), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
     return render_template("tracing/record.html", form=form, batch=batch, spec=spec, stage_name=pf.stage_name(spec),
-                           display=codes.display)
+                           display=codes.display, corrected=corrected)
 
 
 @bp.route("/batches/<code>/split", methods=["GET", "POST"])

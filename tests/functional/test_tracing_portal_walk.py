@@ -198,3 +198,44 @@ def test_producer_registers_a_gtin_in_the_portal(client, session):
                                                 "name": "礼盒 250 g", "product_form": "dried", "package_kg": "0.25"})
     assert response.status_code == 302
     assert "09506000134352" in client.get("/product-lines").get_data(as_text=True)
+
+
+def test_a_record_is_corrected_by_a_new_event_with_its_reason(client, session):
+    producer = factories.authorised_producer()
+    factories.producer_user(producer, "farmer")
+    plot = factories.PlotFactory(producer_id=producer.id)
+    session.commit()
+    login(client, "farmer")
+    code = _open(client)
+    _record(client, code, "planting", "2026-04-01T08:00", plot_id=plot.id)
+    _record(client, code, "harvest", "2026-07-01T08:00", plot_id=plot.id, fresh_kg="500")
+    batch = session.exec(select(Batch).where(Batch.code == code)).one()
+    harvest = session.exec(select(Event).where(Event.batch_id == batch.id, Event.stage == "harvest")).one()
+    page = client.get(f"/batches/{code}/record/harvest?corrects={harvest.id}").get_data(as_text=True)
+    assert 'value="500.0"' in page or 'value="500"' in page
+    path = f"/batches/{code}/record/harvest?corrects={harvest.id}"
+    response = _post(client, path, {"occurred_at": "2026-07-01T08:00", "f_plot_id": str(plot.id),
+                                    "f_fresh_kg": "480"})
+    assert response.status_code == 200  # the reason is required
+    response = _post(client, path, {"occurred_at": "2026-07-01T08:00", "f_plot_id": str(plot.id),
+                                    "f_fresh_kg": "480", "correction_reason": "磅秤读数抄错"})
+    assert response.status_code == 302, _errors(response)
+    session.expire_all()
+    assert session.get(Batch, batch.id).quantity_kg == 480.0
+    correction = session.exec(select(Event).where(Event.corrects_event_id == harvest.id)).one()
+    assert correction.correction_reason == "磅秤读数抄错"
+    assert session.get(Event, harvest.id).data["fresh_kg"] == 500.0  # the earlier record stays
+    assert client.get(f"/batches/{code}/record/drying?corrects={harvest.id}").status_code == 404
+
+
+def test_implausible_dates_are_errors_not_crashes(client, session):
+    producer = factories.authorised_producer()
+    factories.producer_user(producer, "farmer")
+    plot = factories.PlotFactory(producer_id=producer.id)
+    session.commit()
+    login(client, "farmer")
+    code = _open(client)
+    for when in ("0001-01-01T00:00", "9999-12-31T23:59", "2026-13-01T00:00"):
+        response = _post(client, f"/batches/{code}/record/planting", {"occurred_at": when, "f_plot_id": str(plot.id)})
+        assert response.status_code == 200
+        assert re.search(r'field has-error">\s*<label for="occurred_at"', response.get_data(as_text=True))
