@@ -5,6 +5,7 @@ import json
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
@@ -21,6 +22,7 @@ def _pct(value) -> str:
 @click.option("--as-of", "as_of", default=None,
               help="Status date YYYY-MM-DD (default: 31 December of the year, or today in the current year).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@with_appcontext
 def compliance_cmd(product_slug, year, county_code, as_of, as_json):
     """The user share and output share of GI special-mark users against the target (专栏4)."""
     from gi_trace.oversight import compliance as c

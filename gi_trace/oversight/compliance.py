@@ -254,6 +254,20 @@ def scoped_county(user, county_code: Optional[str]) -> Optional[str]:
     return county_code or None
 
 
+def _last_decisions(product_id: int, as_of: date):
+    """SQL: per producer, its last decision up to `as_of` and its latest approval (rn = 1 rows)."""
+    d = AuthorisationDecision.__table__
+    order = (d.c.effective_date.desc(), d.c.id.desc())
+    last = (select(d.c.producer_id, d.c.action, d.c.effective_date,
+                   func.row_number().over(partition_by=d.c.producer_id, order_by=order).label("rn"))
+            .where(d.c.product_id == product_id, d.c.effective_date <= as_of).subquery("last_decision"))
+    approval = (select(d.c.producer_id, d.c.valid_until,
+                       func.row_number().over(partition_by=d.c.producer_id, order_by=order).label("rn"))
+                .where(d.c.product_id == product_id, d.c.action == "approve", d.c.effective_date <= as_of)
+                .subquery("last_approval"))
+    return last, approval
+
+
 def authorised_subquery(product_id: int, as_of: date):
     """Producer ids whose authorisation for the product is in force on `as_of`, as SQL.
 
@@ -261,20 +275,26 @@ def authorised_subquery(product_id: int, as_of: date):
     result of the last decision up to it (same-day ties: the later record): in force when that is
     an approval or a reinstatement and the latest approval has no expiry before the date.
     """
-    d = AuthorisationDecision.__table__
-    order = (d.c.effective_date.desc(), d.c.id.desc())
-    last = (select(d.c.producer_id, d.c.action,
-                   func.row_number().over(partition_by=d.c.producer_id, order_by=order).label("rn"))
-            .where(d.c.product_id == product_id, d.c.effective_date <= as_of).subquery("last_decision"))
-    approval = (select(d.c.producer_id, d.c.valid_until,
-                       func.row_number().over(partition_by=d.c.producer_id, order_by=order).label("rn"))
-                .where(d.c.product_id == product_id, d.c.action == "approve", d.c.effective_date <= as_of)
-                .subquery("last_approval"))
+    last, approval = _last_decisions(product_id, as_of)
     return (select(last.c.producer_id)
             .join(approval, and_(approval.c.producer_id == last.c.producer_id, approval.c.rn == 1))
             .where(last.c.rn == 1, last.c.action.in_(("approve", "reinstate")),
                    or_(approval.c.valid_until.is_(None), approval.c.valid_until >= as_of))
             .subquery("authorised"))
+
+
+def state_from_last(last_action: Optional[str], last_date: Optional[date], valid_until: Optional[date],
+                    as_of: date) -> tuple[str, Optional[date]]:
+    """(state, since) on `as_of` from the last decision and the latest approval's expiry (valid histories)."""
+    from datetime import timedelta
+
+    if last_action is None:
+        return rules.NONE, None
+    if last_action in ("approve", "reinstate", "suspend") and valid_until is not None and as_of > valid_until:
+        return rules.EXPIRED, valid_until + timedelta(days=1)
+    state = {"apply": rules.PENDING, "approve": rules.AUTHORISED, "reinstate": rules.AUTHORISED,
+             "suspend": rules.SUSPENDED, "reject": rules.REJECTED, "revoke": rules.REVOKED}[last_action]
+    return state, last_date
 
 
 def region_producers(product_id: int, county_code: Optional[str]):
@@ -439,3 +459,42 @@ def drilldown(session: Session, product: Product, year: int, county_code: Option
         })
     return {"product": product.slug, "year": year, "county_code": county_code, "as_of": as_of.isoformat(),
             "total": total, "offset": offset, "rows": out}
+
+
+def drilldown_all(session: Session, product: Product, year: int, county_code: Optional[str] = None,
+                  as_of: Optional[date] = None) -> list[dict]:
+    """Every registered producer with why it counts or not, from one query (for reports and exports).
+
+    Same rows as drilldown(), with states derived in SQL from each producer's last decision.
+    """
+    as_of = as_of or default_as_of(year, local_today())
+    p, pp, pt, o = Producer.__table__, ProducerProduct.__table__, ProductTown.__table__, OutputRecord.__table__
+    last, approval = _last_decisions(product.id, as_of)
+    query = (select(p.c.id, p.c.name, p.c.uscc, p.c.registry_no, p.c.county_code, p.c.town_code,
+                    pt.c.town_code.label("protected"), o.c.output_value_yuan, last.c.action, last.c.effective_date,
+                    approval.c.valid_until)
+             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
+             .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
+             .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
+             .outerjoin(last, and_(last.c.producer_id == p.c.id, last.c.rn == 1))
+             .outerjoin(approval, and_(approval.c.producer_id == p.c.id, approval.c.rn == 1))
+             .order_by(p.c.county_code, p.c.town_code, p.c.id))
+    if county_code is not None:
+        query = query.where(p.c.county_code == county_code)
+    out = []
+    for (pid, name, uscc, registry_no, county, town, protected, value, action, last_date,
+         valid_until) in session.execute(query).all():
+        state, since = state_from_last(action, last_date, valid_until, as_of)
+        in_region = protected is not None
+        status = rules.Status(state)
+        out.append({
+            "producer_id": pid, "name": name, "code": uscc or registry_no or "", "county_code": county,
+            "town_code": town, "in_region": in_region, "state": state,
+            "since": since.isoformat() if since else None,
+            "valid_until": valid_until.isoformat() if valid_until and state in (rules.AUTHORISED, rules.SUSPENDED,
+                                                                                rules.EXPIRED) else None,
+            "output_value": float(value) if value is not None else None,
+            "counts_as_producer": in_region, "counts_as_authorised": in_region and status.in_force,
+            "reasons": reasons(in_region, status, value is not None),
+        })
+    return out

@@ -154,3 +154,22 @@ def test_county_regulator_is_held_to_its_county(session):
         c.scoped_county(county, "640521")
     assert c.scoped_county(city, "640521") == "640521"
     assert c.scoped_county(city, "") is None
+
+
+def test_bulk_drilldown_agrees_with_status_on_drilldown(session):
+    rnd = random.Random(77)
+    for i in range(80):
+        producer = ProducerFactory(town_code=rnd.choice(["640521100", TOWN2, "640521206"]))
+        for action, day, valid_until in _random_history(rnd, date(2021, 1, 1)):
+            DecisionFactory(producer_id=producer.id, action=action, effective_date=day, valid_until=valid_until)
+        if rnd.random() < .7:
+            OutputFactory(producer_id=producer.id, year=2024, output_value_yuan=rnd.randint(0, 9999))
+    session.flush()
+    for as_of in (date(2021, 6, 1), date(2023, 2, 1), date(2024, 12, 31)):
+        slow = c.drilldown(session, goji(), 2024, as_of=as_of)["rows"]
+        fast = c.drilldown_all(session, goji(), 2024, as_of=as_of)
+        key = ("producer_id", "state", "since", "counts_as_producer", "counts_as_authorised", "reasons",
+               "output_value")
+        assert [{k: r[k] for k in key} for r in fast] == [{k: r[k] for k in key} for r in slow]
+        result = c.compliance(session, goji(), 2024, as_of=as_of)
+        assert sum(r["counts_as_authorised"] for r in fast) == result["producers_authorised"]
