@@ -241,6 +241,8 @@ def main() -> int:
                         help="PostgreSQL server to create throwaway databases on (default: SQLite files)")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (CSV files, SQLite files)")
+    parser.add_argument("--reimport", action="store_true",
+                        help="also import both files a second time (idempotence: every row unchanged)")
     args = parser.parse_args()
     if args.outputs > args.producers * len(YEARS):
         parser.error(f"--outputs can be at most {len(YEARS)} × --producers")
@@ -278,6 +280,13 @@ def main() -> int:
                 ("combined", len(producers) + len(outputs), imp_p + imp_o, bound_p + bound_o)):
             print(f"{label:10} {rows:>9,} {rows / imp:>14,.0f} {rows / bound:>13,.0f} {bound / imp:>7.3f}")
         print("(the bound for producers also inserts their producer-product links, as the import does)")
+        if args.reimport:
+            print()
+            for kind, path in (("producers", producers_csv), ("output", outputs_csv)):
+                seconds, again = run_import(dbs.import_url, workdir, kind, path)
+                print(f"re-import {kind:9} {again.rows:>9,} rows in {seconds:.2f} s "
+                      f"({again.rows / seconds:,.0f} rows/s): inserted {again.inserted}, updated {again.updated}, "
+                      f"unchanged {again.unchanged:,}")
         return 0
     finally:
         if dbs is not None:

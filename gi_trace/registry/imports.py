@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Callable, Iterable, Iterator, Optional, Union
+from typing import IO, Callable, Iterable, Iterator, NamedTuple, Optional, Union
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, select, update
@@ -459,6 +459,12 @@ class _Importer:
                 progress(len(chunk))
 
 
+class _RegionRow(NamedTuple):
+    code: str
+    level: str
+    parent_code: Optional[str]
+
+
 class _ProducerImporter(_Importer):
     kind = "producers"
     FIELDS = ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "address", "contact_name",
@@ -466,7 +472,9 @@ class _ProducerImporter(_Importer):
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.regions: dict[str, Region] = {r.code: r for r in self.session.execute(select(Region)).scalars()}
+        # Plain tuples, not ORM objects: the rule reads .level and .parent_code on every row.
+        self.regions = {r.code: _RegionRow(r.code, r.level, r.parent_code) for r in self.session.execute(
+            select(Region.code, Region.level, Region.parent_code))}
         self.product_ids = self.products()
         table = Producer.__table__
         self.by_uscc: dict[str, dict] = {}
