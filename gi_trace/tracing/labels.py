@@ -117,6 +117,7 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
         label_list = labels_for_codes(base_url, [u.code for u in rows], [u.serial for u in rows])
     else:
         label_list = labels_for_codes(base_url, [batch.code] * count)
-    return Sheet(batch_code=batch.code, gi_mark=f"{product.name_zh} {_('GI')}", trademark=batch.trademark_name,
+    return Sheet(batch_code=batch.code, gi_mark=_("%(product)s GI", product=product.name_zh),
+                 trademark=batch.trademark_name,
                  producer_name=producer.name, producer_code=producer.code, labels=label_list,
                  units_total=batch.units_issued)

@@ -95,8 +95,12 @@ def _towns(session: Session) -> list[tuple[str, str]]:
 
 
 def _plots(session: Session, producer_id: int) -> list[tuple[str, str]]:
-    return [(str(p.id), f"{p.name or _('Plot %(id)s', id=p.id)} · {p.town_code} · {p.area_mu:g} {_('mu')}")
-            for p in plots_of(session, producer_id)]
+    rows = []
+    for plot in plots_of(session, producer_id):
+        name = plot.name or _("Plot %(id)s", id=plot.id)
+        rows.append((str(plot.id), _("%(name)s · town %(town)s · %(area)s mu", name=name, town=plot.town_code,
+                                     area=format(plot.area_mu, "g"))))
+    return rows
 
 
 def _template(session: Session, batch: Batch) -> list:
