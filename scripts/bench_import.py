@@ -208,24 +208,25 @@ def run_bound(dbs: Databases, producers: list[tuple], outputs: list[tuple]) -> t
     now = datetime.now(timezone.utc)
     now = now if dbs.is_postgres else now.replace(tzinfo=None).isoformat(sep=" ")
     # Rows prepared before the clock starts: the bound measures the database, nothing else.
-    producer_rows = [(p[0] or None, p[1] or None, check_uscc(p[0]).check_ok if p[0] else True, p[2], p[3], p[4],
-                      p[5], "", "", "", now) for p in producers]
+    producer_rows = [(p[0] or None, p[1] or None, check_uscc(p[0]).check_ok if p[0] else True,
+                      p[2], p[3], p[4], p[5], "", "", "", now) for p in producers]
     link_rows = [(i + 1, product_id) for i in range(len(producers))]
     ids = {(p[0] or p[1]): i + 1 for i, p in enumerate(producers)}
     output_rows = [(ids[o[0]], product_id, o[2], o[3], o[4]) for o in outputs]
-    columns = "uscc, registry_no, uscc_check_ok, name, kind, county_code, town_code, address, contact_name, " \
-              "contact_phone, created_at"
+    columns = ("uscc, registry_no, uscc_check_ok, name, kind, county_code, town_code, address, "
+               "contact_name, contact_phone, created_at")
     try:
         start = time.perf_counter()
         cur.executemany(f"INSERT INTO producer ({columns}) VALUES ({', '.join([mark] * 11)})", producer_rows)
-        cur.executemany(f"INSERT INTO producerproduct (producer_id, product_id) VALUES ({mark}, {mark})", link_rows)
+        cur.executemany(f"INSERT INTO producerproduct (producer_id, product_id) VALUES ({mark}, {mark})",
+                        link_rows)
         conn.commit()
         producers_s = time.perf_counter() - start
         cur.execute("SELECT min(id), max(id) FROM producer")
         assert tuple(cur.fetchone()) == (1, len(producers)), "the bound expects ids 1..n in a fresh table"
         start = time.perf_counter()
-        cur.executemany("INSERT INTO outputrecord (producer_id, product_id, year, output_kg, output_value_yuan) "
-                        f"VALUES ({', '.join([mark] * 5)})", output_rows)
+        cur.executemany("INSERT INTO outputrecord (producer_id, product_id, year, output_kg, "
+                        f"output_value_yuan) VALUES ({', '.join([mark] * 5)})", output_rows)
         conn.commit()
         outputs_s = time.perf_counter() - start
     finally:
@@ -234,13 +235,15 @@ def run_bound(dbs: Databases, producers: list[tuple], outputs: list[tuple]) -> t
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--producers", type=int, default=100_000, help="producers to import (default 100000)")
     parser.add_argument("--outputs", type=int, default=500_000, help="output rows to import (default 500000)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                         help="PostgreSQL server to create throwaway databases on (default: SQLite files)")
     parser.add_argument("--seed", type=int, default=2025)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (CSV files, SQLite files)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary folder (CSV files, SQLite files)")
     parser.add_argument("--reimport", action="store_true",
                         help="also import both files a second time (idempotence: every row unchanged)")
     args = parser.parse_args()
@@ -255,8 +258,8 @@ def main() -> int:
         producers = make_producers(args.producers, args.seed)
         outputs = make_outputs(producers, args.outputs, args.seed)
         producers_csv, outputs_csv = workdir / "producers.csv", workdir / "output.csv"
-        write_csv(producers_csv, ["uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"],
-                  producers)
+        write_csv(producers_csv,
+                  ["uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"], producers)
         write_csv(outputs_csv, ["producer", "product", "year", "output_kg", "output_value_yuan"], outputs)
         phase("creating two fresh databases (schema + reference data)")
         dbs = Databases(args.database_url, workdir)
@@ -285,8 +288,8 @@ def main() -> int:
             for kind, path in (("producers", producers_csv), ("output", outputs_csv)):
                 seconds, again = run_import(dbs.import_url, workdir, kind, path)
                 print(f"re-import {kind:9} {again.rows:>9,} rows in {seconds:.2f} s "
-                      f"({again.rows / seconds:,.0f} rows/s): inserted {again.inserted}, updated {again.updated}, "
-                      f"unchanged {again.unchanged:,}")
+                      f"({again.rows / seconds:,.0f} rows/s): inserted {again.inserted}, "
+                      f"updated {again.updated}, unchanged {again.unchanged:,}")
         return 0
     finally:
         if dbs is not None:

@@ -22,9 +22,9 @@ class _Refused(Exception):
 
 
 def _report(result: ImportResult) -> None:
-    click.echo(_("%(kind)s: %(rows)s rows; inserted %(inserted)s, updated %(updated)s, unchanged %(unchanged)s.",
-                 kind=result.kind, rows=result.rows, inserted=result.inserted, updated=result.updated,
-                 unchanged=result.unchanged))
+    click.echo(_("%(kind)s: %(rows)s rows; inserted %(inserted)s, updated %(updated)s, unchanged "
+                 "%(unchanged)s.", kind=result.kind, rows=result.rows, inserted=result.inserted,
+                 updated=result.updated, unchanged=result.unchanged))
     for problem in result.errors:
         click.echo(_("row %(row)s, column %(column)s: %(message)s", row=problem.row, column=problem.column,
                      message=problem.message), err=True)
@@ -40,7 +40,8 @@ def _report(result: ImportResult) -> None:
               help="Import rows with warnings too (a USCC whose check character fails).")
 @click.option("--dry-run", is_flag=True, help="Check the file and print what would change; write nothing.")
 @click.option("--as", "username", default=None,
-              help="Act as this user: recorded as who imported, and a county regulator may only import its county.")
+              help="Act as this user: recorded as who imported, and a county regulator may only import "
+                   "its county.")
 @with_appcontext
 def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, username: str | None) -> None:
     """Import KIND (producers, output, sector-totals, authorisations) from FILE (CSV in UTF-8, or XLSX).

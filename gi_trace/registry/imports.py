@@ -51,7 +51,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "producers": (("uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"),
                   ("address", "contact_name", "contact_phone")),
     "output": (("producer", "product", "year", "output_kg", "output_value_yuan"), ()),
-    "sector-totals": (("product", "year", "county_code", "producers_total", "output_value_yuan", "source"), ()),
+    "sector-totals": (("product", "year", "county_code", "producers_total", "output_value_yuan", "source"),
+                      ()),
     "authorisations": (("producer", "product", "action", "effective_date", "reference_no", "reason"),
                        ("valid_until",)),
 }
@@ -64,6 +65,8 @@ PRODUCER_KIND_ALIASES = {
 ACTION_ALIASES = {"申请": "apply", "批准": "approve", "驳回": "reject", "暂停": "suspend", "恢复": "reinstate",
                   "撤销": "revoke"}
 
+# Column widths of the producer table that the register rule does not already check.
+LIMITS = (("registry_no", 32), ("address", 300), ("contact_name", 100), ("contact_phone", 40))
 CHUNK = 5000  # rows per executemany
 PROGRESS_EVERY = 1000
 MIN_YEAR = 1949
@@ -150,17 +153,19 @@ def detect_format(head: bytes, filename: Optional[str] = None) -> str:
     """'csv' or 'xlsx' from the file's first bytes, checked against its name when there is one."""
     suffix = Path(filename).suffix.lower() if filename else ""
     if head.startswith(_XLS_MAGIC) or suffix == ".xls":
-        raise ImportFileError(_("Old Excel .xls files cannot be read; save the sheet as .xlsx or CSV (UTF-8)."),
-                              field="file")
+        raise ImportFileError(_("Old Excel .xls files cannot be read; save the sheet as .xlsx or CSV "
+                                "(UTF-8)."), field="file")
     fmt = "xlsx" if head.startswith(_XLSX_MAGIC) else "csv"
     if suffix and suffix not in (".csv", ".xlsx", ".txt"):
         raise ImportFileError(_("Only CSV and XLSX files can be imported."), field="file")
     if suffix == ".xlsx" and fmt != "xlsx":
         raise ImportFileError(_("This file is named .xlsx but is not an Excel workbook."), field="file")
     if suffix in (".csv", ".txt") and fmt != "csv":
-        raise ImportFileError(_("This file is named .csv but is an Excel workbook; name it .xlsx."), field="file")
+        raise ImportFileError(_("This file is named .csv but is an Excel workbook; name it .xlsx."),
+                              field="file")
     if fmt == "csv" and b"\x00" in head:
-        raise ImportFileError(_("This is not a text file; save the sheet as CSV (UTF-8) or XLSX."), field="file")
+        raise ImportFileError(_("This is not a text file; save the sheet as CSV (UTF-8) or XLSX."),
+                              field="file")
     return fmt
 
 
@@ -217,7 +222,8 @@ def _read_csv(stream: IO[bytes]) -> Table:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise ImportFileError(_("The file cannot be read as CSV: %(reason)s", reason=str(exc)), field="file") from None
+        raise ImportFileError(_("The file cannot be read as CSV: %(reason)s", reason=str(exc)),
+                              field="file") from None
     if header is None:
         raise ImportFileError(_("The file is empty."), field="file")
 
@@ -258,8 +264,8 @@ def _read_xlsx(stream: IO[bytes]) -> Table:
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError, EOFError):
-        raise ImportFileError(_("The Excel file cannot be read; open it in Excel and save it again as .xlsx."),
-                              field="file") from None
+        raise ImportFileError(_("The Excel file cannot be read; open it in Excel and save it again as "
+                                ".xlsx."), field="file") from None
     if not workbook.worksheets:
         workbook.close()
         raise ImportFileError(_("The file is empty."), field="file")
@@ -280,8 +286,8 @@ def _read_xlsx(stream: IO[bytes]) -> Table:
                 if any(t.strip() for t in texts):
                     yield number, texts
         except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError):
-            raise ImportFileError(_("Row %(row)s of the Excel file cannot be read; open it in Excel and save it "
-                                    "again as .xlsx.", row=number + 1), field="file") from None
+            raise ImportFileError(_("Row %(row)s of the Excel file cannot be read; open it in Excel and "
+                                    "save it again as .xlsx.", row=number + 1), field="file") from None
 
     return Table("xlsx", header, rows(), estimated, closer=workbook.close)
 
@@ -392,7 +398,8 @@ class _Importer:
         self.user = user
         self.result = result
         self.present = present  # columns found in the header
-        self.county_limit = getattr(user, "county_code", None) if getattr(user, "role", None) == "regulator" else None
+        is_regulator = getattr(user, "role", None) == "regulator"
+        self.county_limit = getattr(user, "county_code", None) if is_regulator else None
         self.now = utcnow()
 
     # Helpers
@@ -412,8 +419,8 @@ class _Importer:
         """USCC and registry number -> (id, county code, town code), from one query."""
         table = Producer.__table__
         codes: dict[str, tuple] = {}
-        for pid, uscc, registry_no, county, town in self.session.execute(
-                select(table.c.id, table.c.uscc, table.c.registry_no, table.c.county_code, table.c.town_code)):
+        query = select(table.c.id, table.c.uscc, table.c.registry_no, table.c.county_code, table.c.town_code)
+        for pid, uscc, registry_no, county, town in self.session.execute(query):
             value = (pid, county, town)
             if registry_no:
                 codes[registry_no] = value
@@ -499,12 +506,13 @@ class _ProducerImporter(_Importer):
         errors_before = len(self.result.errors)
         kind = cells["kind"]
         kind = PRODUCER_KIND_ALIASES.get(kind, PRODUCER_KIND_ALIASES.get(kind.lower(), kind.lower()))
-        slugs = list(dict.fromkeys(s.strip() for s in cells["products"].replace("；", ";").split(";") if s.strip()))
+        parts = cells["products"].replace("；", ";").split(";")
+        slugs = list(dict.fromkeys(s.strip() for s in parts if s.strip()))
         data = ProducerInput(
             name=cells["name"], kind=kind, county_code=cells["county_code"], town_code=cells["town_code"],
-            uscc=normalise_uscc(cells["uscc"]), registry_no=cells["registry_no"], address=cells.get("address", ""),
-            contact_name=cells.get("contact_name", ""), contact_phone=cells.get("contact_phone", ""),
-            products=slugs,
+            uscc=normalise_uscc(cells["uscc"]), registry_no=cells["registry_no"],
+            address=cells.get("address", ""), contact_name=cells.get("contact_name", ""),
+            contact_phone=cells.get("contact_phone", ""), products=slugs,
         )
         warnings = []
         for problem in check_producer_input(data, self.regions, self.product_ids):
@@ -512,7 +520,7 @@ class _ProducerImporter(_Importer):
                 warnings.append(problem)
             else:
                 self.error(row, problem.field, problem.message)
-        for column, limit in (("registry_no", 32), ("address", 300), ("contact_name", 100), ("contact_phone", 40)):
+        for column, limit in LIMITS:
             value = getattr(data, column)
             if len(value) > limit:
                 self.error(row, column, _("Longer than %(n)s characters.", n=limit))
@@ -522,7 +530,8 @@ class _ProducerImporter(_Importer):
         # The same producer twice in one file is a mistake the user should see.
         if uscc:
             if uscc in self.seen_uscc:
-                self.error(row, "uscc", _("The same credit code is already in row %(row)s.", row=self.seen_uscc[uscc]))
+                self.error(row, "uscc", _("The same credit code is already in row %(row)s.",
+                                          row=self.seen_uscc[uscc]))
             else:
                 self.seen_uscc[uscc] = row
         if registry_no:
@@ -538,8 +547,8 @@ class _ProducerImporter(_Importer):
             self.error(row, "registry_no", _("This registry number belongs to another producer (%(code)s).",
                                              code=by_number["uscc"] or by_number["registry_no"]))
         elif by_uscc is None and by_number is not None and uscc and by_number["uscc"]:
-            self.error(row, "uscc", _("Registry number %(number)s belongs to the producer with credit code %(code)s.",
-                                      number=registry_no, code=by_number["uscc"]))
+            self.error(row, "uscc", _("Registry number %(number)s belongs to the producer with credit code "
+                                      "%(code)s.", number=registry_no, code=by_number["uscc"]))
         if existing is not None and self.outside_county(existing["county_code"]):
             self.county_error(row, "county_code")
         if len(self.result.errors) > errors_before:
@@ -591,11 +600,13 @@ class _ProducerImporter(_Importer):
         rows = []
         for values in self.new:
             rows.append({
-                "uscc": values["uscc"], "registry_no": values["registry_no"], "uscc_check_ok": values["uscc_check_ok"],
+                "uscc": values["uscc"], "registry_no": values["registry_no"],
+                "uscc_check_ok": values["uscc_check_ok"],
                 "uscc_warning_accepted_by": None if values["uscc_check_ok"] else user_id,
                 "name": values["name"], "kind": values["kind"], "county_code": values["county_code"],
                 "town_code": values["town_code"], "address": values.get("address", ""),
-                "contact_name": values.get("contact_name", ""), "contact_phone": values.get("contact_phone", ""),
+                "contact_name": values.get("contact_name", ""),
+                "contact_phone": values.get("contact_phone", ""),
                 "created_at": self.now, "created_by": user_id,
             })
         before = self.session.execute(select(func.max(table.c.id))).scalar() or 0
@@ -660,8 +671,8 @@ class _OutputImporter(_Importer):
         key = (producer[0], product_id, year)
         first = self.seen.get(key)
         if first is not None:
-            self.error(row, "producer", _("Row %(row)s already gives this producer's output of this product in "
-                                          "%(year)s.", row=first, year=year))
+            self.error(row, "producer", _("Row %(row)s already gives this producer's output of this product "
+                                          "in %(year)s.", row=first, year=year))
             return
         self.seen[key] = row
         self.rows.append((producer[0], product_id, year, kg, value))
@@ -671,8 +682,9 @@ class _OutputImporter(_Importer):
         years = {r[2] for r in self.rows}
         existing: dict[tuple, tuple] = {}
         if years:
-            query = select(table.c.producer_id, table.c.product_id, table.c.year, table.c.id, table.c.output_kg,
-                           table.c.output_value_yuan).where(table.c.year.in_(sorted(years)))
+            query = (select(table.c.producer_id, table.c.product_id, table.c.year, table.c.id,
+                            table.c.output_kg, table.c.output_value_yuan)
+                     .where(table.c.year.in_(sorted(years))))
             for pid, product_id, year, rid, kg, value in self.session.execute(query):
                 existing[(pid, product_id, year)] = (rid, kg, value)
         self.inserts: list[dict] = []
@@ -680,8 +692,8 @@ class _OutputImporter(_Importer):
         for pid, product_id, year, kg, value in self.rows:
             old = existing.get((pid, product_id, year))
             if old is None:
-                self.inserts.append({"producer_id": pid, "product_id": product_id, "year": year, "output_kg": kg,
-                                     "output_value_yuan": value})
+                self.inserts.append({"producer_id": pid, "product_id": product_id, "year": year,
+                                     "output_kg": kg, "output_value_yuan": value})
             elif old[1] != kg or old[2] != value:
                 self.updates.append({"b_id": old[0], "b_output_kg": kg, "b_output_value_yuan": value})
             else:
@@ -701,7 +713,8 @@ class _SectorTotalImporter(_Importer):
     def __init__(self, *args):
         super().__init__(*args)
         self.product_ids = self.products()
-        self.counties = set(self.session.execute(select(Region.code).where(Region.level == "county")).scalars())
+        self.counties = set(self.session.execute(
+            select(Region.code).where(Region.level == "county")).scalars())
         self.seen: dict[tuple, int] = {}
         self.rows: list[dict] = []
 
@@ -747,8 +760,8 @@ class _SectorTotalImporter(_Importer):
             return
         key = (product_id, year, county)
         if key in self.seen:
-            self.error(row, "county_code", _("Row %(row)s already gives this product's totals for this year and "
-                                             "county.", row=self.seen[key]))
+            self.error(row, "county_code", _("Row %(row)s already gives this product's totals for this year "
+                                             "and county.", row=self.seen[key]))
             return
         self.seen[key] = row
         self.rows.append({"product_id": product_id, "year": year, "county_code": county,
@@ -768,7 +781,8 @@ class _SectorTotalImporter(_Importer):
             elif (old.producers_total, old.output_value_yuan, old.source) != (
                     values["producers_total"], values["output_value_yuan"], values["source"]):
                 self.updates.append({"b_id": old.id, "b_producers_total": values["producers_total"],
-                                     "b_output_value_yuan": values["output_value_yuan"], "b_source": values["source"]})
+                                     "b_output_value_yuan": values["output_value_yuan"],
+                                     "b_source": values["source"]})
             else:
                 self.result.unchanged += 1
         self.result.inserted = len(self.inserts)
@@ -879,7 +893,8 @@ class _DecisionImporter(_Importer):
         existing.append(_PendingDecision(self.next_id, action, effective, valid_until, reference_no, reason))
         self.next_id += 1
         self.inserts.append({
-            "producer_id": producer_id, "product_id": product.id, "action": action, "effective_date": effective,
+            "producer_id": producer_id, "product_id": product.id, "action": action,
+            "effective_date": effective,
             "reference_no": reference_no, "valid_until": valid_until, "reason": reason,
             "decided_by": getattr(self.user, "id", None), "recorded_at": self.now, "source": "import",
             "inspection_id": None,
@@ -920,8 +935,8 @@ def import_rows(session: Session, kind: str, header: list[str], rows: Iterable[t
     missing = [c for c in required if c not in index]
     if missing:
         for column in missing:
-            result.errors.append(RowProblem(1, column, _("Required column “%(column)s” is missing from the header "
-                                                         "row.", column=column)))
+            message = _("Required column “%(column)s” is missing from the header row.", column=column)
+            result.errors.append(RowProblem(1, column, message))
         return result
     wanted = [c for c in required + optional if c in index]
     positions = [index[c] for c in wanted]
@@ -930,7 +945,8 @@ def import_rows(session: Session, kind: str, header: list[str], rows: Iterable[t
     done = 0
     for number, values in rows:
         size = len(values)
-        cells = {c: (values[p].strip() if p < size and values[p] is not None else "") for c, p in zip(wanted, positions)}
+        cells = {c: (values[p].strip() if p < size and values[p] is not None else "")
+                 for c, p in zip(wanted, positions)}
         result.rows += 1
         importer.check(number, cells)
         done += 1
@@ -958,14 +974,15 @@ def import_rows(session: Session, kind: str, header: list[str], rows: Iterable[t
 
 
 def import_file(session: Session, kind: str, source: Source, *, filename: Optional[str] = None, user=None,
-                accept_warnings: bool = False, dry_run: bool = False, progress: Progress = None) -> ImportResult:
+                accept_warnings: bool = False, dry_run: bool = False,
+                progress: Progress = None) -> ImportResult:
     """Import a CSV or XLSX file of `kind` (the CLI, the upload page and the benchmark all call this)."""
     if kind not in _IMPORTERS:
         raise ValidationError(_("Unknown import kind %(kind)s; use one of: %(kinds)s.", kind=kind,
                                 kinds=", ".join(KINDS)), field="kind")
     with read_table(source, filename) as table:
-        return import_rows(session, kind, table.header, table.rows(), user=user, accept_warnings=accept_warnings,
-                           dry_run=dry_run, progress=progress)
+        return import_rows(session, kind, table.header, table.rows(), user=user,
+                           accept_warnings=accept_warnings, dry_run=dry_run, progress=progress)
 
 
 def estimate_rows(path: Union[str, Path]) -> Optional[int]:

@@ -44,8 +44,8 @@ class ImportForm(FlaskForm):
     kind = SelectField(_l("What the file holds"), choices=[])
     file = FileField(_l("File (CSV in UTF-8, or XLSX)"),
                      validators=[FileRequired(message=_l("Choose a file to upload."))])
-    accept_warnings = BooleanField(_l("Also import rows with warnings (a credit code whose check character does "
-                                      "not match)"))
+    accept_warnings = BooleanField(_l("Also import rows with warnings (a credit code whose check character "
+                                      "does not match)"))
     dry_run = BooleanField(_l("Only check the file, write nothing"))
 
 

@@ -78,7 +78,8 @@ def test_xlsx_upload_works(client, session, regulator):
     workbook.save(out)
     login(client, "city")
     response = upload(client, "output", out.getvalue(), "output.xlsx")
-    assert response.status_code == 200 and '<td class="count-inserted">1</td>' in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<td class="count-inserted">1</td>' in response.get_data(as_text=True)
     session.rollback()
     assert session.exec(select(OutputRecord)).one().output_kg == 5000.0
 
@@ -96,7 +97,8 @@ def test_warning_needs_the_box_ticked(client, session, regulator):
 def test_dry_run_writes_nothing(client, session, regulator):
     login(client, "city")
     response = upload(client, "producers", GOOD.encode(), "p.csv", dry_run=True)
-    assert response.status_code == 200 and '<td class="count-inserted">2</td>' in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<td class="count-inserted">2</td>' in response.get_data(as_text=True)
     assert producers_in_db(session) == 0
 
 
@@ -142,7 +144,8 @@ def test_county_regulator_rows_outside_its_county_are_row_errors(client, session
     (GOOD.encode("utf-16"), "producers.csv", "not a text file"),
     ("uscc,名称\r\n".encode("gbk"), "producers.csv", "not UTF-8"),
 ])
-def test_oversize_or_wrong_type_upload_gives_a_clear_error(client, session, regulator, body, filename, message):
+def test_oversize_or_wrong_type_upload_gives_a_clear_error(client, session, regulator, body, filename,
+                                                           message):
     login(client, "city")
     response = upload(client, "producers", body, filename)
     html = response.get_data(as_text=True)

@@ -113,8 +113,10 @@ def test_long_file_shows_progress_and_imports(runner, session, tmp_path, monkeyp
 
     producers = [factories.ProducerFactory() for _ in range(3)]
     session.commit()
-    rows = [[p.uscc, "zhongning-goji", year, 100 + year, 1000] for year in range(1950, 2024) for p in producers]
-    path = write(tmp_path / "output.csv", ["producer", "product", "year", "output_kg", "output_value_yuan"], rows)
+    rows = [[p.uscc, "zhongning-goji", year, 100 + year, 1000]
+            for year in range(1950, 2024) for p in producers]
+    header = ["producer", "product", "year", "output_kg", "output_value_yuan"]
+    path = write(tmp_path / "output.csv", header, rows)
     monkeypatch.setattr(cli, "PROGRESS_FROM_ROWS", 10)  # a bar from 10 rows on, so a small file shows one
     result = runner.invoke(args=["import", "output", path])
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""Reading spreadsheets for the register imports: formats, encodings, row numbers, cell values. No database."""
+"""Reading spreadsheets for the register imports: formats, encodings, row numbers, cells. No database."""
 from __future__ import annotations
 
 import io
@@ -126,4 +126,5 @@ def test_result_needs_confirmation_only_for_unaccepted_warnings():
     warning = imports.RowProblem(2, "uscc", "check character")
     assert imports.ImportResult("producers", warnings=[warning]).needs_confirmation
     assert imports.ImportResult("producers", warnings=[warning], accept_warnings=True).ok
-    assert not imports.ImportResult("producers", errors=[warning], warnings=[warning], accept_warnings=True).ok
+    assert not imports.ImportResult("producers", errors=[warning], warnings=[warning],
+                                    accept_warnings=True).ok
