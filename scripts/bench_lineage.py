@@ -44,14 +44,14 @@ TOWN = "640521100"
 
 FLOOR_BACKWARD = """
 WITH RECURSIVE up(id) AS (
-    SELECT {p}
+    SELECT CAST({p} AS INTEGER)
     UNION
     SELECT l.parent_id FROM batchlink l JOIN up ON l.child_id = up.id
 )
 SELECT id FROM up"""
 FLOOR_FORWARD = """
 WITH RECURSIVE down(id) AS (
-    SELECT {p}
+    SELECT CAST({p} AS INTEGER)
     UNION
     SELECT l.child_id FROM batchlink l JOIN down ON l.parent_id = down.id
 )
@@ -91,7 +91,7 @@ def build(engine, batches: int, chunk: int = 20000) -> None:
             SQLModel.metadata.drop_all(conn)
     SQLModel.metadata.create_all(engine)
     layout = family_layout()
-    families = batches // FAMILY
+    families = -(-batches // FAMILY)  # at least `batches`
     with engine.begin() as conn:
         conn.execute(insert(Region.__table__), [
             {"code": "640500", "name_zh": "中卫市", "name_en": "Zhongwei", "level": "city", "parent_code": None},
@@ -238,7 +238,7 @@ def main() -> int:
                 have = conn.execute(text("SELECT count(*) FROM batch")).scalar_one()
         except Exception:  # no table yet
             have = 0
-    wanted = args.batches // FAMILY * FAMILY
+    wanted = -(-args.batches // FAMILY) * FAMILY
     if have != wanted:
         print(f"building {wanted:,} batches on {engine.dialect.name} ...", file=sys.stderr)
         build(engine, args.batches)

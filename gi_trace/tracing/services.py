@@ -200,7 +200,7 @@ def _flush(session: Session) -> None:
     try:
         session.flush()
     except IntegrityError:
-        session.rollback()
+        # The caller's transaction is spoilt; the request (or CLI scope) rolls it back.
         raise Conflict(_("The batch was changed by someone else at the same time; please try again.")) from None
 
 
