@@ -44,20 +44,25 @@ def _qr_target(code: str) -> str:
     return qr.trace_url(_base_url(), code)
 
 
+def _cacheable(body, mimetype: str) -> Response:
+    """Public and cacheable, with an ETag so a revalidation costs a 304 (same code, same image)."""
+    response = Response(body, mimetype=mimetype, headers={"Cache-Control": QR_CACHE})
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 @bp.get("/t/<code>/qr.png")
 @access(PUBLIC)
 def qr_png(code: str):
     """The label QR of a code as a 1-bit PNG, 2 cm at 300 dpi."""
-    body = qr.png(_qr_target(code))
-    return Response(body, mimetype="image/png", headers={"Cache-Control": QR_CACHE})
+    return _cacheable(qr.png(_qr_target(code)), "image/png")
 
 
 @bp.get("/t/<code>/qr.svg")
 @access(PUBLIC)
 def qr_svg(code: str):
     """The label QR of a code as SVG, 20 mm square."""
-    body = qr.svg(_qr_target(code))
-    return Response(body, mimetype="image/svg+xml", headers={"Cache-Control": QR_CACHE})
+    return _cacheable(qr.svg(_qr_target(code)), "image/svg+xml")
 
 
 # --- GS1 Digital Link resolver (public) ------------------------------------------------------

@@ -42,6 +42,8 @@ def test_qr_png_of_a_batch_decodes_to_its_trace_url(client, session):
     assert response.status_code == 200 and response.mimetype == "image/png"
     assert "max-age" in response.headers["Cache-Control"] and "public" in response.headers["Cache-Control"]
     assert _decode(response.data) == [f"{BASE}/t/{batch.code}"]
+    again = client.get(f"/t/{batch.code}/qr.png", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
 
 
 def test_qr_svg_is_a_20mm_svg_of_the_trace_url(client, session):
