@@ -1,7 +1,7 @@
 """Home page and the bare health endpoint."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 from gi_trace.access import PUBLIC, access
 
@@ -20,3 +20,10 @@ def index():
 def healthz():
     """A bare endpoint that returns a short string (liveness, and the benchmarks' floor)."""
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/favicon.ico")
+@access(PUBLIC)
+def favicon():
+    """Browsers ask for /favicon.ico on every page that names none; answer with the SVG icon."""
+    return current_app.send_static_file("img/favicon.svg"), 200, {"Cache-Control": "public, max-age=604800"}
