@@ -8,7 +8,8 @@ URL, one process (the way a plain implementation draws labels). Figures are medi
 runs, in labels per second:
 - ZIP: `labels.zip_sheet` — our encoder (same modules as qrcode) + 1-bit PNGs, in one process and
   spread over a pool of worker processes (pool started beforehand; its start-up is shown apart);
-- print view: `labels.render_sheet` — the whole A4 HTML page with 1,000 inline SVG QR codes.
+- print view: `labels.render_sheet` — the whole A4 HTML page with 1,000 inline SVG QR codes;
+- PDF (for information, not part of the target): `labels.pdf_sheet`, A4 pages drawn at 300 dpi.
 The target is ≥ 3× the plain rate. No database is touched.
 """
 from __future__ import annotations
@@ -87,6 +88,7 @@ def main() -> int:
         view_one = timed(lambda: labels.render_sheet(sheet, parallel=False), args.repeat)
         view_pool = timed(lambda: labels.render_sheet(sheet, parallel=True), args.repeat)
         html = labels.render_sheet(sheet, parallel=False)
+        pdf = timed(lambda: labels.pdf_sheet(sheet), 1) if labels.pdf_fonts() else None
     assert html.count("<svg") >= n
 
     def line(name: str, seconds: float) -> str:
@@ -97,6 +99,8 @@ def main() -> int:
     print(line("ZIP of PNGs, worker pool", zip_pool))
     print(line("print view (A4 HTML, inline SVG), one process", view_one))
     print(line("print view, worker pool", view_pool))
+    if pdf is not None:
+        print(line("PDF (A4 pages drawn at 300 dpi, one run)", pdf))
     print(f"  worker pool start-up (once per server process): {pool_start * 1000:.0f} ms")
     best = min(zip_one, zip_pool), min(view_one, view_pool)
     ok = all(plain / b >= 3 for b in best)

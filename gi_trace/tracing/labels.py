@@ -78,11 +78,11 @@ def pages(labels: Sequence[Label], svgs: Sequence[str], per_page: int = LABELS_P
 
 
 def render_sheet(sheet: Sheet, *, back_url: str | None = None, zip_url: str | None = None,
-                 parallel: bool = False) -> str:
+                 pdf_url: str | None = None, parallel: bool = False) -> str:
     """The HTML print view of a sheet (needs a request context for translations and URLs)."""
     svgs = qr.svg_elements([label.url for label in sheet.labels], parallel=parallel)
     return render_template("tracing/labels.html", sheet=sheet, pages=pages(sheet.labels, svgs),
-                           back_url=back_url, zip_url=zip_url)
+                           back_url=back_url, zip_url=zip_url, pdf_url=pdf_url)
 
 
 def zip_sheet(sheet: Sheet, parallel: bool = False) -> bytes:
@@ -121,3 +121,121 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
                  trademark=batch.trademark_name,
                  producer_name=producer.name, producer_code=producer.code, labels=label_list,
                  units_total=batch.units_issued)
+
+
+# --- PDF: the same A4 layout drawn at 300 dpi ------------------------------------------------
+
+# Where Debian's fonts-noto-cjk puts its fonts; without a CJK font there is no PDF (the print
+# view and the PNG ZIP still work), since the marks and names on a label are Chinese.
+CJK_FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/noto-cjk", "/usr/share/fonts/google-noto-cjk")
+MM = qr.LABEL_DPI / 25.4  # pixels per millimetre at 300 dpi
+PAGE_PX = (round(210 * MM), round(297 * MM))
+MARGIN_PX = round(10 * MM)
+CELL_PX = round(38 * MM)
+COLUMNS, ROWS = 5, 7
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    code: object
+    small: object
+    bold: object
+
+
+def _find_face(file_name: str, family: str, size: int):
+    from PIL import ImageFont
+
+    for directory in CJK_FONT_DIRS:
+        path = f"{directory}/{file_name}"
+        for index in range(12):
+            try:
+                font = ImageFont.truetype(path, size, index=index)
+            except OSError:
+                break
+            if font.getname()[0] == family:
+                return font
+    return None
+
+
+_fonts_cache: dict = {}
+
+
+def pdf_fonts() -> Optional[_Fonts]:
+    """Noto Sans CJK SC (and its monospace face for the code) at label sizes, or None if not installed."""
+    if "fonts" not in _fonts_cache:
+        small = _find_face("NotoSansCJK-Regular.ttc", "Noto Sans CJK SC", round(6 / 72 * qr.LABEL_DPI))
+        bold = _find_face("NotoSansCJK-Bold.ttc", "Noto Sans CJK SC", round(6 / 72 * qr.LABEL_DPI))
+        code = _find_face("NotoSansCJK-Bold.ttc", "Noto Sans Mono CJK SC", round(7.5 / 72 * qr.LABEL_DPI))
+        _fonts_cache["fonts"] = _Fonts(code, small, bold) if small and bold and code else None
+    return _fonts_cache["fonts"]
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    """The text, cut with an ellipsis to fit `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def pdf_pages(sheet: Sheet) -> list:
+    """The sheet as 1-bit A4 page images at 300 dpi (5 × 7 cells of 38 mm, 2 cm QR codes)."""
+    from PIL import Image, ImageDraw
+
+    fonts = pdf_fonts()
+    if fonts is None:
+        raise NotFound(_("PDF labels need a Chinese font on the server (fonts-noto-cjk); use the print view."))
+    qr_px = round(qr.LABEL_MM * MM)
+    images = qr.pngs_images([label.url for label in sheet.labels])
+    width = CELL_PX - 16
+    scratch = ImageDraw.Draw(Image.new("1", (1, 1), 1))
+    rendered: dict = {}
+
+    def line_image(text: str, font):
+        # The marks and the credit code repeat on every label: draw each distinct line once.
+        key = (text, id(font))
+        if key not in rendered:
+            line = Image.new("1", (CELL_PX, round(font.size * 1.2)), 1)
+            ImageDraw.Draw(line).text((CELL_PX // 2, 0), _fit(scratch, text, font, width), font=font, fill=0,
+                                      anchor="mt")
+            rendered[key] = line
+        return rendered[key]
+
+    pages = []
+    for start in range(0, len(sheet.labels), LABELS_PER_PAGE):
+        page = Image.new("1", PAGE_PX, 1)
+        draw = ImageDraw.Draw(page)
+        for i, (label, image) in enumerate(zip(sheet.labels[start:start + LABELS_PER_PAGE],
+                                               images[start:start + LABELS_PER_PAGE])):
+            left = MARGIN_PX + (i % COLUMNS) * CELL_PX
+            top = MARGIN_PX + (i // COLUMNS) * CELL_PX
+            side = image.size[0]
+            page.paste(image, (left + (CELL_PX - side) // 2, top + round(2 * MM) + (qr_px - side) // 2))
+            centre, y = left + CELL_PX // 2, top + round(2 * MM) + qr_px + round(0.6 * MM)
+            lines = [(label.display, fonts.code),
+                     (sheet.gi_mark + (f" · {sheet.trademark}" if sheet.trademark else ""), fonts.bold),
+                     (f"{sheet.producer_code_label} {sheet.producer_code}" if sheet.producer_code
+                      else sheet.producer_name, fonts.small)]
+            if label.serial:
+                lines.append((_("Pack %(serial)s of %(total)s", serial=label.serial, total=sheet.units_total),
+                              fonts.small))
+            for n, (text, font) in enumerate(lines):
+                if n in (1, 2):
+                    page.paste(line_image(text, font), (left, y))
+                else:
+                    draw.text((centre, y), _fit(draw, text, font, width), font=font, fill=0, anchor="mt")
+                y += round(font.size * 1.2)
+        pages.append(page)
+    return pages
+
+
+def pdf_sheet(sheet: Sheet) -> bytes:
+    """The sheet as an A4 PDF (one 300 dpi page image per 35 labels), for printing as it is."""
+    import io
+
+    pages = pdf_pages(sheet)
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", resolution=qr.LABEL_DPI, save_all=True, append_images=pages[1:],
+                  title=f"{sheet.batch_display}", producer="gi-trace")
+    return out.getvalue()

@@ -458,3 +458,8 @@ def zip_of_pngs(named: Sequence[tuple[str, str]], box_size: int | None = None,
         for (name, _), data in zip(named, images):
             archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
     return out.getvalue()
+
+
+def pngs_images(texts: Sequence[str], box_size: int | None = None, border: int = BORDER) -> list[Image.Image]:
+    """Pillow images (1-bit) for many texts, in order, for pages drawn here (the PDF)."""
+    return [image(t, box_size, border) for t in texts]

@@ -410,9 +410,10 @@ def labels_sheet(code: str):
     batch = _own_batch(session, code)
     kind, start, count = _sheet_args()
     sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
+    args = {"code": batch.code, "kind": kind, "start": start, "count": count}
     return labels.render_sheet(sheet, back_url=url_for("tracing.batch_detail", code=batch.code),
-                               zip_url=url_for("tracing.labels_zip", code=batch.code, kind=kind, start=start,
-                                               count=count))
+                               zip_url=url_for("tracing.labels_zip", **args),
+                               pdf_url=url_for("tracing.labels_pdf", **args) if labels.pdf_fonts() else None)
 
 
 @bp.get("/batches/<code>/labels.zip")
@@ -425,6 +426,19 @@ def labels_zip(code: str):
     sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
     name = f"labels-{batch.code}-{kind}-{start}.zip"
     return Response(labels.zip_sheet(sheet), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/batches/<code>/labels.pdf")
+@access("producer")
+def labels_pdf(code: str):
+    """The A4 label sheet as a PDF drawn at 300 dpi (needs a Chinese font on the server)."""
+    session = get_session()
+    batch = _own_batch(session, code)
+    kind, start, count = _sheet_args()
+    sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
+    name = f"labels-{batch.code}-{kind}-{start}.pdf"
+    return Response(labels.pdf_sheet(sheet), mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -237,3 +237,27 @@ def test_api_registers_product_lines_and_openapi_describes_it(client, session):
     assert again.status_code == 409
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert "post" in paths["/batches/{code}/units"] and "post" in paths["/product-lines"]
+
+
+def test_pdf_sheet_has_a_page_per_35_labels_and_decodable_codes(client, session, output_dir):
+    import pytest
+
+    from gi_trace.tracing import labels
+
+    if labels.pdf_fonts() is None:
+        pytest.skip("no Noto Sans CJK font installed (fonts-noto-cjk)")
+    producer = factories.authorised_producer()
+    user = factories.producer_user(producer, "farmer")
+    _p, user, batch = passed_batch(session, producer, user)
+    issued = units.issue_units(session, user, batch, 36, 0.5)
+    _commit(session)
+    login(client, "farmer")
+    response = client.get(f"/batches/{batch.code}/labels.pdf?kind=units&start=1&count=36")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    (output_dir / "labels.pdf").write_bytes(response.data)
+    assert re.findall(rb"/Count (\d+)", response.data) == [b"2"]
+    sheet = labels.build_sheet(session, user, batch, BASE, kind="units", start=1, count=36)
+    first_page = labels.pdf_pages(sheet)[0]
+    assert first_page.size == (2480, 3508)  # A4 at 300 dpi
+    cell = first_page.crop((118, 118, 118 + 449, 118 + 449)).convert("L")
+    assert [r.text for r in zxingcpp.read_barcodes(cell)] == [f"{BASE}/t/{issued[0].code}"]
