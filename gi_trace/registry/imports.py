@@ -41,7 +41,6 @@ from gi_trace.registry.models import (
 )
 from gi_trace.registry.services import ProducerInput, check_producer_input
 from gi_trace.registry.uscc import normalise as normalise_uscc
-from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
 
 KINDS = ("producers", "output", "sector-totals", "authorisations")
@@ -69,7 +68,9 @@ ACTION_ALIASES = {"申请": "apply", "批准": "approve", "驳回": "reject", "�
 LIMITS = (("registry_no", 32), ("address", 300), ("contact_name", 100), ("contact_phone", 40))
 CHUNK = 5000  # rows per executemany
 PROGRESS_EVERY = 1000
-MIN_YEAR = 1949
+# The same bounds as the register's own forms (registry.services.record_output, add_sector_total).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_OUTPUT_KG, MAX_OUTPUT_VALUE_YUAN = 1e10, 1e13
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -361,9 +362,8 @@ def _year(text: str, column: str = "year") -> int:
             year = _integer(text, column)
         except _Bad:
             raise _Bad(column, _("“%(value)s” is not a year.", value=text)) from None
-    last = local_today().year
-    if not MIN_YEAR <= year <= last:
-        raise _Bad(column, _("The year must be between %(first)s and %(last)s.", first=MIN_YEAR, last=last))
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise _Bad(column, _("The year must be between %(first)s and %(last)s.", first=MIN_YEAR, last=MAX_YEAR))
     return year
 
 
@@ -638,6 +638,10 @@ class _OutputImporter(_Importer):
         super().__init__(*args)
         self.codes = self.producer_codes()
         self.product_ids = self.products()
+        self.product_names = dict(self.session.execute(select(Product.id, Product.name_zh)).all())
+        # Output is recorded only for a product the producer is registered for (as in record_output).
+        self.links: set[tuple[int, int]] = set(self.session.execute(
+            select(ProducerProduct.producer_id, ProducerProduct.product_id)).all())
         self.seen: dict[tuple, int] = {}
         self.rows: list[tuple] = []  # (producer_id, product_id, year, kg, value)
 
@@ -661,12 +665,20 @@ class _OutputImporter(_Importer):
                     year = _year(cells["year"])
                 elif column == "output_kg":
                     kg = _number(cells["output_kg"], column)
+                    if kg >= MAX_OUTPUT_KG:
+                        raise _Bad(column, _("The output must be zero or a positive number of kilograms."))
                 else:
                     value = _number(cells["output_value_yuan"], column)
+                    if value >= MAX_OUTPUT_VALUE_YUAN:
+                        raise _Bad(column, _("The output value must be zero or a positive number of yuan."))
             except _Bad as exc:
                 self.error(row, exc.column, exc.message)
                 bad = True
         if bad:
+            return
+        if (producer[0], product_id) not in self.links:
+            self.error(row, "product", _("The producer is not registered for %(product)s.",
+                                         product=self.product_names[product_id]))
             return
         key = (producer[0], product_id, year)
         first = self.seen.get(key)
@@ -750,6 +762,8 @@ class _SectorTotalImporter(_Importer):
             bad = True
         try:
             source = _text(cells["source"], "source", 300)
+            if not source:
+                raise _Bad("source", _("Name the source of the figures."))
         except _Bad as exc:
             self.error(row, exc.column, exc.message)
             bad = True

@@ -255,6 +255,8 @@ def test_output_reimport_is_idempotent_and_new_figures_update(session):
     (["{code}", GOJI, 2024, "-5", 1], "output_kg"),
     (["{code}", GOJI, 2024, 1, "nan"], "output_value_yuan"),
     (["{code}", GOJI, 2024, "", 1], "output_kg"),
+    (["{code}", GOJI, 2024, "1e10", 1], "output_kg"),
+    (["{code}", GOJI, 1999, 1, 1], "year"),
 ])
 def test_bad_output_rows_name_the_column(session, row, column):
     a = factories.ProducerFactory()
@@ -262,6 +264,13 @@ def test_bad_output_rows_name_the_column(session, row, column):
     good = [a.uscc, GOJI, 2023, 10, 10]
     result = import_file(session, "output", csv_bytes(OUTPUT_HEADER, [good, row]), filename="o.csv")
     assert problems(result) == {(3, column)} and count(session, OutputRecord) == 0
+
+
+def test_output_needs_the_producer_registered_for_the_product(session):
+    unregistered = factories.ProducerFactory(products=[])
+    result = import_file(session, "output", csv_bytes(OUTPUT_HEADER, [[unregistered.uscc, GOJI, 2024, 1, 1]]),
+                         filename="o.csv")
+    assert problems(result) == {(2, "product")} and "not registered" in result.errors[0].message
 
 
 def test_same_output_key_twice_in_a_file_is_a_row_error(session):
@@ -308,11 +317,13 @@ def test_sector_totals_reimport_changes_nothing_and_new_numbers_update(session):
 
 
 @pytest.mark.parametrize("row,column", [
-    ([GOJI, 2024, "640521100", 1, 1, ""], "county_code"),  # a town, not a county
-    ([GOJI, 2024, "640521", 1.5, 1, ""], "producers_total"),
+    ([GOJI, 2024, "640521100", 1, 1, "统计局"], "county_code"),  # a town, not a county
+    ([GOJI, 2024, "640521", 1.5, 1, "统计局"], "producers_total"),
     ([GOJI, 2024, "640521", "", "", "x"], "producers_total"),
     ([GOJI, 2024, "640521", 1, 1, "x" * 301], "source"),
-    (["potato", 2024, "640521", 1, 1, ""], "product"),
+    ([GOJI, 2024, "640521", 1, 1, ""], "source"),
+    ([GOJI, 1999, "640521", 1, 1, "统计局"], "year"),
+    (["potato", 2024, "640521", 1, 1, "统计局"], "product"),
 ])
 def test_bad_sector_total_rows(session, row, column):
     result = import_file(session, "sector-totals", csv_bytes(SECTOR_HEADER, [row]), filename="s.csv")
@@ -321,7 +332,7 @@ def test_bad_sector_total_rows(session, row, column):
 
 def test_county_regulator_cannot_import_city_totals(session):
     zhongning = factories.UserFactory(role="regulator", county_code="640521")
-    rows = [[GOJI, 2024, "640521", 3100, "", ""], [GOJI, 2024, "", 3600, "", ""]]
+    rows = [[GOJI, 2024, "640521", 3100, "", "统计局"], [GOJI, 2024, "", 3600, "", "统计局"]]
     result = import_file(session, "sector-totals", csv_bytes(SECTOR_HEADER, rows), filename="s.csv",
                          user=zhongning)
     assert problems(result) == {(3, "county_code")}

@@ -114,7 +114,7 @@ def test_long_file_shows_progress_and_imports(runner, session, tmp_path, monkeyp
     producers = [factories.ProducerFactory() for _ in range(3)]
     session.commit()
     rows = [[p.uscc, "zhongning-goji", year, 100 + year, 1000]
-            for year in range(1950, 2024) for p in producers]
+            for year in range(2000, 2074) for p in producers]
     header = ["producer", "product", "year", "output_kg", "output_value_yuan"]
     path = write(tmp_path / "output.csv", header, rows)
     monkeypatch.setattr(cli, "PROGRESS_FROM_ROWS", 10)  # a bar from 10 rows on, so a small file shows one
