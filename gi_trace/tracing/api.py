@@ -294,6 +294,36 @@ def withdraw_batch(code: str):
     return {"event": event_json(event), "batch": batch_json(batch, _slug(session, batch))}
 
 
+# --- plausibility flags (regulators) ------------------------------------------------------
+
+def review_flag_json(session, flag: PlausibilityFlag) -> dict:
+    batch = session.get(Batch, flag.batch_id)
+    return {**flag_json(flag), "batch": batch.code, "producer_id": flag.producer_id,
+            "review_outcome": flag.review_outcome or None, "review_note": flag.review_note or None,
+            "reviewed_at": flag.reviewed_at.isoformat() if flag.reviewed_at else None}
+
+
+@api_bp.get("/flags")
+@access("regulator", "admin")
+def list_flags():
+    """Plausibility flags to review (以地定产、以产核标); county regulators see their county's."""
+    session = get_session()
+    flags = services.flags_for(session, actor(), request.args.get("status", "open"),
+                               limit=_int_arg("limit", 100, 1, MAX_LIMIT), offset=_int_arg("offset", 0, 0, 10**9))
+    return {"flags": [review_flag_json(session, f) for f in flags]}
+
+
+@api_bp.post("/flags/<int:flag_id>/review")
+@access("regulator", "admin")
+def review_flag(flag_id: int):
+    """Close a flag: {outcome: cleared|confirmed, note?}."""
+    body = json_body()
+    session = get_session()
+    flag = services.review_flag(session, actor(), flag_id, body.get("outcome"), _optional_text(body, "note") or "")
+    session.commit()
+    return review_flag_json(session, flag)
+
+
 # --- traces, verification, EPCIS ----------------------------------------------------------
 
 def trace_json(session, batch: Batch, result: lineage.Trace) -> dict:
@@ -564,6 +594,11 @@ SCHEMAS = {
                         "source_towns": {"type": "array", "items": {"type": "string"}},
                         "unit": {"type": "object", "properties": {"code": {"type": "string"},
                                                                   "serial": {"type": "integer"}}}}},
+    "ReviewFlag": {"type": "object", "required": ["id", "kind", "status", "batch"], "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string"}, "message": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "cleared", "confirmed"]}, "raised_at": {"type": "string"},
+        "event_id": _NULL_INT, "batch": {"type": "string"}, "producer_id": {"type": "integer"},
+        "review_outcome": _NULL_STR, "review_note": _NULL_STR, "reviewed_at": _NULL_STR}},
     "Verify": {"type": "object", "required": ["code", "verifies"], "properties": {
         "code": {"type": "string"}, "verifies": {"type": "boolean"}, "events": {"type": "integer"},
         "broken_seq": _NULL_INT, "reason": _NULL_STR}},
@@ -650,6 +685,22 @@ openapi_paths({
         "responses": {"200": {"description": "EPCIS document",
                               "content": {"application/ld+json": {"schema": _ref("EPCISDocument")}}},
                       **_errors("401", "404", "422")}}},
+    "/flags": {"get": {
+        "summary": "Plausibility flags for regulators to review", "tags": ["tracing"], "security": _SEC,
+        "parameters": [{"name": "status", "in": "query",
+                        "schema": {"type": "string", "enum": ["open", "cleared", "confirmed", "all"]}},
+                       {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                       {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+        "responses": {"200": _json({"type": "object", "required": ["flags"], "properties": {
+            "flags": {"type": "array", "items": _ref("ReviewFlag")}}}, "Flags, oldest first"),
+            **_errors("401", "403", "422")}}},
+    "/flags/{flag_id}/review": {"post": {
+        "summary": "Close a flag as cleared or confirmed", "tags": ["tracing"], "security": _SEC,
+        "parameters": [{"name": "flag_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "requestBody": _BODY({"type": "object", "required": ["outcome"], "properties": {
+            "outcome": {"type": "string", "enum": ["cleared", "confirmed"]}, "note": {"type": "string"}}}),
+        "responses": {"200": _json(_ref("ReviewFlag"), "The reviewed flag"),
+                      **_errors("400", "401", "403", "404", "409", "422")}}},
     "/trace/{code}": {"get": {
         "summary": "The public view of a batch or unit code (no token)", "tags": ["tracing"], "security": [],
         "parameters": [_CODE],

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from flask_babel import gettext as _
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
@@ -199,8 +199,9 @@ def open_batch(session: Session, user: User, product: Product, data: BatchInput)
 def _flush(session: Session) -> None:
     try:
         session.flush()
-    except IntegrityError:
-        # The caller's transaction is spoilt; the request (or CLI scope) rolls it back.
+    except (IntegrityError, OperationalError):
+        # A lost race: another writer took the next sequence number (UNIQUE(batch_id, seq)), or SQLite's
+        # snapshot went stale. The caller's transaction is spoilt; the request (or CLI scope) rolls it back.
         raise Conflict(_("The batch was changed by someone else at the same time; please try again.")) from None
 
 
@@ -513,6 +514,23 @@ def review_flag(session: Session, user: User, flag_id: int, outcome: str, note: 
     return flag
 
 
+def flags_for(session: Session, user: User, status: str = "open", limit: int = 100,
+              offset: int = 0) -> list[PlausibilityFlag]:
+    """Plausibility flags a regulator may review (county regulators: their county), oldest first."""
+    if user.role not in ("regulator", "admin"):
+        raise Forbidden(_("Only regulators can do this."))
+    if status not in ("open", "cleared", "confirmed", "all"):
+        raise ValidationError(_("The status must be open, cleared, confirmed or all."), field="status")
+    query = select(PlausibilityFlag)
+    if status != "all":
+        query = query.where(PlausibilityFlag.status == status)
+    if user.role == "regulator" and user.county_code:
+        query = query.join(Producer, Producer.id == PlausibilityFlag.producer_id).where(
+            Producer.county_code == user.county_code)
+    return list(session.exec(query.order_by(PlausibilityFlag.raised_at, PlausibilityFlag.id)
+                             .limit(limit).offset(offset)).all())
+
+
 def open_flags(session: Session, batch: Batch) -> list[PlausibilityFlag]:
     return list(session.exec(select(PlausibilityFlag).where(PlausibilityFlag.batch_id == batch.id,
                                                             PlausibilityFlag.status == "open")
@@ -596,7 +614,8 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
         before[batch.id] = (events, _project(session, batch, events))
     if kind == "transform":
         for batch, _kg in inputs:
-            rules.check_stage(template, batch.kind, before[batch.id][1].stage, before[batch.id][1].recorded_stages, "processing")
+            position = before[batch.id][1]
+            rules.check_stage(template, batch.kind, position.stage, position.recorded_stages, "processing")
     taken: list[tuple[Batch, float]] = []
     for batch, wanted in inputs:
         available = before[batch.id][1].available_kg

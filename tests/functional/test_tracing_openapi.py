@@ -112,5 +112,16 @@ def test_tracing_responses_match_their_documented_schemas(client, session):
     api.call("post", "/batches/{code}/withdraw", f"/batches/{code}/withdraw", {"reason": "召回"})  # 409
     api.call("get", "/trace/{code}", f"/trace/{code}", headers={})  # 410
 
+    flags = api.call("get", "/flags", "/flags", headers=reg).get_json()["flags"]
+    assert [f["kind"] for f in flags] == ["drying_ratio"] and flags[0]["batch"] == code
+    api.call("get", "/flags", "/flags")  # 403 for a producer
+    api.call("get", "/flags", "/flags?status=maybe", headers=reg)  # 422
+    api.call("post", "/flags/{flag_id}/review", f"/flags/{flags[0]['id']}/review", {"outcome": "cleared"},
+             headers=reg)
+    api.call("post", "/flags/{flag_id}/review", f"/flags/{flags[0]['id']}/review", {"outcome": "cleared"},
+             headers=reg)  # 409
+    api.call("post", "/flags/{flag_id}/review", "/flags/999/review", {"outcome": "cleared"}, headers=reg)  # 404
+    assert api.call("get", "/batches/{code}", f"/batches/{code}").get_json()["under_review"] is False
+
     statuses = {s for _m, _t, s in api.seen}
     assert statuses >= {200, 201, 401, 403, 404, 409, 410, 422}

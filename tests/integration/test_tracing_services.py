@@ -13,7 +13,7 @@ from gi_trace.tracing import chain, lineage, services
 from gi_trace.tracing.models import Event, PlausibilityFlag
 from gi_trace.types import utcnow
 from tests.factories import DecisionFactory, PlotFactory, ProducerFactory, UserFactory, goji, producer_user
-from tests.factories_tracing import DRIED, PASSING_TEST, PICKED, PICKED_2, PLANTED, TESTED, Grower
+from tests.factories_tracing import DRIED, PASSING_TEST, PICKED, PICKED_2, Grower
 
 
 @pytest.fixture
