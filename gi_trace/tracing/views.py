@@ -99,6 +99,12 @@ def _towns(session: Session) -> list[tuple[str, str]]:
     return [(r.code, f"{(r.name_en if english else r.name_zh) or r.name_zh} ({r.code})") for r in rows]
 
 
+def _town_names(session: Session) -> dict[str, str]:
+    english = pf.english()
+    return {r.code: (r.name_en if english else r.name_zh) or r.name_zh
+            for r in session.exec(select(Region).where(Region.level == "town")).all()}
+
+
 def _plots(session: Session, producer_id: int) -> list[tuple[str, str]]:
     rows = []
     for plot in plots_of(session, producer_id):
@@ -129,7 +135,7 @@ def my_batches():
     products = {p.id: p for p in session.exec(select(Product)).all()}
     scans = units.scan_counts(session, rows)
     return render_template("tracing/batches.html", batches=rows, products=products, scans=scans,
-                           display=codes.display)
+                           display=codes.display, form_names=dict(pf.product_form_choices()))
 
 
 @bp.route("/batches/new", methods=["GET", "POST"])
@@ -232,7 +238,7 @@ def batch_detail(code: str):
         display=codes.display, qr_svg=Markup(qr.svg_element(qr.trace_url(_base_url(), batch.code))),
         trace_url=qr.trace_url(_base_url(), batch.code),
         digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
-        flag_text=services.rules.flag_text)
+        flag_text=services.rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session))
 
 
 @bp.route("/batches/<code>/record/<stage>", methods=["GET", "POST"])
