@@ -261,3 +261,25 @@ def test_pdf_sheet_has_a_page_per_35_labels_and_decodable_codes(client, session,
     assert first_page.size == (2480, 3508)  # A4 at 300 dpi
     cell = first_page.crop((118, 118, 118 + 449, 118 + 449)).convert("L")
     assert [r.text for r in zxingcpp.read_barcodes(cell)] == [f"{BASE}/t/{issued[0].code}"]
+
+
+def test_mistyped_code_is_refused_before_any_database_query(app, client):
+    from sqlalchemy import event
+
+    from gi_trace.db import get_engine
+
+    statements = []
+
+    def count(*_args, **_kwargs):
+        statements.append(1)
+
+    code = codes.new_code()
+    wrong = code[:-1] + ("2" if code[-1] != "2" else "3")
+    engine = get_engine(app)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(f"/t/{wrong}/qr.png").status_code == 404
+        assert client.get("/01/09506000134353/10/LOT").status_code == 404
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
