@@ -1,23 +1,24 @@
 """Scan counting, counterfeit flags and the context attached to a shopper's complaint.
 
-`record_scan` is on the hot path of every scan: two UPSERTs with RETURNING (the network's row,
-then the code's counter) on the caller's connection, plus a guarded UPDATE and one INSERT only
-on the rare scan that crosses a threshold. Services never commit.
+``record_scans` writes many scans in a few executemany statements (the write-behind recorder calls
+it a few times a second; `record_scan` is the one-scan form used when scans are written in the
+request). A guarded UPDATE and one INSERT happen only on the rare scan that crosses a threshold.
+Services never commit.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from gi_trace.registry.models import Producer
 from gi_trace.scan.models import CounterfeitFlag, ScanCounter, ScanNetwork
-from gi_trace.types import UTCDateTime, utcnow
+from gi_trace.types import utcnow
 
 COUNTER = ScanCounter.__table__
 NETWORK = ScanNetwork.__table__
@@ -44,11 +45,14 @@ class ScanCount:
     flag_raised_now: bool = False
 
 
-def thresholds(config: Mapping[str, Any], kind: str) -> tuple[int, int]:
-    """The (scans, networks) thresholds for a code kind, from config keys SCAN_<KIND>_FLAG_SCANS/NETWORKS."""
-    scans, networks = DEFAULT_THRESHOLDS[kind]
-    prefix = f"SCAN_{kind.upper()}_FLAG_"
-    return int(config.get(prefix + "SCANS", scans) or 0), int(config.get(prefix + "NETWORKS", networks) or 0)
+def thresholds(config: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """kind -> (scans, networks) thresholds, from config keys SCAN_<KIND>_FLAG_SCANS / _NETWORKS."""
+    limits = {}
+    for kind, (scans, networks) in DEFAULT_THRESHOLDS.items():
+        prefix = f"SCAN_{kind.upper()}_FLAG_"
+        limits[kind] = (int(config.get(prefix + "SCANS", scans) or 0),
+                        int(config.get(prefix + "NETWORKS", networks) or 0))
+    return limits
 
 
 def flag_reason(scans: int, networks: int, limits: tuple[int, int]) -> Optional[str]:
@@ -61,63 +65,129 @@ def flag_reason(scans: int, networks: int, limits: tuple[int, int]) -> Optional[
     return None
 
 
-_STATEMENTS: dict[str, tuple] = {}
+@dataclass(frozen=True)
+class Scans:
+    """`count` scans of one code from one network, the first at `first_at`, the last at `last_at`."""
+
+    code: str
+    kind: str
+    batch_id: Optional[int]
+    producer_id: Optional[int]
+    network_hash: str
+    count: int
+    first_at: datetime
+    last_at: datetime
 
 
-def _statements(dialect: str) -> tuple:
-    """The two UPSERTs for a dialect, built once (their compiled form is then cached too)."""
-    if dialect not in _STATEMENTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        now = bindparam("now", type_=UTCDateTime)
-        net = insert(NETWORK).values(code=bindparam("code"), network_hash=bindparam("network_hash"),
-                                     scans=1, first_at=now, last_at=now)
-        net = net.on_conflict_do_update(
-            index_elements=[NETWORK.c.code, NETWORK.c.network_hash],
-            set_={"scans": NETWORK.c.scans + 1, "last_at": net.excluded.last_at},
-        ).returning(NETWORK.c.scans)
-        counter = insert(COUNTER).values(code=bindparam("code"), kind=bindparam("kind"),
-                                         batch_id=bindparam("batch_id"), scans=1, networks=1,
-                                         first_at=now, last_at=now, flagged=False)
-        counter = counter.on_conflict_do_update(
-            index_elements=[COUNTER.c.code],
-            set_={"scans": COUNTER.c.scans + 1, "networks": COUNTER.c.networks + bindparam("new_network"),
-                  "last_at": counter.excluded.last_at},
-        ).returning(COUNTER.c.scans, COUNTER.c.networks, COUNTER.c.first_at, COUNTER.c.flagged)
-        _STATEMENTS[dialect] = (net, counter)
-    return _STATEMENTS[dialect]
+def _dialect_sql(sql: str) -> dict[str, str]:
+    return {"sqlite": sql, "postgresql": re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)}
 
 
-_MARK_FLAGGED = (update(COUNTER).where(COUNTER.c.code == bindparam("code"), COUNTER.c.flagged.is_(False))
-                 .values(flagged=True))
+_NETWORK_UPSERT = _dialect_sql("""
+INSERT INTO scannetwork (code, network_hash, scans, first_at, last_at)
+VALUES (:code, :network_hash, :count, :first_at, :last_at)
+ON CONFLICT (code, network_hash) DO UPDATE SET scans = scannetwork.scans + excluded.scans,
+                                               last_at = excluded.last_at
+""")
+_COUNTER_UPSERT = _dialect_sql("""
+INSERT INTO scancounter (code, kind, batch_id, scans, networks, first_at, last_at, flagged)
+VALUES (:code, :kind, :batch_id, :count, 0, :first_at, :last_at, :false)
+ON CONFLICT (code) DO UPDATE SET scans = scancounter.scans + excluded.scans, last_at = excluded.last_at
+""")
+# Distinct networks are counted from the per-network rows (a prefix of their primary key).
+_COUNT_NETWORKS = _dialect_sql("""
+UPDATE scancounter SET networks = (SELECT COUNT(*) FROM scannetwork n WHERE n.code = :code) WHERE code = :code
+""")
+_COUNTER_OF = _dialect_sql("SELECT scans, networks, first_at, flagged FROM scancounter WHERE code = :code")
+# Guarded: two processes crossing the line together raise one flag.
+_MARK_FLAGGED = _dialect_sql("UPDATE scancounter SET flagged = :true WHERE code = :code AND flagged = :false")
+
+
+def _param_time(dialect: str, value: datetime):
+    # Same storage as gi_trace.types.UTCDateTime: naive UTC text on SQLite, timestamptz on PostgreSQL.
+    value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if dialect == "sqlite" else value
+
+
+def _read_time(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tuple[int, int]]) -> list[str]:
+    """Count many scans in a few statements (executemany on the driver's cursor); return codes newly flagged.
+
+    Scans of one code from one network are added up; each code's distinct networks are recounted from
+    its network rows; a CounterfeitFlag is raised the first time a code reaches a limit of its kind.
+    """
+    if not items:
+        return []
+    dialect = conn.dialect.name
+    t = lambda value: _param_time(dialect, value)  # noqa: E731
+    networks: dict[tuple[str, str], list] = {}
+    counters: dict[str, list] = {}
+    for item in items:
+        key = (item.code, item.network_hash)
+        n = networks.get(key)
+        if n is None:
+            networks[key] = [item.count, item.first_at, item.last_at]
+        else:
+            n[0] += item.count
+            n[1], n[2] = min(n[1], item.first_at), max(n[2], item.last_at)
+        c = counters.get(item.code)
+        if c is None:
+            counters[item.code] = [item, item.count, item.first_at, item.last_at]
+        else:
+            c[1] += item.count
+            c[2], c[3] = min(c[2], item.first_at), max(c[3], item.last_at)
+    codes = sorted(counters)  # a fixed order: two writers never wait on each other's rows in a cycle
+    cursor = conn.connection.driver_connection.cursor()
+    raised = []
+    try:
+        cursor.executemany(_NETWORK_UPSERT[dialect], [
+            {"code": code, "network_hash": net, "count": n, "first_at": t(first), "last_at": t(last)}
+            for (code, net), (n, first, last) in sorted(networks.items())])
+        cursor.executemany(_COUNTER_UPSERT[dialect], [
+            {"code": code, "kind": counters[code][0].kind, "batch_id": counters[code][0].batch_id,
+             "count": counters[code][1], "first_at": t(counters[code][2]), "last_at": t(counters[code][3]),
+             "false": False} for code in codes])
+        cursor.executemany(_COUNT_NETWORKS[dialect], [{"code": code} for code in codes])
+        for code in codes:
+            item = counters[code][0]
+            cursor.execute(_COUNTER_OF[dialect], {"code": code})
+            scans, n_networks, _first, flagged = cursor.fetchone()
+            if flagged:
+                continue
+            reason = flag_reason(scans, n_networks, limits[item.kind])
+            if reason is None:
+                continue
+            cursor.execute(_MARK_FLAGGED[dialect], {"code": code, "true": True, "false": False})
+            if cursor.rowcount == 1:
+                raised.append((item, reason, scans, n_networks))
+    finally:
+        cursor.close()
+    for item, reason, scans, n_networks in raised:
+        conn.execute(FLAG.insert().values(code=item.code, kind=item.kind, batch_id=item.batch_id,
+                                          producer_id=item.producer_id, reason=reason, scans=scans,
+                                          networks=n_networks, raised_at=utcnow(), status="open", note=""))
+    return [item.code for item, *_rest in raised]
 
 
 def record_scan(conn: Connection, *, code: str, kind: str, batch_id: Optional[int], producer_id: Optional[int],
-                network_hash: str, limits: tuple[int, int], now: Optional[datetime] = None) -> ScanCount:
-    """Count one scan of a code from a network; raise a CounterfeitFlag the first time a limit is reached."""
+                network_hash: str, limits: Mapping[str, tuple[int, int]], now: Optional[datetime] = None) -> ScanCount:
+    """Count one scan now and return the code's counter after it."""
     now = now or utcnow()
-    net_stmt, counter_stmt = _statements(conn.dialect.name)
-    network_scans = conn.execute(net_stmt, {"code": code, "network_hash": network_hash, "now": now}).scalar_one()
-    scans, networks, first_at, flagged = conn.execute(counter_stmt, {
-        "code": code, "kind": kind, "batch_id": batch_id, "now": now,
-        "new_network": 1 if network_scans == 1 else 0,
-    }).one()
-    raised = False
-    if not flagged:
-        reason = flag_reason(scans, networks, limits)
-        # The guarded UPDATE makes the flag single even when two workers cross the line together.
-        if reason and conn.execute(_MARK_FLAGGED, {"code": code}).rowcount == 1:
-            conn.execute(FLAG.insert().values(code=code, kind=kind, batch_id=batch_id, producer_id=producer_id,
-                                              reason=reason, scans=scans, networks=networks, raised_at=now,
-                                              status="open", note=""))
-            flagged = raised = True
-    return ScanCount(scans=scans, networks=networks, first_at=first_at, flagged=flagged, flag_raised_now=raised)
+    raised = record_scans(conn, [Scans(code, kind, batch_id, producer_id, network_hash, 1, now, now)], limits)
+    count = scan_count(conn, code)
+    return ScanCount(count.scans, count.networks, count.first_at, count.flagged, flag_raised_now=bool(raised))
 
 
 def scan_count(conn: Connection, code: str) -> Optional[ScanCount]:
     """The code's counter as it stands (no scan recorded), or None if never scanned."""
     row = conn.execute(select(COUNTER.c.scans, COUNTER.c.networks, COUNTER.c.first_at, COUNTER.c.flagged)
                        .where(COUNTER.c.code == code)).first()
-    return ScanCount(*row) if row else None
+    return ScanCount(row[0], row[1], row[2], bool(row[3])) if row else None
 
 
 def network_seen(conn: Connection, code: str, network_hash: str) -> bool:

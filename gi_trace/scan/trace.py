@@ -1,96 +1,182 @@
-"""The public trace page's read path: a handful of Core queries on indexed columns, no ORM objects.
+"""The public trace page's read path: three indexed queries on the driver's cursor, no ORM objects.
 
-This is the most-requested page of the system (every shopper's scan), so it reads exactly what
-the page shows: the batch (or unit code and its batch) with producer, product and towns in one
-query; the batch's events; the producer's decision history; the harvest batches behind it in one
-recursive query. Everything is turned into plain values here so the template only prints.
+This is the most-requested page of the system (every shopper's scan), so it reads exactly what the
+page shows, in three statements: the batch behind a code (batch code or a package's unit code) with
+producer, product, towns and stored scan count; the batch and its ancestors through lineage links
+with their events (one recursive query); the producer's decision history. SQLAlchemy's result
+machinery (type processors, tuple objects) costs more than the queries themselves here, so the
+statements run on the DBAPI cursor of the pooled connection and rows become named tuples with a
+few per-dialect conversions (SQLite returns text for times, dates and JSON). Everything is turned
+into plain values here so the template only prints.
 """
 from __future__ import annotations
 
+import json
+import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from sqlalchemy import bindparam, literal, select, text, union_all
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from gi_trace.authorisation import rules
-from gi_trace.authorisation.models import AuthorisationDecision
-from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.timeutil import LOCAL_TZ
-from gi_trace.tracing.models import Batch, Event, UnitCode
+from gi_trace.tracing import rules as tracing_rules
+from gi_trace.tracing.chain import check_events
 
-B = Batch.__table__
-E = Event.__table__
-U = UnitCode.__table__
-P = Producer.__table__
-PR = Product.__table__
-D = AuthorisationDecision.__table__
-R = Region.__table__
+MAX_SOURCES = 50  # ancestors read for "where it came from"
+MAX_TIMELINE_BATCHES = 8  # the batch and its nearest ancestors whose events make the timeline
+MAX_DEPTH = 30
 
-MAX_SOURCES = 50
+
+def _sqlite_time(value):
+    # SQLite keeps UTC times as naive text (see gi_trace.types.UTCDateTime).
+    if value is None or isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+def _sqlite_date(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _sqlite_json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _pg_time(value):
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+_JSON_CACHE: dict[str, Any] = {}
+
+
+def _cached_json(value):
+    """Parsed product templates and grade scales, keyed by their text (a handful per database)."""
+    if not isinstance(value, str):
+        return value
+    parsed = _JSON_CACHE.get(value)
+    if parsed is None:
+        if len(_JSON_CACHE) > 64:
+            _JSON_CACHE.clear()
+        parsed = _JSON_CACHE[value] = json.loads(value)
+    return parsed
+
+
+_CONVERTERS = {
+    "sqlite": {"time": _sqlite_time, "date": _sqlite_date, "json": _sqlite_json, "bool": bool,
+               "cached_json": _cached_json},
+    "postgresql": {"time": _pg_time, "date": None, "json": None, "bool": None, "cached_json": _cached_json},
+}
+
+
+class Query:
+    """One statement written once with :name parameters, run on the raw DBAPI cursor.
+
+    Rows become named tuples; the few columns a dialect returns as text (SQLite's times, dates and
+    JSON) are converted by a row function generated once per dialect, the cheapest form in Python.
+    """
+
+    def __init__(self, name: str, sql: str, fields: str, kinds: Optional[dict[str, str]] = None):
+        self.sql = {"sqlite": sql, "postgresql": re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)}
+        self.row = namedtuple(name, fields.split())
+        kinds = kinds or {}
+        self.make = {}
+        for dialect, table in _CONVERTERS.items():
+            namespace = {"new": tuple.__new__, "cls": self.row}
+            parts = []
+            for i, f in enumerate(self.row._fields):
+                convert = table[kinds[f]] if f in kinds else None
+                if convert is None:
+                    parts.append(f"r[{i}]")
+                else:
+                    namespace[f"c{i}"] = convert
+                    parts.append(f"c{i}(r[{i}])")
+            self.make[dialect] = eval(f"lambda r: new(cls, ({', '.join(parts)},))", namespace)  # noqa: S307
+
+    def all(self, conn: Connection, params: dict) -> list:
+        dialect = conn.dialect.name
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(self.sql[dialect], params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return list(map(self.make[dialect], rows))
+
+    def first(self, conn: Connection, params: dict):
+        rows = self.all(conn, params)
+        return rows[0] if rows else None
+
 
 # The batch behind a code, whether the code is the batch's own or one package's (一物一码).
-_code = bindparam("code")
-_batch_id = union_all(select(B.c.id).where(B.c.code == _code),
-                      select(U.c.batch_id).where(U.c.code == _code)).limit(1).scalar_subquery()
-_origin = R.alias("origin")
-_ptown = R.alias("ptown")
-_county = R.alias("county")
-BATCH_QUERY = (
-    select(
-        B.c.id, B.c.code, B.c.kind, B.c.unit, B.c.quantity_kg, B.c.cultivar, B.c.product_form,
-        B.c.trademark_name, B.c.stage, B.c.test_state, B.c.tested_at, B.c.grains_per_50g, B.c.grade,
-        B.c.harvest_year, B.c.open_flags, B.c.event_count, B.c.first_event_at, B.c.head_hash,
-        B.c.withdrawn_at, B.c.withdrawn_reason, B.c.created_at, B.c.producer_id, B.c.product_id,
-        P.c.name.label("producer_name"), P.c.uscc, P.c.registry_no,
-        PR.c.name_zh.label("product_zh"), PR.c.name_en.label("product_en"), PR.c.stage_template,
-        _origin.c.name_zh.label("origin_zh"), _origin.c.name_en.label("origin_en"),
-        _ptown.c.name_zh.label("ptown_zh"), _ptown.c.name_en.label("ptown_en"),
-        _county.c.name_zh.label("county_zh"), _county.c.name_en.label("county_en"),
-        U.c.serial, U.c.package_kg, U.c.issued_at,
-    )
-    .select_from(
-        B.join(P, P.c.id == B.c.producer_id)
-        .join(PR, PR.c.id == B.c.product_id)
-        .outerjoin(_origin, _origin.c.code == B.c.origin_town_code)
-        .outerjoin(_ptown, _ptown.c.code == P.c.town_code)
-        .outerjoin(_county, _county.c.code == P.c.county_code)
-        .outerjoin(U, (U.c.code == _code) & (U.c.batch_id == B.c.id))
-    )
-    .where(B.c.id == _batch_id)
-)
+BATCH_QUERY = Query("Batchtuple", """
+SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, b.trademark_name, b.stage,
+       b.test_state, b.grains_per_50g, b.grade, b.harvest_year, b.open_flags, b.event_count, b.first_event_at,
+       b.head_hash, b.withdrawn_at, b.withdrawn_reason, b.created_at, b.producer_id, b.product_id,
+       p.name, p.uscc, p.registry_no,
+       pr.name_zh, pr.name_en, CAST(pr.stage_template AS TEXT), CAST(pr.grade_scale AS TEXT), pr.max_moisture_pct,
+       o.name_zh, o.name_en, pt.name_zh, pt.name_en, c.name_zh, c.name_en,
+       u.serial, u.package_kg,
+       sc.scans, sc.networks, sc.first_at, sc.flagged
+FROM batch b
+JOIN producer p ON p.id = b.producer_id
+JOIN product pr ON pr.id = b.product_id
+LEFT JOIN region o ON o.code = b.origin_town_code
+LEFT JOIN region pt ON pt.code = p.town_code
+LEFT JOIN region c ON c.code = p.county_code
+LEFT JOIN unitcode u ON u.code = :code AND u.batch_id = b.id
+LEFT JOIN scancounter sc ON sc.code = :code
+WHERE b.id = (SELECT id FROM batch WHERE code = :code UNION ALL SELECT batch_id FROM unitcode WHERE code = :code
+              LIMIT 1)
+""", """id code kind unit quantity_kg cultivar product_form trademark_name stage test_state grains_per_50g grade
+        harvest_year open_flags event_count first_event_at head_hash withdrawn_at withdrawn_reason created_at
+        producer_id product_id producer_name uscc registry_no product_zh product_en stage_template grade_scale
+        max_moisture_pct origin_zh origin_en ptown_zh ptown_en county_zh county_en serial package_kg
+        stored_scans stored_networks stored_first_at stored_flagged""",
+    {"first_event_at": "time", "withdrawn_at": "time", "created_at": "time", "stage_template": "cached_json",
+     "grade_scale": "cached_json", "stored_first_at": "time", "stored_flagged": "bool"})
 
-_place = R.alias("place")
-EVENTS_QUERY = (
-    select(E, _place.c.name_zh.label("place_zh"), _place.c.name_en.label("place_en"))
-    .select_from(E.outerjoin(_place, _place.c.code == E.c.location_town_code))
-    .where(E.c.batch_id == bindparam("batch_id"))
-    .order_by(E.c.seq)
-)
-
-DECISIONS_QUERY = (
-    select(D.c.id, D.c.action, D.c.effective_date, D.c.valid_until, D.c.reference_no, D.c.reason)
-    .where(D.c.producer_id == bindparam("producer_id"), D.c.product_id == bindparam("product_id"))
-    .order_by(D.c.effective_date, D.c.id)
-)
-
-# Every ancestor of the batch (itself included) through lineage links, keeping the harvests.
-SOURCES_QUERY = text(f"""
-WITH RECURSIVE up(id) AS (
-    SELECT :batch_id
+# The batch and its ancestors through lineage links, nearest first (one recursive query).
+ANCESTRY_QUERY = Query("AncestorRow", f"""
+WITH RECURSIVE up(id, depth) AS (
+    SELECT CAST(:batch_id AS INTEGER), 0
     UNION
-    SELECT l.parent_id FROM batchlink l JOIN up ON l.child_id = up.id
+    SELECT l.parent_id, up.depth + 1 FROM batchlink l JOIN up ON l.child_id = up.id WHERE up.depth < {MAX_DEPTH}
 )
-SELECT b.first_event_at AS harvested_at, b.harvest_year, r.name_zh AS town_zh, r.name_en AS town_en,
-       b.producer_lot
+SELECT b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year, r.name_zh, r.name_en,
+       MIN(up.depth)
 FROM up JOIN batch b ON b.id = up.id LEFT JOIN region r ON r.code = b.origin_town_code
-WHERE b.kind = 'harvest'
-ORDER BY b.first_event_at, b.id
+GROUP BY b.id, r.name_zh, r.name_en
+ORDER BY MIN(up.depth), b.id
 LIMIT {MAX_SOURCES + 1}
-""").bindparams(bindparam("batch_id")).columns(
-    harvested_at=Batch.__table__.c.first_event_at.type, harvest_year=Batch.__table__.c.harvest_year.type,
-    town_zh=R.c.name_zh.type, town_en=R.c.name_en.type, producer_lot=B.c.producer_lot.type)
+""", "id code kind head_hash event_count first_event_at harvest_year town_zh town_en depth",
+    {"first_event_at": "time"})
+
+# The events of the batch and its nearest ancestors (the timeline), in chain order per batch.
+EVENTS_SQL = """
+SELECT e.id, e.batch_id, e.seq, e.stage, e.occurred_at, e.utc_offset_min, e.location_town_code, e.location_name,
+       e.quantity_kg, e.data, e.op_id, e.recorded_by, e.recorded_at, e.corrects_event_id, e.correction_reason,
+       e.prev_hash, e.hash, p.name_zh, p.name_en
+FROM event e LEFT JOIN region p ON p.code = e.location_town_code
+WHERE e.batch_id IN ({ids})
+ORDER BY e.batch_id, e.seq
+"""
+_EVENT_FIELDS = """id batch_id seq stage occurred_at utc_offset_min location_town_code location_name quantity_kg data
+                   op_id recorded_by recorded_at corrects_event_id correction_reason prev_hash hash place_zh place_en"""
+_EVENT_KINDS = {"occurred_at": "time", "recorded_at": "time", "data": "json"}
+# One statement per number of batches (1..MAX_TIMELINE_BATCHES), so each is prepared once by the driver.
+EVENTS_QUERIES = {n: Query("EventRow", EVENTS_SQL.format(ids=", ".join(f":b{i}" for i in range(n))),
+                           _EVENT_FIELDS, _EVENT_KINDS) for n in range(1, MAX_TIMELINE_BATCHES + 1)}
+
+
+DECISIONS_QUERY = Query("Decisiontuple", """
+SELECT id, action, effective_date, valid_until, reference_no, reason FROM authorisationdecision
+WHERE producer_id = :producer_id AND product_id = :product_id
+ORDER BY effective_date, id
+""", "id action effective_date valid_until reference_no reason",
+    {"effective_date": "date", "valid_until": "date"})
 
 
 @dataclass
@@ -104,14 +190,18 @@ class Step:
     place: str
     quantity_kg: Optional[float]
     facts: list[tuple[str, str]] = field(default_factory=list)  # (label, value), ready to print
-    corrects: Optional[int] = None
+    corrects: Optional[str] = None  # local date of the entry this one corrects
     correction_reason: str = ""
 
 
 @dataclass
 class Source:
+    """A harvest batch behind the product: where and when it was picked."""
+
     town: str
-    on: str
+    on: str  # first picking date (local), or when the harvest batch was opened
+    last_on: str  # last picking date when there were several rounds
+    fresh_kg: Optional[float]
     year: Optional[int]
 
 
@@ -121,7 +211,7 @@ class TracePage:
 
     code: str
     kind: str  # batch | unit
-    batch: Row
+    batch: tuple
     serial: Optional[int]
     package_kg: Optional[float]
     product: str
@@ -137,7 +227,7 @@ class TracePage:
     more_sources: bool
     source_towns: list[str]
     verifies: bool
-    broken_at: Optional[int]
+    checked_entries: int
     withdrawn: bool
 
     @property
@@ -161,9 +251,9 @@ def local_date(at: Optional[datetime], offset_min: Optional[int] = None) -> Opti
     return at.astimezone(LOCAL_TZ).date()
 
 
-def find_batch(conn: Connection, code: str) -> Optional[Row]:
-    """The batch row (with producer, product, towns and unit context) behind a batch or unit code."""
-    return conn.execute(BATCH_QUERY, {"code": code}).first()
+def find_batch(conn: Connection, code: str):
+    """The batch row (with producer, product, towns, unit context and stored scan count) behind a code."""
+    return BATCH_QUERY.first(conn, {"code": code})
 
 
 def _name(zh: Optional[str], en: Optional[str], english: bool) -> str:
@@ -226,28 +316,73 @@ def _facts(spec: dict, data: Any, english: bool, yes_no: tuple[str, str]) -> lis
     return facts
 
 
-def load_page(conn: Connection, row: Row, *, code: str, english: bool, today: date, verify_chain,
-              yes_no: tuple[str, str] = ("yes", "no")) -> TracePage:
-    """The page for a batch row found by `find_batch`: events, statuses, sources, chain check."""
+@dataclass(frozen=True)
+class Words:
+    """Translated words the read path needs (it runs without knowing the request's locale)."""
+
+    yes: str = "yes"
+    no: str = "no"
+    passed: str = "passed"
+    failed: str = "failed"
+    test_result: str = "Test result"
+    grade: str = "Grade"
+    system_stages: dict = field(default_factory=dict)  # split / merge / withdrawal -> label
+
+
+def load_page(conn: Connection, row: tuple, *, code: str, english: bool, today: date,
+              words: Words = Words()) -> TracePage:
+    """The page for a batch row found by `find_batch`: timeline, statuses, sources, chain check."""
     template = {s.get("stage"): s for s in (row.stage_template or []) if isinstance(s, dict)}
-    events = conn.execute(EVENTS_QUERY, {"batch_id": row.id}).all()
-    steps = []
+    ancestry = ANCESTRY_QUERY.all(conn, {"batch_id": row.id})
+    timeline_batches = ancestry[:MAX_TIMELINE_BATCHES]
+    events = EVENTS_QUERIES[len(timeline_batches)].all(conn, {f"b{i}": a.id for i, a in enumerate(timeline_batches)})
+    by_batch: dict[int, list] = {a.id: [] for a in timeline_batches}
     for ev in events:
+        by_batch[ev.batch_id].append(ev)
+
+    # Every batch whose events are shown must verify on its own chain.
+    verifies = True
+    for a in timeline_batches:
+        own = by_batch[a.id]
+        if len(own) != a.event_count or not check_events(a.code, a.head_hash, own).ok:
+            verifies = False
+            break
+
+    depth_of = {a.id: a.depth for a in ancestry}
+    by_id = {ev.id: ev for ev in events}
+    steps = []
+    # A parent's "gave kg to a child" event is the same step as the child's first event: show it once.
+    shown = [ev for ev in events if not (isinstance(ev.data, dict) and ev.data.get("role") == "input")]
+    shown.sort(key=lambda ev: (ev.occurred_at, -depth_of[ev.batch_id], ev.seq))
+    for ev in shown:
         stage = template.get(ev.stage) or {}
-        label = _name(stage.get("name_zh"), stage.get("name_en"), english) or ev.stage
+        label = (_name(stage.get("name_zh"), stage.get("name_en"), english)
+                 or words.system_stages.get(ev.stage) or ev.stage)
         on = local_date(ev.occurred_at, ev.utc_offset_min)
+        corrected = by_id.get(ev.corrects_event_id) if ev.corrects_event_id else None
+        corrected_on = local_date(corrected.occurred_at, corrected.utc_offset_min) if corrected is not None else None
         steps.append(Step(seq=ev.seq, stage=ev.stage, label=label, on=on.isoformat() if on else "",
                           place=ev.location_name or _name(ev.place_zh, ev.place_en, english),
-                          quantity_kg=ev.quantity_kg, facts=_facts(stage, ev.data, english, yes_no),
-                          corrects=_seq_of(events, ev.corrects_event_id), correction_reason=ev.correction_reason))
-    decisions = conn.execute(DECISIONS_QUERY, {"producer_id": row.producer_id, "product_id": row.product_id}).all()
-    made_on = local_date(row.first_event_at) or local_date(row.created_at)
-    source_rows = conn.execute(SOURCES_QUERY, {"batch_id": row.id}).all()
-    sources = [Source(town=_name(s.town_zh, s.town_en, english), on=(local_date(s.harvested_at) or "") and
-                      local_date(s.harvested_at).isoformat(), year=s.harvest_year)
-               for s in source_rows[:MAX_SOURCES]]
+                          quantity_kg=ev.quantity_kg, facts=_step_facts(row, stage, ev, english, words),
+                          corrects=corrected_on.isoformat() if corrected_on else None,
+                          correction_reason=ev.correction_reason))
+
+    sources = []
+    for a in ancestry[:MAX_SOURCES]:
+        if a.kind != "harvest":
+            continue
+        own = by_batch.get(a.id, [])
+        picked = [local_date(ev.occurred_at, ev.utc_offset_min) for ev in own if ev.stage == "harvest"]
+        fresh = sum(ev.quantity_kg or 0 for ev in own if ev.stage == "harvest") or None
+        first = min(picked) if picked else local_date(a.first_event_at)
+        last = max(picked) if picked else None
+        sources.append(Source(town=_name(a.town_zh, a.town_en, english), on=first.isoformat() if first else "",
+                              last_on=last.isoformat() if last and last != first else "", fresh_kg=fresh,
+                              year=a.harvest_year))
     towns = list(dict.fromkeys(s.town for s in sources if s.town))
-    broken_at = verify_chain(events)
+
+    decisions = DECISIONS_QUERY.all(conn, {"producer_id": row.producer_id, "product_id": row.product_id})
+    made_on = local_date(row.first_event_at) or local_date(row.created_at)
     return TracePage(
         code=code, kind="unit" if row.serial is not None else "batch", batch=row, serial=row.serial,
         package_kg=row.package_kg, product=_name(row.product_zh, row.product_en, english),
@@ -255,30 +390,19 @@ def load_page(conn: Connection, row: Row, *, code: str, english: bool, today: da
         producer_town=_name(row.ptown_zh, row.ptown_en, english), county=_name(row.county_zh, row.county_en, english),
         made_on=made_on, today=today, status_today=rules.status_on(decisions, today),
         status_made=rules.status_on(decisions, made_on), steps=steps, sources=sources,
-        more_sources=len(source_rows) > MAX_SOURCES, source_towns=towns,
-        verifies=broken_at is None and len(events) == row.event_count, broken_at=broken_at,
-        withdrawn=row.withdrawn_at is not None,
+        more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns,
+        verifies=verifies, checked_entries=len(events), withdrawn=row.withdrawn_at is not None,
     )
 
 
-def _seq_of(events: list[Row], event_id: Optional[int]) -> Optional[int]:
-    if event_id is None:
-        return None
-    for ev in events:
-        if ev.id == event_id:
-            return ev.seq
-    return None
+def _step_facts(row: tuple, spec: dict, ev: tuple, english: bool, words: Words) -> list[tuple[str, str]]:
+    """The event's facts; a test also shows its verdict and the grade its grain count implies."""
+    facts = _facts(spec, ev.data, english, (words.yes, words.no))
+    if ev.stage == "testing" and isinstance(ev.data, dict) and ev.data.get("role") is None:
+        outcome = tracing_rules.test_outcome(row.max_moisture_pct, ev.data)
+        facts.insert(0, (words.test_result, words.passed if outcome.passed else words.failed))
+        grade = tracing_rules.grade_for(row.grade_scale, ev.data.get("grains_per_50g"))
+        if grade:
+            facts.insert(1, (words.grade, _name(grade.get("grade"), grade.get("grade_en"), english)))
+    return facts
 
-
-def broken_link(events: list[Row]) -> Optional[int]:
-    """The seq of the first event whose chain link is broken, or None when the chain holds.
-
-    Until the tracing area's canonical hashing lands this checks the links only (each event's
-    prev_hash is its predecessor's hash, seqs are 1..n without gaps).
-    """
-    previous = ""
-    for expected_seq, ev in enumerate(events, start=1):
-        if ev.seq != expected_seq or ev.prev_hash != previous or not ev.hash:
-            return ev.seq
-        previous = ev.hash
-    return None

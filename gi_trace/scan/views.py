@@ -9,7 +9,9 @@ because its CSRF token needs the session cookie the trace page avoids.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from jinja2 import pass_context
+from markupsafe import Markup
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
@@ -18,17 +20,18 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from gi_trace.access import PUBLIC, access
-from gi_trace.authorisation import rules
-from gi_trace.authorisation.services import state_label
-from gi_trace.db import get_session
+from gi_trace.access import PUBLIC, access, actor
+from gi_trace.db import get_engine, get_session
 from gi_trace.errors import ValidationError
 from gi_trace.extensions import limiter
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
+from gi_trace.scan import page as page_view
 from gi_trace.scan import photos, services, trace
 from gi_trace.scan.network import network_hash
+from gi_trace.scan.recorder import ScanRecorder
 from gi_trace.timeutil import local_today
+from gi_trace.types import utcnow
 from gi_trace.tracing import codes
 
 bp = Blueprint("scan", __name__)
@@ -72,27 +75,20 @@ def _layout_context() -> dict:
     }
 
 
-def _state_text(status: rules.Status) -> str:
-    since = status.since.isoformat() if status.since else ""
-    if status.state == rules.AUTHORISED:
-        return _("Authorised to use the GI mark since %(date)s", date=(status.authorised_since or status.since).isoformat())
-    if status.state == rules.SUSPENDED:
-        return _("Suspended since %(date)s", date=since)
-    if status.state == rules.REVOKED:
-        return _("Revoked on %(date)s", date=since)
-    if status.state == rules.EXPIRED:
-        return _("Expired on %(date)s", date=since)
-    if status.state == rules.REJECTED:
-        return _("Application rejected on %(date)s", date=since)
-    if status.state == rules.PENDING:
-        return _("Application pending: not authorised")
-    return _("Not authorised to use the GI mark")
+def _template_gettext(translations):
+    """Jinja's new-style `_()` bound to one catalog: skips Flask-Babel's per-call context lookups."""
+
+    @pass_context
+    def gettext(__context, __string, **variables):
+        rv = translations.gettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables  # as Jinja's own new-style gettext: always formatted, values escaped
+
+    return gettext
 
 
-def _kg(value) -> str:
-    if value is None:
-        return "—"
-    return f"{float(value):,.3f}".rstrip("0").rstrip(".") + " kg"
+_GETTEXT: dict[str, object] = {}
 
 
 def _not_found(typed: str, malformed: bool):
@@ -111,32 +107,63 @@ def trace_page(code: str):
         return _not_found(code, malformed=True)  # the check character caught it: no database access
     if compact != code:
         return redirect(url_for("scan.trace_page", code=compact), 301)
-    session = get_session()
-    conn = session.connection()
-    row = trace.find_batch(conn, compact)
-    if row is None:
-        return _not_found(code, malformed=False)
-    kind = "batch" if row.serial is None else "unit"
-    count = services.record_scan(conn, code=compact, kind=kind, batch_id=row.id, producer_id=row.producer_id,
-                                 network_hash=network_hash(get_remote_address(), current_app.config["SCAN_SALT"]),
-                                 limits=services.thresholds(current_app.config, kind))
-    english = _english()
-    if row.withdrawn_at is not None:
-        session.commit()
-        return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
-                               withdrawn_on=trace.local_date(row.withdrawn_at).isoformat(),
-                               report_url=url_for("scan.report", code=compact), **_layout_context()), 410, NO_STORE
-    page = trace.load_page(conn, row, code=compact, english=english, today=local_today(), verify_chain=trace.broken_link,
-                           yes_no=(_("yes"), _("no")))
-    session.commit()
+    with get_engine().connect() as conn:
+        row = trace.find_batch(conn, compact)
+        if row is None:
+            return _not_found(code, malformed=False)
+        count = _count_scan(conn, compact, row)
+        locale = str(get_locale())
+        t = page_view.texts(locale)
+        layout = _layout_context()
+        if row.withdrawn_at is not None:
+            return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
+                                   withdrawn_on=trace.local_date(row.withdrawn_at).isoformat(),
+                                   report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
+        page = trace.load_page(conn, row, code=compact, english=layout["english"], today=local_today(),
+                               words=t.words)
     first = trace.local_date(count.first_at)
-    return render_template(
-        "scan/trace.html", page=page, scan=count, first_scanned=first.isoformat() if first else "",
-        code_display=codes.display(compact), report_url=url_for("scan.report", code=compact),
-        categories=[(c, category_label(c)) for c in COMPLAINT_CATEGORIES],
-        state_text=_state_text, state_label=state_label,
-        kg=_kg, **_layout_context(),
-    ), 200, NO_STORE
+    display = codes.display(compact)
+    view = page_view.build(t, page, count, display, first.isoformat() if first else "")
+    gettext = _GETTEXT.get(locale)
+    if gettext is None:
+        gettext = _GETTEXT[locale] = _template_gettext(get_translations())
+    # Rendered without Flask's context processors: the page needs none of them (no session, no user).
+    template = current_app.jinja_env.get_template("scan/trace.html")
+    return template.render(t=t, v=view, code_display=display, gettext=gettext,
+                                  report_url=url_for("scan.report", code=compact), **layout), 200, NO_STORE
+
+
+_RECORDER_KEY = "gi_trace.scan_recorder"
+
+
+def _recorder() -> ScanRecorder | None:
+    """The app's write-behind recorder, or None when scans are written in the request (SCAN_FLUSH_SECONDS = 0)."""
+    app = current_app._get_current_object()
+    recorder = app.extensions.get(_RECORDER_KEY, False)
+    if recorder is False:
+        seconds = float(app.config.get("SCAN_FLUSH_SECONDS", 0 if app.testing else 0.25))
+        recorder = app.extensions[_RECORDER_KEY] = (
+            ScanRecorder(get_engine(app), seconds, services.thresholds(app.config)) if seconds > 0 else None)
+    return recorder
+
+
+def _count_scan(conn, code: str, row) -> services.ScanCount:
+    """Count this scan: buffered (the page adds it to the stored count) or written at once."""
+    kind = "batch" if row.serial is None else "unit"
+    network = network_hash(get_remote_address(), current_app.config["SCAN_SALT"])
+    now = utcnow()
+    recorder = _recorder()
+    if recorder is None:
+        with conn.begin():
+            return services.record_scan(conn, code=code, kind=kind, batch_id=row.id, producer_id=row.producer_id,
+                                        network_hash=network, limits=services.thresholds(current_app.config),
+                                        now=now)
+    pending = recorder.add(code=code, kind=kind, batch_id=row.id, producer_id=row.producer_id,
+                           network_hash=network, now=now)
+    return services.ScanCount(scans=(row.stored_scans or 0) + pending.scans,
+                              networks=max(row.stored_networks or 0, 1),
+                              first_at=row.stored_first_at or pending.first_at or now,
+                              flagged=bool(row.stored_flagged))
 
 
 @bp.get("/verify")
@@ -215,3 +242,12 @@ def report_sent():
     return render_template("scan/report_sent.html",
                            trace_url=url_for("scan.trace_page", code=compact) if compact else None,
                            **_layout_context())
+
+
+@bp.get("/scan/flags")
+@access("regulator", "admin")
+def flags():
+    """Counterfeit flags for regulators: codes scanned too often or from too many networks."""
+    me = actor()
+    rows = services.open_flags(get_session(), county_code=me.county_code if me.role == "regulator" else None)
+    return render_template("scan/flags.html", flags=rows, display=codes.display)

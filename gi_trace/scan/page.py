@@ -1,0 +1,206 @@
+"""What the trace page prints, as plain strings: verdict, warnings, timeline lines, in the request's language.
+
+Every sentence is translated once per process and language (`texts`); a page view only formats
+them with its dates and numbers, so the template is a flat list of `{{ ... }}` with nothing to
+decide. Values typed by producers stay plain text here and are escaped by Jinja.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from flask_babel import gettext as _
+
+from gi_trace.authorisation import rules
+from gi_trace.authorisation.services import state_label
+from gi_trace.oversight.models import COMPLAINT_CATEGORIES
+from gi_trace.oversight.services import category_label
+from gi_trace.scan import trace
+from gi_trace.scan.services import ScanCount
+
+_TEXTS: dict[str, SimpleNamespace] = {}
+
+
+def texts(locale: str) -> SimpleNamespace:
+    """The page's sentences in the current request's language (cached per language)."""
+    cached = _TEXTS.get(locale)
+    if cached is not None:
+        return cached
+    t = SimpleNamespace(
+        genuine=_("Genuine GI-traced product"),
+        not_authorised=_("The producer may not use the GI mark for this product"),
+        not_passed=_("Registered trace code: this batch has not passed its quality test"),
+        trace_code=_("Trace code"),
+        package_no=_("package No. %(n)s"),
+        today=_("Today (%(date)s)"),
+        made=_("When the batch was made (%(date)s)"),
+        states={
+            rules.AUTHORISED: _("Authorised to use the GI mark since %(date)s"),
+            rules.SUSPENDED: _("Suspended since %(date)s"),
+            rules.REVOKED: _("Revoked on %(date)s"),
+            rules.EXPIRED: _("Expired on %(date)s"),
+            rules.REJECTED: _("Application rejected on %(date)s"),
+            rules.PENDING: _("Application pending: not authorised"),
+            rules.NONE: _("Not authorised to use the GI mark"),
+        },
+        state_labels={state: state_label(state) for state in rules.STATES},
+        revoked_warning=_("Warning: the producer's right to use the GI mark was revoked on %(date)s. Its products "
+                          "may no longer carry the GI mark."),
+        suspended_warning=_("Warning: the producer's right to use the GI mark has been suspended since %(date)s. "
+                            "Until it is reinstated its products may not carry the GI mark."),
+        made_while_authorised=_("This batch was made on %(date)s, while the producer was still authorised."),
+        made_unauthorised=_("Warning: when this batch was made (%(date)s) the producer's authorisation was "
+                            "%(state)s. This batch may not carry the GI mark."),
+        test_failed=_("This batch failed its quality test and may not carry the GI label."),
+        untested=_("This batch has not passed a quality test yet, so it may not carry the GI label."),
+        unit_repeat=_("Caution: this package's own code has been scanned %(n)s times, first on %(date)s. Each "
+                      "package has its own code, so a genuine package is normally scanned only by the people who "
+                      "bought it. If you have not scanned it before, the label may have been copied: check the "
+                      "packaging and report it below."),
+        flagged=_("This code has been scanned unusually often or from many different places. The market "
+                  "regulator has been alerted."),
+        scanned=_("Scanned %(n)s times; first scanned on %(date)s."),
+        first_scan=_("This is the first scan of this code."),
+        gi_mark=_("GI mark"),
+        grade=_("Grade"),
+        grains=_("%(n)s grains per 50 g"),
+        producer_and_origin=_("Producer and origin"),
+        uscc=_("Unified social credit code"),
+        registry_no=_("Registry number"),
+        origin=_("Origin"),
+        timeline=_("From plot to shelf"),
+        no_steps=_("No stages recorded yet."),
+        corrects=_("Corrects the entry of %(date)s: %(reason)s"),
+        where_from=_("Where it came from"),
+        harvested_in=_("Harvested in"),
+        fresh=_("%(kg)s fresh"),
+        no_sources=_("No harvest is linked to this batch."),
+        record_check=_("Record check"),
+        verifies=_("The record verifies: each of its %(n)s entries is sealed with the one before it, so none has "
+                   "been changed since it was recorded."),
+        broken=_("The record does not verify: an entry has been changed or removed since it was recorded. "
+                 "Please report this."),
+        report=_("Report a problem"),
+        report_intro=_("Something wrong with this product or its label? Tell the market regulator."),
+        categories=[(c, category_label(c)) for c in COMPLAINT_CATEGORIES],
+        town_separator="、" if locale != "en" else ", ",
+        words=trace.Words(
+            yes=_("yes"), no=_("no"), passed=_("passed"), failed=_("failed"), test_result=_("Test result"),
+            grade=_("Grade"),
+            system_stages={"split": _("Split into lots"), "merge": _("Merged"), "withdrawal": _("Withdrawn")},
+        ),
+    )
+    _TEXTS[locale] = t
+    return t
+
+
+def kg(value) -> str:
+    """1234.5 -> '1,234.5 kg'."""
+    if value is None:
+        return "—"
+    return f"{float(value):,.3f}".rstrip("0").rstrip(".") + " kg"
+
+
+@dataclass
+class Line:
+    """One timeline entry, ready to print."""
+
+    on: str
+    label: str
+    detail: str  # place · quantity
+    facts: str
+    correction: str
+
+
+@dataclass
+class View:
+    """The trace page as strings (escaped by the template)."""
+
+    ok: bool
+    headline: str
+    code_line: str  # after the code: the package number of a unit code
+    status: list  # [(label, state, text)]
+    alerts: list  # [(css class, text)]
+    scans_line: str
+    product: str
+    marks_trademark: str
+    product_line: str
+    producer: str
+    producer_id_line: str
+    origin_line: str
+    lines: list
+    towns: str
+    sources: list  # [str]
+    more_sources: bool
+    verifies: bool
+    chain_line: str
+
+
+def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
+    fmt = t.states.get(status.state, t.states[rules.NONE])
+    since = status.authorised_since if status.state == rules.AUTHORISED and status.authorised_since else status.since
+    return fmt % {"date": since.isoformat() if since else ""} if "%(date)s" in fmt else fmt
+
+
+def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_display: str,
+          first_scanned: str) -> View:
+    """Turn the page data and the scan count into what the template prints, in order."""
+    b = page.batch
+    st, sm = page.status_today, page.status_made
+    authorised = st.in_force and sm.in_force
+    ok = page.genuine and page.passed_test
+    headline = ("✔ " + t.genuine) if ok else ("⚠ " + (t.not_authorised if not authorised else t.not_passed))
+    code_line = (" · " + t.package_no % {"n": page.serial}) if page.kind == "unit" else ""
+    made = page.made_on.isoformat()
+    status = [(t.today % {"date": page.today.isoformat()}, st.state, _status_text(t, st)),
+              (t.made % {"date": made}, sm.state, _status_text(t, sm))]
+    alerts: list[tuple[str, str]] = []
+    if st.state in (rules.REVOKED, rules.SUSPENDED):
+        warning = t.revoked_warning if st.state == rules.REVOKED else t.suspended_warning
+        text = warning % {"date": st.since.isoformat()}
+        if sm.in_force:
+            text += " " + t.made_while_authorised % {"date": made}
+        alerts.append(("alert", text))
+    if not sm.in_force:
+        alerts.append(("alert", t.made_unauthorised % {"date": made, "state": t.state_labels.get(sm.state, sm.state)}))
+    if b.test_state == "failed":
+        alerts.append(("alert", t.test_failed))
+    elif b.test_state != "passed":
+        alerts.append(("note", t.untested))
+    if page.kind == "unit" and scan.scans > 1:
+        alerts.append(("caution", t.unit_repeat % {"n": scan.scans, "date": first_scanned}))
+    if scan.flagged:
+        alerts.append(("alert", t.flagged))
+    scans_line = (t.scanned % {"n": scan.scans, "date": first_scanned}) if scan.scans > 1 else t.first_scan
+
+    details = []
+    if b.grade:
+        details.append(f"{t.grade} {b.grade}" + (f" ({t.grains % {'n': b.grains_per_50g}})" if b.grains_per_50g else ""))
+    if b.cultivar:
+        details.append(b.cultivar)
+    details.append(kg(page.package_kg if page.kind == "unit" and page.package_kg else b.quantity_kg))
+    producer_id_line = ""
+    if b.uscc or b.registry_no:
+        producer_id_line = f"{t.uscc if b.uscc else t.registry_no}: {b.uscc or b.registry_no}"
+    origin = page.origin_town or page.producer_town
+    origin_line = f"{t.origin}: {origin}" + (f", {page.county}" if page.county else "")
+
+    lines = []
+    for s in page.steps:
+        detail = " · ".join(x for x in (s.place, kg(s.quantity_kg) if s.quantity_kg is not None else "") if x)
+        facts = "; ".join(f"{label}: {value}" for label, value in s.facts)
+        correction = t.corrects % {"date": s.corrects, "reason": s.correction_reason} if s.corrects else ""
+        lines.append(Line(s.on, s.label, detail, facts, correction))
+    sources = []
+    for src in page.sources:
+        text = src.on + (f" – {src.last_on}" if src.last_on else "") + f" · {src.town or '—'}"
+        if src.fresh_kg:
+            text += " · " + t.fresh % {"kg": kg(src.fresh_kg)}
+        sources.append(text)
+    chain_line = ("✔ " + t.verifies % {"n": page.checked_entries}) if page.verifies else ("✘ " + t.broken)
+    return View(ok=ok, headline=headline, code_line=code_line, status=status, alerts=alerts, scans_line=scans_line,
+                product=page.product, marks_trademark=b.trademark_name or "", product_line=" · ".join(details),
+                producer=b.producer_name, producer_id_line=producer_id_line, origin_line=origin_line, lines=lines,
+                towns=t.town_separator.join(page.source_towns), sources=sources, more_sources=page.more_sources,
+                verifies=page.verifies, chain_line=chain_line)
+
