@@ -59,7 +59,7 @@ def compute_hash(batch_code: str, event) -> str:
 
 
 def append(session: Session, batch: Batch, event: Event) -> Event:
-    """Give the event the next sequence number and chain it to the batch's head; add and flush.
+    """Give the event the next sequence number and chain it to the batch's head, and add it.
 
     The caller holds the batch row (`lock_batch`); UNIQUE(batch_id, seq) turns a lost race into a
     conflict instead of a forked chain.
@@ -72,8 +72,7 @@ def append(session: Session, batch: Batch, event: Event) -> Event:
     batch.event_count = event.seq
     batch.head_hash = event.hash
     session.add(batch)
-    session.flush()
-    return event
+    return event  # the caller flushes (and turns a lost race into a conflict)
 
 
 @dataclass(frozen=True)
