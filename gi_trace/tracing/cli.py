@@ -7,26 +7,44 @@ import click
 from flask import Flask
 
 from gi_trace.db import session_scope
+from gi_trace.errors import DomainError
 from gi_trace.tracing import chain
 
 
+def _report(code: str, result: chain.ChainResult) -> None:
+    event = f" (id {result.broken_event_id})" if result.broken_event_id else ""
+    click.echo(f"BROKEN batch {code} at event {result.broken_seq}{event}: {result.reason}")
+
+
 @click.command("verify")
+@click.option("--batch", "code", default=None, help="Verify only this batch (its trace code).")
 @click.option("--all-broken", is_flag=True, help="List every broken batch, not only the first.")
-def verify_cmd(all_broken: bool) -> None:
+def verify_cmd(code: str | None, all_broken: bool) -> None:
     """Recompute every batch's event hash chain; name the first broken link and exit 1 if any."""
+    from gi_trace.tracing.services import batch_by_code
+
     broken = []
     with session_scope() as session:
+        if code:
+            try:
+                batch = batch_by_code(session, code)
+            except DomainError as exc:
+                raise click.ClickException(exc.message) from exc
+            result = chain.verify_batch(session, batch)
+            if not result.ok:
+                _report(batch.code, result)
+                raise SystemExit(1)
+            click.echo(f"OK: batch {batch.code} verified ({result.events} events)")
+            return
         total = chain.batch_count(session)
         with click.progressbar(length=total, label="Verifying batches", file=sys.stderr) as bar:
             for item in chain.iter_verify_all(session, on_batch=bar.update):
                 broken.append(item)
                 if not all_broken:
                     break
+    for item in broken:
+        _report(item.batch_code, item.result)
     if broken:
-        for item in broken:
-            result = item.result
-            click.echo(f"BROKEN batch {item.batch_code} at event {result.broken_seq}"
-                       f"{f' (id {result.broken_event_id})' if result.broken_event_id else ''}: {result.reason}")
         raise SystemExit(1)
     click.echo(f"OK: {total} batches verified")
 

@@ -24,6 +24,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 EPSILON_KG = 0.0005  # half a gram
 MAX_TEXT = 500
 MAX_LIST = 100
+MAX_NUMBER = 1e9  # a million tonnes
 
 FRESH = "fresh"
 DRIED = "dried"
@@ -124,6 +125,8 @@ def _number(value: Any, name: str, *, integer: bool = False) -> float | int:
         raise ValidationError(_("%(field)s must be a number.", field=name), field=name)
     if value < 0:
         raise ValidationError(_("%(field)s cannot be negative.", field=name), field=name)
+    if value > MAX_NUMBER:  # no real quantity is this large; sums of such values would overflow
+        raise ValidationError(_("%(field)s is too large.", field=name), field=name)
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise ValidationError(_("%(field)s must be a whole number.", field=name), field=name)

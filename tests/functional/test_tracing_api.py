@@ -197,6 +197,8 @@ def test_tampering_with_a_stored_event_is_named_by_verify(client, session, growe
     assert result.exit_code == 1
     assert f"BROKEN batch {code} at event 2" in result.output
     assert "changed after it was recorded" in result.output or "登记后被修改" in result.output
+    one = app.test_cli_runner().invoke(args=["verify", "--batch", code])
+    assert one.exit_code == 1 and f"BROKEN batch {code} at event 2" in one.output
     view = client.get(f"/api/v1/trace/{code}").get_json()
     assert view["verifies"] is False
     check = client.get(f"/api/v1/batches/{code}/verify", headers=grower.headers).get_json()
@@ -257,6 +259,7 @@ def test_no_token_is_401_and_bad_input_is_never_500(client, session, grower):
         {"stage": "harvest", "occurred_at": PICKED, "data": {"plot_id": "one", "fresh_kg": 1}},
         {"stage": "harvest", "occurred_at": PICKED, "data": {"plot_id": grower.plot.id, "fresh_kg": -1}},
         {"stage": "harvest", "occurred_at": PICKED, "data": {"plot_id": grower.plot.id, "fresh_kg": 1e400}},
+        {"stage": "harvest", "occurred_at": PICKED, "data": {"plot_id": grower.plot.id, "fresh_kg": 1e308}},
         {"stage": "harvest", "occurred_at": PICKED, "data": {"plot_id": 99999, "fresh_kg": 10}},
         {"stage": "harvest", "occurred_at": PICKED, "data": {"plot_id": grower.plot.id, "fresh_kg": 10, "x": 1}},
         {"stage": "harvest", "occurred_at": PICKED, "location": 5, "data": {"plot_id": grower.plot.id,
