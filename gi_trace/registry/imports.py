@@ -14,7 +14,6 @@ import csv
 import io
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -260,19 +259,18 @@ def _cell_text(value) -> str:
 
 def _read_xlsx(stream: IO[bytes]) -> Table:
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
+    workbook = None
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError, EOFError):
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        iterator = sheet.iter_rows(values_only=True) if sheet is not None else iter(())
+        first = next(iterator, None)
+    except Exception:  # noqa: BLE001 - whatever breaks inside a user's workbook is a problem with the file
+        if workbook is not None:
+            workbook.close()
         raise ImportFileError(_("The Excel file cannot be read; open it in Excel and save it again as "
                                 ".xlsx."), field="file") from None
-    if not workbook.worksheets:
-        workbook.close()
-        raise ImportFileError(_("The file is empty."), field="file")
-    sheet = workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
-    first = next(iterator, None)
     if first is None:
         workbook.close()
         raise ImportFileError(_("The file is empty."), field="file")
@@ -286,7 +284,7 @@ def _read_xlsx(stream: IO[bytes]) -> Table:
                 texts = [_cell_text(v) for v in values]
                 if any(t.strip() for t in texts):
                     yield number, texts
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError):
+        except Exception:  # noqa: BLE001 - see above
             raise ImportFileError(_("Row %(row)s of the Excel file cannot be read; open it in Excel and "
                                     "save it again as .xlsx.", row=number + 1), field="file") from None
 

@@ -128,3 +128,24 @@ def test_result_needs_confirmation_only_for_unaccepted_warnings():
     assert imports.ImportResult("producers", warnings=[warning], accept_warnings=True).ok
     assert not imports.ImportResult("producers", errors=[warning], warnings=[warning],
                                     accept_warnings=True).ok
+
+
+def _workbook_with_broken_sheet() -> bytes:
+    import zipfile
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["a"])
+    good = io.BytesIO()
+    workbook.save(good)
+    broken = io.BytesIO()
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, b"<worksheet><sheetData><row>" if item.filename.endswith("sheet1.xml") else data)
+    return broken.getvalue()
+
+
+def test_workbook_with_broken_xml_is_a_file_error_not_a_crash():
+    with pytest.raises(ImportFileError) as exc:
+        rows_of(_workbook_with_broken_sheet(), "a.xlsx")
+    assert exc.value.field == "file"
