@@ -3,13 +3,18 @@
 # Uses SQLite unless DATABASE_URL names a PostgreSQL database. Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" "[test]"
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests use: the browser, and CJK fonts for screenshots and PDF labels.
+missing=()
+for pkg in chromium fonts-noto-cjk; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the end-to-end tests"
+    echo "installing Debian packages for the end-to-end tests: ${missing[*]}"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "chromium is missing and cannot be installed here (need root and apt-get): end-to-end tests will fail" >&2
+    echo "missing ${missing[*]} and cannot install (need root and apt-get): end-to-end tests will fail" >&2
   fi
 fi
 echo "database: ${DATABASE_URL:-SQLite (temporary file)}"
