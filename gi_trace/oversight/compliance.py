@@ -21,7 +21,7 @@ service `compliance()` gets the tallies from one aggregate query per call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Iterable, Optional, Sequence
 
 from flask_babel import gettext as _
@@ -308,24 +308,67 @@ def region_producers(product_id: int, county_code: Optional[str]):
     return query
 
 
+def _correlated_state(product_id: int, as_of: date, producer_id_col):
+    """Per-producer scalar subqueries: last decision's action and date, latest approval's expiry test.
+
+    SQLite walks the (producer, product, date, id) index backwards once per producer, which beats
+    sorting every decision for a window function; PostgreSQL prefers the window (see tallies_sql).
+    """
+    d1 = AuthorisationDecision.__table__.alias("d_last")
+    d2 = AuthorisationDecision.__table__.alias("d_approval")
+    window = (d1.c.producer_id == producer_id_col, d1.c.product_id == product_id, d1.c.effective_date <= as_of)
+    order = (d1.c.effective_date.desc(), d1.c.id.desc())
+    last_action = select(d1.c.action).where(*window).order_by(*order).limit(1).scalar_subquery()
+    last_date = select(d1.c.effective_date).where(*window).order_by(*order).limit(1).scalar_subquery()
+    approval = (select(d2.c.valid_until).where(d2.c.producer_id == producer_id_col, d2.c.product_id == product_id,
+                                              d2.c.action == "approve", d2.c.effective_date <= as_of)
+                .order_by(d2.c.effective_date.desc(), d2.c.id.desc()).limit(1).scalar_subquery())
+    # 1 when an approval exists and has no expiry before the date; NULL when there is no approval.
+    approval_ok = (select(case((d2.c.valid_until.is_(None), 1), (d2.c.valid_until >= as_of, 1), else_=0))
+                   .where(d2.c.producer_id == producer_id_col, d2.c.product_id == product_id,
+                          d2.c.action == "approve", d2.c.effective_date <= as_of)
+                   .order_by(d2.c.effective_date.desc(), d2.c.id.desc()).limit(1).scalar_subquery())
+    return last_action, last_date, approval, approval_ok
+
+
+def _prefers_window(session: Session) -> bool:
+    return session.get_bind().dialect.name != "sqlite"
+
+
 def tallies_sql(session: Session, product_id: int, year: int, as_of: date,
                 county_code: Optional[str] = None) -> dict[str, Tally]:
     """Per-county tallies from one aggregate query."""
-    members = region_producers(product_id, county_code).subquery("members")
-    authorised = authorised_subquery(product_id, as_of)
     o = OutputRecord.__table__
-    is_authorised = authorised.c.producer_id.is_not(None)
-    value = func.coalesce(o.c.output_value_yuan, literal(0.0))
-    query = (select(members.c.county_code,
-                    func.count(),
-                    func.count(authorised.c.producer_id),
-                    func.coalesce(func.sum(o.c.output_value_yuan), 0.0),
-                    func.coalesce(func.sum(case((is_authorised, value), else_=literal(0.0))), 0.0))
-             .select_from(members)
-             .outerjoin(authorised, authorised.c.producer_id == members.c.id)
-             .outerjoin(o, and_(o.c.producer_id == members.c.id, o.c.product_id == product_id, o.c.year == year))
-             .group_by(members.c.county_code))
-    return {row[0]: Tally(int(row[1]), int(row[2]), float(row[3]), float(row[4]))
+    if _prefers_window(session):
+        members = region_producers(product_id, county_code).subquery("members")
+        authorised = authorised_subquery(product_id, as_of)
+        is_authorised = authorised.c.producer_id.is_not(None)
+        value = func.coalesce(o.c.output_value_yuan, literal(0.0))
+        query = (select(members.c.county_code,
+                        func.count(),
+                        func.count(authorised.c.producer_id),
+                        func.coalesce(func.sum(o.c.output_value_yuan), 0.0),
+                        func.coalesce(func.sum(case((is_authorised, value), else_=literal(0.0))), 0.0))
+                 .select_from(members)
+                 .outerjoin(authorised, authorised.c.producer_id == members.c.id)
+                 .outerjoin(o, and_(o.c.producer_id == members.c.id, o.c.product_id == product_id,
+                                    o.c.year == year))
+                 .group_by(members.c.county_code))
+    else:
+        p = Producer.__table__
+        last_action, _last_date, _valid, approval_ok = _correlated_state(product_id, as_of, p.c.id)
+        flag = case((and_(last_action.in_(("approve", "reinstate")), func.coalesce(approval_ok, 0) == 1), 1),
+                    else_=0)
+        # MATERIALIZED: the flag is used twice below; without it SQLite would run the subqueries twice.
+        members = (region_producers(product_id, county_code)
+                   .add_columns(o.c.output_value_yuan.label("value"), flag.label("authorised"))
+                   .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product_id, o.c.year == year))
+                   .cte("members").prefix_with("MATERIALIZED"))
+        query = (select(members.c.county_code, func.count(), func.sum(members.c.authorised),
+                        func.coalesce(func.sum(members.c.value), 0.0),
+                        func.coalesce(func.sum(case((members.c.authorised == 1, members.c.value), else_=None)), 0.0))
+                 .group_by(members.c.county_code))
+    return {row[0]: Tally(int(row[1]), int(row[2] or 0), float(row[3]), float(row[4]))
             for row in session.execute(query).all()}
 
 
@@ -461,40 +504,84 @@ def drilldown(session: Session, product: Product, year: int, county_code: Option
             "total": total, "offset": offset, "rows": out}
 
 
-def drilldown_all(session: Session, product: Product, year: int, county_code: Optional[str] = None,
-                  as_of: Optional[date] = None) -> list[dict]:
-    """Every registered producer with why it counts or not, from one query (for reports and exports).
+DRILLDOWN_COLUMNS = ("producer_id", "name", "code", "county_code", "town_code", "in_region", "state", "since",
+                     "valid_until", "output_value", "counts_as_producer", "counts_as_authorised", "reasons")
 
-    Same rows as drilldown(), with states derived in SQL from each producer's last decision.
+
+def drilldown_rows(session: Session, product: Product, year: int, county_code: Optional[str] = None,
+                   as_of: Optional[date] = None) -> list[tuple]:
+    """Every registered producer with why it counts or not, as tuples in DRILLDOWN_COLUMNS order.
+
+    One query; states are derived from each producer's last decision (state_from_last). Dates are
+    ISO strings, booleans 0/1, reasons joined with ";" — ready for CSV and spreadsheets.
     """
     as_of = as_of or default_as_of(year, local_today())
     p, pp, pt, o = Producer.__table__, ProducerProduct.__table__, ProductTown.__table__, OutputRecord.__table__
-    last, approval = _last_decisions(product.id, as_of)
-    query = (select(p.c.id, p.c.name, p.c.uscc, p.c.registry_no, p.c.county_code, p.c.town_code,
-                    pt.c.town_code.label("protected"), o.c.output_value_yuan, last.c.action, last.c.effective_date,
-                    approval.c.valid_until)
-             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
-             .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
-             .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
-             .outerjoin(last, and_(last.c.producer_id == p.c.id, last.c.rn == 1))
-             .outerjoin(approval, and_(approval.c.producer_id == p.c.id, approval.c.rn == 1))
-             .order_by(p.c.county_code, p.c.town_code, p.c.id))
+    base = (select(p.c.id, p.c.name, p.c.uscc, p.c.registry_no, p.c.county_code, p.c.town_code,
+                   pt.c.town_code.label("protected"), o.c.output_value_yuan)
+            .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
+            .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
+            .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
+            .order_by(p.c.county_code, p.c.town_code, p.c.id))
+    if _prefers_window(session):
+        last, approval = _last_decisions(product.id, as_of)
+        query = (base.add_columns(last.c.action, last.c.effective_date, approval.c.valid_until)
+                 .outerjoin(last, and_(last.c.producer_id == p.c.id, last.c.rn == 1))
+                 .outerjoin(approval, and_(approval.c.producer_id == p.c.id, approval.c.rn == 1)))
+    else:
+        last_action, last_date, valid_until, _ok = _correlated_state(product.id, as_of, p.c.id)
+        query = base.add_columns(last_action.label("action"), last_date.label("effective_date"),
+                                 valid_until.label("valid_until"))
     if county_code is not None:
         query = query.where(p.c.county_code == county_code)
+    expired_from = {}
+    reason_of = dict(_STATE_REASON)
     out = []
+    append = out.append
     for (pid, name, uscc, registry_no, county, town, protected, value, action, last_date,
          valid_until) in session.execute(query).all():
-        state, since = state_from_last(action, last_date, valid_until, as_of)
-        in_region = protected is not None
-        status = rules.Status(state)
-        out.append({
-            "producer_id": pid, "name": name, "code": uscc or registry_no or "", "county_code": county,
-            "town_code": town, "in_region": in_region, "state": state,
-            "since": since.isoformat() if since else None,
-            "valid_until": valid_until.isoformat() if valid_until and state in (rules.AUTHORISED, rules.SUSPENDED,
-                                                                                rules.EXPIRED) else None,
-            "output_value": float(value) if value is not None else None,
-            "counts_as_producer": in_region, "counts_as_authorised": in_region and status.in_force,
-            "reasons": reasons(in_region, status, value is not None),
-        })
+        # state_from_last, inlined: this loop runs once per registered producer.
+        if action is None:
+            state, since = rules.NONE, None
+        elif valid_until is not None and action in _HOLDING and as_of > valid_until:
+            state = rules.EXPIRED
+            since = expired_from.get(valid_until)
+            if since is None:
+                since = expired_from[valid_until] = (valid_until + _ONE_DAY).isoformat()
+        else:
+            state, since = _ACTION_STATE[action], last_date.isoformat()
+        if protected is None:
+            in_region = in_force = 0
+            why = OUTSIDE_TOWNS
+        else:
+            in_region = 1
+            in_force = 1 if state == rules.AUTHORISED else 0
+            why = COUNTS if in_force else reason_of.get(state, NO_AUTHORISATION)
+            if value is None:
+                why += ";" + NO_OUTPUT
+        append((pid, name, uscc or registry_no or "", county, town, in_region, state, since,
+                valid_until.isoformat() if valid_until is not None and state in _DATED else None,
+                value, in_region, in_force, why))
     return out
+
+
+def drilldown_all(session: Session, product: Product, year: int, county_code: Optional[str] = None,
+                  as_of: Optional[date] = None) -> list[dict]:
+    """drilldown_rows() as dicts (booleans as True/False, reasons as a list), like drilldown()'s rows."""
+    out = []
+    for row in drilldown_rows(session, product, year, county_code, as_of):
+        item = dict(zip(DRILLDOWN_COLUMNS, row))
+        item["in_region"] = bool(item["in_region"])
+        item["counts_as_producer"] = bool(item["counts_as_producer"])
+        item["counts_as_authorised"] = bool(item["counts_as_authorised"])
+        item["output_value"] = float(item["output_value"]) if item["output_value"] is not None else None
+        item["reasons"] = item["reasons"].split(";")
+        out.append(item)
+    return out
+
+
+_DATED = (rules.AUTHORISED, rules.SUSPENDED, rules.EXPIRED)
+_HOLDING = ("approve", "reinstate", "suspend")
+_ONE_DAY = timedelta(days=1)
+_ACTION_STATE = {"apply": rules.PENDING, "approve": rules.AUTHORISED, "reinstate": rules.AUTHORISED,
+                 "suspend": rules.SUSPENDED, "reject": rules.REJECTED, "revoke": rules.REVOKED}

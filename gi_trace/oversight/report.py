@@ -39,8 +39,7 @@ TABLES = {
                              "output_share_met", "producers_denominator", "output_denominator"],
     "compliance_history": ["year", "as_of", "producers_total", "producers_authorised", "user_share",
                            "output_value_total", "output_value_authorised", "output_share", "target"],
-    "producers": ["producer_id", "name", "code", "county_code", "town_code", "in_region", "state", "since",
-                  "valid_until", "output_value", "counts_as_producer", "counts_as_authorised", "reasons"],
+    "producers": list(c.DRILLDOWN_COLUMNS),
     "decisions": ["decision_id", "effective_date", "action", "producer_id", "producer", "code", "county_code",
                   "reference_no", "valid_until", "reason", "inspection_id", "recorded_at"],
     "movements_by_county": ["county_code", "county_name", "authorised_at_year_end", "new", "approvals",
@@ -94,7 +93,7 @@ def summary(session: Session, product: Product, year: int, county: Optional[str]
 
 
 def authorised_users(session: Session, product: Product, year: int, county: Optional[str], as_of: date,
-                     producers: list[dict], names: dict[str, str]) -> tuple[dict, list[dict]]:
+                     producers: list[tuple], names: dict[str, str]) -> tuple[dict, list[dict]]:
     """The list at the as-of date, and what changed in the year (per county); plus the year's decisions."""
     start, end, _t0, _t1 = _year_bounds(year)
     d, p = AuthorisationDecision.__table__, Producer.__table__
@@ -112,9 +111,10 @@ def authorised_users(session: Session, product: Product, year: int, county: Opti
         "valid_until": r[9].isoformat() if r[9] else "", "reason": r[10], "inspection_id": r[11] or "",
         "recorded_at": r[12].isoformat(timespec="seconds") if r[12] else "",
     } for r in session.execute(query).all()]
-    # Who was in force at the end of the previous year: approvals of anyone else are new users.
-    before = {r["producer_id"] for r in c.drilldown_all(session, product, year - 1, county, start - timedelta(days=1))
-              if r["state"] in (rules.AUTHORISED, rules.SUSPENDED)} if year > c.FIRST_YEAR else set()
+    # Who was in force (or suspended) at the end of the previous year, among those approved in this one:
+    # approvals of anyone else are new users.
+    approved = {dec["producer_id"] for dec in decisions if dec["action"] == "approve"}
+    before = _held_at(session, product.id, start - timedelta(days=1), approved, start, min(end, as_of))
     counties = {}
 
     def bucket(code: str) -> dict:
@@ -132,17 +132,42 @@ def authorised_users(session: Session, product: Product, year: int, county: Opti
         if dec["action"] == "approve" and dec["producer_id"] not in before and dec["producer_id"] not in new_ids:
             new_ids.add(dec["producer_id"])
             row["new"] += 1
-    authorised = [r for r in producers if r["counts_as_authorised"]]
+    columns = c.DRILLDOWN_COLUMNS
+    i_auth, i_county, i_state, i_since = (columns.index(k) for k in ("counts_as_authorised", "county_code", "state",
+                                                                     "since"))
+    authorised = [r for r in producers if r[i_auth]]
     for r in authorised:
-        bucket(r["county_code"])["authorised_at_year_end"] += 1
+        bucket(r[i_county])["authorised_at_year_end"] += 1
+    first, last = start.isoformat(), end.isoformat()
     for r in producers:
-        if r["state"] == rules.EXPIRED and r["since"] and start.isoformat() <= r["since"] <= end.isoformat():
-            bucket(r["county_code"])["expired"] += 1
+        if r[i_state] == rules.EXPIRED and r[i_since] and first <= r[i_since] <= last:
+            bucket(r[i_county])["expired"] += 1
     by_county = sorted(counties.values(), key=lambda x: x["county_code"])
     totals = {k: sum(row[k] for row in by_county) for k in ("authorised_at_year_end", "new", "approvals", "suspended",
                                                            "reinstated", "revoked", "expired")}
     return {"count": len(authorised), "totals": totals, "by_county": by_county,
-            "list": authorised[:HTML_LIST_LIMIT], "list_truncated": len(authorised) > HTML_LIST_LIMIT}, decisions
+            "list": [dict(zip(columns, r)) for r in authorised[:HTML_LIST_LIMIT]], "list_truncated": len(authorised) > HTML_LIST_LIMIT}, decisions
+
+
+def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int], start: date,
+             end: date) -> set[int]:
+    """Which of these producers (approved between start and end) held an authorisation on a date."""
+    if not producer_ids:
+        return set()
+    d = AuthorisationDecision.__table__
+    approved = (select(d.c.producer_id).where(d.c.product_id == product_id, d.c.action == "approve",
+                                              d.c.effective_date >= start, d.c.effective_date <= end))
+    last, approval = c._last_decisions(product_id, on)
+    query = (select(last.c.producer_id, last.c.action, last.c.effective_date, approval.c.valid_until)
+             .outerjoin(approval, and_(approval.c.producer_id == last.c.producer_id, approval.c.rn == 1))
+             .where(last.c.rn == 1, last.c.action.in_(("approve", "reinstate", "suspend")),
+                    last.c.producer_id.in_(approved)))
+    held = set()
+    for pid, action, day, valid_until in session.execute(query).all():
+        if pid in producer_ids and c.state_from_last(action, day, valid_until, on)[0] in (rules.AUTHORISED,
+                                                                                         rules.SUSPENDED):
+            held.add(pid)
+    return held
 
 
 def traceability(session: Session, product: Product, year: int, county: Optional[str], as_of: date) -> dict:
@@ -325,7 +350,7 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
     as_of = as_of or c.default_as_of(year, today)
     names = _region_names(session)
     head = summary(session, product, year, county_code, as_of, today)
-    producers = c.drilldown_all(session, product, year, county_code, as_of)
+    producers = c.drilldown_rows(session, product, year, county_code, as_of)
     users, decisions = authorised_users(session, product, year, county_code, as_of, producers, names)
     inspections, inspection_rows = supervision(session, product, year, county_code)
     handling, complaint_rows = complaints_and_signals(session, product, year, county_code)
@@ -354,7 +379,7 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
         "compliance_by_county": [dict(row, producers_denominator=_src(row, "producers"),
                                       output_denominator=_src(row, "output_value")) for row in comp["by_county"]],
         "compliance_history": head["history"],
-        "producers": [dict(r, reasons=";".join(r["reasons"])) for r in producers],
+        "producers": producers,
         "decisions": decisions,
         "movements_by_county": users["by_county"],
         "traceability_by_stage": report["traceability"].get("by_stage", []),
@@ -362,7 +387,15 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
         "complaints": complaint_rows,
     }
     report["tables"] = {name: len(rows) for name, rows in tables.items()}
+    # Every table as tuples in its TABLES column order (the big one already is).
+    tables = {name: rows if name == "producers" else [tuple(_plain(row.get(col)) for col in TABLES[name])
+                                                      for row in rows]
+              for name, rows in tables.items()}
     return {"report": report, "tables": tables, "town_names": names}
+
+
+def _plain(value):
+    return int(value) if isinstance(value, bool) else value
 
 
 def _src(row: dict, key: str) -> str:
@@ -372,44 +405,21 @@ def _src(row: dict, key: str) -> str:
 
 # --- files ------------------------------------------------------------------------------------
 
-def table_csv(name: str, rows: list[dict]) -> bytes:
-    """A table as UTF-8 CSV with BOM and a header row of column keys."""
+def table_csv(name: str, rows: list[tuple]) -> bytes:
+    """A table as UTF-8 CSV with BOM and a header row of column keys (True/False as 1/0, None empty)."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
-    columns = TABLES[name]
-    writer.writerow(columns)
-    writer.writerows([_plain(row.get(col)) for col in columns] for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    writer.writerow(TABLES[name])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
-def tables_xlsx(tables: dict[str, list[dict]]) -> bytes:
-    """Every table as one sheet of a workbook (streamed: write-only mode)."""
-    from openpyxl import Workbook
+def tables_xlsx(tables: dict[str, list[tuple]]) -> bytes:
+    """Every table as one sheet of a workbook."""
+    from gi_trace.oversight.xlsx import workbook
 
-    wb = Workbook(write_only=True)
-    for name, rows in tables.items():
-        ws = wb.create_sheet(title=name[:31])
-        columns = TABLES[name]
-        ws.append(columns)
-        for row in rows:
-            ws.append([_safe(_plain(row.get(col))) for col in columns])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def _plain(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _safe(value):
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    return workbook({name: (TABLES[name], rows) for name, rows in tables.items()})
 
 
 def render_html(data: dict, session: Optional[Session] = None) -> str:
