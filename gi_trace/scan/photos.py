@@ -27,8 +27,7 @@ def reencode_photo(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[byte
     if not data:
         raise ValidationError(_("The photo is empty."), field="photo")
     if len(data) > max_bytes:
-        raise ValidationError(_("The photo is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024)),
-                              field="photo")
+        raise ValidationError(_("The photo is larger than %(size)s.", size=_size(max_bytes)), field="photo")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -44,8 +43,9 @@ def reencode_photo(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[byte
                 image = _flatten(image)
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError(_("The photo's dimensions are too large."), field="photo") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ValidationError(_("The photo could not be read as an image."), field="photo") from None
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     # A new image from the pixels alone: no info dict, no EXIF, no ICC profile travels with it.
@@ -54,6 +54,13 @@ def reencode_photo(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[byte
     out = io.BytesIO()
     clean.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue(), OUTPUT_MIME
+
+
+def _size(n: int) -> str:
+    """5242880 -> '5 MB', 2000 -> '2 KB'."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.3g} MB"
+    return f"{max(1, round(n / 1024))} KB"
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -44,6 +44,7 @@ class ScanRecorder:
         self._buffer: list[services.Scans] = []
         self._unwritten: dict[str, list] = {}  # code -> [scans, first_at] buffered or being written
         self._wake = threading.Event()
+        self._stopped = False
         self._pid = None
         self._thread: Optional[threading.Thread] = None
 
@@ -99,8 +100,17 @@ class ScanRecorder:
             self._thread.start()
             atexit.register(self.flush)
 
+    def close(self) -> None:
+        """Write what is buffered and stop the writer thread."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.flush()
+        atexit.unregister(self.flush)
+
     def _run(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:

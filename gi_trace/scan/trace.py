@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import namedtuple
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Optional
@@ -41,8 +42,17 @@ def _sqlite_date(value):
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _sqlite_json(value):
-    return json.loads(value) if isinstance(value, str) else value
+@lru_cache(maxsize=8192)
+def _event_json(value: str):
+    """Event data parsed once per distinct text: many events share theirs (tests, storage, shipping).
+
+    The parsed dicts are shared between requests, so the read path never changes them.
+    """
+    return json.loads(value)
+
+
+def _json_text(value):
+    return _event_json(value) if isinstance(value, str) else value
 
 
 def _pg_time(value):
@@ -65,9 +75,9 @@ def _cached_json(value):
 
 
 _CONVERTERS = {
-    "sqlite": {"time": _sqlite_time, "date": _sqlite_date, "json": _sqlite_json, "bool": bool,
+    "sqlite": {"time": _sqlite_time, "date": _sqlite_date, "json": _json_text, "bool": bool,
                "cached_json": _cached_json},
-    "postgresql": {"time": _pg_time, "date": None, "json": None, "bool": None, "cached_json": _cached_json},
+    "postgresql": {"time": _pg_time, "date": None, "json": _json_text, "bool": None, "cached_json": _cached_json},
 }
 
 
@@ -157,8 +167,8 @@ LIMIT {MAX_SOURCES + 1}
 # The events of the batch and its nearest ancestors (the timeline), in chain order per batch.
 EVENTS_SQL = """
 SELECT e.id, e.batch_id, e.seq, e.stage, e.occurred_at, e.utc_offset_min, e.location_town_code, e.location_name,
-       e.quantity_kg, e.data, e.op_id, e.recorded_by, e.recorded_at, e.corrects_event_id, e.correction_reason,
-       e.prev_hash, e.hash, p.name_zh, p.name_en
+       e.quantity_kg, CAST(e.data AS TEXT), e.op_id, e.recorded_by, e.recorded_at, e.corrects_event_id,
+       e.correction_reason, e.prev_hash, e.hash, p.name_zh, p.name_en
 FROM event e LEFT JOIN region p ON p.code = e.location_town_code
 WHERE e.batch_id IN ({ids})
 ORDER BY e.batch_id, e.seq
@@ -395,8 +405,27 @@ def load_page(conn: Connection, row: tuple, *, code: str, english: bool, today: 
     )
 
 
+_FACTS_CACHE: dict[tuple, list] = {}
+
+
 def _step_facts(row: tuple, spec: dict, ev: tuple, english: bool, words: Words) -> list[tuple[str, str]]:
-    """The event's facts; a test also shows its verdict and the grade its grain count implies."""
+    """The event's facts; a test also shows its verdict and the grade its grain count implies.
+
+    Cached per (stage definition, data, language): the same data always reads the same way, and
+    most events share their data with others (the parsed dict is shared, see _event_json).
+    """
+    key = (id(spec), id(ev.data), english, id(words), id(row.grade_scale), row.max_moisture_pct)
+    cached = _FACTS_CACHE.get(key)
+    if cached is not None and cached[0] is ev.data and cached[1] is spec:
+        return cached[2]
+    facts = _compute_facts(row, spec, ev, english, words)
+    if len(_FACTS_CACHE) > 8192:
+        _FACTS_CACHE.clear()
+    _FACTS_CACHE[key] = (ev.data, spec, facts)
+    return facts
+
+
+def _compute_facts(row: tuple, spec: dict, ev: tuple, english: bool, words: Words) -> list[tuple[str, str]]:
     facts = _facts(spec, ev.data, english, (words.yes, words.no))
     if ev.stage == "testing" and isinstance(ev.data, dict) and ev.data.get("role") is None:
         outcome = tracing_rules.test_outcome(row.max_moisture_pct, ev.data)

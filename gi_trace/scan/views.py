@@ -100,6 +100,7 @@ def _not_found(typed: str, malformed: bool):
 
 @bp.get("/t/<code>")
 @access(PUBLIC)
+@limiter.exempt  # the busiest public page: no per-request limiter bookkeeping (it has no limit)
 def trace_page(code: str):
     """The public page behind a QR code: genuine? authorised? where from? record intact?"""
     compact = codes.parse(code)
