@@ -129,6 +129,23 @@ GOJI_STAGES = [
 ]
 
 
+# For a product a regulator added without its own template (e.g. 海原马铃薯): the same chain of
+# custody without goji's drying stage and grain-count grading.
+GENERIC_STAGES = [
+    s if s["stage"] not in ("testing",) else {
+        **s, "fields": [
+            _f("lab", "string", "检测机构", "Laboratory", required=True),
+            _f("report_no", "string", "报告编号", "Report number", required=True),
+            _f("moisture_pct", "number", "含水率", "Moisture", unit="%"),
+            _f("pesticide_pass", "boolean", "农药残留合格", "Pesticide residues passed", required=True),
+            _f("lab_verdict", "choice", "检测结论", "Laboratory verdict",
+               choices=[{"value": "pass", "label_zh": "合格", "label_en": "Pass"},
+                        {"value": "fail", "label_zh": "不合格", "label_en": "Fail"}]),
+        ]}
+    for s in GOJI_STAGES if s["stage"] != "drying"
+]
+
+
 def all_regions() -> list[Region]:
     """Every division as Region rows (city, counties, towns)."""
     rows = [Region(code=CITY[0], name_zh=CITY[1], name_en=CITY[2], level="city")]

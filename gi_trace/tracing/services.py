@@ -19,7 +19,7 @@ from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.errors import Conflict, Forbidden, NotFound, Refused, ValidationError
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
-from gi_trace.registry.reference import GOJI_STAGES
+from gi_trace.registry.reference import GENERIC_STAGES
 from gi_trace.registry.services import protected_towns, require_regulator_scope
 from gi_trace.timeutil import LOCAL_TZ, local_today
 from gi_trace.tracing import chain, codes, rules
@@ -89,8 +89,8 @@ def _require_producer(user: Optional[User]) -> int:
 
 
 def template_of(product: Product) -> list:
-    """The product's stage template (中宁枸杞's stages when a product has none yet)."""
-    return product.stage_template or GOJI_STAGES
+    """The product's stage template (a generic chain of custody when a product has none yet)."""
+    return product.stage_template or GENERIC_STAGES
 
 
 # --- authorisation ------------------------------------------------------------------------

@@ -154,6 +154,11 @@ def test_epcis_document_validates_against_the_schema(client, session, grower):
         document = response.get_json()
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
         assert errors == [], [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+        for item in document["epcisBody"]["eventList"]:  # the schema's "uri" format is not checked offline
+            ids = [item["eventID"]] + [q["epcClass"] for key in ("quantityList", "inputQuantityList",
+                                                                 "outputQuantityList") for q in item.get(key, [])]
+            ids += [item[key]["id"] for key in ("readPoint", "bizLocation") if key in item]
+            assert all(i.startswith("https://trace.example.cn/") for i in ids), ids
     document = client.get(f"/api/v1/batches/{out}/epcis?scope=backward", headers=grower.headers).get_json()
     events = document["epcisBody"]["eventList"]
     kinds = [(e["type"], e.get("bizStep")) for e in events]

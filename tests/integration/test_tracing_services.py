@@ -361,3 +361,29 @@ def test_two_writers_cannot_fork_a_chain(session, grower):
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
+
+
+def test_a_product_without_its_own_template_gets_the_generic_chain(session):
+    from gi_trace.registry.models import Product, ProductTown
+
+    potato = Product(slug="haiyuan-potato", name_zh="海原马铃薯", max_moisture_pct=None,
+                     season_start_mmdd="08-01", season_end_mmdd="10-31")
+    session.add(potato)
+    session.flush()
+    session.add(ProductTown(product_id=potato.id, town_code="640522100"))
+    producer = ProducerFactory(county_code="640522", town_code="640522100", products=[])
+    DecisionFactory(producer_id=producer.id, product_id=potato.id)
+    user = producer_user(producer)
+    plot = PlotFactory(producer_id=producer.id, town_code="640522100", area_mu=10)
+    batch = services.open_batch(session, user, potato, services.BatchInput())
+
+    def record(stage, when, data):
+        return services.record_event(session, user, batch, services.EventInput(stage=stage, occurred_at=when,
+                                                                                data=data))
+
+    record("harvest", "2025-09-20T08:00:00+08:00", {"plot_id": plot.id, "fresh_kg": 3000})
+    with pytest.raises(ValidationError):
+        record("drying", "2025-09-21T08:00:00+08:00", {"method": "sun", "dried_kg_out": 10})
+    record("testing", "2025-09-22T08:00:00+08:00", {"lab": "L", "report_no": "R", "pesticide_pass": True})
+    assert (batch.test_state, batch.grade, batch.quantity_kg) == ("passed", None, 3000)
+    assert services.label_allowed(session, batch).allowed
