@@ -23,7 +23,6 @@ It prints median times and the ratios against the targets: compliance <= 2x the 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import statistics
@@ -253,7 +252,7 @@ def main() -> int:
         from sqlalchemy import text
         from sqlmodel import Session, SQLModel, select
 
-        import gi_trace.models  # noqa: F401
+        import gi_trace.models  # noqa: F401  (registers every table)
         from gi_trace import create_app
         from gi_trace.db import get_engine
         from gi_trace.oversight import report as rep

@@ -53,7 +53,7 @@ def available() -> bool:
     """True when the tracing area (batches, events, lineage) is installed."""
     try:
         import gi_trace.tracing.lineage  # noqa: F401
-        import gi_trace.tracing.models  # noqa: F401
+        import gi_trace.tracing.models  # noqa: F401  (batches and events)
     except ImportError:
         return False
     return True

@@ -5,6 +5,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from gi_trace.access import access, actor
+from gi_trace.authorisation.services import state_label
 from gi_trace.db import get_session
 from gi_trace.errors import DomainError
 from gi_trace.oversight import compliance as c
@@ -16,6 +17,7 @@ bp.add_app_template_global(svg.share_bars, "svg_share_bars")
 bp.add_app_template_global(svg.share_lines, "svg_share_lines")
 bp.add_app_template_global(svg.simple_bars, "svg_simple_bars")
 bp.add_app_template_global(c.reason_label, "compliance_reason_label")
+bp.add_app_template_global(state_label, "oversight_state_label")
 
 CHART_LABELS = (_l("User share"), _l("Output share"), _l("Target"))
 

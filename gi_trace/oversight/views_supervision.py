@@ -74,6 +74,8 @@ def inspections():
                                                                 for p in list_products(session)]
     if request.method == "GET":
         form.producer_code.data = form.producer_code.data or request.args.get("producer", "")
+        if len(form.product.choices) > 1:
+            form.product.data = form.product.choices[1].value  # the first product: a suspension needs one
     status = 200
     if form.validate_on_submit():
         data = s.InspectionInput(producer_code=form.producer_code.data, inspected_on=form.inspected_on.data,

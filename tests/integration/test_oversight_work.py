@@ -13,7 +13,7 @@ from gi_trace.scan.models import CounterfeitFlag
 from gi_trace.tracing import services as tracing
 from tests.factories import DecisionFactory, OutputFactory, ProducerFactory, UserFactory, authorised_producer, goji
 from tests.factories_scan import lot_from_tested_harvest, unit_code
-from tests.factories_tracing import SHIPPED, Grower
+from tests.factories_tracing import Grower
 
 
 def test_recall_lists_every_event_upstream_and_downstream_with_source_and_destination(session):
