@@ -84,6 +84,7 @@ def texts(locale: str) -> SimpleNamespace:
         report_intro=_("Something wrong with this product or its label? Tell the market regulator."),
         categories=[(c, category_label(c)) for c in COMPLAINT_CATEGORIES],
         town_separator="、" if locale != "en" else ", ",
+        colon="：" if locale != "en" else ": ",
         words=trace.Words(
             yes=_("yes"), no=_("no"), passed=_("passed"), failed=_("failed"), test_result=_("Test result"),
             grade=_("Grade"),
@@ -181,14 +182,14 @@ def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_displ
     details.append(kg(page.package_kg if page.kind == "unit" and page.package_kg else b.quantity_kg))
     producer_id_line = ""
     if b.uscc or b.registry_no:
-        producer_id_line = f"{t.uscc if b.uscc else t.registry_no}: {b.uscc or b.registry_no}"
+        producer_id_line = f"{t.uscc if b.uscc else t.registry_no}{t.colon}{b.uscc or b.registry_no}"
     origin = page.origin_town or page.producer_town
-    origin_line = f"{t.origin}: {origin}" + (f", {page.county}" if page.county else "")
+    origin_line = f"{t.origin}{t.colon}{origin}" + ((", " if t.colon == ": " else "，") + page.county if page.county else "")
 
     lines = []
     for s in page.steps:
         detail = " · ".join(x for x in (s.place, kg(s.quantity_kg) if s.quantity_kg is not None else "") if x)
-        facts = "; ".join(f"{label}: {value}" for label, value in s.facts)
+        facts = ("; " if t.colon == ": " else "；").join(f"{label}{t.colon}{value}" for label, value in s.facts)
         correction = t.corrects % {"date": s.corrects, "reason": s.correction_reason} if s.corrects else ""
         lines.append(Line(s.on, s.label, detail, facts, correction))
     sources = []

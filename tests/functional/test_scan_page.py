@@ -37,7 +37,7 @@ def test_genuine_batch_shows_the_facts_in_order(client, session):
                                      grower.producer.name, "宁安镇", "种植", "采摘", "制干", "检测", "运储",
                                      "原料来源", "记录校验通过")]
     assert order == sorted(order)
-    assert "判定结果: 合格" in html and "等级: 特级" in html  # 300 grains per 50 g
+    assert "判定结果：合格" in html and "等级：特级" in html  # 300 grains per 50 g
     assert codes.display(lot.code) in html
     assert "1,000 kg" in html  # the harvest's fresh weight, from the harvest batch behind the lot
 
@@ -92,7 +92,7 @@ def test_failed_test_is_said_plainly(client, session):
     session.commit()
     _response, html = _page(client, batch.code)
     assert "此批次质量检测不合格，不得使用地理标志标签。" in html
-    assert "判定结果: 不合格" in html
+    assert "判定结果：不合格" in html
 
 
 def test_batch_code_scan_counter_counts_every_scan(client, session):
