@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import Iterable, Optional, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlmodel import Session
 
 from gi_trace.authorisation import rules
@@ -529,8 +529,13 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                  .outerjoin(last, and_(last.c.producer_id == p.c.id, last.c.rn == 1))
                  .outerjoin(approval, and_(approval.c.producer_id == p.c.id, approval.c.rn == 1)))
     else:
-        last_action, last_date, valid_until, _ok = _correlated_state(product.id, as_of, p.c.id)
-        query = base.add_columns(last_action.label("action"), last_date.label("effective_date"),
+        # SQLite keeps dates as ISO text: fetch the last decision's action and date in one index walk.
+        d1 = AuthorisationDecision.__table__.alias("d_last")
+        last = (select(type_coerce(d1.c.action + literal(" ") + cast(d1.c.effective_date, String), String))
+                .where(d1.c.producer_id == p.c.id, d1.c.product_id == product.id, d1.c.effective_date <= as_of)
+                .order_by(d1.c.effective_date.desc(), d1.c.id.desc()).limit(1).scalar_subquery())
+        _action, _date, valid_until, _ok = _correlated_state(product.id, as_of, p.c.id)
+        query = base.add_columns(last.label("action"), literal(None).label("effective_date"),
                                  valid_until.label("valid_until"))
     if county_code is not None:
         query = query.where(p.c.county_code == county_code)
@@ -541,6 +546,10 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
     for (pid, name, uscc, registry_no, county, town, protected, value, action, last_date,
          valid_until) in session.execute(query).all():
         # state_from_last, inlined: this loop runs once per registered producer.
+        if last_date is None and action is not None:  # "action YYYY-MM-DD" (SQLite path)
+            action, _sp, last_day = action.partition(" ")
+        else:
+            last_day = last_date.isoformat() if last_date is not None else None
         if action is None:
             state, since = rules.NONE, None
         elif valid_until is not None and action in _HOLDING and as_of > valid_until:
@@ -549,7 +558,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
             if since is None:
                 since = expired_from[valid_until] = (valid_until + _ONE_DAY).isoformat()
         else:
-            state, since = _ACTION_STATE[action], last_date.isoformat()
+            state, since = _ACTION_STATE[action], last_day
         if protected is None:
             in_region = in_force = 0
             why = OUTSIDE_TOWNS
