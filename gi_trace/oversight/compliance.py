@@ -505,7 +505,8 @@ def drilldown(session: Session, product: Product, year: int, county_code: Option
 
 
 DRILLDOWN_COLUMNS = ("producer_id", "name", "code", "county_code", "town_code", "in_region", "state", "since",
-                     "valid_until", "output_value", "counts_as_producer", "counts_as_authorised", "reasons")
+                     "valid_until", "output_value", "output_kg", "counts_as_producer", "counts_as_authorised",
+                     "reasons")
 
 
 def drilldown_rows(session: Session, product: Product, year: int, county_code: Optional[str] = None,
@@ -518,7 +519,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
     as_of = as_of or default_as_of(year, local_today())
     p, pp, pt, o = Producer.__table__, ProducerProduct.__table__, ProductTown.__table__, OutputRecord.__table__
     base = (select(p.c.id, p.c.name, p.c.uscc, p.c.registry_no, p.c.county_code, p.c.town_code,
-                   pt.c.town_code.label("protected"), o.c.output_value_yuan)
+                   pt.c.town_code.label("protected"), o.c.output_value_yuan, o.c.output_kg)
             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
             .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
             .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
@@ -543,7 +544,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
     reason_of = dict(_STATE_REASON)
     out = []
     append = out.append
-    for (pid, name, uscc, registry_no, county, town, protected, value, action, last_date,
+    for (pid, name, uscc, registry_no, county, town, protected, value, kg, action, last_date,
          valid_until) in session.execute(query).all():
         # state_from_last, inlined: this loop runs once per registered producer.
         if last_date is None and action is not None:  # "action YYYY-MM-DD" (SQLite path)
@@ -570,7 +571,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                 why += ";" + NO_OUTPUT
         append((pid, name, uscc or registry_no or "", county, town, in_region, state, since,
                 valid_until.isoformat() if valid_until is not None and state in _DATED else None,
-                value, in_region, in_force, why))
+                value, kg, in_region, in_force, why))
     return out
 
 

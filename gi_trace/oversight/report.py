@@ -24,7 +24,7 @@ from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight.models import Complaint, Inspection
-from gi_trace.registry.models import OutputRecord, Producer, Product, Region
+from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
 
@@ -170,7 +170,8 @@ def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int]
     return held
 
 
-def traceability(session: Session, product: Product, year: int, county: Optional[str], as_of: date) -> dict:
+def traceability(session: Session, product: Product, year: int, county: Optional[str],
+                 producers: list[tuple]) -> dict:
     """Batches and kilograms by stage, the share of authorised output that is traced, labels issued and scanned."""
     try:
         from gi_trace.tracing.models import Batch, UnitCode
@@ -183,7 +184,9 @@ def traceability(session: Session, product: Product, year: int, county: Optional
     if county:
         where.append(p.c.county_code == county)
     by_stage = [{"stage": stage or "", "batches": int(n), "kg": round(float(kg or 0), 3)}
-                for stage, n, kg in session.execute(select(b.c.stage, func.count(), func.sum(b.c.quantity_kg))
+                # kilograms still held at each stage (what left a batch is counted in the batch it went to)
+                for stage, n, kg in session.execute(select(b.c.stage, func.count(),
+                                                           func.sum(b.c.quantity_kg - b.c.out_kg))
                                                     .select_from(join).where(*where).group_by(b.c.stage)
                                                     .order_by(b.c.stage)).all()]
     harvest = session.execute(select(b.c.product_form, func.count(), func.sum(b.c.quantity_kg)).select_from(join)
@@ -194,14 +197,9 @@ def traceability(session: Session, product: Product, year: int, county: Optional
     dried_kg = sum(float(kg or 0) for form, _n, kg in harvest if form != "fresh")
     fresh_kg = sum(float(kg or 0) for form, _n, kg in harvest if form == "fresh")
     traced_kg = dried_kg + (fresh_kg / ratio if ratio else 0.0)
-    # Output (kg) of the authorised users of the region in the year.
-    members = c.region_producers(product.id, county).subquery("members")
-    authorised = c.authorised_subquery(product.id, as_of)
-    o = OutputRecord.__table__
-    authorised_kg = session.execute(
-        select(func.coalesce(func.sum(o.c.output_kg), 0.0)).select_from(members)
-        .join(authorised, authorised.c.producer_id == members.c.id)
-        .join(o, and_(o.c.producer_id == members.c.id, o.c.product_id == product.id, o.c.year == year))).scalar_one()
+    # Output (kg) of the authorised users of the region in the year: the producers table's rows.
+    i_auth, i_kg = c.DRILLDOWN_COLUMNS.index("counts_as_authorised"), c.DRILLDOWN_COLUMNS.index("output_kg")
+    authorised_kg = sum(r[i_kg] or 0.0 for r in producers if r[i_auth])
     labels_where = [b.c.product_id == product.id, u.c.issued_at >= t0, u.c.issued_at < t1]
     labels_join = u.join(b, b.c.id == u.c.batch_id).join(p, p.c.id == b.c.producer_id)
     if county:
@@ -366,7 +364,7 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
         "generated_at": utcnow().isoformat(timespec="seconds"),
         "summary": head,
         "authorised_users": users,
-        "traceability": traceability(session, product, year, county_code, as_of),
+        "traceability": traceability(session, product, year, county_code, producers),
         "supervision": inspections,
         "complaints": handling,
         "definitions": definitions(comp),

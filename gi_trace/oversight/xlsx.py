@@ -45,18 +45,16 @@ def _cell(value) -> str:
 
 
 def _row(row: Sequence) -> str:
-    """One <row>: the common types inline (this runs once per cell of the big tables)."""
+    """One <row>: the common types inline (this runs once per row of the big tables)."""
+    texts = [v for v in row if v.__class__ is str]
+    if texts and _NEEDS_ESCAPE.search("".join(texts)):
+        return "<row>" + "".join([_cell(v) for v in row]) + "</row>"
     parts = ["<row>"]
     append = parts.append
     for value in row:
         kind = value.__class__
         if kind is str:
-            if not value:
-                append("<c/>")
-            elif _NEEDS_ESCAPE.search(value):
-                append(_STR_OPEN + _esc(value) + _STR_CLOSE)
-            else:
-                append(_STR_OPEN + value + _STR_CLOSE)
+            append(_STR_OPEN + value + _STR_CLOSE if value else "<c/>")
         elif kind is int:
             append(f"<c><v>{value}</v></c>")
         elif value is None:
