@@ -138,6 +138,7 @@ def create_batch():
     slug = body.get("product", GOJI_SLUG)
     if not isinstance(slug, str):
         raise ValidationError(_("%(field)s must be text.", field="product"), field="product")
+    rules.no_nul(slug, "product")
     product = get_product(session, slug)
     data = services.BatchInput(
         cultivar=_optional_text(body, "cultivar") or "",

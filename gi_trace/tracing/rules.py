@@ -134,9 +134,17 @@ def _number(value: Any, name: str, *, integer: bool = False) -> float | int:
     return value
 
 
+def no_nul(value: str, name: str) -> str:
+    """Refuse the NUL character (PostgreSQL text cannot hold it)."""
+    if "\x00" in value:
+        raise ValidationError(_("%(field)s contains a character that is not allowed.", field=name), field=name)
+    return value
+
+
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise ValidationError(_("%(field)s must be text.", field=name), field=name)
+    no_nul(value, name)
     if len(value) > MAX_TEXT:
         raise ValidationError(_("%(field)s is longer than %(n)s characters.", field=name, n=MAX_TEXT), field=name)
     return value.strip()

@@ -82,6 +82,16 @@ def own_batch(session: Session, user: Optional[User], text: str) -> Batch:
     return batch
 
 
+MAX_ID = 2**31 - 1  # integer primary keys; a larger number overflows the database driver
+
+
+def _get(session: Session, model, ident: Optional[int]):
+    """session.get for an id from user input: None for anything that cannot be a row id."""
+    if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
+        return None
+    return session.get(model, ident)
+
+
 def _require_producer(user: Optional[User]) -> int:
     if user is None or user.role != "producer" or user.producer_id is None:
         raise Forbidden(_("Only a producer account can record batches."))
@@ -155,7 +165,7 @@ def _check_lot(session: Session, producer_id: int, lot: Optional[str]) -> Option
         return None
     if not isinstance(lot, str) or len(lot.strip()) > 40:
         raise ValidationError(_("The lot number must be text of at most 40 characters."), field="producer_lot")
-    lot = lot.strip() or None
+    lot = rules.no_nul(lot, "producer_lot").strip() or None
     if lot and session.exec(select(Batch.id).where(Batch.producer_id == producer_id,
                                                    Batch.producer_lot == lot)).first():
         raise Conflict(_("You already have a batch with lot number %(lot)s.", lot=lot), field="producer_lot")
@@ -172,16 +182,17 @@ def open_batch(session: Session, user: User, product: Product, data: BatchInput)
                       field="quantity_kg", code="quantity_from_nothing")
     trademark_name = ""
     if data.trademark_id is not None:
-        trademark = session.get(Trademark, data.trademark_id)
+        trademark = _get(session, Trademark, data.trademark_id)
         if trademark is None or trademark.producer_id != producer_id:
             raise ValidationError(_("Choose one of your own registered trademarks."), field="trademark_id")
         trademark_name = trademark.name
     if data.product_line_id is not None:
-        line = session.get(ProductLine, data.product_line_id)
+        line = _get(session, ProductLine, data.product_line_id)
         if line is None or line.producer_id != producer_id or line.product_id != product.id:
             raise ValidationError(_("Choose one of your own product lines of this product."), field="product_line_id")
     if not isinstance(data.cultivar, str) or len(data.cultivar) > 64:
         raise ValidationError(_("The cultivar must be text of at most 64 characters."), field="cultivar")
+    rules.no_nul(data.cultivar, "cultivar")
     batch = Batch(
         code=_new_code(session), producer_id=producer_id, product_id=product.id, kind="harvest",
         unit=product.unit or "kg", cultivar=data.cultivar.strip(), trademark_id=data.trademark_id,
@@ -231,6 +242,9 @@ def parse_location(session: Session, location: Any) -> tuple[Optional[str], str]
                                   field="location")
     else:
         raise ValidationError(_("location must be a town code, a place name or {town_code, name}."), field="location")
+    rules.no_nul(name, "location")
+    if town is not None:
+        rules.no_nul(town, "location")
     if len(name) > 200:
         raise ValidationError(_("The place name is longer than 200 characters."), field="location")
     if town is not None:
@@ -370,8 +384,9 @@ def _correction_target(batch: Batch, events: list[Event], data: EventInput) -> E
     if target is None:
         raise ValidationError(_("Event %(id)s is not an event of this batch.", id=data.corrects_event_id),
                               field="corrects_event_id")
-    if not (data.correction_reason or "").strip():
+    if not isinstance(data.correction_reason, str) or not data.correction_reason.strip():
         raise ValidationError(_("Say why the event is corrected."), field="correction_reason")
+    rules.no_nul(data.correction_reason, "correction_reason")
     if len(data.correction_reason) > 1000:
         raise ValidationError(_("The reason is longer than 1000 characters."), field="correction_reason")
     if (target.data or {}).get("role") or target.stage in ("split", "merge", "withdrawal", "processing"):
@@ -384,7 +399,7 @@ def _correction_target(batch: Batch, events: list[Event], data: EventInput) -> E
 
 
 def _own_protected_plot(session: Session, batch: Batch, product: Product, plot_id: Optional[int]) -> Plot:
-    plot = session.get(Plot, plot_id) if plot_id is not None else None
+    plot = _get(session, Plot, plot_id)
     if plot is None or plot.producer_id != batch.producer_id:
         raise ValidationError(_("Choose one of your own registered plots."), field="data.plot_id")
     if plot.town_code not in protected_towns(session, product.id):
@@ -493,7 +508,7 @@ def check_label_quantity(session: Session, batch: Batch, units: int,
 
 def review_flag(session: Session, user: User, flag_id: int, outcome: str, note: str = "") -> PlausibilityFlag:
     """A regulator closes a flag as cleared (plausible after all) or confirmed (a finding)."""
-    flag = session.get(PlausibilityFlag, flag_id)
+    flag = _get(session, PlausibilityFlag, flag_id)
     if flag is None:
         raise NotFound(_("No such flag."), field="flag")
     producer = session.get(Producer, flag.producer_id)
@@ -504,7 +519,7 @@ def review_flag(session: Session, user: User, flag_id: int, outcome: str, note: 
         raise Conflict(_("This flag has already been reviewed."), field="flag")
     flag.status = outcome
     flag.review_outcome = outcome
-    flag.review_note = (note or "").strip()[:2000]
+    flag.review_note = rules.no_nul(note or "", "note").strip()[:2000]
     flag.reviewed_by = user.id
     flag.reviewed_at = utcnow()
     batch = session.get(Batch, flag.batch_id)
@@ -795,7 +810,7 @@ def withdraw(session: Session, user: User, batch: Batch, reason: str, *, occurre
         if not can_see_batch(user, batch, producer):
             raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
         require_regulator_scope(user, producer.county_code)
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    reason = rules.no_nul(reason, "reason").strip() if isinstance(reason, str) else ""
     if not reason:
         raise ValidationError(_("Give the reason for withdrawing the batch."), field="reason")
     if len(reason) > 1000:

@@ -292,11 +292,28 @@ def test_no_token_is_401_and_bad_input_is_never_500(client, session, grower):
                       ("/api/v1/batches", {"product": 5}),
                       ("/api/v1/batches", {"product": "no-such"}),
                       ("/api/v1/batches", {"trademark_id": "x"}),
-                      ("/api/v1/batches", {"cultivar": ["x"]})):
+                      ("/api/v1/batches", {"cultivar": ["x"]}),
+                      ("/api/v1/batches", {"cultivar": "宁杞\x007号"}),
+                      ("/api/v1/batches", {"product": "zhongning\x00"}),
+                      ("/api/v1/batches", {"producer_lot": "L\x00"}),
+                      ("/api/v1/batches", {"trademark_id": 2**70}),
+                      ("/api/v1/batches", {"product_line_id": 2**70}),
+                      (f"/api/v1/batches/{code}/events", {"stage": "harvest", "occurred_at": PICKED,
+                                                          "location": {"name": "\x00"},
+                                                          "data": {"plot_id": grower.plot.id, "fresh_kg": 1}}),
+                      (f"/api/v1/batches/{code}/events", {"stage": "planting", "occurred_at": PICKED,
+                                                          "data": {"plot_id": grower.plot.id, "cultivar": "\x00"}}),
+                      (f"/api/v1/batches/{code}/withdraw", {"reason": "召回\x00"})):
         response = client.post(url, headers=grower.headers, json=body)
         assert response.status_code in (400, 404, 422), (url, body, response.get_data(as_text=True))
     assert client.get(f"/api/v1/batches/{code}/trace?direction=sideways", headers=grower.headers).status_code == 422
     assert client.get("/api/v1/trace/not-a-code").status_code == 404
+    regulator = UserFactory(role="regulator")
+    _t, raw = create_token(session, regulator, "r")
+    session.commit()
+    huge = client.post(f"/api/v1/flags/{2**70}/review", headers={"Authorization": f"Bearer {raw}"},
+                       json={"outcome": "cleared"})
+    assert huge.status_code == 404
     assert client.get("/api/v1/batches?limit=x", headers=grower.headers).status_code == 422
 
 
