@@ -98,7 +98,6 @@ ON CONFLICT (code) DO UPDATE SET scans = scancounter.scans + excluded.scans, las
 _COUNT_NETWORKS = _dialect_sql("""
 UPDATE scancounter SET networks = (SELECT COUNT(*) FROM scannetwork n WHERE n.code = :code) WHERE code = :code
 """)
-_COUNTER_OF = _dialect_sql("SELECT scans, networks, first_at, flagged FROM scancounter WHERE code = :code")
 # Guarded: two processes crossing the line together raise one flag.
 _MARK_FLAGGED = _dialect_sql("UPDATE scancounter SET flagged = :true WHERE code = :code AND flagged = :false")
 
@@ -153,10 +152,17 @@ def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tupl
              "count": counters[code][1], "first_at": t(counters[code][2]), "last_at": t(counters[code][3]),
              "false": False} for code in codes])
         cursor.executemany(_COUNT_NETWORKS[dialect], [{"code": code} for code in codes])
+        stored = {}
+        for start in range(0, len(codes), 500):  # one read for many codes, in bounded IN lists
+            part = codes[start:start + 500]
+            names = [f"c{i}" for i in range(len(part))]
+            sql = _dialect_sql("SELECT code, scans, networks, flagged FROM scancounter WHERE code IN ("
+                               + ", ".join(":" + n for n in names) + ")")[dialect]
+            cursor.execute(sql, dict(zip(names, part)))
+            stored.update((row[0], row[1:]) for row in cursor.fetchall())
         for code in codes:
             item = counters[code][0]
-            cursor.execute(_COUNTER_OF[dialect], {"code": code})
-            scans, n_networks, _first, flagged = cursor.fetchone()
+            scans, n_networks, flagged = stored[code]
             if flagged:
                 continue
             reason = flag_reason(scans, n_networks, limits[item.kind])

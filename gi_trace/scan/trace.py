@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import namedtuple
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Callable, Optional
 from sqlalchemy.engine import Connection
 
 from gi_trace.authorisation import rules
+from gi_trace.scan.readconn import ReadConnection
 from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing import rules as tracing_rules
 from gi_trace.tracing.chain import check_events
@@ -74,10 +76,20 @@ def _cached_json(value):
     return parsed
 
 
+def _decisions(value) -> list:
+    """The aggregated decision history as DecisionRow tuples (dates parsed)."""
+    if not value:
+        return []
+    rows = json.loads(value) if isinstance(value, str) else value
+    return [DecisionRow(r[0], r[1], date.fromisoformat(r[2][:10]), date.fromisoformat(r[3][:10]) if r[3] else None,
+                        r[4] or "", r[5] or "") for r in rows if r and r[0] is not None]
+
+
 _CONVERTERS = {
     "sqlite": {"time": _sqlite_time, "date": _sqlite_date, "json": _json_text, "bool": bool,
-               "cached_json": _cached_json},
-    "postgresql": {"time": _pg_time, "date": None, "json": _json_text, "bool": None, "cached_json": _cached_json},
+               "cached_json": _cached_json, "decisions": _decisions},
+    "postgresql": {"time": _pg_time, "date": None, "json": _json_text, "bool": None, "cached_json": _cached_json,
+                   "decisions": _decisions},
 }
 
 
@@ -88,8 +100,9 @@ class Query:
     JSON) are converted by a row function generated once per dialect, the cheapest form in Python.
     """
 
-    def __init__(self, name: str, sql: str, fields: str, kinds: Optional[dict[str, str]] = None):
-        self.sql = {"sqlite": sql, "postgresql": re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)}
+    def __init__(self, name: str, sql: str, fields: str, kinds: Optional[dict[str, str]] = None,
+                 postgresql: Optional[str] = None):
+        self.sql = {"sqlite": sql, "postgresql": re.sub(r"(?<!:):(\w+)", r"%(\1)s", postgresql or sql)}
         self.row = namedtuple(name, fields.split())
         kinds = kinds or {}
         self.make = {}
@@ -105,48 +118,102 @@ class Query:
                     parts.append(f"c{i}(r[{i}])")
             self.make[dialect] = eval(f"lambda r: new(cls, ({', '.join(parts)},))", namespace)  # noqa: S307
 
-    def all(self, conn: Connection, params: dict) -> list:
-        dialect = conn.dialect.name
-        cursor = conn.connection.driver_connection.cursor()
+    def all(self, conn, params: dict) -> list:
+        """Rows for `params` on a SQLAlchemy Connection or a scan.readconn.ReadConnection."""
+        if isinstance(conn, ReadConnection):
+            dialect, dbapi = conn.dialect_name, conn.dbapi
+        else:
+            dialect, dbapi = conn.dialect.name, conn.connection.driver_connection
+        cursor = dbapi.cursor()
         try:
-            cursor.execute(self.sql[dialect], params)
+            if dialect == "postgresql":
+                # A server-side prepared statement per connection: planned once, not on every scan.
+                cursor.execute(self.sql[dialect], params, prepare=True)
+            else:
+                cursor.execute(self.sql[dialect], params)
             rows = cursor.fetchall()
         finally:
             cursor.close()
         return list(map(self.make[dialect], rows))
 
-    def first(self, conn: Connection, params: dict):
+    def first(self, conn, params: dict):
         rows = self.all(conn, params)
         return rows[0] if rows else None
 
 
-# The batch behind a code, whether the code is the batch's own or one package's (一物一码).
-BATCH_QUERY = Query("Batchtuple", """
+# The batch behind a code, whether the code is the batch's own or one package's (一物一码), with its
+# producer, the package (unit code), the stored scan count and the producer's decision history
+# (aggregated into one JSON column: one round trip instead of two).
+_BATCH_SQL = """
 SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, b.trademark_name, b.stage,
        b.test_state, b.grains_per_50g, b.grade, b.harvest_year, b.open_flags, b.event_count, b.first_event_at,
        b.head_hash, b.withdrawn_at, b.withdrawn_reason, b.created_at, b.producer_id, b.product_id,
-       p.name, p.uscc, p.registry_no,
-       pr.name_zh, pr.name_en, CAST(pr.stage_template AS TEXT), CAST(pr.grade_scale AS TEXT), pr.max_moisture_pct,
-       o.name_zh, o.name_en, pt.name_zh, pt.name_en, c.name_zh, c.name_en,
+       b.origin_town_code, p.name, p.uscc, p.registry_no, p.town_code, p.county_code,
        u.serial, u.package_kg,
-       sc.scans, sc.networks, sc.first_at, sc.flagged
+       sc.scans, sc.networks, sc.first_at, sc.flagged,
+       {decisions}
 FROM batch b
 JOIN producer p ON p.id = b.producer_id
-JOIN product pr ON pr.id = b.product_id
-LEFT JOIN region o ON o.code = b.origin_town_code
-LEFT JOIN region pt ON pt.code = p.town_code
-LEFT JOIN region c ON c.code = p.county_code
 LEFT JOIN unitcode u ON u.code = :code AND u.batch_id = b.id
 LEFT JOIN scancounter sc ON sc.code = :code
 WHERE b.id = (SELECT id FROM batch WHERE code = :code UNION ALL SELECT batch_id FROM unitcode WHERE code = :code
               LIMIT 1)
-""", """id code kind unit quantity_kg cultivar product_form trademark_name stage test_state grains_per_50g grade
+"""
+_DECISIONS_SQLITE = """(SELECT json_group_array(json_array(d.id, d.action, d.effective_date, d.valid_until,
+                                                         d.reference_no, d.reason))
+        FROM authorisationdecision d WHERE d.producer_id = b.producer_id AND d.product_id = b.product_id)"""
+_DECISIONS_PG = """(SELECT CAST(json_agg(json_build_array(d.id, d.action, d.effective_date, d.valid_until,
+                                                         d.reference_no, d.reason)) AS TEXT)
+        FROM authorisationdecision d WHERE d.producer_id = b.producer_id AND d.product_id = b.product_id)"""
+BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_SQLITE), """
+        id code kind unit quantity_kg cultivar product_form trademark_name stage test_state grains_per_50g grade
         harvest_year open_flags event_count first_event_at head_hash withdrawn_at withdrawn_reason created_at
-        producer_id product_id producer_name uscc registry_no product_zh product_en stage_template grade_scale
-        max_moisture_pct origin_zh origin_en ptown_zh ptown_en county_zh county_en serial package_kg
-        stored_scans stored_networks stored_first_at stored_flagged""",
-    {"first_event_at": "time", "withdrawn_at": "time", "created_at": "time", "stage_template": "cached_json",
-     "grade_scale": "cached_json", "stored_first_at": "time", "stored_flagged": "bool"})
+        producer_id product_id origin_town_code producer_name uscc registry_no producer_town_code
+        producer_county_code serial package_kg stored_scans stored_networks stored_first_at stored_flagged
+        decisions""",
+    {"first_event_at": "time", "withdrawn_at": "time", "created_at": "time", "stored_first_at": "time",
+     "stored_flagged": "bool", "decisions": "decisions"},
+    postgresql=_BATCH_SQL.format(decisions=_DECISIONS_PG))
+
+# The page's batch: the query's columns plus names and product data from the reference cache.
+BatchRow = namedtuple("BatchRow", BATCH_QUERY.row._fields + (
+    "product_zh", "product_en", "stage_template", "grade_scale", "max_moisture_pct", "origin_zh", "origin_en",
+    "ptown_zh", "ptown_en", "county_zh", "county_en"))
+
+DecisionRow = namedtuple("DecisionRow", "id action effective_date valid_until reference_no reason")
+
+REGIONS_QUERY = Query("RegionRow", "SELECT code, name_zh, name_en FROM region", "code name_zh name_en")
+PRODUCTS_QUERY = Query("ProductRow", """
+SELECT id, name_zh, name_en, CAST(stage_template AS TEXT), CAST(grade_scale AS TEXT), max_moisture_pct FROM product
+""", "id name_zh name_en stage_template grade_scale max_moisture_pct",
+    {"stage_template": "cached_json", "grade_scale": "cached_json"})
+
+
+class ReferenceCache:
+    """Regions and products (reference data, a few dozen rows) kept per process for `ttl` seconds.
+
+    They change a few times a year, by a regulator; a page shows a renamed town or a new stage
+    definition at most `ttl` seconds later. Batches, events, decisions and scans are never cached.
+    """
+
+    def __init__(self, ttl: float = 300.0):
+        self.ttl = ttl
+        self._loaded = -1e18
+        self.regions: dict[str, tuple] = {}
+        self.products: dict[int, tuple] = {}
+
+    def get(self, conn) -> "ReferenceCache":
+        now = time.monotonic()
+        if now - self._loaded > self.ttl:
+            self.regions = {r.code: (r.name_zh, r.name_en) for r in REGIONS_QUERY.all(conn, {})}
+            self.products = {p.id: (p.name_zh, p.name_en, p.stage_template, p.grade_scale, p.max_moisture_pct)
+                             for p in PRODUCTS_QUERY.all(conn, {})}
+            self._loaded = now
+        return self
+
+    def region(self, code: Optional[str]) -> tuple:
+        return self.regions.get(code, (None, None)) if code else (None, None)
+
 
 # The batch and its ancestors through lineage links, nearest first (one recursive query).
 ANCESTRY_QUERY = Query("AncestorRow", f"""
@@ -155,38 +222,30 @@ WITH RECURSIVE up(id, depth) AS (
     UNION
     SELECT l.parent_id, up.depth + 1 FROM batchlink l JOIN up ON l.child_id = up.id WHERE up.depth < {MAX_DEPTH}
 )
-SELECT b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year, r.name_zh, r.name_en,
+SELECT b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year, b.origin_town_code,
        MIN(up.depth)
-FROM up JOIN batch b ON b.id = up.id LEFT JOIN region r ON r.code = b.origin_town_code
-GROUP BY b.id, r.name_zh, r.name_en
+FROM up JOIN batch b ON b.id = up.id
+GROUP BY b.id
 ORDER BY MIN(up.depth), b.id
 LIMIT {MAX_SOURCES + 1}
-""", "id code kind head_hash event_count first_event_at harvest_year town_zh town_en depth",
+""", "id code kind head_hash event_count first_event_at harvest_year origin_town_code depth",
     {"first_event_at": "time"})
 
 # The events of the batch and its nearest ancestors (the timeline), in chain order per batch.
 EVENTS_SQL = """
 SELECT e.id, e.batch_id, e.seq, e.stage, e.occurred_at, e.utc_offset_min, e.location_town_code, e.location_name,
        e.quantity_kg, CAST(e.data AS TEXT), e.op_id, e.recorded_by, e.recorded_at, e.corrects_event_id,
-       e.correction_reason, e.prev_hash, e.hash, p.name_zh, p.name_en
-FROM event e LEFT JOIN region p ON p.code = e.location_town_code
+       e.correction_reason, e.prev_hash, e.hash
+FROM event e
 WHERE e.batch_id IN ({ids})
 ORDER BY e.batch_id, e.seq
 """
 _EVENT_FIELDS = """id batch_id seq stage occurred_at utc_offset_min location_town_code location_name quantity_kg data
-                   op_id recorded_by recorded_at corrects_event_id correction_reason prev_hash hash place_zh place_en"""
+                   op_id recorded_by recorded_at corrects_event_id correction_reason prev_hash hash"""
 _EVENT_KINDS = {"occurred_at": "time", "recorded_at": "time", "data": "json"}
 # One statement per number of batches (1..MAX_TIMELINE_BATCHES), so each is prepared once by the driver.
 EVENTS_QUERIES = {n: Query("EventRow", EVENTS_SQL.format(ids=", ".join(f":b{i}" for i in range(n))),
                            _EVENT_FIELDS, _EVENT_KINDS) for n in range(1, MAX_TIMELINE_BATCHES + 1)}
-
-
-DECISIONS_QUERY = Query("Decisiontuple", """
-SELECT id, action, effective_date, valid_until, reference_no, reason FROM authorisationdecision
-WHERE producer_id = :producer_id AND product_id = :product_id
-ORDER BY effective_date, id
-""", "id action effective_date valid_until reference_no reason",
-    {"effective_date": "date", "valid_until": "date"})
 
 
 @dataclass
@@ -261,9 +320,15 @@ def local_date(at: Optional[datetime], offset_min: Optional[int] = None) -> Opti
     return at.astimezone(LOCAL_TZ).date()
 
 
-def find_batch(conn: Connection, code: str):
-    """The batch row (with producer, product, towns, unit context and stored scan count) behind a code."""
-    return BATCH_QUERY.first(conn, {"code": code})
+def find_batch(conn, code: str, ref: ReferenceCache):
+    """The batch row (with producer, product, towns, unit context, scan count, decisions) behind a code."""
+    base = BATCH_QUERY.first(conn, {"code": code})
+    if base is None:
+        return None
+    ref.get(conn)
+    product = ref.products.get(base.product_id) or (None, None, None, None, None)
+    return BatchRow(*base, *product, *ref.region(base.origin_town_code), *ref.region(base.producer_town_code),
+                    *ref.region(base.producer_county_code))
 
 
 def _name(zh: Optional[str], en: Optional[str], english: bool) -> str:
@@ -339,7 +404,7 @@ class Words:
     system_stages: dict = field(default_factory=dict)  # split / merge / withdrawal -> label
 
 
-def load_page(conn: Connection, row: tuple, *, code: str, english: bool, today: date,
+def load_page(conn, row: tuple, *, code: str, english: bool, today: date, ref: ReferenceCache,
               words: Words = Words()) -> TracePage:
     """The page for a batch row found by `find_batch`: timeline, statuses, sources, chain check."""
     template = {s.get("stage"): s for s in (row.stage_template or []) if isinstance(s, dict)}
@@ -372,7 +437,7 @@ def load_page(conn: Connection, row: tuple, *, code: str, english: bool, today: 
         corrected = by_id.get(ev.corrects_event_id) if ev.corrects_event_id else None
         corrected_on = local_date(corrected.occurred_at, corrected.utc_offset_min) if corrected is not None else None
         steps.append(Step(seq=ev.seq, stage=ev.stage, label=label, on=on.isoformat() if on else "",
-                          place=ev.location_name or _name(ev.place_zh, ev.place_en, english),
+                          place=ev.location_name or _name(*ref.region(ev.location_town_code), english),
                           quantity_kg=ev.quantity_kg, facts=_step_facts(row, stage, ev, english, words),
                           corrects=corrected_on.isoformat() if corrected_on else None,
                           correction_reason=ev.correction_reason))
@@ -386,12 +451,12 @@ def load_page(conn: Connection, row: tuple, *, code: str, english: bool, today: 
         fresh = sum(ev.quantity_kg or 0 for ev in own if ev.stage == "harvest") or None
         first = min(picked) if picked else local_date(a.first_event_at)
         last = max(picked) if picked else None
-        sources.append(Source(town=_name(a.town_zh, a.town_en, english), on=first.isoformat() if first else "",
+        sources.append(Source(town=_name(*ref.region(a.origin_town_code), english), on=first.isoformat() if first else "",
                               last_on=last.isoformat() if last and last != first else "", fresh_kg=fresh,
                               year=a.harvest_year))
     towns = list(dict.fromkeys(s.town for s in sources if s.town))
 
-    decisions = DECISIONS_QUERY.all(conn, {"producer_id": row.producer_id, "product_id": row.product_id})
+    decisions = row.decisions
     made_on = local_date(row.first_event_at) or local_date(row.created_at)
     return TracePage(
         code=code, kind="unit" if row.serial is not None else "batch", batch=row, serial=row.serial,

@@ -29,6 +29,7 @@ from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, f
 from gi_trace.scan import page as page_view
 from gi_trace.scan import photos, services, trace
 from gi_trace.scan.network import network_hash
+from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
 from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
@@ -108,11 +109,13 @@ def trace_page(code: str):
         return _not_found(code, malformed=True)  # the check character caught it: no database access
     if compact != code:
         return redirect(url_for("scan.trace_page", code=compact), 301)
-    with get_engine().connect() as conn:
-        row = trace.find_batch(conn, compact)
+    recorder = _recorder()
+    with _read_connection(recorder) as conn:
+        ref = _reference_cache()
+        row = trace.find_batch(conn, compact, ref)
         if row is None:
             return _not_found(code, malformed=False)
-        count = _count_scan(conn, compact, row)
+        count = _count_scan(conn, compact, row, recorder)
         locale = str(get_locale())
         t = page_view.texts(locale)
         layout = _layout_context()
@@ -121,7 +124,7 @@ def trace_page(code: str):
                                    withdrawn_on=trace.local_date(row.withdrawn_at).isoformat(),
                                    report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
         page = trace.load_page(conn, row, code=compact, english=layout["english"], today=local_today(),
-                               words=t.words)
+                               ref=ref, words=t.words)
     first = trace.local_date(count.first_at)
     display = codes.display(compact)
     view = page_view.build(t, page, count, display, first.isoformat() if first else "")
@@ -148,12 +151,40 @@ def _recorder() -> ScanRecorder | None:
     return recorder
 
 
-def _count_scan(conn, code: str, row) -> services.ScanCount:
+def _read_connection(recorder: ScanRecorder | None):
+    """On PostgreSQL with write-behind, one of the page's kept read connections; else an engine connection.
+
+    (SQLite's pooled connections cost nothing to check out, and measured faster than kept ones.)
+    """
+    engine = get_engine()
+    if recorder is None or engine.dialect.name != "postgresql":
+        return engine.connect()
+    app = current_app._get_current_object()
+    reads = app.extensions.get(_READS_KEY)
+    if reads is None:
+        reads = app.extensions[_READS_KEY] = ReadConnections(engine)
+    return reads.connection()
+
+
+_READS_KEY = "gi_trace.scan_reads"
+_REFERENCE_KEY = "gi_trace.scan_reference"
+
+
+def _reference_cache() -> trace.ReferenceCache:
+    """The app's cache of regions and products (SCAN_REFERENCE_TTL seconds; 0 in tests: always fresh)."""
+    app = current_app._get_current_object()
+    cache = app.extensions.get(_REFERENCE_KEY)
+    if cache is None:
+        ttl = float(app.config.get("SCAN_REFERENCE_TTL", 0 if app.testing else 300))
+        cache = app.extensions[_REFERENCE_KEY] = trace.ReferenceCache(ttl)
+    return cache
+
+
+def _count_scan(conn, code: str, row, recorder: ScanRecorder | None) -> services.ScanCount:
     """Count this scan: buffered (the page adds it to the stored count) or written at once."""
     kind = "batch" if row.serial is None else "unit"
     network = network_hash(get_remote_address(), current_app.config["SCAN_SALT"])
     now = utcnow()
-    recorder = _recorder()
     if recorder is None:
         with conn.begin():
             return services.record_scan(conn, code=code, kind=kind, batch_id=row.id, producer_id=row.producer_id,
@@ -209,7 +240,7 @@ def report():
                 limit = current_app.config.get("SCAN_PHOTO_MAX_BYTES", photos.MAX_UPLOAD_BYTES)
                 photo, mime = photos.reencode_photo(upload.stream.read(limit + 1), max_bytes=limit)
             conn = session.connection()
-            row = trace.find_batch(conn, compact) if compact else None
+            row = trace.find_batch(conn, compact, _reference_cache()) if compact else None
             kind = ("batch" if row.serial is None else "unit") if row is not None else "unknown"
             context = services.complaint_context(
                 conn, code=compact or codes.normalise(typed), kind=kind,
