@@ -46,10 +46,15 @@ def compliance_producers():
     session, query = _query()
     try:
         offset = int(request.args.get("offset", "0"))
-        limit = int(request.args.get("limit", "500"))
     except ValueError:
         raise ValidationError(_("offset and limit must be whole numbers."), field="offset") from None
-    if offset < 0 or not 1 <= limit <= 5000:
+    try:
+        limit = int(request.args.get("limit", "500"))
+    except ValueError:
+        raise ValidationError(_("offset and limit must be whole numbers."), field="limit") from None
+    if not 0 <= offset <= 10**9:
+        raise ValidationError(_("offset must be 0 or more and limit between 1 and 5000."), field="offset")
+    if not 1 <= limit <= 5000:
         raise ValidationError(_("offset must be 0 or more and limit between 1 and 5000."), field="limit")
     return c.drilldown(session, query.product, query.year, query.county_code, query.as_of, offset=offset, limit=limit)
 
@@ -81,7 +86,8 @@ openapi_paths(
             "summary": "Drill-down: every registered producer with why it counts or not",
             "security": [{"bearer": []}],
             "parameters": _PARAMS + [
-                {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "offset", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 1000000000}},
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
             "responses": {"200": {"description": "Producers", "content": {"application/json": {
