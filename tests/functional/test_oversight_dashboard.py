@@ -146,3 +146,14 @@ def test_county_regulator_sees_only_its_county(client, session, register):
 def test_compliance_is_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "get" in paths["/compliance"] and "get" in paths["/compliance/producers"]
+
+
+def test_compliance_response_matches_its_openapi_schema(client, session, register):
+    import jsonschema
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    schema = document["components"]["schemas"]["Compliance"]
+    body = client.get("/api/v1/compliance?product=zhongning-goji&year=2024", headers=_token(session, "city")).get_json()
+    jsonschema.validate(body, schema)
+    error = client.get("/api/v1/compliance?product=zhongning-goji&year=x", headers=_token(session, "city")).get_json()
+    jsonschema.validate(error, document["components"]["schemas"]["Error"])
