@@ -276,6 +276,9 @@ def clean_data(spec: dict, data: Any, quantity_kg: Optional[float]) -> tuple[dic
 
 # --- time ----------------------------------------------------------------------------------
 
+MIN_EVENT_YEAR, MAX_EVENT_YEAR = 1900, 2200
+
+
 def parse_time(value: Any, name: str = "occurred_at") -> tuple[datetime, int]:
     """An ISO 8601 time WITH its offset → (the instant in UTC, the offset in minutes)."""
     if isinstance(value, datetime):
@@ -297,6 +300,9 @@ def parse_time(value: Any, name: str = "occurred_at") -> tuple[datetime, int]:
     offset = int(parsed.utcoffset().total_seconds() // 60)
     if not -14 * 60 <= offset <= 14 * 60:
         raise ValidationError(_("%(field)s has an impossible time zone offset.", field=name), field=name)
+    # Years Python cannot shift by the offset (0001, 9999), and years no goji event can be from, are input errors.
+    if not MIN_EVENT_YEAR <= parsed.year <= MAX_EVENT_YEAR:
+        raise ValidationError(_("%(field)s must be a time like 2026-07-01T08:30:00+08:00.", field=name), field=name)
     return parsed.astimezone(timezone.utc), offset
 
 
