@@ -196,7 +196,7 @@ def _schema_and_reference(url: str) -> int:
     """Create the app's schema and reference data; return the 中宁枸杞 product id."""
     from sqlmodel import Session, SQLModel, select
 
-    import gi_trace.models  # noqa: F401
+    import gi_trace.models  # noqa: F401  (registers every table)
     from gi_trace.db import make_engine
     from gi_trace.registry.models import Product
     from gi_trace.registry.reference import GOJI_SLUG, ensure_reference_data

@@ -2,9 +2,11 @@
 
 This is the most-requested page of the system (every shopper's scan), so it reads exactly what the
 page shows, in three statements: the batch behind a code (batch code or a package's unit code) with
-producer, product, towns and stored scan count; the batch and its ancestors through lineage links
-with their events (one recursive query); the producer's decision history. SQLAlchemy's result
-machinery (type processors, tuple objects) costs more than the queries themselves here, so the
+its producer, package, stored scan count and the producer's decision history (aggregated as JSON);
+the batch's ancestors through lineage links (one recursive query); the events of the batch and its
+nearest ancestors. Town names and product definitions (stage template, grade scale) come from a
+per-process reference cache. SQLAlchemy's result machinery (type processors, Row objects) costs
+more than the queries themselves here, so the
 statements run on the DBAPI cursor of the pooled connection and rows become named tuples with a
 few per-dialect conversions (SQLite returns text for times, dates and JSON). Everything is turned
 into plain values here so the template only prints.
@@ -18,9 +20,8 @@ from collections import namedtuple
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from sqlalchemy.engine import Connection
 
 from gi_trace.authorisation import rules
 from gi_trace.scan.readconn import ReadConnection

@@ -1,22 +1,24 @@
 """The consumer's scan: the public trace page, the "verify a code" form and "report a problem".
 
 `/t/<code>` is the hot path. It stays away from the login session and CSRF (no cookie is set for
-an anonymous scan), reads through `scan.trace` with a few Core queries, counts the scan with two
-UPSERTs and commits once. A code whose check character fails is answered before any database
-access. The complaint form lives on its own page, reached from the trace page's category links,
-because its CSRF token needs the session cookie the trace page avoids.
+an anonymous scan), reads through `scan.trace` (three statements on the driver's cursor), hands
+the scan to the write-behind recorder (`scan.recorder`, a few writes per second per process instead
+of one transaction per view; SCAN_FLUSH_SECONDS = 0, the default in tests, writes in the request)
+and renders a template that only prints. A code whose check character fails is answered before
+any database access. The complaint form lives on its own page, reached from the trace page's
+category links, because its CSRF token needs the session cookie the trace page avoids.
 """
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from jinja2 import pass_context
-from markupsafe import Markup
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from jinja2 import pass_context
+from markupsafe import Markup
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
