@@ -56,7 +56,8 @@ def list_units(code: str):
         raise ValidationError(_("start and limit must be whole numbers."), field="start") from None
     if start < 1 or not 1 <= limit <= 5000:
         raise ValidationError(_("start must be 1 or more and limit between 1 and 5000."), field="limit")
-    rows = units.units_of(session, batch, start, limit)
+    # Serials are 32-bit integers: a start beyond them finds nothing (and must not overflow PostgreSQL's integer).
+    rows = units.units_of(session, batch, min(start, 2**31 - 1), limit)
     return {"batch": batch.code, "units_issued": batch.units_issued,
             "units": [_unit_json(u.serial, u.code, u.package_kg) for u in rows]}
 
