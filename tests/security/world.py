@@ -1,0 +1,68 @@
+"""A small seeded world for the security tests: two producers, regulators of two counties, an admin.
+
+Producer A (中宁县 640521) owns everything an attacker would want to reach: a tested harvest batch
+split into a packed lot with events, unit codes, a product line, a plausibility flag, a complaint
+with a photo. Producer B is another authorised producer of the same county. Regulators: one for
+the whole city, one for 海原县 (640522), where none of the data lives.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gi_trace.accounts import services as accounts
+from gi_trace.accounts.models import User
+from gi_trace.oversight.services import file_complaint
+from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
+from tests.factories import UserFactory, goji
+from tests.factories_scan import lot_from_tested_harvest, unit_code
+from tests.factories_tracing import Grower
+
+OTHER_COUNTY = "640522"  # 海原县
+
+# A 1x1 PNG.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+@dataclass
+class World:
+    producer_a: Grower
+    producer_b: Grower
+    harvest: Batch
+    lot: Batch
+    unit: UnitCode
+    line: ProductLine
+    flag: PlausibilityFlag
+    complaint_id: int
+    b_batch: Batch = None
+    users: dict[str, User] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def build(session) -> World:
+    """Seed the world and commit it; tokens for every user are in `World.tokens`."""
+    grower_a, harvest, lot = lot_from_tested_harvest(session)
+    grower_b = Grower.make(session)
+    b_batch = grower_b.harvested(session)
+    unit = unit_code(session, lot)
+    line = ProductLine(product_id=goji(session).id, producer_id=grower_a.producer.id, gtin14="06901234567892",
+                       name="中宁枸杞 250 g", product_form="dried", package_kg=0.25)
+    session.add(line)
+    session.flush()
+    flag = PlausibilityFlag(batch_id=harvest.id, producer_id=grower_a.producer.id, kind="yield",
+                            message="test flag", params={})
+    session.add(flag)
+    session.flush()
+    complaint = file_complaint(session, source="scan", category="counterfeit", text="标签看起来是假的",
+                               code=lot.code, batch_id=lot.id, producer_id=grower_a.producer.id,
+                               photo=PNG, photo_mime="image/png")
+    users = {
+        "producer_a": grower_a.user,
+        "producer_b": grower_b.user,
+        "regulator_other": UserFactory(username="reg_haiyuan", role="regulator", county_code=OTHER_COUNTY),
+        "regulator_city": UserFactory(username="reg_city", role="regulator"),
+        "admin": UserFactory(username="admin1", role="admin"),
+    }
+    tokens = {name: accounts.create_token(session, user, "security tests")[1] for name, user in users.items()}
+    session.commit()
+    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, users, tokens)
