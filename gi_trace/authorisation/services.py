@@ -7,12 +7,14 @@ from datetime import date
 from typing import Iterable, Optional
 
 from flask_babel import gettext as _
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
-from gi_trace.errors import Forbidden, Refused, ValidationError
+from gi_trace.errors import Conflict, Forbidden, Refused, ValidationError
 from gi_trace.registry.models import Producer, Product
 from gi_trace.registry.services import protected_towns, require_producer_visible, require_regulator_scope
 from gi_trace.timeutil import local_today
@@ -100,10 +102,27 @@ def check_decision(user: User, producer: Producer, product: Product, towns: set[
                         state=state_label(current.state)), field="action") from None
 
 
+def lock_authorisations(session: Session, producer: Producer) -> None:
+    """Serialise decisions on one producer: two regulators deciding at once must not both pass the
+    rules against the same history. PostgreSQL: the producer row's lock (the second waits, then
+    reads the first's decision). SQLite: a no-op write takes the database's write lock before the
+    history is read; a transaction whose snapshot is already stale gets a retryable Conflict."""
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(Producer.id).where(Producer.id == producer.id).with_for_update())
+        else:
+            session.execute(update(Producer).where(Producer.id == producer.id).values(id=Producer.id)
+                            .execution_options(synchronize_session=False))
+    except OperationalError:
+        raise Conflict(_("Another decision on this authorisation was recorded at the same time; please try "
+                         "again.")) from None
+
+
 def decide(session: Session, user: User, producer: Producer, product: Product, data: DecisionInput,
            *, source: str = "web", inspection_id: Optional[int] = None) -> AuthorisationDecision:
     """Record a decision after checking every rule; earlier decisions are never changed."""
     require_producer_visible(user, producer)
+    lock_authorisations(session, producer)
     existing = history(session, producer.id, product.id)
     check_decision(user, producer, product, protected_towns(session, product.id), existing, data)
     decision = AuthorisationDecision(
