@@ -28,6 +28,18 @@ def _api_rate_key() -> str:
 
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_api_rate_key)(api_bp)
 
+
+def _auth_failure_key() -> str:
+    from gi_trace.scan.network import network_of
+
+    return "api-401:" + network_of(get_remote_address())
+
+
+# Guessing tokens: each guess would be a new per-token budget, so refused tokens (401) also count per
+# network (/24, /48); once a network has used its budget, its API calls wait (429) until the window ends.
+limiter.limit(lambda: current_app.config.get("API_AUTH_FAILURE_LIMIT", "60 per minute"), key_func=_auth_failure_key,
+              deduct_when=lambda response: response.status_code == 401)(api_bp)
+
 # path -> {method -> operation}, filled by the areas' api modules
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {}
 OPENAPI_SCHEMAS: dict[str, Any] = {

@@ -30,7 +30,7 @@ from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
 from gi_trace.scan import page as page_view
 from gi_trace.scan import photos, services, trace
-from gi_trace.scan.network import network_hash
+from gi_trace.scan.network import network_hash, network_of
 from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
 from gi_trace.timeutil import local_today
@@ -101,9 +101,25 @@ def _not_found(typed: str, malformed: bool):
                            **_layout_context()), 404, NO_STORE
 
 
+def _page_limit() -> str:
+    # A market hall full of shoppers behind one NAT: hundreds of scans a minute from one network.
+    return current_app.config.get("SCAN_PAGE_RATE_LIMIT", "600 per minute")
+
+
+def _scan_network() -> str:
+    """The limit counts per /24 (IPv4) or /48 (IPv6), as the counterfeit check does."""
+    return "scan:" + network_of(get_remote_address())
+
+
+def _loopback() -> bool:
+    """This machine (the benchmark, a probe, or a local proxy that does not pass on the client's address)."""
+    address = get_remote_address() or ""
+    return address.startswith("127.") or address == "::1"
+
+
 @bp.get("/t/<code>")
 @access(PUBLIC)
-@limiter.exempt  # the busiest public page: no per-request limiter bookkeeping (it has no limit)
+@limiter.limit(_page_limit, key_func=_scan_network, exempt_when=_loopback)
 def trace_page(code: str):
     """The public page behind a QR code: genuine? authorised? where from? record intact?"""
     compact = codes.parse(code)

@@ -1,5 +1,8 @@
 """Access matrix: every route and method of the URL map x six actors -> allow or deny.
 
+Every one of these responses must also carry the security headers (tests/security/headers.py)
+and, when it is HTML, hold no inline script, event handler or style attribute.
+
 The expectation comes from each view's declared rule (`access.access_rule_of`) and from who owns
 the object a URL names: producer B and the regulator of another county (海原县 640522) must not
 reach producer A's batches, producers/<id>, complaints, flags or tokens (中宁县 640521). URL
@@ -12,6 +15,7 @@ import pytest
 
 from gi_trace.access import PUBLIC, access_rule_of
 from tests.security import world as seed
+from tests.security.headers import header_problems, html_problems
 
 ACTORS = ("anonymous", "producer_a", "producer_b", "regulator_other", "regulator_city", "admin")
 
@@ -112,7 +116,10 @@ def test_access_matrix(app, session, record_property):
             headers = {"Authorization": f"Bearer {world.tokens[actor]}"} if api and actor != "anonymous" else {}
             kwargs = {"json": {}} if api and method != "GET" else ({"data": {}} if method != "GET" else {})
             response = client.open(url, method=method, headers=headers, **kwargs)
+            problems = header_problems(response) + html_problems(response)
             response.close()
+            if problems:
+                failures.append(f"{method} {url} as {actor} ({response.status_code}): {problems}")
             cells += 1
             verdict = _verdict(response, api)
             expected = _expected(app, rule, method, actor)
