@@ -1,7 +1,7 @@
 """Consistent online backups and restores.
 
-SQLite: the sqlite3 online-backup API copies a consistent snapshot while the app keeps serving
-(readers and writers wait at most a moment). PostgreSQL: `pg_dump --format=custom`, which reads
+SQLite: the sqlite3 online-backup API copies a consistent snapshot in one step while the app keeps
+serving (in WAL mode readers and writers do not wait for it). PostgreSQL: `pg_dump --format=custom`, which reads
 one consistent snapshot; restore with `pg_restore --clean --if-exists`.
 """
 from __future__ import annotations
@@ -51,7 +51,10 @@ def backup(url: str, dest: "Path | str", progress=None) -> Path:
             def _progress(status, remaining, total):
                 if progress:
                     progress(total - remaining, total)
-            source.backup(target, pages=1024, progress=_progress)
+            # One step, inside one read snapshot: in WAL mode writers carry on meanwhile. A step of N
+            # pages would restart from the first page whenever another connection commits, and under
+            # a steady stream of writes might never finish.
+            source.backup(target, pages=-1, progress=_progress)
         finally:
             target.close()
             source.close()
