@@ -112,3 +112,33 @@ def test_status_is_always_a_known_state_and_matches_the_last_decision(pair, offs
     # in force exactly when authorised: never while suspended, revoked or past the expiry
     if status.in_force and status.valid_until is not None:
         assert on <= status.valid_until
+
+
+# --- properties added with the security work (issue 6) --------------------------------------
+
+@given(_valid_histories(), st.integers(0, 4000), st.randoms(use_true_random=False))
+def test_status_does_not_depend_on_the_order_decisions_are_listed(pair, offset, rnd):
+    history, _states = pair
+    on = date(2021, 1, 1) + timedelta(days=offset)
+    shuffled = list(history)
+    rnd.shuffle(shuffled)
+    assert rules.status_on(shuffled, on) == rules.status_on(history, on)
+
+
+@given(_valid_histories(), st.integers(0, 4000))
+def test_later_decisions_never_change_the_status_on_an_earlier_date(pair, offset):
+    history, _states = pair
+    on = date(2021, 1, 1) + timedelta(days=offset)
+    assert rules.status_on(history, on) == rules.status_on([d for d in history if d.effective_date <= on], on)
+
+
+@given(_valid_histories(), st.integers(0, 4000))
+def test_in_force_only_after_an_approval_and_within_its_run(pair, offset):
+    history, _states = pair
+    on = date(2021, 1, 1) + timedelta(days=offset)
+    status = rules.status_on(history, on)
+    if status.in_force:
+        approvals = [d for d in history if d.action == "approve" and d.effective_date <= on]
+        assert approvals
+        assert status.authorised_since is not None and status.authorised_since <= status.since <= on
+        assert status.valid_until is None or on <= status.valid_until

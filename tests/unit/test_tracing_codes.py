@@ -47,3 +47,38 @@ def test_every_adjacent_swap_is_caught(body, pos):
 def test_garbage_is_rejected():
     for text in ("", "abc", "0" * 14, "<script>", "A" * 100):
         assert codes.parse(text) is None
+
+
+# --- properties added with the security work (issue 6) --------------------------------------
+
+@given(st.text())
+def test_parse_never_raises_and_returns_only_valid_codes(text):
+    parsed = codes.parse(text)
+    assert parsed is None or (codes.is_valid(parsed) and codes.parse(parsed) == parsed)
+
+
+@st.composite
+def typed_forms(draw):
+    """A valid code as a person might type it: any case, any grouping with spaces, hyphens, dots."""
+    body = draw(st.text(alphabet=codes.ALPHABET, min_size=13, max_size=13))
+    code = body + codes.check_character(body)
+    typed = "".join(draw(st.sampled_from([ch, ch.lower()])) + draw(st.sampled_from(["", "", " ", "-", ".", "  "]))
+                    for ch in code)
+    return code, draw(st.sampled_from(["", " "])) + typed
+
+
+@given(typed_forms())
+def test_any_typed_grouping_or_case_parses_back(pair):
+    code, typed = pair
+    assert codes.parse(typed) == code
+    assert codes.parse(codes.display(code)) == code
+
+
+@given(st.text(alphabet=codes.ALPHABET, min_size=13, max_size=13), st.integers(0, 13), st.sampled_from("01OILU"))
+def test_look_alike_characters_never_make_a_valid_code(body, pos, ch):
+    code = body + codes.check_character(body)
+    mutated = code[:pos] + ch + code[pos + 1:]
+    if ch in codes.ALPHABET:  # U is in the alphabet: then it is an ordinary substitution
+        assert mutated == code or not codes.is_valid(mutated)
+    else:
+        assert codes.parse(mutated) is None

@@ -67,3 +67,25 @@ def test_lot_fits_gs1_ai_10():
     assert gs1.is_valid_lot("2026-ZN-07")
     assert not gs1.is_valid_lot("x" * 21)
     assert not gs1.is_valid_lot("批次1")
+
+
+# --- properties added with the security work (issue 6) --------------------------------------
+
+@given(st.text(alphabet="0123456789", min_size=13, max_size=13), st.integers(0, 12))
+def test_adjacent_swaps_are_caught_unless_the_digits_differ_by_five(body, position):
+    # Weights 3,1 alternate: a swap changes the sum by 2(a - b), invisible mod 10 exactly when |a - b| = 5.
+    gtin = body + str(gs1.check_digit(body))
+    a, b = gtin[position], gtin[position + 1]
+    swapped = gtin[:position] + b + a + gtin[position + 2:]
+    if a != b:
+        assert gs1.is_valid_gtin(swapped) == (abs(int(a) - int(b)) == 5)
+
+
+@given(st.text(max_size=20) | st.text(alphabet="0123456789 ", max_size=16))
+def test_gtin14_of_any_text_is_a_valid_gtin14_or_a_value_error(text):
+    try:
+        result = gs1.gtin14(text)
+    except ValueError:
+        return
+    assert len(result) == 14 and gs1.is_valid_gtin(result)
+    assert result.lstrip("0") == text.replace(" ", "").strip().lstrip("0")

@@ -46,3 +46,23 @@ def test_any_single_substitution_is_caught(body, pos, ch):
     mutated = code[:pos] + ch + code[pos + 1:]
     if mutated != code:
         assert not check_uscc(mutated).check_ok
+
+
+# --- properties added with the security work (issue 6) --------------------------------------
+
+@given(st.text(max_size=40))
+def test_any_text_is_judged_without_raising(text):
+    result = check_uscc(text)
+    code = text.strip().upper()
+    assert result.valid == (len(code) == 18 and all(ch in ALPHABET for ch in code))
+    if not result.valid:
+        assert result.error in ("length", "alphabet")
+
+
+@given(st.text(alphabet=ALPHABET, min_size=17, max_size=17), st.integers(0, 15))
+def test_every_adjacent_swap_in_the_body_is_caught(body, pos):
+    # weights 3^i mod 31: a swap changes the sum by (a - b)(3^i - 3^(i+1)) = -2(a - b)3^i, never 0 mod 31
+    code = body + check_character(body)
+    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2:]
+    if swapped != code:
+        assert not check_uscc(swapped).check_ok
