@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Iterable, Optional, Sequence
 
 from flask_babel import gettext as _
@@ -522,8 +523,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                    pt.c.town_code.label("protected"), o.c.output_value_yuan, o.c.output_kg)
             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
             .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
-            .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
-            .order_by(p.c.county_code, p.c.town_code, p.c.id))
+            .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year)))
     if _prefers_window(session):
         last, approval = _last_decisions(product.id, as_of)
         query = (base.add_columns(last.c.action, last.c.effective_date, approval.c.valid_until)
@@ -572,6 +572,8 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
         append((pid, name, uscc or registry_no or "", county, town, in_region, state, since,
                 valid_until.isoformat() if valid_until is not None and state in _DATED else None,
                 value, kg, in_region, in_force, why))
+    # Sorted here, not in SQL: PostgreSQL would spill a 100k-row sort of wide rows to disk.
+    out.sort(key=_DRILLDOWN_ORDER)
     return out
 
 
@@ -591,6 +593,7 @@ def drilldown_all(session: Session, product: Product, year: int, county_code: Op
 
 
 _DATED = (rules.AUTHORISED, rules.SUSPENDED, rules.EXPIRED)
+_DRILLDOWN_ORDER = itemgetter(3, 4, 0)  # county, town, producer id
 _HOLDING = ("approve", "reinstate", "suspend")
 _ONE_DAY = timedelta(days=1)
 _ACTION_STATE = {"apply": rules.PENDING, "approve": rules.AUTHORISED, "reinstate": rules.AUTHORISED,
