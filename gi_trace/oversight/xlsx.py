@@ -17,6 +17,7 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
 _STR_OPEN = '<c t="inlineStr"><is><t xml:space="preserve">'
 _STR_CLOSE = "</t></is></c>"
+_BIG = float("inf")
 
 
 def _col(n: int) -> str:
@@ -55,10 +56,10 @@ def _row(row: Sequence) -> str:
         kind = value.__class__
         if kind is str:
             append(_STR_OPEN + value + _STR_CLOSE if value else "<c/>")
-        elif kind is int:
-            append(f"<c><v>{value}</v></c>")
         elif value is None:
             append("<c/>")
+        elif kind is int or (kind is float and -_BIG < value < _BIG):  # finite floats (NaN fails both tests)
+            append(f"<c><v>{value!r}</v></c>")
         else:
             append(_cell(value))
     append("</row>")
