@@ -23,6 +23,9 @@ FLAG_STATUSES = ("open", "dismissed", "confirmed")
 class ScanCounter(SQLModel, table=True):
     """How often one code was scanned, first and last, and from how many distinct networks."""
 
+    # On SQLite the primary key is the table (no separate rowid B-tree): half the pages to write per scan.
+    __table_args__ = {"sqlite_with_rowid": False}
+
     code: str = Field(primary_key=True, max_length=16)
     kind: str = Field(max_length=8)  # batch | unit
     batch_id: Optional[int] = Field(default=None, index=True)  # no FK: tracing owns batches
@@ -39,6 +42,8 @@ class ScanCounter(SQLModel, table=True):
 
 class ScanNetwork(SQLModel, table=True):
     """The scan log per network: one row per (code, salted network hash)."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
     code: str = Field(primary_key=True, max_length=16)
     network_hash: str = Field(primary_key=True, max_length=32)

@@ -91,12 +91,9 @@ ON CONFLICT (code, network_hash) DO UPDATE SET scans = scannetwork.scans + exclu
 """)
 _COUNTER_UPSERT = _dialect_sql("""
 INSERT INTO scancounter (code, kind, batch_id, scans, networks, first_at, last_at, flagged)
-VALUES (:code, :kind, :batch_id, :count, 0, :first_at, :last_at, :false)
-ON CONFLICT (code) DO UPDATE SET scans = scancounter.scans + excluded.scans, last_at = excluded.last_at
-""")
-# Distinct networks are counted from the per-network rows (a prefix of their primary key).
-_COUNT_NETWORKS = _dialect_sql("""
-UPDATE scancounter SET networks = (SELECT COUNT(*) FROM scannetwork n WHERE n.code = :code) WHERE code = :code
+VALUES (:code, :kind, :batch_id, :count, :networks, :first_at, :last_at, :false)
+ON CONFLICT (code) DO UPDATE SET scans = scancounter.scans + excluded.scans,
+                                 networks = scancounter.networks + excluded.networks, last_at = excluded.last_at
 """)
 # Guarded: two processes crossing the line together raise one flag.
 _MARK_FLAGGED = _dialect_sql("UPDATE scancounter SET flagged = :true WHERE code = :code AND flagged = :false")
@@ -114,11 +111,20 @@ def _read_time(value):
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tuple[int, int]]) -> list[str]:
-    """Count many scans in a few statements (executemany on the driver's cursor); return codes newly flagged.
+def _in_list(prefix: str, values: list) -> tuple[str, dict]:
+    names = [f"{prefix}{i}" for i in range(len(values))]
+    return ", ".join(":" + n for n in names), dict(zip(names, values))
 
-    Scans of one code from one network are added up; each code's distinct networks are recounted from
-    its network rows; a CounterfeitFlag is raised the first time a code reaches a limit of its kind.
+
+def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tuple[int, int]]) -> list[str]:
+    """Count many scans in a few statements on the driver's cursor; return the codes newly flagged.
+
+    Scans of one code from one network are added up. The stored counters and the (code, network)
+    pairs already seen are read first, in one statement each, so the new distinct networks and the
+    resulting totals are known without a query per code; then one executemany UPSERT per table.
+    A CounterfeitFlag is raised the first time a code reaches a limit of its kind. On SQLite the
+    transaction takes the write lock before reading (BEGIN IMMEDIATE), so counts are exact; on
+    PostgreSQL two processes seeing the same new network in the same instant may both count it.
     """
     if not items:
         return []
@@ -141,30 +147,47 @@ def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tupl
             c[1] += item.count
             c[2], c[3] = min(c[2], item.first_at), max(c[3], item.last_at)
     codes = sorted(counters)  # a fixed order: two writers never wait on each other's rows in a cycle
+    pairs = sorted(networks)
     cursor = conn.connection.driver_connection.cursor()
     raised = []
     try:
+        if dialect == "sqlite" and not conn.connection.driver_connection.in_transaction:
+            cursor.execute("BEGIN IMMEDIATE")
+        stored: dict[str, tuple] = {}
+        seen: set[tuple[str, str]] = set()
+        for start in range(0, len(codes), 400):  # bounded IN lists
+            part = codes[start:start + 400]
+            names, params = _in_list("c", part)
+            cursor.execute(_dialect_sql(f"SELECT code, scans, networks, flagged FROM scancounter "
+                                        f"WHERE code IN ({names})")[dialect], params)
+            stored.update((row[0], row[1:]) for row in cursor.fetchall())
+        for start in range(0, len(pairs), 400):
+            part = pairs[start:start + 400]
+            values = ", ".join(f"(:c{i}, :n{i})" for i in range(len(part)))
+            params = {}
+            for i, (code, net) in enumerate(part):
+                params[f"c{i}"], params[f"n{i}"] = code, net
+            cursor.execute(_dialect_sql(f"SELECT code, network_hash FROM scannetwork "
+                                        f"WHERE (code, network_hash) IN (VALUES {values})")[dialect], params)
+            seen.update((row[0], row[1]) for row in cursor.fetchall())
+        new_networks: dict[str, int] = {}
+        for pair in pairs:
+            if pair not in seen:
+                new_networks[pair[0]] = new_networks.get(pair[0], 0) + 1
         cursor.executemany(_NETWORK_UPSERT[dialect], [
             {"code": code, "network_hash": net, "count": n, "first_at": t(first), "last_at": t(last)}
-            for (code, net), (n, first, last) in sorted(networks.items())])
+            for (code, net), (n, first, last) in ((pair, networks[pair]) for pair in pairs)])
         cursor.executemany(_COUNTER_UPSERT[dialect], [
             {"code": code, "kind": counters[code][0].kind, "batch_id": counters[code][0].batch_id,
-             "count": counters[code][1], "first_at": t(counters[code][2]), "last_at": t(counters[code][3]),
-             "false": False} for code in codes])
-        cursor.executemany(_COUNT_NETWORKS[dialect], [{"code": code} for code in codes])
-        stored = {}
-        for start in range(0, len(codes), 500):  # one read for many codes, in bounded IN lists
-            part = codes[start:start + 500]
-            names = [f"c{i}" for i in range(len(part))]
-            sql = _dialect_sql("SELECT code, scans, networks, flagged FROM scancounter WHERE code IN ("
-                               + ", ".join(":" + n for n in names) + ")")[dialect]
-            cursor.execute(sql, dict(zip(names, part)))
-            stored.update((row[0], row[1:]) for row in cursor.fetchall())
+             "count": counters[code][1], "networks": new_networks.get(code, 0), "first_at": t(counters[code][2]),
+             "last_at": t(counters[code][3]), "false": False} for code in codes])
         for code in codes:
             item = counters[code][0]
-            scans, n_networks, flagged = stored[code]
-            if flagged:
+            before = stored.get(code, (0, 0, False))
+            if before[2]:
                 continue
+            scans = before[0] + counters[code][1]
+            n_networks = before[1] + new_networks.get(code, 0)
             reason = flag_reason(scans, n_networks, limits[item.kind])
             if reason is None:
                 continue
