@@ -18,7 +18,9 @@ inserted in bulk with SQLAlchemy Core (COPY on PostgreSQL). Then, in the same ru
 - the full annual report: `build_report` + every file (`report_files`: HTML, JSON, CSV, XLSX).
 
 It prints median times and the ratios against the targets: compliance <= 2x the floor, report
-<= 20x the compliance time. The floor and the service must agree on the figures (checked).
+<= 20x the compliance time. Contenders take turns within each round (floor, service; then service,
+report), so a change in the machine's load does not favour one of them. The floor and the service
+must agree on the figures (checked).
 """
 from __future__ import annotations
 
@@ -224,14 +226,21 @@ class Database:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.created}" WITH (FORCE)')
 
 
-def median_ms(fn, runs: int) -> tuple[float, object]:
-    fn()  # warm caches (both contenders get the same warm-up)
-    times, result = [], None
+def interleaved(fns: dict, runs: int) -> tuple[dict, dict]:
+    """Median ms of each function over `runs` rounds, calling them in turn within each round.
+
+    Taking turns keeps a change in the machine's load (other jobs) from favouring one contender.
+    """
+    for fn in fns.values():
+        fn()  # warm caches: every contender gets the same warm-up
+    times = {name: [] for name in fns}
+    results = {}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), result
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}, results
 
 
 def main() -> int:
@@ -239,7 +248,7 @@ def main() -> int:
     parser.add_argument("--database-url", help="PostgreSQL server URL (a throwaway database is created there)")
     parser.add_argument("--producers", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=9, help="timed runs of the compliance and the floor")
-    parser.add_argument("--report-runs", type=int, default=3, help="timed runs of the annual report")
+    parser.add_argument("--report-runs", type=int, default=5, help="timed runs of the annual report")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file / PostgreSQL database")
@@ -295,15 +304,19 @@ def main() -> int:
                     files = rep.report_files(data)
                 return sum(len(v) for v in files.values())
 
-            floor_ms, floor_result = median_ms(floor, args.runs)
-            service_ms, result = median_ms(service, args.runs)
+            ms, results = interleaved({"floor": floor, "service": service}, args.runs)
+            floor_ms, service_ms = ms["floor"], ms["service"]
+            floor_result, result = results["floor"], results["service"]
             got = (result["producers_registered"], result["producers_authorised"],
                    round(result["producers_authorised"] / result["producers_registered"], 4),
                    round(result["output_value_authorised"] / result["output_value_registered"], 4))
             if got != floor_result:
                 print(f"MISMATCH: service {got} vs floor {floor_result}", file=sys.stderr)
                 return 1
-            report_ms, size = median_ms(report, args.report_runs)
+            # The report against the compliance time measured in the same rounds.
+            ms, results = interleaved({"service": service, "report": report}, args.report_runs)
+            report_ms, size = ms["report"], results["report"]
+            service_ms_report_rounds = ms["service"]
         phase(f"figures agree: {floor_result[0]:,} producers of the region, {floor_result[1]:,} authorised, "
               f"user share {floor_result[2]}, output share {floor_result[3]} (register denominators)")
         backend = "PostgreSQL" if db.created else "SQLite"
@@ -311,9 +324,10 @@ def main() -> int:
               f"(median of {args.runs}; report median of {args.report_runs}):")
         print(f"  floor (hand-written SQL)  {floor_ms:9.1f} ms")
         print(f"  compliance service        {service_ms:9.1f} ms   ratio {service_ms / floor_ms:5.2f}  (target <= 2)")
-        print(f"  annual report, all files  {report_ms:9.1f} ms   ratio {report_ms / service_ms:5.2f}  "
-              f"(target <= 20; {size / 1e6:.1f} MB of files)")
-        ok = service_ms <= 2 * floor_ms and report_ms <= 20 * service_ms
+        print(f"  annual report, all files  {report_ms:9.1f} ms   ratio {report_ms / service_ms_report_rounds:5.2f}  "
+              f"(target <= 20, against the compliance time of the same rounds: {service_ms_report_rounds:.1f} ms; "
+              f"{size / 1e6:.1f} MB of files)")
+        ok = service_ms <= 2 * floor_ms and report_ms <= 20 * service_ms_report_rounds
         print("  targets met" if ok else "  TARGET MISSED")
         engine.dispose()
         return 0 if ok else 2
