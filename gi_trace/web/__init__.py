@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import ImmutableMultiDict
 
 from gi_trace.access import actor
 
@@ -37,6 +39,41 @@ def _security_headers(response):
     return response
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul():
+    """No real input holds a NUL character, and PostgreSQL text cannot store one (a query with it fails
+    with a DataError, i.e. a 500). In a path it names nothing (404); query parameters lose it; a form
+    or JSON body holding one is refused (422) before any view runs, so nothing recorded is altered."""
+    from flask import abort
+
+    from gi_trace.errors import ValidationError
+
+    if "\x00" in request.path:
+        abort(404)
+    if b"%00" in request.query_string or b"\x00" in request.query_string:
+        # Query parameters are filters and page numbers: drop the NULs, the views judge what is left.
+        request.args = ImmutableMultiDict([(k.replace("\x00", ""), v.replace("\x00", ""))
+                                           for k, v in request.args.items(multi=True)])
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            name = next((k for k, v in request.form.items(multi=True) if "\x00" in k or "\x00" in v), None)
+        elif request.is_json:
+            name = "body" if _has_nul(request.get_json(silent=True)) else None
+        else:
+            name = None
+        if name is not None:
+            raise ValidationError(_("%(field)s contains a character that is not allowed.", field=name), field=name)
+
+
 def init_app(app: Flask) -> None:
     from gi_trace.web import filters
 
@@ -45,3 +82,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     filters.register(app)
     app.after_request(_security_headers)
+    app.before_request(_refuse_nul)
