@@ -51,6 +51,10 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Per token (or per network for anonymous API calls).
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        # Refused bearer tokens (401) per network (/24, /48): guessing tokens is slow.
+        "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "60 per minute"),
+        # The public scan page per network: a market hall of shoppers behind one NAT stays well below it.
+        "SCAN_PAGE_RATE_LIMIT": os.environ.get("SCAN_PAGE_RATE_LIMIT", "600 per minute"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)),
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

@@ -79,3 +79,13 @@ class TestRefusedTokenBudget:
         client = app.test_client()
         good = {"Authorization": f"Bearer {world.tokens['producer_a']}"}
         assert {client.get("/api/v1/me", headers=good, **_from(SHOPPER)).status_code for _ in range(10)} == {200}
+
+
+def test_limits_are_configurable_from_the_environment(monkeypatch, tmp_path):
+    from gi_trace.config import load_config
+
+    monkeypatch.setenv("SCAN_PAGE_RATE_LIMIT", "2000 per minute")
+    monkeypatch.setenv("API_AUTH_FAILURE_LIMIT", "30 per minute")
+    monkeypatch.setenv("SECRET_KEY", "x")
+    config = load_config(tmp_path)
+    assert (config["SCAN_PAGE_RATE_LIMIT"], config["API_AUTH_FAILURE_LIMIT"]) == ("2000 per minute", "30 per minute")
