@@ -21,8 +21,22 @@ REASON_FILTERS = (
 
 
 def default_year() -> int:
-    """The year the dashboard opens on: the current one."""
+    """The current year (in Zhongwei)."""
     return local_today().year
+
+
+def latest_output_year(session: Session, product: Optional[Product]) -> int:
+    """The year the dashboard opens on: the latest with output records, else the current one."""
+    from sqlalchemy import func
+
+    from gi_trace.registry.models import OutputRecord
+
+    this_year = default_year()
+    if product is None:
+        return this_year
+    year = session.exec(select(func.max(OutputRecord.year)).where(OutputRecord.product_id == product.id,
+                                                                  OutputRecord.year <= this_year)).one()
+    return int(year) if year else this_year
 
 
 def products(session: Session) -> list[Product]:

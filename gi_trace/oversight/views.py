@@ -29,7 +29,8 @@ def _filters():
     products = d.products(session)
     slug = args.get("product") or (products[0].slug if products else "")
     county = c.scoped_county(actor(), args.get("county"))
-    year = args.get("year") or str(d.default_year())
+    year = args.get("year") or str(d.latest_output_year(session, next((p for p in products if p.slug == slug),
+                                                                        None)))
     return session, products, c.parse_query(session, slug, year, county, args.get("as_of"))
 
 

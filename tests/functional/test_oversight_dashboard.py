@@ -157,3 +157,9 @@ def test_compliance_response_matches_its_openapi_schema(client, session, registe
     jsonschema.validate(body, schema)
     error = client.get("/api/v1/compliance?product=zhongning-goji&year=x", headers=_token(session, "city")).get_json()
     jsonschema.validate(error, document["components"]["schemas"]["Error"])
+
+
+def test_dashboard_opens_on_the_latest_year_with_output(client, register):
+    login(client, "city")
+    html = client.get("/oversight/").get_data(as_text=True)
+    assert 'name="year" inputmode="numeric" size="6" value="2024"' in html
