@@ -45,6 +45,9 @@ def load_config(instance_path: Path) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Salt for hashing scanners' network addresses; never store a raw IP.
         "SCAN_SALT": os.environ.get("SCAN_SALT") or _secret_key(instance_path) + ":scan",
+        # Proxies in front of the app (load balancer, nginx) that append X-Forwarded-For: with 0 the
+        # header is ignored (it could be forged); set it so limits and scan counts see the client's address.
+        "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", "0")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "RATELIMIT_HEADERS_ENABLED": True,

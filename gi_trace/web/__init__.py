@@ -83,3 +83,10 @@ def init_app(app: Flask) -> None:
     filters.register(app)
     app.after_request(_security_headers)
     app.before_request(_refuse_nul)
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Trust exactly `hops` proxies' X-Forwarded-For/-Proto: rate limits and the scan page's network
+        # counts then see the client's address instead of the load balancer's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)

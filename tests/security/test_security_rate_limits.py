@@ -89,3 +89,38 @@ def test_limits_are_configurable_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "x")
     config = load_config(tmp_path)
     assert (config["SCAN_PAGE_RATE_LIMIT"], config["API_AUTH_FAILURE_LIMIT"]) == ("2000 per minute", "30 per minute")
+
+
+LOAD_BALANCER = "10.0.0.5"
+
+
+class TestBehindALoadBalancer:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "RATELIMIT_ENABLED": True, "SCAN_PAGE_RATE_LIMIT": "2 per minute", "PROXY_HOPS": 1}
+
+    def test_each_client_network_has_its_own_budget(self, app, session):
+        world = seed.build(session)
+        client = app.test_client()
+        url = f"/t/{world.lot.code}"
+
+        def scan(client_address):
+            return client.get(url, headers={"X-Forwarded-For": client_address}, **_from(LOAD_BALANCER)).status_code
+
+        assert [scan(SHOPPER), scan(SHOPPER), scan(SHOPPER)] == [200, 200, 429]
+        assert scan(ELSEWHERE) == 200
+        # a client cannot pick its own address: the balancer appends the real one, and only that is trusted
+        assert scan(f"{ELSEWHERE}, {SHOPPER}") == 429
+
+
+class TestWithoutTrustedProxies:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "RATELIMIT_ENABLED": True, "SCAN_PAGE_RATE_LIMIT": "2 per minute"}
+
+    def test_forwarded_for_is_ignored(self, app, session):
+        world = seed.build(session)
+        client = app.test_client()
+        statuses = [client.get(f"/t/{world.lot.code}", headers={"X-Forwarded-For": f"203.0.{i}.1"},
+                               **_from(SHOPPER)).status_code for i in range(3)]
+        assert statuses == [200, 200, 429]
