@@ -78,6 +78,25 @@ def json_body() -> dict:
     return data
 
 
+_ERROR_RESPONSE = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+# Answers any operation can give, whatever its area documented: rate limits and oversized bodies.
+_COMMON_RESPONSES = {"429": "Too many requests (per token, or per network for refused tokens); see Retry-After"}
+_BODY_RESPONSES = {"413": "The request body is larger than the server accepts (MAX_CONTENT_LENGTH)"}
+
+
+def _with_common_responses(paths: dict) -> dict:
+    result = {}
+    for path, ops in paths.items():
+        result[path] = {}
+        for method, op in ops.items():
+            extra = dict(_COMMON_RESPONSES, **(_BODY_RESPONSES if "requestBody" in op else {}))
+            responses = dict(op.get("responses", {}))
+            for code, description in extra.items():
+                responses.setdefault(code, {"description": description, **_ERROR_RESPONSE})
+            result[path][method] = {**op, "responses": responses}
+    return result
+
+
 def openapi_document() -> dict:
     """The OpenAPI 3.1 description of the whole API."""
     return {
@@ -88,7 +107,7 @@ def openapi_document() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": OPENAPI_SCHEMAS,
         },
-        "paths": OPENAPI_PATHS,
+        "paths": _with_common_responses(OPENAPI_PATHS),
     }
 
 

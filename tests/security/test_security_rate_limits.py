@@ -124,3 +124,23 @@ class TestWithoutTrustedProxies:
         statuses = [client.get(f"/t/{world.lot.code}", headers={"X-Forwarded-For": f"203.0.{i}.1"},
                                **_from(SHOPPER)).status_code for i in range(3)]
         assert statuses == [200, 200, 429]
+
+
+class TestApiLimitIsDocumented:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "1 per minute"}
+
+    def test_429_is_json_and_in_the_document_of_every_operation(self, app, session):
+        world = seed.build(session)
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {world.tokens['admin']}"}
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        refused = client.get("/api/v1/me", headers=headers)
+        assert refused.status_code == 429 and refused.json["error"]["code"] == "too_many_requests"
+        document = client.get("/api/v1/openapi.json").json
+        for path, ops in document["paths"].items():
+            for method, op in ops.items():
+                assert "429" in op["responses"], (method, path)
+                if "requestBody" in op:
+                    assert "413" in op["responses"], (method, path)
