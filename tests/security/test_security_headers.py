@@ -198,3 +198,21 @@ def test_the_header_check_itself_catches_a_bare_or_weak_response():
     problems = " ".join(header_problems(weak))
     assert "script-src" in problems and "framing" in problems and "Referrer-Policy" in problems
     assert len(html_problems(weak)) == 3
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "https://evil.example/x",
+                                    "/\t/evil.example", "javascript:alert(1)", "http:evil.example"])
+def test_login_never_redirects_off_site(app, session, target):
+    from urllib.parse import urlsplit
+
+    UserFactory(username="city", role="regulator")
+    session.commit()
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    response = client.post("/login", query_string={"next": target},
+                           data={"username": "city", "password": "password123", "csrf_token": token})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    parts = urlsplit(location)
+    assert not parts.scheme and not parts.netloc and location.startswith("/") and not location.startswith("//")
+    assert "\\" not in location
