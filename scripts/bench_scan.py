@@ -420,7 +420,9 @@ def stop_server(proc) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_wrk(port: int, script: Path, codes: Path, mode: str, connections: int, duration: int, threads: int) -> dict:
+def run_wrk(port: int, script: Path, codes: Path, mode: str, connections: int, duration: int, threads: int,
+            pids: list[int] | None = None) -> dict:
+    before = cpu_seconds(pids) if pids else 0.0
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(script),
            f"http://127.0.0.1:{port}", "--", str(codes), mode]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -428,7 +430,43 @@ def run_wrk(port: int, script: Path, codes: Path, mode: str, connections: int, d
     result = json.loads(line[len("RESULT "):])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["errors"] = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
+    result["cpu_s"] = cpu_seconds(pids) - before if pids else 0.0
     return result
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int, dbname: str | None) -> list[int]:
+    """gunicorn's workers (children of the master we started) and, for PostgreSQL, the bench database's backends."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == master:
+                pids.append(int(entry))
+            elif dbname:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if cmdline.startswith("postgres: ") and f" {dbname} " in cmdline:
+                    pids.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes (threads included)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / CLOCK_TICKS
 
 
 def combine(runs: list[dict]) -> dict:
@@ -438,7 +476,8 @@ def combine(runs: list[dict]) -> dict:
     p50s = sorted(r["p50_us"] for r in runs)
     return {"requests": requests, "rps": requests / seconds, "p50_us": p50s[len(p50s) // 2],
             "p99_us": max(r["p99_us"] for r in runs), "max_us": max(r["max_us"] for r in runs),
-            "errors": sum(r["errors"] for r in runs)}
+            "errors": sum(r["errors"] for r in runs),
+            "cpu_ms": 1000 * sum(r["cpu_s"] for r in runs) / max(requests, 1)}
 
 
 def check_page(port: int, codes: Path) -> None:
@@ -547,10 +586,14 @@ def main() -> int:
         run_wrk(port, script, codes_path, "bare", args.connections, 3, args.wrk_threads)
         run_wrk(port, script, codes_path, "scan", args.connections, 3, args.wrk_threads)
         slice_s = max(2, args.duration // args.rounds)
+        dbname = url.rsplit("/", 1)[1].split("?")[0] if args.database_url else None
+        pids = server_pids(proc.pid, dbname)
         bare_runs, scan_runs = [], []
         for _round in range(args.rounds):
-            bare_runs.append(run_wrk(port, script, codes_path, "bare", args.connections, slice_s, args.wrk_threads))
-            scan_runs.append(run_wrk(port, script, codes_path, "scan", args.connections, slice_s, args.wrk_threads))
+            bare_runs.append(run_wrk(port, script, codes_path, "bare", args.connections, slice_s, args.wrk_threads,
+                                     pids))
+            scan_runs.append(run_wrk(port, script, codes_path, "scan", args.connections, slice_s, args.wrk_threads,
+                                     pids))
         bare, scan = combine(bare_runs), combine(scan_runs)
         after = scan_rows(url)
     finally:
@@ -562,13 +605,19 @@ def main() -> int:
     print(f"\n{backend}, {meta['batches']:,} batches / {meta['events']:,} events, {server}, "
           f"wrk -t{args.wrk_threads} -c{args.connections}, {args.rounds} alternating rounds of {slice_s}s each"
           + (f", {overrides}" if overrides else ""))
-    print(f"{'endpoint':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+    print(f"{'endpoint':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}{'server CPU ms/req':>19}"
           "   (p50: median of the rounds; p99, max: worst round)")
     for name, r in (("/healthz", bare), ("/t/<code>", scan)):
         print(f"{name:<14}{r['rps']:>10,.0f}{r['p50_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}"
-              f"{r['max_us'] / 1000:>9.1f}{r['errors']:>8}")
+              f"{r['max_us'] / 1000:>9.1f}{r['errors']:>8}{r['cpu_ms']:>19.3f}")
     ratio = scan["rps"] / bare["rps"]
     print(f"ratio scan/bare: {ratio:.1%}   (target >= 35%, scan p99 < 25 ms, 0 errors)")
+    if scan["cpu_ms"]:
+        print(f"server CPU per request, bare/scan: {bare['cpu_ms'] / scan['cpu_ms']:.1%} (gunicorn workers"
+              + (" + PostgreSQL backends" if args.database_url else "")
+              + "; what the ratio tends to when the server, not wrk or other load, is the bottleneck)")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     print(f"scans logged during the run: {after[1] - before[1]:,} (codes with a counter: {after[0]:,})")
     ok = ratio >= 0.35 and scan["p99_us"] < 25_000 and scan["errors"] == 0 and bare["errors"] == 0
     print("target met" if ok else "target NOT met")
