@@ -82,4 +82,7 @@ def is_postgres(session_or_engine) -> bool:
 def init_app(app: Flask) -> None:
     """Build the engine and register teardown."""
     app.extensions[_ENGINE_KEY] = make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+    # Per request as well: a request inside an app context that is already pushed (a test's, a
+    # CLI command's) shares that context's `g`, and must still not leave its session to the next one.
+    app.teardown_request(close_session)
     app.teardown_appcontext(close_session)
