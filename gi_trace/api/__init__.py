@@ -13,7 +13,7 @@ from flask_limiter.util import get_remote_address
 
 from gi_trace.access import PUBLIC, access
 from gi_trace.errors import ValidationError
-from gi_trace.extensions import limiter
+from gi_trace.extensions import client_key, limiter
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -23,7 +23,7 @@ def _api_rate_key() -> str:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
-    return "addr:" + (get_remote_address() or "")
+    return "addr:" + client_key()
 
 
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_api_rate_key)(api_bp)
