@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 835886497d3c
+Revision ID: 7b88cf18d999
 Revises: 
-Create Date: 2026-11-26 22:15:02.803905
+Create Date: 2026-11-26 23:24:58.771026
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 import gi_trace.types
 
 
-revision = '835886497d3c'
+revision = '7b88cf18d999'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -62,7 +62,8 @@ def upgrade() -> None:
     sa.Column('first_at', gi_trace.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_at', gi_trace.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('flagged', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('code')
+    sa.PrimaryKeyConstraint('code'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('scancounter', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_scancounter_batch_id'), ['batch_id'], unique=False)
@@ -73,7 +74,8 @@ def upgrade() -> None:
     sa.Column('scans', sa.Integer(), nullable=False),
     sa.Column('first_at', gi_trace.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_at', gi_trace.types.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('code', 'network_hash')
+    sa.PrimaryKeyConstraint('code', 'network_hash'),
+    sqlite_with_rowid=False
     )
     op.create_table('producer',
     sa.Column('id', sa.Integer(), nullable=False),
