@@ -5,11 +5,9 @@ import json
 import re
 
 import pytest
+from tests.e2e.conftest import launch_chromium
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -67,7 +65,7 @@ def test_report_first_page_screenshot(demo_report, output_dir):
     out, compliance = demo_report
     requests = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi
             page.on("request", lambda req: requests.append(req.url))

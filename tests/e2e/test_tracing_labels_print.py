@@ -3,29 +3,18 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 
 import pytest
 import zxingcpp
 from PIL import Image
-from werkzeug.serving import make_server
 
 from gi_trace.tracing import units
 from tests import factories
 from tests.tracing_labels_support import passed_batch
+from tests.e2e.conftest import launch_chromium
 
 pytestmark = pytest.mark.e2e
 CSS_PX_PER_MM = 96 / 25.4
-
-
-@pytest.fixture
-def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -33,7 +22,7 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = launch_chromium(p)
         yield browser.new_page()
         browser.close()
 

@@ -1,38 +1,14 @@
 """Migrating an empty database gives exactly the schema the models declare."""
 from __future__ import annotations
 
-import uuid
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 from sqlmodel import Session, SQLModel, select
 
 from gi_trace import create_app
 from gi_trace.migrate import upgrade_database
 from gi_trace.registry.models import Product, ProductTown, Region
-from tests.conftest import IS_POSTGRES, TEST_DATABASE_URL
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    """A brand-new empty database of the backend under test."""
-    if not IS_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
-        return
-    url = make_url(TEST_DATABASE_URL)
-    name = f"gi_trace_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_upgrade_of_empty_database_matches_models(empty_database_url):

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from gi_trace import create_app
@@ -18,27 +16,9 @@ from gi_trace.registry.models import Producer
 from gi_trace.tracing import services as tracing
 from gi_trace.tracing.models import Batch
 from tests import factories
-from tests.conftest import IS_POSTGRES
 from tests.factories_tracing import STORED, Grower
 
 
-@pytest.fixture
-def scratch_url(tmp_path, database_url):
-    """An empty database of the same backend to restore into."""
-    if not IS_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-        return
-    url = make_url(database_url)
-    name = f"gi_trace_restore_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _counts(url: str) -> dict:
@@ -51,7 +31,7 @@ def _counts(url: str) -> dict:
         engine.dispose()
 
 
-def test_backup_then_restore_gives_the_same_records(session, database_url, scratch_url, tmp_path, runner):
+def test_backup_then_restore_gives_the_same_records(session, database_url, empty_database_url, tmp_path, runner):
     for _ in range(3):
         factories.authorised_producer()
     session.commit()
@@ -62,16 +42,16 @@ def test_backup_then_restore_gives_the_same_records(session, database_url, scrat
     # later writes are not in the backup
     factories.ProducerFactory()
     session.commit()
-    restore(scratch_url, files[0])
-    restored = _counts(scratch_url)
+    restore(empty_database_url, files[0])
+    restored = _counts(empty_database_url)
     assert restored["producer"] == 3 and restored["authorisationdecision"] == 3 and restored["region"] == 44
 
 
-def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path, scratch_url):
+def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path, empty_database_url):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(BackupError):
-        restore(scratch_url, junk)
+        restore(empty_database_url, junk)
 
 
 def test_backup_of_unknown_backend_is_a_clear_error(tmp_path):
@@ -99,23 +79,23 @@ def _chains(url: str) -> dict:
         engine.dispose()
 
 
-def test_restored_backup_of_traced_batches_verifies(session, database_url, scratch_url, tmp_path, runner,
+def test_restored_backup_of_traced_batches_verifies(session, database_url, empty_database_url, tmp_path, runner,
                                                       app_config):
     grower = Grower.make(session)
     batches = [grower.tested(session) for _ in range(3)] + [grower.harvested(session)]
     session.commit()
     result = runner.invoke(args=["backup", str(tmp_path / "gi.backup")])
     assert result.exit_code == 0, result.output
-    restore(scratch_url, tmp_path / "gi.backup")
-    code, output = _verify(scratch_url, app_config)
+    restore(empty_database_url, tmp_path / "gi.backup")
+    code, output = _verify(empty_database_url, app_config)
     assert code == 0 and "OK: 4 batches verified" in output, output
-    assert _chains(scratch_url) == {b.code: b.event_count for b in batches} == _chains(database_url)
+    assert _chains(empty_database_url) == {b.code: b.event_count for b in batches} == _chains(database_url)
 
 
 WRITER_CAP = 1000
 
 
-def test_backup_taken_while_events_are_written_restores_a_verifying_copy(app, session, database_url, scratch_url,
+def test_backup_taken_while_events_are_written_restores_a_verifying_copy(app, session, database_url, empty_database_url,
                                                                          tmp_path, runner, app_config):
     grower = Grower.make(session)
     batch_ids = [grower.tested(session).id for _ in range(2)]
@@ -159,11 +139,11 @@ def test_backup_taken_while_events_are_written_restores_a_verifying_copy(app, se
     # The writer was running before and while the copy was made, and the copy did not have to wait for it to
     # stop (SQLite's stepwise backup restarted on every commit and finished only when the writes paused).
     assert 5 <= during < WRITER_CAP
-    restore(scratch_url, tmp_path / "live.backup")
-    code, output = _verify(scratch_url, app_config)
+    restore(empty_database_url, tmp_path / "live.backup")
+    code, output = _verify(empty_database_url, app_config)
     assert code == 0 and "OK: 2 batches verified" in output, output
-    restored = _chains(scratch_url)
-    engine = create_engine(scratch_url)
+    restored = _chains(empty_database_url)
+    engine = create_engine(empty_database_url)
     try:
         with engine.connect() as conn:
             counts = dict(conn.execute(text("SELECT code, event_count FROM batch")).all())

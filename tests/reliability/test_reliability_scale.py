@@ -7,17 +7,14 @@ import os
 import secrets
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from gi_trace import create_app
 from gi_trace.accounts.services import create_token
 from gi_trace.db import get_engine
 from tests import factories
-from tests.conftest import IS_POSTGRES, login
+from tests.conftest import login
 from tests.reliability.processes import Gunicorn, flask, process_env
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -94,27 +91,10 @@ def test_app_instances_with_the_same_secret_key_accept_each_others_session(app, 
         get_engine(other).dispose()
 
 
-@pytest.fixture
-def fresh_url(tmp_path, database_url):
-    """A new, empty database of the backend under test."""
-    if not IS_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    url = make_url(database_url)
-    name = f"gi_trace_scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
-def test_upgrade_serve_with_several_workers_back_up_and_verify_from_the_command_line(fresh_url, tmp_path):
-    env = process_env(fresh_url, tmp_path / "instance")
+def test_upgrade_serve_with_several_workers_back_up_and_verify_from_the_command_line(empty_database_url, tmp_path):
+    env = process_env(empty_database_url, tmp_path / "instance")
     for _ in range(2):  # upgrading an up-to-date database changes nothing
         upgraded = flask(env, "db", "upgrade")
         assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
