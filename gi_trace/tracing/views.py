@@ -5,7 +5,6 @@ services.
 """
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -138,6 +137,16 @@ def my_batches():
                            display=codes.display, form_names=dict(pf.product_form_choices()))
 
 
+def _offer_products_and_trademarks(session, user, form) -> list:
+    """Fill a form's product and trademark choices with the producer's own; return its products."""
+    products = producer_products(session, user.producer_id)
+    form.product.choices = pf.choices((p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh))
+                                      for p in products)
+    form.trademark_id.choices = pf.choices([pf.NONE] + [(str(t.id), t.name)
+                                                       for t in trademarks_of(session, user.producer_id)])
+    return products
+
+
 @bp.route("/batches/new", methods=["GET", "POST"])
 @access("producer")
 def open_batch():
@@ -145,11 +154,7 @@ def open_batch():
     session = get_session()
     user = actor()
     form = pf.OpenBatchForm()
-    products = producer_products(session, user.producer_id)
-    form.product.choices = pf.choices((p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh))
-                                      for p in products)
-    form.trademark_id.choices = pf.choices([pf.NONE] + [(str(t.id), t.name)
-                                                       for t in trademarks_of(session, user.producer_id)])
+    products = _offer_products_and_trademarks(session, user, form)
     form.product_line_id.choices = pf.choices([pf.NONE] + [(str(line.id), f"{line.name} · {line.gtin14}")
                                                            for line in gs1.product_lines_of(session, user.producer_id)])
     if form.validate_on_submit():
@@ -457,11 +462,7 @@ def product_lines():
     session = get_session()
     user = actor()
     form = pf.ProductLineForm()
-    products = producer_products(session, user.producer_id)
-    form.product.choices = pf.choices((p.slug, p.name_zh if not pf.english() else (p.name_en or p.name_zh))
-                                      for p in products)
-    form.trademark_id.choices = pf.choices([pf.NONE] + [(str(t.id), t.name)
-                                                       for t in trademarks_of(session, user.producer_id)])
+    products = _offer_products_and_trademarks(session, user, form)
     form.product_form.choices = pf.choices(pf.product_form_choices())
     if form.validate_on_submit():
         data = gs1.ProductLineInput(
