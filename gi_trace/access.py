@@ -9,7 +9,6 @@ browser's cookie can never drive the API without CSRF protection. The current us
 """
 from __future__ import annotations
 
-from functools import wraps
 from typing import Callable, Optional
 
 from flask import Flask, abort, g, redirect, request, url_for
