@@ -36,6 +36,10 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
             raise click.ClickException(f"the register already has {existing} producers; demo data needs an empty "
                                        "register (use --if-empty to skip quietly)")
         summary = demo.load_demo_data(session, seed=seed, producers=producers)
+        session.flush()
+        from gi_trace.tracing.demo import load_demo_batches
+
+        batches = load_demo_batches(session)
     elapsed = time.perf_counter() - started
     click.echo(f"demo-data (seed {seed}) loaded in {elapsed:.1f}s:")
     click.echo(f"  producers      {summary.producers} ({summary.in_area} in the protected towns of 中宁枸杞)")
@@ -48,6 +52,10 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
         click.echo(f"  {username:<10} / {demo.DEMO_PASSWORD} / {note}")
     for username in summary.skipped_accounts:
         click.echo(f"  {username:<10} already existed; its password is unchanged")
+    if batches.codes:
+        click.echo("demo trace codes (open /t/<code>, or scan the QR at /t/<code>/qr.png):")
+        for what, code in batches.codes:
+            click.echo(f"  {code}  {what}")
 
 
 def register(app: Flask) -> None:
