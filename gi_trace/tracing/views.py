@@ -427,30 +427,28 @@ def labels_sheet(code: str):
                                pdf_url=url_for("tracing.labels_pdf", **args) if labels.pdf_fonts() else None)
 
 
-@bp.get("/batches/<code>/labels.zip")
-@access("producer")
-def labels_zip(code: str):
-    """A ZIP of 2 cm / 300 dpi PNG labels for label printers."""
+def _label_file(code: str, ext: str, render, mimetype: str) -> Response:
+    """The batch's label sheet rendered by `render` as a download named after the batch and range."""
     session = get_session()
     batch = _own_batch(session, code)
     kind, start, count = _sheet_args()
     sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
-    name = f"labels-{batch.code}-{kind}-{start}.zip"
-    return Response(labels.zip_sheet(sheet), mimetype="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    name = f"labels-{batch.code}-{kind}-{start}.{ext}"
+    return Response(render(sheet), mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/batches/<code>/labels.zip")
+@access("producer")
+def labels_zip(code: str):
+    """A ZIP of 2 cm / 300 dpi PNG labels for label printers."""
+    return _label_file(code, "zip", labels.zip_sheet, "application/zip")
 
 
 @bp.get("/batches/<code>/labels.pdf")
 @access("producer")
 def labels_pdf(code: str):
     """The A4 label sheet as a PDF drawn at 300 dpi (needs a Chinese font on the server)."""
-    session = get_session()
-    batch = _own_batch(session, code)
-    kind, start, count = _sheet_args()
-    sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
-    name = f"labels-{batch.code}-{kind}-{start}.pdf"
-    return Response(labels.pdf_sheet(sheet), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _label_file(code, "pdf", labels.pdf_sheet, "application/pdf")
 
 
 # --- portal: product lines (GTIN) -------------------------------------------------------------
