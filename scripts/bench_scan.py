@@ -327,6 +327,61 @@ def build_postgres(url: str, n_batches: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
+_PAGES_APP = None
+
+
+def _pages_task(args):
+    """Build the stored trace pages of batches first..last (runs in a worker process; the parent writes)."""
+    global _PAGES_APP
+    url, first, last = args
+    from gi_trace import create_app
+    from gi_trace.db import get_engine
+    from gi_trace.scan import pages, trace
+
+    if _PAGES_APP is None:
+        os.environ.setdefault("GI_TRACE_INSTANCE", str(WORK / "instance"))
+        _PAGES_APP = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret"})
+    with _PAGES_APP.app_context():
+        ref = trace.ReferenceCache(ttl=3600)
+        with get_engine().connect() as conn:
+            ref.get(conn)
+            todo, _last, looked = pages.batches_to_build(conn, ref, first - 1, last - first + 1, True, last)
+            return looked, [p for _id, code in todo if (p := pages.build(conn, code, ref)) is not None]
+
+
+def build_pages(url: str) -> int:
+    """Store the trace page of every batch that has none or a stale one, with the app's own builder
+    (gi_trace.scan.pages.build: what the tracing services store when an event is written)."""
+    import multiprocessing
+
+    from sqlalchemy import text
+
+    from gi_trace.db import make_engine
+    from gi_trace.scan import pages
+
+    import gi_trace.models  # noqa: F401  (registers every table)
+    from sqlmodel import SQLModel
+
+    engine = make_engine(url)
+    SQLModel.metadata.create_all(engine)  # a database built before stored pages existed gets their table
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM batch")).scalar_one()
+    step = 10_000
+    tasks = [(url, first, min(first + step - 1, n)) for first in range(1, n + 1, step)]
+    written = 0
+    # Building is the slow part: every core builds; this process only writes.
+    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool, \
+            _progress(n, "stored trace pages") as bar:
+        for looked, built in pool.imap_unordered(_pages_task, tasks):
+            for i in range(0, len(built), 2000):
+                with engine.begin() as conn:
+                    pages.store(conn, built[i:i + 2000])
+            written += len(built)
+            bar.update(looked)
+    engine.dispose()
+    return written
+
+
 def sample_codes(url: str, path: Path, n: int = 50_000) -> int:
     """Write random real codes (nine batch codes to one unit code) to a file for the load generator."""
     from sqlalchemy import text
@@ -567,6 +622,10 @@ def main() -> int:
         meta_path.write_text(json.dumps(meta))
         print(f"built {args.batches:,} batches and {args.batches * EVENTS_PER_BATCH:,} events in {built:.0f} s "
               f"({args.batches * (1 + EVENTS_PER_BATCH) / built:,.0f} rows/s)")
+    started = time.perf_counter()
+    written = build_pages(url)
+    if written:
+        print(f"stored {written:,} trace pages in {time.perf_counter() - started:.0f} s")
     if args.build_only:
         return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Index
+from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
 from gi_trace.types import UTCDateTime, utcnow
@@ -76,3 +76,26 @@ class CounterfeitFlag(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<CounterfeitFlag {self.id} {self.code} {self.reason}>"
+
+
+class StoredPage(SQLModel, table=True):
+    """The part of a batch's trace page that its record makes: timeline, harvests behind it, chain check.
+
+    Built by `scan.pages` in the transaction that changed the record (for the batch and every batch
+    made from it) and read by a scan in place of walking the lineage and re-hashing the events. A
+    cache of the record, never evidence: it can be dropped and rebuilt at any time.
+    """
+
+    # No foreign key: tracing owns batches (as for the scan counters).
+    batch_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # The batch's head hash when the page was built: an event appended since makes the page stale.
+    head_hash: str = Field(default="", max_length=64)
+    basis: str = Field(max_length=16)  # page format, wording, product and town names it was built with
+    entries: int = 0  # events whose chains were checked
+    verifies: bool = True
+    built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    body_zh: str = Field(default="", sa_type=Text)  # scan.page.history_html(...): escaped HTML, in Chinese
+    body_en: str = Field(default="", sa_type=Text)  # ... and in English
+
+    def __repr__(self) -> str:
+        return f"<StoredPage batch {self.batch_id} {self.basis}>"

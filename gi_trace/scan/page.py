@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from flask import current_app
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
@@ -21,12 +23,18 @@ from gi_trace.scan.services import ScanCount
 _TEXTS: dict[str, SimpleNamespace] = {}
 
 
+def cached_texts(locale: str):
+    """The sentences in `locale` if a request in that language has already made them, else None."""
+    return _TEXTS.get(locale)
+
+
 def texts(locale: str) -> SimpleNamespace:
     """The page's sentences in the current request's language (cached per language)."""
     cached = _TEXTS.get(locale)
     if cached is not None:
         return cached
     t = SimpleNamespace(
+        english=locale == "en",
         genuine=_("Genuine GI-traced product"),
         not_authorised=_("The producer may not use the GI mark for this product"),
         not_passed=_("Registered trace code: this batch has not passed its quality test"),
@@ -102,15 +110,34 @@ def kg(value) -> str:
     return f"{float(value):,.3f}".rstrip("0").rstrip(".") + " kg"
 
 
-@dataclass
-class Line:
-    """One timeline entry, ready to print."""
+def history_text(t: SimpleNamespace, h: trace.History) -> dict:
+    """The record's part of the page as plain strings in one language (what a stored page keeps).
 
-    on: str
-    label: str
-    detail: str  # place · quantity
-    facts: str
-    correction: str
+    {"lines": [[on, label, detail, facts, correction], ...], "sources": [text, ...], "towns": text,
+    "more_sources": bool}: JSON-ready, so a stored page and a live one print through the same code.
+    """
+    lines = []
+    for s in h.steps:
+        detail = " · ".join(x for x in (s.place, kg(s.quantity_kg) if s.quantity_kg is not None else "") if x)
+        facts = ("; " if t.english else "；").join(f"{label}{t.colon}{value}" for label, value in s.facts)
+        correction = t.corrects % {"date": s.corrects, "reason": s.correction_reason} if s.corrects else ""
+        lines.append([s.on, s.label, detail, facts, correction])
+    sources = []
+    for src in h.sources:
+        text = src.on + (f" – {src.last_on}" if src.last_on else "") + f" · {src.town or '—'}"
+        if src.fresh_kg:
+            text += " · " + t.fresh % {"kg": kg(src.fresh_kg)}
+        sources.append(text)
+    return {"lines": lines, "sources": sources, "towns": t.town_separator.join(h.source_towns),
+            "more_sources": h.more_sources}
+
+
+HISTORY_TEMPLATE = "scan/_history.html"
+
+
+def history_html(t: SimpleNamespace, record: dict) -> Markup:
+    """The record's part of the page as HTML (`history_text`'s strings escaped): what a stored page keeps."""
+    return Markup(current_app.jinja_env.get_template(HISTORY_TEMPLATE).render(t=t, r=record))
 
 
 @dataclass
@@ -129,10 +156,6 @@ class View:
     producer: str
     producer_id_line: str
     origin_line: str
-    lines: list
-    towns: str
-    sources: list  # [str]
-    more_sources: bool
     verifies: bool
     chain_line: str
 
@@ -143,10 +166,12 @@ def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
     return fmt % {"date": since.isoformat() if since else ""} if "%(date)s" in fmt else fmt
 
 
-def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_display: str,
-          first_scanned: str) -> View:
-    """Turn the page data and the scan count into what the template prints, in order."""
+def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_display: str, first_scanned: str,
+          verifies: bool, entries: int) -> View:
+    """Turn the live facts, the record's chain check (stored or just made) and the scan count into what the
+    template prints, in order (the record's timeline and sources come as HTML: `history_html`)."""
     b = page.batch
+    english = t.english
     st, sm = page.status_today, page.status_made
     authorised = st.in_force and sm.in_force
     ok = page.genuine and page.passed_test
@@ -183,25 +208,11 @@ def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_displ
     producer_id_line = ""
     if b.uscc or b.registry_no:
         producer_id_line = f"{t.uscc if b.uscc else t.registry_no}{t.colon}{b.uscc or b.registry_no}"
-    origin = page.origin_town or page.producer_town
-    origin_line = f"{t.origin}{t.colon}{origin}" + ((", " if t.colon == ": " else "，") + page.county if page.county else "")
-
-    lines = []
-    for s in page.steps:
-        detail = " · ".join(x for x in (s.place, kg(s.quantity_kg) if s.quantity_kg is not None else "") if x)
-        facts = ("; " if t.colon == ": " else "；").join(f"{label}{t.colon}{value}" for label, value in s.facts)
-        correction = t.corrects % {"date": s.corrects, "reason": s.correction_reason} if s.corrects else ""
-        lines.append(Line(s.on, s.label, detail, facts, correction))
-    sources = []
-    for src in page.sources:
-        text = src.on + (f" – {src.last_on}" if src.last_on else "") + f" · {src.town or '—'}"
-        if src.fresh_kg:
-            text += " · " + t.fresh % {"kg": kg(src.fresh_kg)}
-        sources.append(text)
-    chain_line = ("✔ " + t.verifies % {"n": page.checked_entries}) if page.verifies else ("✘ " + t.broken)
+    origin = trace._name(b.origin_zh, b.origin_en, english) or trace._name(b.ptown_zh, b.ptown_en, english)
+    county = trace._name(b.county_zh, b.county_en, english)
+    origin_line = f"{t.origin}{t.colon}{origin}" + ((", " if english else "，") + county if county else "")
+    chain_line = ("✔ " + t.verifies % {"n": entries}) if verifies else ("✘ " + t.broken)
     return View(ok=ok, headline=headline, code_line=code_line, status=status, alerts=alerts, scans_line=scans_line,
-                product=page.product, marks_trademark=b.trademark_name or "", product_line=" · ".join(details),
-                producer=b.producer_name, producer_id_line=producer_id_line, origin_line=origin_line, lines=lines,
-                towns=t.town_separator.join(page.source_towns), sources=sources, more_sources=page.more_sources,
-                verifies=page.verifies, chain_line=chain_line)
-
+                product=trace._name(b.product_zh, b.product_en, english), marks_trademark=b.trademark_name or "",
+                product_line=" · ".join(details), producer=b.producer_name, producer_id_line=producer_id_line,
+                origin_line=origin_line, verifies=verifies, chain_line=chain_line)

@@ -13,6 +13,7 @@ into plain values here so the template only prints.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -77,20 +78,15 @@ def _cached_json(value):
     return parsed
 
 
-def _decisions(value) -> list:
-    """The aggregated decision history as DecisionRow tuples (dates parsed)."""
-    if not value:
-        return []
-    rows = json.loads(value) if isinstance(value, str) else value
-    return [DecisionRow(r[0], r[1], date.fromisoformat(r[2][:10]), date.fromisoformat(r[3][:10]) if r[3] else None,
-                        r[4] or "", r[5] or "") for r in rows if r and r[0] is not None]
+def _text(value):
+    return value or ""
 
 
 _CONVERTERS = {
     "sqlite": {"time": _sqlite_time, "date": _sqlite_date, "json": _json_text, "bool": bool,
-               "cached_json": _cached_json, "decisions": _decisions},
+               "cached_json": _cached_json, "text": _text},
     "postgresql": {"time": _pg_time, "date": None, "json": _json_text, "bool": None, "cached_json": _cached_json,
-                   "decisions": _decisions},
+                   "text": _text},
 }
 
 
@@ -152,36 +148,64 @@ SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, 
        b.origin_town_code, p.name, p.uscc, p.registry_no, p.town_code, p.county_code,
        u.serial, u.package_kg,
        sc.scans, sc.networks, sc.first_at, sc.flagged,
+       sp.head_hash, sp.basis, sp.entries, sp.verifies, CASE WHEN :english = 1 THEN sp.body_en ELSE sp.body_zh END,
        {decisions}
 FROM batch b
 JOIN producer p ON p.id = b.producer_id
 LEFT JOIN unitcode u ON u.code = :code AND u.batch_id = b.id
 LEFT JOIN scancounter sc ON sc.code = :code
+LEFT JOIN storedpage sp ON sp.batch_id = b.id
 WHERE b.id = (SELECT id FROM batch WHERE code = :code UNION ALL SELECT batch_id FROM unitcode WHERE code = :code
               LIMIT 1)
 """
-_DECISIONS_SQLITE = """(SELECT json_group_array(json_array(d.id, d.action, d.effective_date, d.valid_until,
-                                                         d.reference_no, d.reason))
+# The decision history is identified by its size and latest id (decisions are appended, never edited or
+# deleted), so a scan reads only this key and takes the parsed history from DecisionCache.
+_DECISIONS_KEY = """(SELECT CAST(COUNT(*) AS TEXT) || ':' || COALESCE(CAST(MAX(d.id) AS TEXT), '')
         FROM authorisationdecision d WHERE d.producer_id = b.producer_id AND d.product_id = b.product_id)"""
-_DECISIONS_PG = """(SELECT CAST(json_agg(json_build_array(d.id, d.action, d.effective_date, d.valid_until,
-                                                         d.reference_no, d.reason)) AS TEXT)
-        FROM authorisationdecision d WHERE d.producer_id = b.producer_id AND d.product_id = b.product_id)"""
-BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_SQLITE), """
+BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_KEY), """
         id code kind unit quantity_kg cultivar product_form trademark_name stage test_state grains_per_50g grade
         harvest_year open_flags event_count first_event_at head_hash withdrawn_at withdrawn_reason created_at
         producer_id product_id origin_town_code producer_name uscc registry_no producer_town_code
         producer_county_code serial package_kg stored_scans stored_networks stored_first_at stored_flagged
-        decisions""",
+        page_head page_basis page_entries page_verifies page_body decisions_key""",
     {"first_event_at": "time", "withdrawn_at": "time", "created_at": "time", "stored_first_at": "time",
-     "stored_flagged": "bool", "decisions": "decisions"},
-    postgresql=_BATCH_SQL.format(decisions=_DECISIONS_PG))
+     "stored_flagged": "bool", "page_verifies": "bool"})
 
 # The page's batch: the query's columns plus names and product data from the reference cache.
 BatchRow = namedtuple("BatchRow", BATCH_QUERY.row._fields + (
     "product_zh", "product_en", "stage_template", "grade_scale", "max_moisture_pct", "origin_zh", "origin_en",
-    "ptown_zh", "ptown_en", "county_zh", "county_en"))
+    "ptown_zh", "ptown_en", "county_zh", "county_en", "decisions"))
 
 DecisionRow = namedtuple("DecisionRow", "id action effective_date valid_until reference_no reason")
+DECISIONS_QUERY = Query("DecisionRow", """
+SELECT id, action, effective_date, valid_until, reference_no, reason FROM authorisationdecision
+WHERE producer_id = :producer_id AND product_id = :product_id ORDER BY id
+""", "id action effective_date valid_until reference_no reason",
+    {"effective_date": "date", "valid_until": "date", "reference_no": "text", "reason": "text"})
+
+
+class DecisionCache:
+    """Producers' decision histories, parsed, per process, keyed by (producer, product, size and latest id).
+
+    Decisions are only ever appended, so a history with the same size and latest id is the same
+    history: a scan always sees every decision recorded before it, and re-reads a history only
+    when one was added. At most `size` histories are kept (least recently used dropped first).
+    """
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self._histories: dict[tuple, tuple] = {}
+
+    def get(self, conn, producer_id: int, product_id: int, key: Optional[str]) -> tuple:
+        cache_key = (producer_id, product_id, key)
+        history = self._histories.pop(cache_key, None)
+        if history is None:
+            history = tuple(DECISIONS_QUERY.all(conn, {"producer_id": producer_id, "product_id": product_id}))
+            if len(self._histories) >= self.size:
+                del self._histories[next(iter(self._histories))]
+        self._histories[cache_key] = history  # (re)inserted last: the dict's order is the recency
+        return history
+
 
 REGIONS_QUERY = Query("RegionRow", "SELECT code, name_zh, name_en FROM region", "code name_zh name_en")
 PRODUCTS_QUERY = Query("ProductRow", """
@@ -194,14 +218,18 @@ class ReferenceCache:
     """Regions and products (reference data, a few dozen rows) kept per process for `ttl` seconds.
 
     They change a few times a year, by a regulator; a page shows a renamed town or a new stage
-    definition at most `ttl` seconds later. Batches, events, decisions and scans are never cached.
+    definition at most `ttl` seconds later. It also holds the parsed decision histories
+    (`DecisionCache`), which are never stale. Batches, events and scans are never cached.
     """
 
     def __init__(self, ttl: float = 300.0):
         self.ttl = ttl
+        self.decisions = DecisionCache()
         self._loaded = -1e18
         self.regions: dict[str, tuple] = {}
         self.products: dict[int, tuple] = {}
+        self.regions_digest = ""
+        self.digests: dict[int, str] = {}  # stored pages' basis per product (scan.pages.basis)
 
     def get(self, conn) -> "ReferenceCache":
         now = time.monotonic()
@@ -209,6 +237,8 @@ class ReferenceCache:
             self.regions = {r.code: (r.name_zh, r.name_en) for r in REGIONS_QUERY.all(conn, {})}
             self.products = {p.id: (p.name_zh, p.name_en, p.stage_template, p.grade_scale, p.max_moisture_pct)
                              for p in PRODUCTS_QUERY.all(conn, {})}
+            self.regions_digest = hashlib.sha1(repr(sorted(self.regions.items())).encode()).hexdigest()
+            self.digests = {}
             self._loaded = now
         return self
 
@@ -277,27 +307,17 @@ class Source:
 
 @dataclass
 class TracePage:
-    """Everything the public page shows about one code."""
+    """The live facts of one code's page: the batch row, its package, the producer's statuses."""
 
     code: str
     kind: str  # batch | unit
     batch: tuple
     serial: Optional[int]
     package_kg: Optional[float]
-    product: str
-    origin_town: str
-    producer_town: str
-    county: str
     made_on: date
     today: date
     status_today: rules.Status
     status_made: rules.Status
-    steps: list[Step]
-    sources: list[Source]
-    more_sources: bool
-    source_towns: list[str]
-    verifies: bool
-    checked_entries: int
     withdrawn: bool
 
     @property
@@ -321,15 +341,17 @@ def local_date(at: Optional[datetime], offset_min: Optional[int] = None) -> Opti
     return at.astimezone(LOCAL_TZ).date()
 
 
-def find_batch(conn, code: str, ref: ReferenceCache):
-    """The batch row (with producer, product, towns, unit context, scan count, decisions) behind a code."""
-    base = BATCH_QUERY.first(conn, {"code": code})
+def find_batch(conn, code: str, ref: ReferenceCache, english: bool = False):
+    """The batch row (with producer, product, towns, unit context, scan count, decisions and its stored
+    page in the language asked for) behind a code."""
+    base = BATCH_QUERY.first(conn, {"code": code, "english": 1 if english else 0})
     if base is None:
         return None
     ref.get(conn)
     product = ref.products.get(base.product_id) or (None, None, None, None, None)
+    decisions = ref.decisions.get(conn, base.producer_id, base.product_id, base.decisions_key)
     return BatchRow(*base, *product, *ref.region(base.origin_town_code), *ref.region(base.producer_town_code),
-                    *ref.region(base.producer_county_code))
+                    *ref.region(base.producer_county_code), decisions)
 
 
 def _name(zh: Optional[str], en: Optional[str], english: bool) -> str:
@@ -405,17 +427,24 @@ class Words:
     system_stages: dict = field(default_factory=dict)  # split / merge / withdrawal -> label
 
 
-def load_page(conn, row: tuple, *, code: str, english: bool, today: date, ref: ReferenceCache,
-              words: Words = Words()) -> TracePage:
-    """The page for a batch row found by `find_batch`: timeline, statuses, sources, chain check."""
-    template = {s.get("stage"): s for s in (row.stage_template or []) if isinstance(s, dict)}
-    ancestry = ANCESTRY_QUERY.all(conn, {"batch_id": row.id})
+@dataclass
+class Record:
+    """What a batch's history is made of: its ancestors, the events shown, and whether their chains verify."""
+
+    ancestry: list
+    events: list
+    by_batch: dict
+    verifies: bool
+
+
+def read_record(conn, batch_id: int) -> Record:
+    """The batch's ancestors (nearest first) and the events of it and its nearest ancestors, chain-checked."""
+    ancestry = ANCESTRY_QUERY.all(conn, {"batch_id": batch_id})
     timeline_batches = ancestry[:MAX_TIMELINE_BATCHES]
     events = EVENTS_QUERIES[len(timeline_batches)].all(conn, {f"b{i}": a.id for i, a in enumerate(timeline_batches)})
     by_batch: dict[int, list] = {a.id: [] for a in timeline_batches}
     for ev in events:
         by_batch[ev.batch_id].append(ev)
-
     # Every batch whose events are shown must verify on its own chain.
     verifies = True
     for a in timeline_batches:
@@ -423,7 +452,25 @@ def load_page(conn, row: tuple, *, code: str, english: bool, today: date, ref: R
         if len(own) != a.event_count or not check_events(a.code, a.head_hash, own).ok:
             verifies = False
             break
+    return Record(ancestry, events, by_batch, verifies)
 
+
+@dataclass
+class History:
+    """The part of the page that comes from the record: timeline, harvests behind it, chain check."""
+
+    steps: list[Step]
+    sources: list[Source]
+    more_sources: bool
+    source_towns: list[str]
+    verifies: bool
+    checked_entries: int
+
+
+def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, words: Words = Words()) -> History:
+    """The timeline and sources of a batch row found by `find_batch`, in one language."""
+    template = {s.get("stage"): s for s in (row.stage_template or []) if isinstance(s, dict)}
+    ancestry, events, by_batch = record.ancestry, record.events, record.by_batch
     depth_of = {a.id: a.depth for a in ancestry}
     by_id = {ev.id: ev for ev in events}
     steps = []
@@ -456,18 +503,18 @@ def load_page(conn, row: tuple, *, code: str, english: bool, today: date, ref: R
                               last_on=last.isoformat() if last and last != first else "", fresh_kg=fresh,
                               year=a.harvest_year))
     towns = list(dict.fromkeys(s.town for s in sources if s.town))
+    return History(steps=steps, sources=sources, more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns,
+                   verifies=record.verifies, checked_entries=len(events))
 
+
+def load_page(row: tuple, *, code: str, today: date) -> TracePage:
+    """The live part of the page for a batch row found by `find_batch`: statuses today and when made."""
     decisions = row.decisions
     made_on = local_date(row.first_event_at) or local_date(row.created_at)
     return TracePage(
         code=code, kind="unit" if row.serial is not None else "batch", batch=row, serial=row.serial,
-        package_kg=row.package_kg, product=_name(row.product_zh, row.product_en, english),
-        origin_town=_name(row.origin_zh, row.origin_en, english),
-        producer_town=_name(row.ptown_zh, row.ptown_en, english), county=_name(row.county_zh, row.county_en, english),
-        made_on=made_on, today=today, status_today=rules.status_on(decisions, today),
-        status_made=rules.status_on(decisions, made_on), steps=steps, sources=sources,
-        more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns,
-        verifies=verifies, checked_entries=len(events), withdrawn=row.withdrawn_at is not None,
+        package_kg=row.package_kg, made_on=made_on, today=today, status_today=rules.status_on(decisions, today),
+        status_made=rules.status_on(decisions, made_on), withdrawn=row.withdrawn_at is not None,
     )
 
 
@@ -500,4 +547,3 @@ def _compute_facts(row: tuple, spec: dict, ev: tuple, english: bool, words: Word
         if grade:
             facts.insert(1, (words.grade, _name(grade.get("grade"), grade.get("grade_en"), english)))
     return facts
-

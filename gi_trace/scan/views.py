@@ -29,7 +29,7 @@ from gi_trace.extensions import limiter
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
 from gi_trace.scan import page as page_view
-from gi_trace.scan import photos, services, trace
+from gi_trace.scan import pages, photos, services, trace
 from gi_trace.scan.network import network_hash, network_of
 from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
@@ -70,12 +70,22 @@ def _english() -> bool:
     return str(get_locale()) == "en"
 
 
-def _layout_context() -> dict:
-    return {
-        "english": _english(),
-        "scan_css": url_for("static", filename="css/scan.css"),
-        "verify_url": url_for("scan.verify"),
-    }
+_LAYOUTS: dict[tuple, dict] = {}
+
+
+def _layout_context(locale: str | None = None) -> dict:
+    """What the scan pages' layout needs: the same for every request in one language (and mount point)."""
+    locale = locale or str(get_locale())
+    key = (locale, request.script_root)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        layout = _LAYOUTS[key] = {
+            "english": locale == "en",
+            "scan_css": url_for("static", filename="css/scan.css"),
+            "verify_url": url_for("scan.verify"),
+            "report_base": url_for("scan.report"),
+        }
+    return layout
 
 
 def _template_gettext(translations):
@@ -128,31 +138,37 @@ def trace_page(code: str):
     if compact != code:
         return redirect(url_for("scan.trace_page", code=compact), 301)
     recorder = _recorder()
+    locale = str(get_locale())
+    english = locale == "en"
     with _read_connection(recorder) as conn:
         ref = _reference_cache()
-        row = trace.find_batch(conn, compact, ref)
+        row = trace.find_batch(conn, compact, ref, english)
         if row is None:
             return _not_found(code, malformed=False)
         count = _count_scan(conn, compact, row, recorder)
-        locale = str(get_locale())
         t = page_view.texts(locale)
-        layout = _layout_context()
+        layout = _layout_context(locale)
         if row.withdrawn_at is not None:
             return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
                                    withdrawn_on=trace.local_date(row.withdrawn_at).isoformat(),
                                    report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
-        page = trace.load_page(conn, row, code=compact, english=layout["english"], today=local_today(),
-                               ref=ref, words=t.words)
+        if pages.usable(row, ref):
+            history, verifies, entries = Markup(row.page_body), row.page_verifies, row.page_entries
+        else:  # no stored page yet, or a stale one: build it from the record, as it would be stored
+            made = trace.history(row, trace.read_record(conn, row.id), english=english, ref=ref, words=t.words)
+            history = page_view.history_html(t, page_view.history_text(t, made))
+            verifies, entries = made.verifies, made.checked_entries
+    page = trace.load_page(row, code=compact, today=local_today())
     first = trace.local_date(count.first_at)
     display = codes.display(compact)
-    view = page_view.build(t, page, count, display, first.isoformat() if first else "")
+    view = page_view.build(t, page, count, display, first.isoformat() if first else "", verifies, entries)
     gettext = _GETTEXT.get(locale)
     if gettext is None:
         gettext = _GETTEXT[locale] = _template_gettext(get_translations())
     # Rendered without Flask's context processors: the page needs none of them (no session, no user).
     template = current_app.jinja_env.get_template("scan/trace.html")
-    return template.render(t=t, v=view, code_display=display, gettext=gettext,
-                                  report_url=url_for("scan.report", code=compact), **layout), 200, NO_STORE
+    return template.render(t=t, v=view, history=history, code_display=display, gettext=gettext,
+                           report_url=f"{layout['report_base']}?code={compact}", **layout), 200, NO_STORE
 
 
 _RECORDER_KEY = "gi_trace.scan_recorder"

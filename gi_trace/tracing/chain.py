@@ -20,6 +20,17 @@ from sqlmodel import Session, func, select
 from gi_trace.tracing.models import Batch, Event
 
 
+# Batches whose record changed (or was found broken) in a session's transaction, by id, kept in
+# `session.info`: what other areas derive from a record (the scan area's stored pages) is rebuilt
+# from it before that transaction commits.
+TOUCHED = "gi_trace.touched_batches"
+
+
+def touch(session: Session, batch_id: int) -> None:
+    """Note that this batch's record changed in the session's transaction."""
+    session.info.setdefault(TOUCHED, set()).add(batch_id)
+
+
 def _time(value: Optional[datetime]) -> Optional[str]:
     if value is None:
         return None
@@ -72,6 +83,7 @@ def append(session: Session, batch: Batch, event: Event) -> Event:
     batch.event_count = event.seq
     batch.head_hash = event.hash
     session.add(batch)
+    touch(session, batch.id)
     return event  # the caller flushes (and turns a lost race into a conflict)
 
 

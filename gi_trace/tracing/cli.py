@@ -5,10 +5,12 @@ import sys
 
 import click
 from flask import Flask
+from sqlmodel import select
 
 from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
 from gi_trace.tracing import chain
+from gi_trace.tracing.models import Batch
 
 
 def _report(code: str, result: chain.ChainResult) -> None:
@@ -16,11 +18,23 @@ def _report(code: str, result: chain.ChainResult) -> None:
     click.echo(f"BROKEN batch {code} at event {result.broken_seq}{event}: {result.reason}")
 
 
+def _mark_broken(session, batch_ids) -> None:
+    """Touch the broken batches and commit: what is derived from their records (the scan area's stored
+    pages, theirs and those of the batches made from them) is rebuilt and now says they do not verify."""
+    for batch_id in batch_ids:
+        chain.touch(session, batch_id)
+    session.commit()
+
+
 @click.command("verify")
 @click.option("--batch", "code", default=None, help="Verify only this batch (its trace code).")
 @click.option("--all-broken", is_flag=True, help="List every broken batch, not only the first.")
 def verify_cmd(code: str | None, all_broken: bool) -> None:
-    """Recompute every batch's event hash chain; name the first broken link and exit 1 if any."""
+    """Recompute every batch's event hash chain; name the first broken link and exit 1 if any.
+
+    Broken batches are noted, so the trace pages of them and of the batches made from them say that
+    the record does not verify from then on. Run it daily (cron or a systemd timer).
+    """
     from gi_trace.tracing.services import batch_by_code
 
     broken = []
@@ -33,6 +47,7 @@ def verify_cmd(code: str | None, all_broken: bool) -> None:
             result = chain.verify_batch(session, batch)
             if not result.ok:
                 _report(batch.code, result)
+                _mark_broken(session, [batch.id])
                 raise SystemExit(1)
             click.echo(f"OK: batch {batch.code} verified ({result.events} events)")
             return
@@ -42,6 +57,9 @@ def verify_cmd(code: str | None, all_broken: bool) -> None:
                 broken.append(item)
                 if not all_broken:
                     break
+        if broken:
+            codes = [item.batch_code for item in broken]
+            _mark_broken(session, session.exec(select(Batch.id).where(Batch.code.in_(codes))).all())
     for item in broken:
         _report(item.batch_code, item.result)
     if broken:

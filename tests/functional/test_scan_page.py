@@ -165,13 +165,31 @@ def test_withdrawn_batch_answers_410_with_a_notice(client, session):
     assert "此批次已召回" in html and "霉变 &lt;b&gt;召回&lt;/b&gt;" in html
 
 
-def test_tampered_event_makes_the_record_fail_to_verify(client, session):
+def test_tampered_event_makes_the_record_fail_to_verify(client, session, runner):
     _grower, harvest, lot = lot_from_tested_harvest(session)
     session.commit()
     assert "记录校验通过" in _page(client, lot.code)[1]
     # An event of the harvest batch behind the lot is edited in the database, outside the app.
     session.execute(text("UPDATE event SET quantity_kg = 5000 WHERE batch_id = :b AND stage = 'harvest'"),
                     {"b": harvest.id})
+    session.commit()
+    # The stored page still shows the record as it was sealed; the integrity check finds the edit ...
+    assert "记录校验通过" in _page(client, lot.code)[1]
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1 and f"BROKEN batch {harvest.code}" in result.output
+    # ... and from then on the pages of the harvest and of the lot made from it say so.
+    for code in (harvest.code, lot.code):
+        html = _page(client, code)[1]
+        assert "记录校验未通过" in html and "记录校验通过" not in html
+
+
+def test_tampered_event_fails_to_verify_on_a_live_page(client, session):
+    """Without a stored page (not built yet, or stale) the scan checks the chains itself."""
+    _grower, harvest, lot = lot_from_tested_harvest(session)
+    session.commit()
+    session.execute(text("UPDATE event SET quantity_kg = 5000 WHERE batch_id = :b AND stage = 'harvest'"),
+                    {"b": harvest.id})
+    session.execute(text("DELETE FROM storedpage"))
     session.commit()
     html = _page(client, lot.code)[1]
     assert "记录校验未通过" in html and "记录校验通过" not in html
