@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Callable, Iterable, Optional
 
 from flask import current_app, has_app_context
@@ -41,6 +42,8 @@ from gi_trace.scan import trace
 from gi_trace.scan.models import StoredPage
 from gi_trace.tracing.chain import TOUCHED
 from gi_trace.types import utcnow
+
+log = logging.getLogger(__name__)
 
 PAGE_FORMAT = 2  # bump when what history_text or history_html make changes in a way the basis cannot see
 LANGUAGES = ("zh", "en")
@@ -133,12 +136,44 @@ def store(conn, pages: list[dict]) -> None:
     conn.execute(insert(table), pages)
 
 
+_LOCK_SPACE = 0x5CA9  # the first key of PostgreSQL advisory locks on stored pages (the second: the batch id)
+
+
 def refresh(conn, batch_ids: Iterable[int], ref: Optional[trace.ReferenceCache] = None) -> int:
-    """Rebuild the stored pages of these batches and of every batch made from them; how many."""
+    """Rebuild the stored pages of these batches and of every batch made from them; how many.
+
+    Two transactions that wrote to different parents of one batch both rebuild its page. On
+    PostgreSQL each first takes a transaction lock per page (in id order, so never a deadlock) and
+    only then reads the record, so the second waits for the first to commit and builds from both
+    writes (READ COMMITTED: each statement sees what was committed before it). SQLite runs one
+    writer at a time, so the question does not arise.
+    """
+    members = family(conn, batch_ids)
+    if conn.dialect.name == "postgresql":
+        for batch_id, _code in members:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_SPACE}, {int(batch_id)})")
     ref = (ref or trace.ReferenceCache(ttl=3600)).get(conn)  # read now, once for the whole family
-    pages = [p for _id, code in family(conn, batch_ids) if (p := build(conn, code, ref)) is not None]
+    pages, failed = [], []
+    for batch_id, code in members:
+        try:
+            page = build(conn, code, ref)
+        except Exception:  # noqa: BLE001 - a page that cannot be built must not stop the write it follows
+            log.exception("stored trace page of batch %s not built; its scans build it live", batch_id)
+            failed.append(batch_id)
+            continue
+        if page is not None:
+            pages.append(page)
+    drop(conn, failed)  # an older page of it must not stand in for the new record
     store(conn, pages)
     return len(pages)
+
+
+def drop(conn, batch_ids: Iterable[int]) -> None:
+    """Remove stored pages (their scans build the page live until it is stored again)."""
+    ids = list(batch_ids)
+    table = StoredPage.__table__
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(table).where(table.c.batch_id.in_(ids[start:start + 500])))
 
 
 @event.listens_for(Session, "before_commit")
@@ -147,11 +182,13 @@ def _refresh_touched(session: Session) -> None:
     touched = session.info.get(TOUCHED)
     if not touched:
         return
-    if not has_app_context():
-        return  # no catalogs to word a page with: the pages are built live until `pages rebuild`
     session.flush()
     ids = set(touched)
-    refresh(session.connection(), ids)
+    conn = session.connection()
+    if has_app_context():
+        refresh(conn, ids)
+    else:  # no catalogs to word a page with: drop the pages, so scans build them live until `pages rebuild`
+        drop(conn, [batch_id for batch_id, _code in family(conn, ids)])
     touched.difference_update(ids)
 
 

@@ -182,3 +182,51 @@ def test_two_regulators_deciding_at_once_never_both_act_on_the_same_state(app, s
             assert final.state == (rules.REVOKED if "revoke" in recorded else rules.SUSPENDED)
     count = session.exec(select(func.count()).select_from(AuthorisationDecision)).one()
     assert count == RACES + sum(1 for o in outcomes if o[2] == "recorded")
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="two writers at once need PostgreSQL (SQLite runs one writer at a time)")
+def test_two_writers_on_two_parents_both_reach_the_stored_page_of_their_merged_batch(app, session):
+    """Each write rebuilds the stored page of the batch merged from both parents; the second waits for the
+    first and builds from both records (without the page lock it would miss the first write, or fail)."""
+    from gi_trace.scan import pages
+    from gi_trace.scan.models import StoredPage
+    from tests.factories_tracing import PLANTED, STORED
+
+    grower = Grower.make(session)
+    first, second = grower.tested(session), grower.tested(session)
+    merged = services.merge(session, grower.user, [(first, None), (second, None)], occurred_at=STORED).children[0]
+    session.commit()
+    plantings = {b.id: session.exec(select(Event.id).where(Event.batch_id == b.id, Event.stage == "planting")).one()
+                 for b in (first, second)}
+
+    def correct(s: Session, parent_id: int, cultivar: str) -> None:
+        parent = s.get(Batch, parent_id)
+        services.record_event(s, s.get(User, grower.user.id), parent, services.EventInput(
+            stage="planting", occurred_at=PLANTED, data={"plot_id": grower.plot.id, "cultivar": cultivar},
+            corrects_event_id=plantings[parent_id], correction_reason=f"品种更正为{cultivar}"))
+
+    holder = Session(get_engine(app), expire_on_commit=False)
+    correct(holder, first.id, "宁杞10号")
+    holder.flush()
+    pages.refresh(holder.connection(), [first.id])  # holds the merged batch's page lock, uncommitted
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        try:
+            with app.app_context(), Session(get_engine(app), expire_on_commit=False) as s:
+                correct(s, second.id, "宁杞1号")
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive(), "the second writer should wait for the merged batch's page"
+    holder.commit()
+    holder.close()
+    thread.join(30)
+    assert not thread.is_alive() and not errors, errors
+    session.expire_all()
+    body = session.get(StoredPage, merged.id).body_zh
+    assert "品种更正为宁杞10号" in body and "品种更正为宁杞1号" in body
