@@ -437,14 +437,14 @@ class Record:
     verifies: bool
 
 
-def read_record(conn, batch_id: int) -> Record:
-    """The batch's ancestors (nearest first) and the events of it and its nearest ancestors, chain-checked."""
-    ancestry = ANCESTRY_QUERY.all(conn, {"batch_id": batch_id})
+def _record(ancestry: list, events: list) -> Record:
+    """A Record from a batch's ancestry (nearest first) and the events of its first MAX_TIMELINE_BATCHES."""
     timeline_batches = ancestry[:MAX_TIMELINE_BATCHES]
-    events = EVENTS_QUERIES[len(timeline_batches)].all(conn, {f"b{i}": a.id for i, a in enumerate(timeline_batches)})
     by_batch: dict[int, list] = {a.id: [] for a in timeline_batches}
     for ev in events:
-        by_batch[ev.batch_id].append(ev)
+        if ev.batch_id in by_batch:
+            by_batch[ev.batch_id].append(ev)
+    shown = [ev for a in timeline_batches for ev in by_batch[a.id]]
     # Every batch whose events are shown must verify on its own chain.
     verifies = True
     for a in timeline_batches:
@@ -452,7 +452,70 @@ def read_record(conn, batch_id: int) -> Record:
         if len(own) != a.event_count or not check_events(a.code, a.head_hash, own).ok:
             verifies = False
             break
-    return Record(ancestry, events, by_batch, verifies)
+    return Record(ancestry, shown, by_batch, verifies)
+
+
+def read_record(conn, batch_id: int) -> Record:
+    """The batch's ancestors (nearest first) and the events of it and its nearest ancestors, chain-checked."""
+    ancestry = ANCESTRY_QUERY.all(conn, {"batch_id": batch_id})
+    timeline_batches = ancestry[:MAX_TIMELINE_BATCHES]
+    events = EVENTS_QUERIES[len(timeline_batches)].all(conn, {f"b{i}": a.id for i, a in enumerate(timeline_batches)})
+    return _record(ancestry, events)
+
+
+# The ancestors of many batches at once (for building stored pages in bulk): as ANCESTRY_QUERY, per root.
+_MANY_ANCESTRY_SQL = f"""
+WITH RECURSIVE up(root, id, depth) AS (
+    SELECT id, id, 0 FROM batch WHERE id IN ({{ids}})
+    UNION
+    SELECT up.root, l.parent_id, up.depth + 1 FROM batchlink l JOIN up ON l.child_id = up.id
+    WHERE up.depth < {MAX_DEPTH}
+)
+SELECT up.root, b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year,
+       b.origin_town_code, MIN(up.depth)
+FROM up JOIN batch b ON b.id = up.id
+GROUP BY up.root, b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year,
+         b.origin_town_code
+ORDER BY up.root, MIN(up.depth), b.id
+"""
+_ROOTED = Query("RootedAncestor", "SELECT 1", "root " + " ".join(ANCESTRY_QUERY.row._fields),
+                {"first_event_at": "time"})
+_MANY_CHUNK = 500
+
+
+def _run_sql(conn, query: Query, sql: str) -> list:
+    """Rows of ad-hoc SQL (ids inlined as integers) through `query`'s row converter."""
+    dialect = conn.dialect.name
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return list(map(query.make[dialect], rows))
+
+
+def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
+    """`read_record` for many batches in a few statements (building stored pages in bulk)."""
+    records: dict[int, Record] = {}
+    ids = sorted({int(i) for i in batch_ids})
+    for start in range(0, len(ids), _MANY_CHUNK):
+        part = ids[start:start + _MANY_CHUNK]
+        ancestry: dict[int, list] = {i: [] for i in part}
+        for r in _run_sql(conn, _ROOTED, _MANY_ANCESTRY_SQL.format(ids=", ".join(map(str, part)))):
+            rows = ancestry[r.root]
+            if len(rows) <= MAX_SOURCES:
+                rows.append(ANCESTRY_QUERY.row(*r[1:]))
+        shown = sorted({a.id for rows in ancestry.values() for a in rows[:MAX_TIMELINE_BATCHES]})
+        events: dict[int, list] = {}
+        for at in range(0, len(shown), 2000):
+            sql = EVENTS_SQL.format(ids=", ".join(map(str, shown[at:at + 2000])))
+            for ev in _run_sql(conn, EVENTS_QUERIES[1], sql):
+                events.setdefault(ev.batch_id, []).append(ev)
+        for root, rows in ancestry.items():
+            if rows:
+                records[root] = _record(rows, [ev for a in rows[:MAX_TIMELINE_BATCHES] for ev in events.get(a.id, ())])
+    return records
 
 
 @dataclass
