@@ -66,20 +66,14 @@ class ReportForm(FlaskForm):
         self.category.choices = [(c, category_label(c)) for c in COMPLAINT_CATEGORIES]
 
 
-def _english() -> bool:
-    return str(get_locale()) == "en"
-
-
-_LAYOUTS: dict[tuple, dict] = {}
-
-
 def _layout_context(locale: str | None = None) -> dict:
     """What the scan pages' layout needs: the same for every request in one language (and mount point)."""
     locale = locale or str(get_locale())
     key = (locale, request.script_root)
-    layout = _LAYOUTS.get(key)
+    layouts = current_app.extensions.setdefault("gi_trace.scan_layouts", {})
+    layout = layouts.get(key)
     if layout is None:
-        layout = _LAYOUTS[key] = {
+        layout = layouts[key] = {
             "english": locale == "en",
             "scan_css": url_for("static", filename="css/scan.css"),
             "verify_url": url_for("scan.verify"),
