@@ -378,6 +378,9 @@ def build_pages(url: str) -> int:
                     pages.store(conn, built[i:i + 2000])
             written += len(built)
             bar.update(looked)
+    if written and engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE storedpage")
     engine.dispose()
     return written
 
