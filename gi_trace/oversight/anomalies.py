@@ -17,7 +17,10 @@ from gi_trace.accounts.models import User
 from gi_trace.authorisation.services import statuses
 from gi_trace.oversight.compliance import authorised_subquery
 from gi_trace.registry.models import OutputRecord, Producer, Product
+from gi_trace.scan.models import CounterfeitFlag
 from gi_trace.timeutil import local_today
+from gi_trace.tracing.models import Batch, PlausibilityFlag, UnitCode
+from gi_trace.tracing.rules import flag_text
 
 DORMANT_MONTHS = 18
 KINDS = ("plausibility", "counterfeit", "dormant", "labels_beyond_output")
@@ -75,11 +78,6 @@ def _date(value) -> Optional[date]:
 def plausibility_flags(session: Session, county: Optional[str], product_id: Optional[int],
                        limit: int) -> list[Anomaly]:
     """Open plausibility flags on batches (tracing)."""
-    try:
-        from gi_trace.tracing.models import Batch, PlausibilityFlag
-        from gi_trace.tracing.rules import flag_text
-    except ImportError:
-        return []
     f, b, p = PlausibilityFlag.__table__, Batch.__table__, Producer.__table__
     query = (select(f.c.id, f.c.kind, f.c.params, f.c.raised_at, b.c.code, p.c.id, p.c.name)
              .select_from(f.join(b, b.c.id == f.c.batch_id).join(p, p.c.id == f.c.producer_id))
@@ -94,10 +92,6 @@ def plausibility_flags(session: Session, county: Optional[str], product_id: Opti
 
 def counterfeit_flags(session: Session, county: Optional[str], limit: int) -> list[Anomaly]:
     """Open counterfeit flags from scans (scan)."""
-    try:
-        from gi_trace.scan.models import CounterfeitFlag
-    except ImportError:
-        return []
     f, p = CounterfeitFlag.__table__, Producer.__table__
     query = (select(f.c.id, f.c.code, f.c.reason, f.c.scans, f.c.networks, f.c.raised_at, p.c.id, p.c.name)
              .select_from(f.outerjoin(p, p.c.id == f.c.producer_id))
@@ -120,15 +114,10 @@ def dormant_users(session: Session, product: Product, as_of: date, county: Optio
     query = (select(p.c.id, p.c.name).join(authorised, authorised.c.producer_id == p.c.id)
              .where(~exists().where(and_(o.c.producer_id == p.c.id, o.c.product_id == product.id,
                                          o.c.year >= cutoff.year))))
-    try:
-        from gi_trace.tracing.models import Batch
-    except ImportError:
-        Batch = None
-    if Batch is not None:
-        b = Batch.__table__
-        since = datetime.combine(cutoff, time.min, tzinfo=timezone.utc)
-        query = query.where(~exists().where(and_(b.c.producer_id == p.c.id, b.c.product_id == product.id,
-                                                 b.c.created_at >= since)))
+    b = Batch.__table__
+    since = datetime.combine(cutoff, time.min, tzinfo=timezone.utc)
+    query = query.where(~exists().where(and_(b.c.producer_id == p.c.id, b.c.product_id == product.id,
+                                             b.c.created_at >= since)))
     if county:
         query = query.where(p.c.county_code == county)
     candidates = session.execute(query.order_by(p.c.id)).all()
@@ -152,10 +141,6 @@ def dormant_users(session: Session, product: Product, as_of: date, county: Optio
 def labels_beyond_output(session: Session, product: Product, as_of: date, county: Optional[str],
                          limit: int) -> list[Anomaly]:
     """Producers whose unit labels (kg) for a harvest year exceed their recorded output of that year (以产核标)."""
-    try:
-        from gi_trace.tracing.models import Batch, UnitCode
-    except ImportError:
-        return []
     u, b, p, o = UnitCode.__table__, Batch.__table__, Producer.__table__, OutputRecord.__table__
     labels = (select(b.c.producer_id.label("producer_id"), b.c.harvest_year.label("year"),
                      func.sum(func.coalesce(u.c.package_kg, 0.0)).label("label_kg"),

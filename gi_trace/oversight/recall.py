@@ -49,16 +49,6 @@ def direction_label(direction: str) -> str:
                                                                                                    direction)
 
 
-def available() -> bool:
-    """True when the tracing area (batches, events, lineage) is installed."""
-    try:
-        import gi_trace.tracing.lineage  # noqa: F401
-        import gi_trace.tracing.models  # noqa: F401  (batches and events)
-    except ImportError:
-        return False
-    return True
-
-
 def find_batch(session: Session, user: User, code: str):
     """The batch with this trace (or unit) code that the user may see, else NotFound."""
     from gi_trace.errors import NotFound

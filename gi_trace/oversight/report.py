@@ -25,7 +25,9 @@ from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight.models import Complaint, Inspection
 from gi_trace.registry.models import Producer, Product, Region
+from gi_trace.scan.models import CounterfeitFlag, ScanCounter
 from gi_trace.timeutil import local_today
+from gi_trace.tracing.models import Batch, PlausibilityFlag, UnitCode
 from gi_trace.types import utcnow
 
 YEARS_SHOWN = 5
@@ -173,10 +175,6 @@ def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int]
 def traceability(session: Session, product: Product, year: int, county: Optional[str],
                  producers: list[tuple]) -> dict:
     """Batches and kilograms by stage, the share of authorised output that is traced, labels issued and scanned."""
-    try:
-        from gi_trace.tracing.models import Batch, UnitCode
-    except ImportError:
-        return {"available": False}
     b, p, u = Batch.__table__, Producer.__table__, UnitCode.__table__
     _start, _end, t0, t1 = _year_bounds(year)
     where = [b.c.product_id == product.id, b.c.harvest_year == year]
@@ -205,18 +203,11 @@ def traceability(session: Session, product: Product, year: int, county: Optional
     if county:
         labels_where.append(p.c.county_code == county)
     issued = session.execute(select(func.count()).select_from(labels_join).where(*labels_where)).scalar_one()
-    scanned = scans = 0
-    try:
-        from gi_trace.scan.models import ScanCounter
-    except ImportError:
-        ScanCounter = None
-    if ScanCounter is not None:
-        s = ScanCounter.__table__
-        scanned, scans = session.execute(
-            select(func.count(), func.coalesce(func.sum(s.c.scans), 0))
-            .select_from(labels_join.join(s, s.c.code == u.c.code)).where(*labels_where, s.c.scans > 0)).one()
+    s = ScanCounter.__table__
+    scanned, scans = session.execute(
+        select(func.count(), func.coalesce(func.sum(s.c.scans), 0))
+        .select_from(labels_join.join(s, s.c.code == u.c.code)).where(*labels_where, s.c.scans > 0)).one()
     return {
-        "available": True,
         "by_stage": by_stage,
         "batches": sum(r["batches"] for r in by_stage),
         "kg": round(sum(r["kg"] for r in by_stage), 3),
@@ -291,32 +282,22 @@ def complaints_and_signals(session: Session, product: Product, year: int,
                                                      "investigating": 0, "closed": 0})
         row["received"] += 1
         row[r["status"]] += 1
-    signals: dict[str, Any] = {"counterfeit": None, "plausibility": None}
-    try:
-        from gi_trace.scan.models import CounterfeitFlag
-    except ImportError:
-        CounterfeitFlag = None
-    if CounterfeitFlag is not None:
-        f = CounterfeitFlag.__table__
-        q = (select(f.c.status, func.count()).select_from(f.outerjoin(p, p.c.id == f.c.producer_id))
-             .where(f.c.raised_at >= t0, f.c.raised_at < t1).group_by(f.c.status))
-        if county:
-            q = q.where(p.c.county_code == county)
-        signals["counterfeit"] = dict(session.execute(q).all())
-    try:
-        from gi_trace.tracing.models import Batch, PlausibilityFlag
-    except ImportError:
-        PlausibilityFlag = None
-    if PlausibilityFlag is not None:
-        f, b = PlausibilityFlag.__table__, Batch.__table__
-        q = (select(f.c.kind, f.c.status, func.count())
-             .select_from(f.join(b, b.c.id == f.c.batch_id).join(p, p.c.id == f.c.producer_id))
-             .where(f.c.raised_at >= t0, f.c.raised_at < t1, b.c.product_id == product.id)
-             .group_by(f.c.kind, f.c.status).order_by(f.c.kind, f.c.status))
-        if county:
-            q = q.where(p.c.county_code == county)
-        signals["plausibility"] = [{"kind": kind, "status": status, "count": n}
-                                   for kind, status, n in session.execute(q).all()]
+    signals: dict[str, Any] = {}
+    f = CounterfeitFlag.__table__
+    q = (select(f.c.status, func.count()).select_from(f.outerjoin(p, p.c.id == f.c.producer_id))
+         .where(f.c.raised_at >= t0, f.c.raised_at < t1).group_by(f.c.status))
+    if county:
+        q = q.where(p.c.county_code == county)
+    signals["counterfeit"] = dict(session.execute(q).all())
+    f, b = PlausibilityFlag.__table__, Batch.__table__
+    q = (select(f.c.kind, f.c.status, func.count())
+         .select_from(f.join(b, b.c.id == f.c.batch_id).join(p, p.c.id == f.c.producer_id))
+         .where(f.c.raised_at >= t0, f.c.raised_at < t1, b.c.product_id == product.id)
+         .group_by(f.c.kind, f.c.status).order_by(f.c.kind, f.c.status))
+    if county:
+        q = q.where(p.c.county_code == county)
+    signals["plausibility"] = [{"kind": kind, "status": status, "count": n}
+                               for kind, status, n in session.execute(q).all()]
     return {
         "received": len(rows),
         "closed": sum(r["status"] == "closed" for r in rows),

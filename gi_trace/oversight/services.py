@@ -42,6 +42,7 @@ from gi_trace.oversight.models import (
     Inspection,
 )
 from gi_trace.registry.models import Producer
+from gi_trace.tracing.units import find_code
 from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
 
@@ -246,10 +247,6 @@ def update_complaint(session: Session, user: User, complaint: Complaint, *, stat
 def resolve_code(session: Session, code: str) -> tuple[Optional[int], Optional[int]]:
     """(batch id, producer id) of a trace or unit code, when tracing knows it; (None, None) otherwise."""
     if not (code or "").strip():
-        return None, None
-    try:
-        from gi_trace.tracing.units import find_code
-    except ImportError:  # tracing not installed: keep the code as text only
         return None, None
     try:
         batch, _unit = find_code(session, code)

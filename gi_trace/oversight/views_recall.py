@@ -19,12 +19,12 @@ def recall():
     """Look up a batch by its code and preview its recall rows."""
     code = (request.args.get("code") or "").strip()
     batch, rows = None, []
-    if code and r.available():
+    if code:
         session = get_session()
         batch = r.find_batch(session, actor(), code)
         rows = r.recall_rows(session, batch)
     return render_template("oversight/recall.html", code=code, batch=batch, rows=rows[:PREVIEW_ROWS], total=len(rows),
-                           labels=r.column_labels(), columns=[k for k, _l in r.COLUMNS], available=r.available())
+                           labels=r.column_labels(), columns=[k for k, _l in r.COLUMNS])
 
 
 @bp.get("/recall/<code>.<any(csv, xlsx):fmt>")
