@@ -27,7 +27,7 @@ def rebuild_cmd(stale_only: bool, check: bool) -> None:
 
     with session_scope() as session:
         total = batch_count(session)
-    with click.progressbar(length=total, label="Trace pages", file=sys.stderr) as bar:
+    with click.progressbar(length=total, label="Stored trace pages", file=sys.stderr) as bar:
         result = pages.rebuild(get_engine(), stale_only=stale_only, check=check, on_chunk=bar.update)
     line = f"{result['batches']:,} batches looked at, {result['built']:,} pages written"
     if check:
