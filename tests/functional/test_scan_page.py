@@ -63,6 +63,17 @@ def test_banner_when_producer_lost_the_mark_after_the_batch_was_made(client, ses
     assert f"此批次生产于{made.isoformat()}，当时生产者仍获准使用地理标志。" in html
 
 
+def test_a_decision_recorded_after_a_scan_shows_on_the_next_scan(client, session):
+    """The scan keeps producers' decision histories in memory: a new decision must still show at once."""
+    grower, _harvest, lot = lot_from_tested_harvest(session)
+    session.commit()
+    assert "正品" in _page(client, lot.code)[1]
+    decide(grower.producer.id, "suspend", _made_on(lot) + timedelta(days=30))
+    session.commit()
+    html = _page(client, lot.code)[1]
+    assert "正品" not in html and "警告：生产者使用地理标志专用标志的资格自" in html
+
+
 @pytest.mark.parametrize("action, label", [("revoke", "已撤销"), ("suspend", "已暂停")])
 def test_banner_when_batch_was_made_after_the_decision(client, session, action, label):
     grower, _harvest, lot = lot_from_tested_harvest(session)
