@@ -346,7 +346,7 @@ def _pages_task(args):
         with get_engine().connect() as conn:
             ref.get(conn)
             todo, _last, looked = pages.batches_to_build(conn, ref, first - 1, last - first + 1, True, last)
-            return looked, pages.build_many(conn, [batch_id for batch_id, _code in todo], ref)
+            return looked, pages.build_many(conn, todo, ref)
 
 
 def build_pages(url: str) -> int:

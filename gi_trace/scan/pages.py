@@ -35,6 +35,7 @@ from typing import Callable, Iterable, Optional
 
 from flask import current_app, has_app_context
 from flask_babel import force_locale
+from markupsafe import Markup
 from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,7 @@ WITH RECURSIVE down(id, depth) AS (
     SELECT l.child_id, down.depth + 1 FROM batchlink l JOIN down ON l.parent_id = down.id
     WHERE down.depth < {MAX_DESCENDANT_DEPTH}
 )
-SELECT DISTINCT d.id, b.code FROM down d JOIN batch b ON b.id = d.id ORDER BY d.id
+SELECT DISTINCT id FROM down ORDER BY id
 """
 
 _words_digest: Optional[str] = None
@@ -105,12 +106,19 @@ def usable(row: tuple, ref: trace.ReferenceCache) -> bool:
 _ProductPart = namedtuple("_ProductPart", "stage_template grade_scale max_moisture_pct")
 
 
+def history_html(row: tuple, record: trace.Record, ref: trace.ReferenceCache, lang: str) -> Markup:
+    """The record's part of a batch's page in one language, as stored and as a scan without a stored page
+    prints it (one function for both, so they cannot drift apart)."""
+    t = _texts(lang)
+    history = trace.history(row, record, english=lang == "en", ref=ref, words=t.words)
+    return page_view.history_html(t, page_view.history_text(t, history))
+
+
 def build_many(conn, batch_ids: Iterable[int], ref: trace.ReferenceCache) -> list[dict]:
     """StoredPage values for these batches (those that exist), built now from their records, in a few
     statements per 500 batches (the same assembly as a live page: trace.history, page.history_html)."""
     ids = sorted({int(i) for i in batch_ids})
     values = []
-    texts = {lang: _texts(lang) for lang in LANGUAGES}
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
         rows = conn.exec_driver_sql(
@@ -123,15 +131,14 @@ def build_many(conn, batch_ids: Iterable[int], ref: trace.ReferenceCache) -> lis
             row = _ProductPart(*product[2:5])
             page = {"batch_id": batch_id, "head_hash": head_hash or "", "basis": basis(ref, product_id),
                     "entries": len(record.events), "verifies": record.verifies, "built_at": built_at}
-            for lang, t in texts.items():
-                history = trace.history(row, record, english=lang == "en", ref=ref, words=t.words)
-                page[f"body_{lang}"] = str(page_view.history_html(t, page_view.history_text(t, history)))
+            for lang in LANGUAGES:
+                page[f"body_{lang}"] = str(history_html(row, record, ref, lang))
             values.append(page)
     return values
 
 
-def family(conn, batch_ids: Iterable[int]) -> list[tuple[int, str]]:
-    """(id, code) of these batches and every batch made from them, in id order."""
+def family(conn, batch_ids: Iterable[int]) -> list[int]:
+    """The ids of these batches and of every batch made from them, in order."""
     ids = sorted({int(i) for i in batch_ids})
     if not ids:
         return []
@@ -139,7 +146,7 @@ def family(conn, batch_ids: Iterable[int]) -> list[tuple[int, str]]:
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
         rows += conn.exec_driver_sql(_FAMILY_SQL.format(ids=", ".join(map(str, part)))).all()
-    return sorted(set(map(tuple, rows)))
+    return sorted({r[0] for r in rows})
 
 
 def store(conn, pages: list[dict]) -> None:
@@ -165,15 +172,14 @@ def refresh(conn, batch_ids: Iterable[int], ref: Optional[trace.ReferenceCache] 
     """
     members = family(conn, batch_ids)
     if conn.dialect.name == "postgresql":
-        for batch_id, _code in members:
+        for batch_id in members:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_SPACE}, {int(batch_id)})")
     ref = (ref or trace.ReferenceCache(ttl=3600)).get(conn)  # read now, once for the whole family
     try:
-        pages = build_many(conn, [batch_id for batch_id, _code in members], ref)
+        pages = build_many(conn, members, ref)
     except Exception:  # noqa: BLE001 - a page that cannot be built must not stop the write it follows
-        log.exception("stored trace pages of batches %s not built; their scans build them live",
-                      [batch_id for batch_id, _code in members])
-        drop(conn, [batch_id for batch_id, _code in members])  # an older page must not stand in for the record
+        log.exception("stored trace pages of batches %s not built; their scans build them live", members)
+        drop(conn, members)  # an older page must not stand in for the record
         return 0
     store(conn, pages)
     return len(pages)
@@ -199,7 +205,7 @@ def _refresh_touched(session: Session) -> None:
     if has_app_context():
         refresh(conn, ids)
     else:  # no catalogs to word a page with: drop the pages, so scans build them live until `pages rebuild`
-        drop(conn, [batch_id for batch_id, _code in family(conn, ids)])
+        drop(conn, family(conn, ids))
     touched.difference_update(ids)
 
 
@@ -210,14 +216,14 @@ def _forget_touched(session: Session) -> None:
 
 def batches_to_build(conn, ref: trace.ReferenceCache, after_id: int, limit: int, stale_only: bool,
                      last_id: Optional[int] = None):
-    """The next `limit` batches after `after_id`: ((id, code) to build, last id looked at or None, how many)."""
+    """The next `limit` batches after `after_id`: (ids to build, last id looked at or None, how many looked at)."""
     upto = f" AND b.id <= {int(last_id)}" if last_id is not None else ""
     rows = conn.exec_driver_sql(
-        "SELECT b.id, b.code, b.product_id, b.head_hash, s.head_hash, s.basis FROM batch b "
+        "SELECT b.id, b.product_id, b.head_hash, s.head_hash, s.basis FROM batch b "
         f"LEFT JOIN storedpage s ON s.batch_id = b.id WHERE b.id > {int(after_id)}{upto} ORDER BY b.id "
         f"LIMIT {int(limit)}").all()
-    todo = [(r[0], r[1]) for r in rows
-            if not stale_only or r[5] is None or r[4] != (r[3] or "") or r[5] != basis(ref, r[2])]
+    todo = [r[0] for r in rows
+            if not stale_only or r[4] is None or r[3] != (r[2] or "") or r[4] != basis(ref, r[1])]
     return todo, (rows[-1][0] if rows else None), len(rows)
 
 
@@ -243,7 +249,7 @@ def rebuild(engine, *, stale_only: bool = False, check: bool = False, chunk: int
             todo, last, looked = batches_to_build(conn, ref, after, chunk, stale_only, last_id)
             if last is None:
                 break
-            pages = build_many(conn, [batch_id for batch_id, _code in todo], ref)
+            pages = build_many(conn, todo, ref)
             if check and pages:
                 old = {r.batch_id: r for r in conn.execute(
                     select(table.c.batch_id, *(table.c[f] for f in _COMPARED))

@@ -117,13 +117,23 @@ class Query:
 
     def all(self, conn, params: dict) -> list:
         """Rows for `params` on a SQLAlchemy Connection or a scan.readconn.ReadConnection."""
+        return self._run(conn, params, None)
+
+    def for_ids(self, conn, ids) -> list:
+        """Rows of a statement written with an `{ids}` list (bulk reads): the integers are inlined and the
+        statement, different for each list, is not prepared."""
+        return self._run(conn, None, ", ".join(str(int(i)) for i in ids))
+
+    def _run(self, conn, params: Optional[dict], ids: Optional[str]) -> list:
         if isinstance(conn, ReadConnection):
             dialect, dbapi = conn.dialect_name, conn.dbapi
         else:
             dialect, dbapi = conn.dialect.name, conn.connection.driver_connection
         cursor = dbapi.cursor()
         try:
-            if dialect == "postgresql":
+            if ids is not None:
+                cursor.execute(self.sql[dialect].format(ids=ids))
+            elif dialect == "postgresql":
                 # A server-side prepared statement per connection: planned once, not on every scan.
                 cursor.execute(self.sql[dialect], params, prepare=True)
             else:
@@ -139,8 +149,8 @@ class Query:
 
 
 # The batch behind a code, whether the code is the batch's own or one package's (一物一码), with its
-# producer, the package (unit code), the stored scan count and the producer's decision history
-# (aggregated into one JSON column: one round trip instead of two).
+# producer, the package (unit code), the stored scan count, its stored page (scan.pages) in the language
+# asked for, and the key of the producer's decision history (DecisionCache).
 _BATCH_SQL = """
 SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, b.trademark_name, b.stage,
        b.test_state, b.grains_per_50g, b.grade, b.harvest_year, b.open_flags, b.event_count, b.first_event_at,
@@ -478,21 +488,10 @@ GROUP BY up.root, b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_even
          b.origin_town_code
 ORDER BY up.root, MIN(up.depth), b.id
 """
-_ROOTED = Query("RootedAncestor", "SELECT 1", "root " + " ".join(ANCESTRY_QUERY.row._fields),
-                {"first_event_at": "time"})
+MANY_ANCESTRY_QUERY = Query("RootedAncestor", _MANY_ANCESTRY_SQL, "root " + " ".join(ANCESTRY_QUERY.row._fields),
+                            {"first_event_at": "time"})
+MANY_EVENTS_QUERY = Query("EventRow", EVENTS_SQL, _EVENT_FIELDS, _EVENT_KINDS)
 _MANY_CHUNK = 500
-
-
-def _run_sql(conn, query: Query, sql: str) -> list:
-    """Rows of ad-hoc SQL (ids inlined as integers) through `query`'s row converter."""
-    dialect = conn.dialect.name
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    return list(map(query.make[dialect], rows))
 
 
 def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
@@ -502,15 +501,14 @@ def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
     for start in range(0, len(ids), _MANY_CHUNK):
         part = ids[start:start + _MANY_CHUNK]
         ancestry: dict[int, list] = {i: [] for i in part}
-        for r in _run_sql(conn, _ROOTED, _MANY_ANCESTRY_SQL.format(ids=", ".join(map(str, part)))):
+        for r in MANY_ANCESTRY_QUERY.for_ids(conn, part):
             rows = ancestry[r.root]
             if len(rows) <= MAX_SOURCES:
                 rows.append(ANCESTRY_QUERY.row(*r[1:]))
         shown = sorted({a.id for rows in ancestry.values() for a in rows[:MAX_TIMELINE_BATCHES]})
         events: dict[int, list] = {}
         for at in range(0, len(shown), 2000):
-            sql = EVENTS_SQL.format(ids=", ".join(map(str, shown[at:at + 2000])))
-            for ev in _run_sql(conn, EVENTS_QUERIES[1], sql):
+            for ev in MANY_EVENTS_QUERY.for_ids(conn, shown[at:at + 2000]):
                 events.setdefault(ev.batch_id, []).append(ev)
         for root, rows in ancestry.items():
             if rows:
@@ -520,14 +518,12 @@ def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
 
 @dataclass
 class History:
-    """The part of the page that comes from the record: timeline, harvests behind it, chain check."""
+    """The part of the page that comes from the record in one language: timeline and harvests behind it."""
 
     steps: list[Step]
     sources: list[Source]
     more_sources: bool
     source_towns: list[str]
-    verifies: bool
-    checked_entries: int
 
 
 def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, words: Words = Words()) -> History:
@@ -566,8 +562,7 @@ def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, w
                               last_on=last.isoformat() if last and last != first else "", fresh_kg=fresh,
                               year=a.harvest_year))
     towns = list(dict.fromkeys(s.town for s in sources if s.town))
-    return History(steps=steps, sources=sources, more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns,
-                   verifies=record.verifies, checked_entries=len(events))
+    return History(steps=steps, sources=sources, more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns)
 
 
 def load_page(row: tuple, *, code: str, today: date) -> TracePage:

@@ -149,9 +149,9 @@ def trace_page(code: str):
         if pages.usable(row, ref):
             history, verifies, entries = Markup(row.page_body), row.page_verifies, row.page_entries
         else:  # no stored page yet, or a stale one: build it from the record, as it would be stored
-            made = trace.history(row, trace.read_record(conn, row.id), english=english, ref=ref, words=t.words)
-            history = page_view.history_html(t, page_view.history_text(t, made))
-            verifies, entries = made.verifies, made.checked_entries
+            record = trace.read_record(conn, row.id)
+            history = pages.history_html(row, record, ref, locale)
+            verifies, entries = record.verifies, len(record.events)
     page = trace.load_page(row, code=compact, today=local_today())
     first = trace.local_date(count.first_at)
     display = codes.display(compact)

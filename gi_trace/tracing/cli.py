@@ -33,7 +33,8 @@ def verify_cmd(code: str | None, all_broken: bool) -> None:
     """Recompute every batch's event hash chain; name the first broken link and exit 1 if any.
 
     Broken batches are noted, so the trace pages of them and of the batches made from them say that
-    the record does not verify from then on. Run it daily (cron or a systemd timer).
+    the record does not verify from then on. Run it daily with --all-broken (cron or a systemd timer):
+    without it the check stops at the first broken batch, and only that one is noted.
     """
     from gi_trace.tracing.services import batch_by_code
 
