@@ -36,8 +36,8 @@ def test_public_register_is_open_and_shows_status_and_dates(client, session):
     session.commit()
     page = client.get("/authorised-users?lang=en").get_data(as_text=True)
     assert "宁安红宝枸杞合作社" in page and authorised.uscc in page
-    assert "中宁地标许字〔2023〕" in page and "2023-01-01" in page
-    assert "鸣沙停用合作社" in page and "2024-05-06" in page and "suspended" in page
+    assert "中宁地标许字〔2023〕" in page and "1 Jan 2023" in page
+    assert "鸣沙停用合作社" in page and "6 May 2024" in page and "suspended" in page
     assert "待审合作社" not in page  # applications are not public
 
 

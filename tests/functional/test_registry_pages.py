@@ -93,7 +93,7 @@ def test_producer_detail_shows_data_plots_marks_output_and_history(client, sessi
     login(client, "city")
     page = client.get(f"/producers/{producer.id}").get_data(as_text=True)
     for text in ("宁夏红宝枸杞科技有限公司", producer.uscc, "宁杞7号", "35.5", "杞宝牌", "9,876",
-                 "中宁地标许字〔2023〕", "2023-01-01"):
+                 "中宁地标许字〔2023〕", "2023年1月1日"):
         assert text in page, text
 
 
