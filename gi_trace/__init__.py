@@ -24,10 +24,19 @@ def _area_modules(area: str, prefix: str) -> list:
     return [importlib.import_module(f"gi_trace.{area}.{name}") for name in names]
 
 
+class GiTrace(Flask):
+    """The Flask app with the request's unit of work: the view's result decides commit or rollback."""
+
+    def dispatch_request(self):
+        from gi_trace.db import finish_request
+
+        return finish_request(self.make_response(super().dispatch_request()))
+
+
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Application factory: defaults, then the environment, then `test_config`."""
     instance_path = Path(os.environ.get("GI_TRACE_INSTANCE", PROJECT_ROOT / "instance"))
-    app = Flask(
+    app = GiTrace(
         __name__,
         instance_path=str(instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -45,6 +54,9 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     from gi_trace.extensions import csrf, limiter, login_manager
 
     db.init_app(app)
+    from gi_trace.scan import pages
+
+    pages.init_app(app)  # stored trace pages follow the records they show (a step of every commit)
     i18n.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)

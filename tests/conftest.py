@@ -98,13 +98,31 @@ def app(app_config):
     engine.dispose()
 
 
+class UnitOfWorkSession(Session):
+    """A test's session: `commit()` is the app's unit of work (gi_trace.db.commit), as at the end of a
+    request, so a test that writes and commits leaves what a request would (stored pages, outbox rows)."""
+
+    def commit(self) -> None:
+        from gi_trace import db
+
+        done = db.before_commit(self)
+        super().commit()
+        db.after_commit(self, done)
+
+    def rollback(self) -> None:
+        from gi_trace import db
+
+        self.info.pop(db.NOTES, None)
+        super().rollback()
+
+
 @pytest.fixture
 def session(app):
     """A session on the test database, inside an app context (services need one for messages)."""
     from gi_trace.db import get_engine
 
     with app.test_request_context():
-        with Session(get_engine(app), expire_on_commit=False) as s:
+        with UnitOfWorkSession(get_engine(app), expire_on_commit=False) as s:
             from tests import factories
 
             factories.bind(s)

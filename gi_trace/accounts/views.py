@@ -64,7 +64,6 @@ def login():
         if user is None:
             form.password.errors.append(_("Wrong username or password."))
         else:
-            session.commit()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("web.index"))
     return render_template("accounts/login.html", form=form), (200 if not form.errors else 400)
@@ -88,7 +87,6 @@ def tokens():
     new_token = None
     if form.validate_on_submit():
         _token, new_token = services.create_token(session, user, form.name.data or "")
-        session.commit()
     rows = session.exec(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())).all()
     return render_template("accounts/tokens.html", form=form, tokens=rows, new_token=new_token)
 
@@ -99,6 +97,5 @@ def revoke_token(token_id: int):
     """Revoke one of the user's tokens."""
     session = get_session()
     services.revoke_token(session, actor(), token_id)
-    session.commit()
     flash(_("Token revoked."), "success")
     return redirect(url_for("accounts.tokens"))

@@ -17,6 +17,7 @@ from gi_trace.errors import DomainError, NotFound
 from gi_trace.registry import services as registry
 from gi_trace.registry.paging import page_of
 from gi_trace.timeutil import local_today
+from gi_trace.web.forms import attempt
 
 bp = Blueprint("authorisation", __name__)
 
@@ -125,11 +126,9 @@ def apply(slug: str):
     try:
         services.decide(session, user, producer, product, services.DecisionInput("apply", local_today()))
     except DomainError as exc:
-        session.rollback()
         if exc.status in (403, 404):
             raise
-        return _my_page(session, {slug: exc.message}, status=422)
-    session.commit()
+        return _my_page(session, {slug: exc.message}, status=422)  # a 422: nothing is committed
     flash(_("Your application for %(product)s has been sent to the regulator.", product=product.name_zh),
           "success")
     return redirect(url_for("authorisation.mine"))
@@ -153,7 +152,7 @@ def pending():
 @access("regulator", "admin")
 def decide(producer_id: int):
     """Record a regulator's decision; refusals are shown beside the field on the producer page."""
-    from gi_trace.registry.views import producer_page, show_error, visible_producer
+    from gi_trace.registry.views import producer_page, visible_producer
 
     session = get_session()
     producer = visible_producer(session, producer_id)
@@ -167,15 +166,8 @@ def decide(producer_id: int):
         data = services.DecisionInput(action=form.action.data, effective_date=form.effective_date.data,
                                       reference_no=form.reference_no.data or "", valid_until=form.valid_until.data,
                                       reason=form.reason.data or "")
-        try:
-            services.decide(session, actor(), producer, product, data)
-        except DomainError as exc:
-            session.rollback()
-            if exc.status in (403, 404):
-                raise
-            show_error(form, exc, "action")
-        else:
-            session.commit()
+        if attempt(form, lambda: services.decide(session, actor(), producer, product, data), fallback="action",
+                   raise_statuses=(403, 404)):
             flash(_("Decision recorded: %(product)s %(action)s.", product=product.name_zh,
                     action=services.action_label(data.action)), "success")
             return redirect(url_for("registry.producer", producer_id=producer.id) + "#authorisations")

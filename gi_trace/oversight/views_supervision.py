@@ -12,11 +12,11 @@ from wtforms.validators import Optional as OptionalV
 
 from gi_trace.access import access, actor
 from gi_trace.db import get_session
-from gi_trace.errors import DomainError
 from gi_trace.oversight import services as s
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES, COMPLAINT_STATUSES
 from gi_trace.registry.paging import page_of
 from gi_trace.registry.services import list_products
+from gi_trace.web.forms import attempt
 
 bp = Blueprint("oversight_supervision", __name__, url_prefix="/oversight")
 bp.add_app_template_global(s.category_label, "complaint_category_label")
@@ -54,15 +54,6 @@ class ComplaintUpdateForm(FlaskForm):
     resolution = TextAreaField(_l("Resolution"), validators=[Length(max=s.MAX_TEXT)])
 
 
-def _attach(form: FlaskForm, exc: DomainError, aliases: dict | None = None) -> None:
-    """Show a domain error beside its field, or above the form."""
-    name = (aliases or {}).get(exc.field, exc.field)
-    if name and name in form._fields:
-        form._fields[name].errors = list(form._fields[name].errors) + [exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
 @bp.route("/inspections", methods=["GET", "POST"])
 @access("regulator", "admin")
 def inspections():
@@ -82,17 +73,12 @@ def inspections():
                                  scope=form.scope.data, result=form.result.data, findings=form.findings.data or "",
                                  product_slug=form.product.data or "", suspend=form.suspend.data,
                                  suspension_reason=form.suspension_reason.data or "")
-        try:
-            inspection = s.record_inspection(session, user, data)
-            session.commit()
-        except DomainError as exc:
-            session.rollback()
-            if exc.status == 403:
-                raise
-            _attach(form, exc, {"product_slug": "product", "producer": "producer_code", "action": "suspend",
+        done = attempt(form, lambda: s.record_inspection(session, user, data), raise_statuses=(403,),
+                       aliases={"product_slug": "product", "producer": "producer_code", "action": "suspend",
                                 "reason": "suspension_reason", "effective_date": "suspend"})
-            status = 422
-        else:
+        status = 422
+        if done:
+            inspection = done.value
             flash(_("Inspection recorded.") if not inspection.decision_id
                   else _("Inspection recorded and the authorisation suspended."), "success")
             return redirect(url_for("oversight_supervision.inspections"))
@@ -127,18 +113,15 @@ def new_complaint():
     form.category.choices = [SelectChoice(c, s.category_label(c)) for c in COMPLAINT_CATEGORIES]
     status = 200
     if form.validate_on_submit():
-        try:
-            complaint = s.enter_complaint(session, actor(), category=form.category.data, text=form.text.data,
-                                          contact=form.contact.data or "", code=form.code.data or "",
-                                          producer_code=form.producer_code.data or "")
-            session.commit()
-        except DomainError as exc:
-            session.rollback()
-            _attach(form, exc, {"producer": "producer_code"})
-            status = 422
-        else:
+        done = attempt(form, lambda: s.enter_complaint(session, actor(), category=form.category.data,
+                                                       text=form.text.data, contact=form.contact.data or "",
+                                                       code=form.code.data or "",
+                                                       producer_code=form.producer_code.data or ""),
+                       aliases={"producer": "producer_code"})
+        if done:
             flash(_("Complaint entered."), "success")
-            return redirect(url_for("oversight_supervision.complaint", complaint_id=complaint.id))
+            return redirect(url_for("oversight_supervision.complaint", complaint_id=done.value.id))
+        status = 422
     elif request.method == "POST":
         status = 422
     return render_template("oversight/complaint_new.html", form=form), status
@@ -170,19 +153,13 @@ def complaint(complaint_id: int):
     status = 200
     if form.validate_on_submit():
         raw = form.assignee_id.data or ""
-        try:
-            s.update_complaint(session, actor(), item, status=form.status.data,
-                               assignee_id=int(raw) if raw.isdigit() else None, note=form.note.data or "",
-                               resolution=form.resolution.data or "")
-            session.commit()
-        except DomainError as exc:
-            session.rollback()
-            _attach(form, exc)
-            status = 422
-            item = s.visible_complaint(session, actor(), complaint_id)
-        else:
+        # The service checks everything before it changes the complaint: a refusal leaves `item` as it was.
+        if attempt(form, lambda: s.update_complaint(session, actor(), item, status=form.status.data,
+                                                    assignee_id=int(raw) if raw.isdigit() else None,
+                                                    note=form.note.data or "", resolution=form.resolution.data or "")):
             flash(_("Complaint updated."), "success")
             return redirect(url_for("oversight_supervision.complaint", complaint_id=item.id))
+        status = 422
     elif request.method == "POST":
         status = 422
     view = s.complaint_view(session, item)

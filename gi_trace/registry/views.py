@@ -24,13 +24,13 @@ from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules
 from gi_trace.authorisation import services as auth_services
 from gi_trace.db import get_session
-from gi_trace.errors import DomainError
 from gi_trace.registry import services
 from gi_trace.registry.labels import PRODUCER_KIND_LABELS, PRODUCT_KIND_LABELS
 from gi_trace.registry.models import PRODUCER_KINDS, PRODUCT_KINDS, Producer, Product
 from gi_trace.registry.paging import page_of
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.timeutil import local_today
+from gi_trace.web.forms import attempt
 
 bp = Blueprint("registry", __name__)
 
@@ -127,12 +127,6 @@ def product_form_class():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def show_error(form: FlaskForm, exc: DomainError, fallback: str) -> None:
-    """Put a service's refusal beside the field it names (or beside `fallback`)."""
-    name = exc.field if exc.field and exc.field in form._fields else fallback
-    form._fields[name].errors = list(form._fields[name].errors or []) + [exc.message]
-
 
 def town_choices(session, county_code: Optional[str] = None) -> list[tuple[str, str]]:
     regions = services.region_names(session)
@@ -276,16 +270,12 @@ def new_producer():
             town_code=form.town_code.data, uscc=form.uscc.data or "", registry_no=form.registry_no.data or "",
             address=form.address.data or "", contact_name=form.contact_name.data or "",
             contact_phone=form.contact_phone.data or "", products=list(form.products.data or []))
-        try:
-            producer = services.create_producer(session, user, data, accept_warnings=bool(form.accept_warning.data))
-        except DomainError as exc:
-            session.rollback()
-            if exc.status == 403:
-                raise
-            show_error(form, exc, "name")
-            show_accept = exc.code == "warning"
-        else:
-            session.commit()
+        done = attempt(form, lambda: services.create_producer(session, user, data,
+                                                              accept_warnings=bool(form.accept_warning.data)),
+                       fallback="name", raise_statuses=(403,))
+        show_accept = done.error is not None and done.error.code == "warning"
+        if done:
+            producer = done.value
             flash(_("Producer %(name)s registered.", name=producer.name), "success")
             return redirect(url_for("registry.producer", producer_id=producer.id))
     status = 422 if form.errors or any(f.errors for f in form) else 200
@@ -306,15 +296,7 @@ def _add(producer_id: int, key: str, form: FlaskForm, save, fallback: str, done:
     session = get_session()
     producer = visible_producer(session, producer_id)
     if form.validate_on_submit():
-        try:
-            save(session, producer)
-        except DomainError as exc:
-            session.rollback()
-            if exc.status == 403:
-                raise
-            show_error(form, exc, fallback)
-        else:
-            session.commit()
+        if attempt(form, lambda: save(session, producer), fallback=fallback, raise_statuses=(403,)):
             flash(done, "success")
             return redirect(url_for("registry.producer", producer_id=producer.id))
     return producer_page(session, producer, forms={key: form}, status=422)
@@ -420,17 +402,10 @@ def _save_product(item: Optional[Product]):
             fresh_dried_ratio_max=form.fresh_dried_ratio_max.data, max_moisture_pct=form.max_moisture_pct.data,
             season_start_mmdd=(form.season_start_mmdd.data or "").strip(),
             season_end_mmdd=(form.season_end_mmdd.data or "").strip(), target_share=form.target_share.data)
-        try:
-            saved = services.save_product(session, user, data, item)
-        except DomainError as exc:
-            session.rollback()
-            if exc.status == 403:
-                raise
-            field = exc.field if exc.field != "registrations" else f"kind_{PRODUCT_KINDS[0]}"
-            exc.field = field
-            show_error(form, exc, "slug")
-        else:
-            session.commit()
+        done = attempt(form, lambda: services.save_product(session, user, data, item), fallback="slug",
+                       aliases={"registrations": f"kind_{PRODUCT_KINDS[0]}"}, raise_statuses=(403,))
+        if done:
+            saved = done.value
             flash(_("GI product %(name)s saved.", name=saved.name_zh), "success")
             return redirect(url_for("registry.product", slug=saved.slug))
     status = 422 if request.method == "POST" else 200
@@ -466,20 +441,16 @@ def sector_totals():
     form.county_code.choices = whole_city + county_choices(session, user)
     status = 200
     if form.validate_on_submit():
-        try:
+
+        def add():
             product_ = services.get_product(session, form.product.data)
             services.add_sector_total(session, user, product_, form.year.data, form.county_code.data or None,
                                       form.producers_total.data, form.output_value_yuan.data, form.source.data)
-        except DomainError as exc:
-            session.rollback()
-            if exc.status == 403:
-                raise
-            show_error(form, exc, "year")
-            status = 422
-        else:
-            session.commit()
+
+        if attempt(form, add, fallback="year", raise_statuses=(403,)):
             flash(_("Sector totals recorded."), "success")
             return redirect(url_for("registry.sector_totals"))
+        status = 422
     elif request.method == "POST":
         status = 422
     products_by_id = {p.id: p for p in services.list_products(session)}

@@ -11,7 +11,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from gi_trace.access import access, actor
-from gi_trace.db import get_session
+from gi_trace.db import fail, get_session
 from gi_trace.registry.imports import (
     COLUMNS,
     KINDS,
@@ -88,10 +88,8 @@ def upload():
             except ImportFileError as exc:
                 problem = exc.message
             else:
-                if result.written:
-                    session.commit()
-                else:
-                    session.rollback()
+                if not result.written:
+                    fail()  # a dry run or a refused file: whatever was looked at is not kept
                 status = 200 if result.ok else 422
         if problem is not None:
             form.file.errors.append(problem)

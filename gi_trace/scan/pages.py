@@ -33,12 +33,13 @@ import logging
 from collections import namedtuple
 from typing import Callable, Iterable, Optional
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import force_locale
 from markupsafe import Markup
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from gi_trace.db import add_commit_step, notes
 from gi_trace.scan import page as page_view
 from gi_trace.scan import trace
 from gi_trace.scan.models import StoredPage
@@ -193,25 +194,16 @@ def drop(conn, batch_ids: Iterable[int]) -> None:
         conn.execute(delete(table).where(table.c.batch_id.in_(ids[start:start + 500])))
 
 
-@event.listens_for(Session, "before_commit")
-def _refresh_touched(session: Session) -> None:
-    """Rebuild the pages of batches whose record changed, in the transaction that changed it."""
-    touched = session.info.get(TOUCHED)
-    if not touched:
-        return
-    session.flush()
-    ids = set(touched)
-    conn = session.connection()
-    if has_app_context():
-        refresh(conn, ids)
-    else:  # no catalogs to word a page with: drop the pages, so scans build them live until `pages rebuild`
-        drop(conn, family(conn, ids))
-    touched.difference_update(ids)
+def on_commit(session: Session) -> None:
+    """Unit-of-work step: rebuild the pages of batches whose record changed, in the transaction that changed it."""
+    touched = notes(session).get(TOUCHED)
+    if touched:
+        refresh(session.connection(), set(touched))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_touched(session: Session) -> None:
-    session.info.pop(TOUCHED, None)
+def init_app(app) -> None:
+    """Refresh stored pages at every commit of this app's units of work."""
+    add_commit_step(app, before=on_commit)
 
 
 def batches_to_build(conn, ref: trace.ReferenceCache, after_id: int, limit: int, stale_only: bool,

@@ -24,7 +24,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_engine, get_session
-from gi_trace.errors import ValidationError
 from gi_trace.extensions import limiter
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
@@ -35,6 +34,7 @@ from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
 from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
+from gi_trace.web.forms import attempt
 from gi_trace.tracing import codes
 
 bp = Blueprint("scan", __name__)
@@ -261,7 +261,8 @@ def report():
     compact = codes.parse(typed)
     if request.method == "POST" and form.validate():
         session = get_session()
-        try:
+
+        def file_report():
             photo = mime = None
             upload = form.photo.data
             if upload is not None and getattr(upload, "filename", ""):
@@ -279,14 +280,8 @@ def report():
                            batch_id=row.id if row is not None else None,
                            producer_id=row.producer_id if row is not None else None,
                            scan_context=context, photo=photo, photo_mime=mime or "")
-            session.commit()
-        except ValidationError as exc:
-            session.rollback()
-            if exc.field in ("category", "text", "contact", "photo"):
-                getattr(form, exc.field).errors.append(exc.message)
-            else:
-                form.form_errors.append(exc.message)
-        else:
+
+        if attempt(form, file_report, raise_statuses=(403, 404, 409, 410)):
             return redirect(url_for("scan.report_sent", code=compact or ""), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("scan/report.html", form=form, code_display=codes.display(compact) if compact else typed,

@@ -148,7 +148,6 @@ def create_batch():
         quantity_kg=body.get("quantity_kg") if body.get("quantity_kg") not in (0, None) else None,
     )
     batch = services.open_batch(session, actor(), product, data)
-    session.commit()
     return batch_json(batch, product.slug), 201
 
 
@@ -204,7 +203,6 @@ def create_event(code: str):
     if event.op_id:
         made = list(session.exec(select(Batch).join(Event, Event.batch_id == Batch.id)
                                  .where(Event.op_id == event.op_id, Batch.id != batch.id)).all())
-    session.commit()
     slug = _slug(session, batch)
     return {"event": event_json(event), "batch": batch_json(batch, slug), "flags": [flag_json(f) for f in flags],
             "children": [batch_json(c, slug) for c in made]}, 201
@@ -226,7 +224,6 @@ def split_batch(code: str):
     batch = services.own_batch(session, actor(), code)
     result = services.split(session, actor(), batch, body.get("parts"), occurred_at=body.get("occurred_at"),
                             location=body.get("location"))
-    session.commit()
     return _lineage_json(session, result), 201
 
 
@@ -258,7 +255,6 @@ def merge_batches():
     inputs = _inputs(session, body)
     result = services.merge(session, actor(), inputs, occurred_at=body.get("occurred_at"),
                             location=body.get("location"), producer_lot=_optional_text(body, "producer_lot"))
-    session.commit()
     return _lineage_json(session, result), 201
 
 
@@ -277,7 +273,6 @@ def process_batches():
             extra[key] = rules._text(value, key)
     result = services.transform(session, actor(), inputs, body.get("outputs"), occurred_at=body.get("occurred_at"),
                                 location=body.get("location"), extra=extra)
-    session.commit()
     return _lineage_json(session, result), 201
 
 
@@ -291,7 +286,6 @@ def withdraw_batch(code: str):
     batch = services.own_batch(session, user, code) if user.role == "producer" else \
         services.visible_batch(session, user, code)
     event = services.withdraw(session, user, batch, body.get("reason"), occurred_at=body.get("occurred_at"))
-    session.commit()
     return {"event": event_json(event), "batch": batch_json(batch, _slug(session, batch))}
 
 
@@ -321,7 +315,6 @@ def review_flag(flag_id: int):
     body = json_body()
     session = get_session()
     flag = services.review_flag(session, actor(), flag_id, body.get("outcome"), _optional_text(body, "note") or "")
-    session.commit()
     return review_flag_json(session, flag)
 
 

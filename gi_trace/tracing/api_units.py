@@ -38,7 +38,6 @@ def issue_units(code: str):
     flags = [{"kind": f.kind, "message": services.rules.flag_text(f.kind, f.params)}
              for f in services.open_flags(session, batch)]
     units_issued, quantity = batch.units_issued, batch.quantity_kg
-    session.commit()
     return {"batch": batch.code, "units_issued": units_issued, "quantity_kg": quantity,
             "units": [_unit_json(u.serial, u.code) for u in issued], "flags": flags}, 201
 
@@ -86,7 +85,6 @@ def create_product_line():
         product_slug=body.get("product") or "zhongning-goji", gtin=body.get("gtin") or "", name=body.get("name") or "",
         trademark_id=trademark, product_form=body.get("product_form") or "dried", package_kg=package))
     result = _line_json(line)
-    session.commit()
     return result, 201
 
 

@@ -17,18 +17,19 @@ from flask_babel import gettext as _
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
+from gi_trace.db import notes
 from gi_trace.tracing.models import Batch, Event
 
 
-# Batches whose record changed (or was found broken) in a session's transaction, by id, kept in
-# `session.info`: what other areas derive from a record (the scan area's stored pages) is rebuilt
-# from it before that transaction commits.
-TOUCHED = "gi_trace.touched_batches"
+# Batches whose record changed (or was found broken) in a session's transaction, by id, kept in the
+# transaction's notes (gi_trace.db.notes): what other areas derive from a record (the scan area's
+# stored pages) is refreshed from them when the transaction commits (a step of the unit of work).
+TOUCHED = "touched_batches"
 
 
 def touch(session: Session, batch_id: int) -> None:
     """Note that this batch's record changed in the session's transaction."""
-    session.info.setdefault(TOUCHED, set()).add(batch_id)
+    notes(session).setdefault(TOUCHED, set()).add(batch_id)
 
 
 def _time(value: Optional[datetime]) -> Optional[str]:

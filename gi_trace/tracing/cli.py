@@ -19,11 +19,11 @@ def _report(code: str, result: chain.ChainResult) -> None:
 
 
 def _mark_broken(session, batch_ids) -> None:
-    """Touch the broken batches and commit: what is derived from their records (the scan area's stored
-    pages, theirs and those of the batches made from them) is rebuilt and now says they do not verify."""
+    """Touch the broken batches: when the command's unit of work commits, what is derived from their records
+    (the scan area's stored pages, theirs and those of the batches made from them) is refreshed and says
+    that they do not verify."""
     for batch_id in batch_ids:
         chain.touch(session, batch_id)
-    session.commit()
 
 
 @click.command("verify")
@@ -38,20 +38,22 @@ def verify_cmd(code: str | None, all_broken: bool) -> None:
     """
     from gi_trace.tracing.services import batch_by_code
 
-    broken = []
-    with session_scope() as session:
-        if code:
+    if code:
+        with session_scope() as session:
             try:
                 batch = batch_by_code(session, code)
             except DomainError as exc:
                 raise click.ClickException(exc.message) from exc
             result = chain.verify_batch(session, batch)
             if not result.ok:
-                _report(batch.code, result)
                 _mark_broken(session, [batch.id])
-                raise SystemExit(1)
-            click.echo(f"OK: batch {batch.code} verified ({result.events} events)")
-            return
+        if not result.ok:  # reported and exited once the command's unit of work has committed
+            _report(batch.code, result)
+            raise SystemExit(1)
+        click.echo(f"OK: batch {batch.code} verified ({result.events} events)")
+        return
+    broken = []
+    with session_scope() as session:
         total = chain.batch_count(session)
         with click.progressbar(length=total, label="Verifying batches", file=sys.stderr) as bar:
             for item in chain.iter_verify_all(session, on_batch=bar.update):

@@ -11,6 +11,7 @@ batch and unit codes.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
+from gi_trace.db import is_postgres
 from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
 from gi_trace.tracing import codes, services
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
@@ -121,11 +123,14 @@ def issue_units(session: Session, user: User, batch: Batch, count, package_kg=No
     now = utcnow()
     rows = [{"code": code, "batch_id": batch.id, "serial": start + i, "package_kg": package_kg, "issued_at": now,
              "issued_by": user.id} for i, code in enumerate(new)]
+    # Another request may take one of these codes (or serials) between our check and insert. The refusal
+    # must leave the transaction usable (the page shows the form again) without undoing it here: on
+    # PostgreSQL a failed statement aborts the transaction, so the insert runs in a SAVEPOINT; SQLite
+    # undoes only the failed statement (and pysqlite's SAVEPOINT outside BEGIN would commit on release).
     try:
-        session.connection().execute(insert(UnitCode.__table__), rows)
+        with session.begin_nested() if is_postgres(session) else nullcontext():
+            session.connection().execute(insert(UnitCode.__table__), rows)
     except IntegrityError:
-        # Another request took one of these codes (or serials) between our check and insert.
-        session.rollback()
         raise Conflict(_("The batch was changed by someone else at the same time; please try again.")) from None
     labelled = session.exec(select(func.coalesce(func.sum(UnitCode.package_kg), 0.0))
                             .where(UnitCode.batch_id == batch.id)).one()

@@ -1,7 +1,7 @@
 """Tracing pages: QR images (public), the GS1 Digital Link resolver (public), and the producer
 portal — batches, stage forms from the template, split/merge/processing, unit codes, label sheets,
-product lines. Views parse the form, call one service, commit once and render; rules live in the
-services.
+product lines. Views parse the form, call one service (`attempt`) and render; the request commits
+once, or not at all when it failed. Rules live in the services.
 """
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from sqlmodel import Session, select
 
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
-from gi_trace.errors import DomainError, Gone, NotFound
+from gi_trace.errors import Gone, NotFound
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
 from gi_trace.tracing import codes, gs1, labels, qr, services, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
+from gi_trace.web.forms import attempt
 
 bp = Blueprint("tracing", __name__)
 
@@ -117,8 +118,9 @@ def _template(session: Session, batch: Batch) -> list:
     return services.template_of(session.get(Product, batch.product_id))
 
 
-def _fail(form, exc: DomainError, spec: dict | None = None):
-    pf.attach_error(form, exc.field, exc.message, spec)
+def _placer(spec: dict | None = None):
+    """Where a refusal goes on a portal form: beside the field it names (stage fields through `spec`)."""
+    return lambda form, exc: pf.attach_error(form, exc.field, exc.message, spec)
 
 
 # --- portal: batches ------------------------------------------------------------------------
@@ -164,13 +166,9 @@ def open_batch():
             trademark_id=int(form.trademark_id.data) if form.trademark_id.data else None,
             product_line_id=int(form.product_line_id.data) if form.product_line_id.data else None,
             producer_lot=(form.producer_lot.data or "").strip() or None)
-        try:
-            batch = services.open_batch(session, user, product, data)
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc)
-        else:
-            session.commit()
+        done = attempt(form, lambda: services.open_batch(session, user, product, data), place=_placer())
+        if done:
+            batch = done.value
             flash(_("Batch %(code)s opened. Record its first stage.", code=codes.display(batch.code)), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
     return render_template("tracing/open_batch.html", form=form, has_products=bool(products))
@@ -270,14 +268,10 @@ def record_stage(code: str, stage: str):
                                    location=pf.location_of(form), data=pf.stage_data(spec, form),
                                    corrects_event_id=corrected.id if corrected else None,
                                    correction_reason=form.correction_reason.data if corrected else "")
-        try:
-            event = services.record_event(session, user, batch, data)
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc, spec)
-        else:
+        done = attempt(form, lambda: services.record_event(session, user, batch, data), place=_placer(spec))
+        if done:
+            event = done.value
             made = (event.data or {}).get("to") or []
-            session.commit()
             flash(_("%(stage)s recorded.", stage=pf.stage_name(spec)), "success")
             if made:
                 flash(_("New batches: %(codes)s", codes=", ".join(codes.display(c) for c in made)), "success")
@@ -302,14 +296,11 @@ def split_batch(code: str):
                   **({"producer_lot": row.form.producer_lot.data.strip()} if (row.form.producer_lot.data or "").strip()
                      else {})}
                  for row in form.parts if row.form.quantity_kg.data is not None]
-        try:
-            result = services.split(session, user, batch, parts, occurred_at=pf.local_iso(form.occurred_at.data),
-                                    location=pf.location_of(form))
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc)
-        else:
-            session.commit()
+        done = attempt(form, lambda: services.split(session, user, batch, parts,
+                                                    occurred_at=pf.local_iso(form.occurred_at.data),
+                                                    location=pf.location_of(form)), place=_placer())
+        if done:
+            result = done.value
             flash(_("Split into %(codes)s.", codes=", ".join(codes.display(c.code) for c in result.children)),
                   "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
@@ -337,17 +328,15 @@ def merge_batches():
             form.inputs[0].form.code.data = preselect
     if form.validate_on_submit():
         picked = [(row.form.code.data, row.form.quantity_kg.data) for row in form.inputs if row.form.code.data]
-        try:
+
+        def merge():
             inputs = [(services.own_batch(session, user, c), kg) for c, kg in picked]
-            result = services.merge(session, user, inputs, occurred_at=pf.local_iso(form.occurred_at.data),
-                                    location=pf.location_of(form),
-                                    producer_lot=(form.producer_lot.data or "").strip() or None)
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc)
-        else:
-            session.commit()
-            child = result.children[0]
+            return services.merge(session, user, inputs, occurred_at=pf.local_iso(form.occurred_at.data),
+                                  location=pf.location_of(form),
+                                  producer_lot=(form.producer_lot.data or "").strip() or None)
+        done = attempt(form, merge, place=_placer())
+        if done:
+            child = done.value.children[0]
             flash(_("Merged into %(code)s.", code=codes.display(child.code)), "success")
             return redirect(url_for("tracing.batch_detail", code=child.code))
     return render_template("tracing/merge.html", form=form)
@@ -361,13 +350,8 @@ def withdraw_batch(code: str):
     batch = _visible_batch(session, code)
     form = pf.WithdrawForm()
     if form.validate_on_submit():
-        try:
-            services.withdraw(session, actor(), batch, form.reason.data)
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc)
-        else:
-            session.commit()
+        done = attempt(form, lambda: services.withdraw(session, actor(), batch, form.reason.data), place=_placer())
+        if done:
             flash(_("Batch %(code)s withdrawn.", code=codes.display(batch.code)), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
     return render_template("tracing/withdraw.html", form=form, batch=batch, display=codes.display)
@@ -388,13 +372,10 @@ def issue_units(code: str):
         form.package_kg.data = line.package_kg
     permission = services.label_allowed(session, batch)
     if form.validate_on_submit():
-        try:
-            issued = units.issue_units(session, user, batch, form.count.data, form.package_kg.data)
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc)
-        else:
-            session.commit()
+        done = attempt(form, lambda: units.issue_units(session, user, batch, form.count.data, form.package_kg.data),
+                       place=_placer())
+        if done:
+            issued = done.value
             flash(_("%(n)s unit codes issued (packages %(first)s–%(last)s).", n=len(issued), first=issued[0].serial,
                     last=issued[-1].serial), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
@@ -467,13 +448,9 @@ def product_lines():
             product_slug=form.product.data, gtin=form.gtin.data or "", name=form.name.data or "",
             trademark_id=int(form.trademark_id.data) if form.trademark_id.data else None,
             product_form=form.product_form.data, package_kg=form.package_kg.data)
-        try:
-            line = gs1.register_product_line(session, user, data)
-        except DomainError as exc:
-            session.rollback()
-            _fail(form, exc)
-        else:
-            session.commit()
+        done = attempt(form, lambda: gs1.register_product_line(session, user, data), place=_placer())
+        if done:
+            line = done.value
             flash(_("GTIN %(gtin)s registered.", gtin=line.gtin14), "success")
             return redirect(url_for("tracing.product_lines"))
     lines = gs1.product_lines_of(session, user.producer_id)

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from gi_trace import db
 from gi_trace.scan.models import StoredPage
 from gi_trace.tracing import chain
 from gi_trace.tracing.models import Event
@@ -104,6 +105,6 @@ def test_a_rolled_back_write_leaves_nothing_to_rebuild(session):
     grower, harvest, _lot = lot_from_tested_harvest(session)
     session.commit()
     grower.event(session, harvest, "storage", "2025-08-20T10:00:00+08:00", {"place": "冷库"})
-    assert harvest.id in session.info[chain.TOUCHED]
+    assert harvest.id in db.notes(session)[chain.TOUCHED]
     session.rollback()
-    assert chain.TOUCHED not in session.info
+    assert chain.TOUCHED not in db.notes(session)

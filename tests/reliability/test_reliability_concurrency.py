@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules, services as auth
 from gi_trace.authorisation.models import AuthorisationDecision
-from gi_trace.db import get_engine
+from gi_trace.db import commit, get_engine
 from gi_trace.errors import Conflict, Refused
 from gi_trace.registry.models import Producer, Product
 from gi_trace.timeutil import local_today
@@ -215,7 +215,7 @@ def test_two_writers_on_two_parents_both_reach_the_stored_page_of_their_merged_b
         try:
             with app.app_context(), Session(get_engine(app), expire_on_commit=False) as s:
                 correct(s, second.id, "宁杞1号")
-                s.commit()
+                commit(s)  # the unit of work: refreshes the stored pages
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
