@@ -292,6 +292,8 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
                            "networks": ("扫码网络分散", "Scanned from many networks")},
     "counterfeit_status": {"open": ("待核查", "Open"), "dismissed": ("已排除", "Dismissed"),
                            "confirmed": ("已确认", "Confirmed")},
+    "product_form": {"fresh": ("鲜果", "Fresh"), "dried": ("干果", "Dried"), "powder": ("粉", "Powder"),
+                     "juice": ("原浆", "Juice"), "wine": ("酒", "Wine"), "other": ("其他", "Other")},
     "drying_method": {"sun": ("自然晾晒", "Sun drying"), "hot_air": ("热风烘干", "Hot-air drying")},
 }
 
@@ -420,6 +422,24 @@ def fields(data: Any, field_specs: Iterable[Mapping] = (), locale: Optional[str]
     return out
 
 
+SCAN_CONTEXT_LABELS = {
+    "kind": ("码的类型", "Kind of code"), "scans": ("扫码次数", "Scans"),
+    "networks": ("扫码网络数", "Networks scanned from"), "first_scanned_at": ("首次扫码", "First scanned"),
+    "counterfeit_flag": ("已有假冒预警", "Counterfeit alert raised"),
+    "reporter_scanned_it": ("举报人曾扫此码", "The reporter scanned this code"),
+}
+
+
+def scan_context(context: Any, locale: Optional[str] = None) -> list[tuple[str, str]]:
+    """A complaint's scan context as labelled fields (network hashes and the page name stay out)."""
+    if not isinstance(context, Mapping):
+        return []
+    data = dict(context)
+    if data.get("kind") in CODE_LABELS["code_kind"]:
+        data["kind"] = label("code_kind", data["kind"], locale)
+    return fields(data, (), locale, extra_labels=SCAN_CONTEXT_LABELS)
+
+
 # --- Jinja ------------------------------------------------------------------------------------------
 
 def register(app) -> None:
@@ -442,3 +462,4 @@ def register(app) -> None:
     f["name"] = name
     f["value"] = value_text
     app.jinja_env.globals["fmt_fields"] = fields
+    app.jinja_env.globals["fmt_scan_context"] = scan_context

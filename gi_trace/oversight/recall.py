@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
+from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.registry.models import Producer, Region
 
@@ -26,7 +27,7 @@ COLUMNS = [
     ("seq", "Event no."), ("stage", "Stage"), ("occurred_at", "When (local time)"), ("town", "Where (town)"),
     ("place", "Where (place)"), ("quantity_kg", "Quantity (kg)"), ("source", "Source"),
     ("destination", "Destination"), ("key_data", "Key data"), ("recorded_by", "Recorded by"),
-    ("recorded_at", "Recorded at (UTC)"), ("corrects_event", "Corrects event no."), ("event_hash", "Event hash"),
+    ("recorded_at", "Recorded at"), ("corrects_event", "Corrects event no."), ("event_hash", "Event hash"),
 ]
 
 
@@ -38,7 +39,7 @@ def column_labels() -> list[str]:
         "seq": _("Event no."), "stage": _("Stage"), "occurred_at": _("When (local time)"),
         "town": _("Where (town)"), "place": _("Where (place)"), "quantity_kg": _("Quantity (kg)"),
         "source": _("Source"), "destination": _("Destination"), "key_data": _("Key data"),
-        "recorded_by": _("Recorded by"), "recorded_at": _("Recorded at (UTC)"),
+        "recorded_by": _("Recorded by"), "recorded_at": _("Recorded at"),
         "corrects_event": _("Corrects event no."), "event_hash": _("Event hash"),
     }
     return [labels[key] for key, _label in COLUMNS]
@@ -97,10 +98,10 @@ def recall_rows(session: Session, batch) -> list[dict]:
     destinations: dict[int, list[str]] = {}
     for lk in links:
         if lk.event_id is not None:
-            sources.setdefault(lk.event_id, []).append(f"{codes.get(lk.parent_id, lk.parent_id)} ({lk.quantity_kg} kg)")
+            sources.setdefault(lk.event_id, []).append(f"{codes.get(lk.parent_id, lk.parent_id)} ({fmt.kg(lk.quantity_kg)})")
         if lk.parent_event_id is not None:
             destinations.setdefault(lk.parent_event_id, []).append(
-                f"{codes.get(lk.child_id, lk.child_id)} ({lk.quantity_kg} kg)")
+                f"{codes.get(lk.child_id, lk.child_id)} ({fmt.kg(lk.quantity_kg)})")
     producer_ids = {row.producer_id for row in batches.values()}
     producers = {p.id: p for p in session.execute(select(Producer.__table__).where(
         Producer.__table__.c.id.in_(producer_ids))).all()} if producer_ids else {}
@@ -132,11 +133,43 @@ def recall_rows(session: Session, batch) -> list[dict]:
             "destination": "; ".join(destination), "key_data": _key_data(data),
             "recorded_by": users.get(ev.recorded_by, ""),
             "recorded_at": _utc(ev.recorded_at), "corrects_event": seq_of.get(ev.corrects_event_id, ""),
-            "event_hash": ev.hash,
+            "event_hash": ev.hash, "product_id": bt.product_id, "data": data if isinstance(data, dict) else {},
+            "recorded_at_raw": ev.recorded_at,
         })
     order = {"upstream": 0, "batch": 1, "downstream": 2}
     rows.sort(key=lambda r: (order[r["direction"]], r["occurred_at"], r["batch_code"], r["seq"]))
     return rows
+
+
+# Lineage bookkeeping in an event's data: the Source and Destination columns already say it.
+_SYSTEM_KEYS = ("role", "from", "to", "inherited", "outputs")
+
+
+def readable_rows(session: Session, rows: list[dict], locale: Optional[str] = None) -> list[dict]:
+    """The recall rows as people read them (pages and files): codes through their labels, local dates
+    and times in words, event data as labelled fields of the product's stage template."""
+    from gi_trace.registry.models import Product
+
+    ids = {row["product_id"] for row in rows}
+    templates = {p.id: p.stage_template or [] for p in session.exec(select(Product).where(Product.id.in_(ids))).scalars()} \
+        if ids else {}
+    out = []
+    for row in rows:
+        template = templates.get(row["product_id"]) or []
+        spec = next((s for s in template if s.get("stage") == row["stage"]), {})
+        key_data = fmt.fields(row["data"], spec.get("fields", []), locale, skip=_SYSTEM_KEYS)
+        sep = "：" if fmt.current_locale(locale) == "zh" else ": "
+        out.append({
+            **row,
+            "direction": direction_label(row["direction"]),
+            "batch_kind": fmt.label("batch_kind", row["batch_kind"], locale),
+            "product_form": fmt.label("product_form", row["product_form"], locale),
+            "stage": fmt.stage(template, row["stage"], locale),
+            "occurred_at": fmt.moment(row["occurred_at"], locale),
+            "key_data": "; ".join(f"{label}{sep}{text}" for label, text in key_data),
+            "recorded_at": fmt.moment(row["recorded_at_raw"], locale, seconds=True),
+        })
+    return out
 
 
 def _utc(value) -> str:
@@ -180,6 +213,8 @@ def to_xlsx(rows: list[dict], labels: Optional[list[str]] = None, title: str = "
 def _cell(value):
     if value is None:
         return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 3000.0 reads "3000", in a CSV as in a spreadsheet
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value  # never let a spreadsheet run producer-entered text as a formula
     return value

@@ -22,7 +22,7 @@ def recall():
     if code:
         session = get_session()
         batch = r.find_batch(session, actor(), code)
-        rows = r.recall_rows(session, batch)
+        rows = r.readable_rows(session, r.recall_rows(session, batch))
     return render_template("oversight/recall.html", code=code, batch=batch, rows=rows[:PREVIEW_ROWS], total=len(rows),
                            labels=r.column_labels(), columns=[k for k, _l in r.COLUMNS])
 
@@ -33,7 +33,7 @@ def recall_file(code: str, fmt: str):
     """The recall rows of a batch as a file to hand over."""
     session = get_session()
     batch = r.find_batch(session, actor(), code)
-    rows = r.recall_rows(session, batch)
+    rows = r.readable_rows(session, r.recall_rows(session, batch))
     labels = r.column_labels()
     name = f"recall-{batch.code}.{fmt}"
     if fmt == "csv":

@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
@@ -103,11 +104,14 @@ def texts(locale: str) -> SimpleNamespace:
     return t
 
 
-def kg(value) -> str:
-    """1234.5 -> '1,234.5 kg'."""
-    if value is None:
-        return "—"
-    return f"{float(value):,.3f}".rstrip("0").rstrip(".") + " kg"
+def kg(value, english: bool = False) -> str:
+    """1234.5 -> '1,234.5 公斤' / '1,234.5 kg'."""
+    return fmt.kg(value, "en" if english else "zh")
+
+
+def _day(value, english: bool) -> str:
+    """An ISO date string of the record (or a date) as people read it."""
+    return fmt.day(value, "en" if english else "zh") if value else ""
 
 
 def history_text(t: SimpleNamespace, h: trace.History) -> dict:
@@ -118,15 +122,18 @@ def history_text(t: SimpleNamespace, h: trace.History) -> dict:
     """
     lines = []
     for s in h.steps:
-        detail = " · ".join(x for x in (s.place, kg(s.quantity_kg) if s.quantity_kg is not None else "") if x)
+        detail = " · ".join(x for x in (s.place, kg(s.quantity_kg, t.english) if s.quantity_kg is not None else "")
+                            if x)
         facts = ("; " if t.english else "；").join(f"{label}{t.colon}{value}" for label, value in s.facts)
-        correction = t.corrects % {"date": s.corrects, "reason": s.correction_reason} if s.corrects else ""
-        lines.append([s.on, s.label, detail, facts, correction])
+        correction = (t.corrects % {"date": _day(s.corrects, t.english), "reason": s.correction_reason}
+                      if s.corrects else "")
+        lines.append([_day(s.on, t.english), s.label, detail, facts, correction])
     sources = []
     for src in h.sources:
-        text = src.on + (f" – {src.last_on}" if src.last_on else "") + f" · {src.town or '—'}"
+        text = (_day(src.on, t.english) + (f" – {_day(src.last_on, t.english)}" if src.last_on else "")
+                + f" · {src.town or '—'}")
         if src.fresh_kg:
-            text += " · " + t.fresh % {"kg": kg(src.fresh_kg)}
+            text += " · " + t.fresh % {"kg": kg(src.fresh_kg, t.english)}
         sources.append(text)
     return {"lines": lines, "sources": sources, "towns": t.town_separator.join(h.source_towns),
             "more_sources": h.more_sources}
@@ -161,9 +168,9 @@ class View:
 
 
 def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
-    fmt = t.states.get(status.state, t.states[rules.NONE])
+    text = t.states.get(status.state, t.states[rules.NONE])
     since = status.authorised_since if status.state == rules.AUTHORISED and status.authorised_since else status.since
-    return fmt % {"date": since.isoformat() if since else ""} if "%(date)s" in fmt else fmt
+    return text % {"date": _day(since, t.english)} if "%(date)s" in text else text
 
 
 def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_display: str, first_scanned: str,
@@ -177,13 +184,13 @@ def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_displ
     ok = page.genuine and page.passed_test
     headline = ("✔ " + t.genuine) if ok else ("⚠ " + (t.not_authorised if not authorised else t.not_passed))
     code_line = (" · " + t.package_no % {"n": page.serial}) if page.kind == "unit" else ""
-    made = page.made_on.isoformat()
-    status = [(t.today % {"date": page.today.isoformat()}, st.state, _status_text(t, st)),
+    made = _day(page.made_on, english)
+    status = [(t.today % {"date": _day(page.today, english)}, st.state, _status_text(t, st)),
               (t.made % {"date": made}, sm.state, _status_text(t, sm))]
     alerts: list[tuple[str, str]] = []
     if st.state in (rules.REVOKED, rules.SUSPENDED):
         warning = t.revoked_warning if st.state == rules.REVOKED else t.suspended_warning
-        text = warning % {"date": st.since.isoformat()}
+        text = warning % {"date": _day(st.since, english)}
         if sm.in_force:
             text += " " + t.made_while_authorised % {"date": made}
         alerts.append(("alert", text))
@@ -204,7 +211,7 @@ def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_displ
         details.append(f"{t.grade} {b.grade}" + (f" ({t.grains % {'n': b.grains_per_50g}})" if b.grains_per_50g else ""))
     if b.cultivar:
         details.append(b.cultivar)
-    details.append(kg(page.package_kg if page.kind == "unit" and page.package_kg else b.quantity_kg))
+    details.append(kg(page.package_kg if page.kind == "unit" and page.package_kg else b.quantity_kg, english))
     producer_id_line = ""
     if b.uscc or b.registry_no:
         producer_id_line = f"{t.uscc if b.uscc else t.registry_no}{t.colon}{b.uscc or b.registry_no}"

@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
 
 
+from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
 from gi_trace.scan.readconn import ReadConnection
 from gi_trace.timeutil import LOCAL_TZ
@@ -372,12 +373,6 @@ def _name(zh: Optional[str], en: Optional[str], english: bool) -> str:
 _HIDDEN_TYPES = ("plot", "outputs")
 
 
-def _number_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.3f}".rstrip("0").rstrip(".")
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def _fact_value(spec: dict, value: Any, english: bool, yes_no: tuple[str, str]) -> str:
     kind = spec.get("type")
     if kind == "boolean" or isinstance(value, bool):
@@ -387,23 +382,9 @@ def _fact_value(spec: dict, value: Any, english: bool, yes_no: tuple[str, str]) 
             if choice.get("value") == value:
                 return _name(choice.get("label_zh"), choice.get("label_en"), english) or str(value)
         return str(value)
-    if kind == "number" or isinstance(value, (int, float)):
-        unit = spec.get("unit")
-        return _number_text(value) + (f" {unit}" if unit else "")
-    if kind == "inputs" and isinstance(value, list):
-        parts = []
-        for item in value:
-            if isinstance(item, dict):
-                extra = ", ".join(str(item[k]) for k in ("applied_on", "amount") if item.get(k))
-                if item.get("safety_interval_days") is not None:
-                    extra += (", " if extra else "") + f"{item['safety_interval_days']}d"
-                parts.append(f"{item.get('name', '')}" + (f" ({extra})" if extra else ""))
-        return "; ".join(parts)
-    if kind == "datetime" and isinstance(value, str):
-        return value[:16].replace("T", " ")
-    if isinstance(value, (list, dict)):
+    if isinstance(value, dict):
         return ""
-    return str(value)
+    return fmt.value_text(value, spec, "en" if english else "zh")
 
 
 def _facts(spec: dict, data: Any, english: bool, yes_no: tuple[str, str]) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ from gi_trace.scan import pages, photos, services, trace
 from gi_trace.scan.network import network_hash, network_of
 from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
+from gi_trace import formatting as fmt
 from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
 from gi_trace.web.forms import attempt
@@ -144,7 +145,7 @@ def trace_page(code: str):
         layout = _layout_context(locale)
         if row.withdrawn_at is not None:
             return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
-                                   withdrawn_on=trace.local_date(row.withdrawn_at).isoformat(),
+                                   withdrawn_on=fmt.day(trace.local_date(row.withdrawn_at), locale),
                                    report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
         if pages.usable(row, ref):
             history, verifies, entries = Markup(row.page_body), row.page_verifies, row.page_entries
@@ -155,7 +156,7 @@ def trace_page(code: str):
     page = trace.load_page(row, code=compact, today=local_today())
     first = trace.local_date(count.first_at)
     display = codes.display(compact)
-    view = page_view.build(t, page, count, display, first.isoformat() if first else "", verifies, entries)
+    view = page_view.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries)
     gettext = _GETTEXT.get(locale)
     if gettext is None:
         gettext = _GETTEXT[locale] = _template_gettext(get_translations())

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlmodel import Session, select
 
+from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
 from gi_trace.errors import Gone, NotFound
@@ -106,12 +107,8 @@ def _town_names(session: Session) -> dict[str, str]:
 
 
 def _plots(session: Session, producer_id: int) -> list[tuple[str, str]]:
-    rows = []
-    for plot in plots_of(session, producer_id):
-        name = plot.name or _("Plot %(id)s", id=plot.id)
-        rows.append((str(plot.id), _("%(name)s · town %(town)s · %(area)s mu", name=name, town=plot.town_code,
-                                     area=format(plot.area_mu, "g"))))
-    return rows
+    towns = _town_names(session)
+    return [(str(plot.id), _plot_label(plot, towns)) for plot in plots_of(session, producer_id)]
 
 
 def _template(session: Session, batch: Batch) -> list:
@@ -135,8 +132,9 @@ def my_batches():
                         .order_by(Batch.created_at.desc(), Batch.id.desc()).limit(500)).all()
     products = {p.id: p for p in session.exec(select(Product)).all()}
     scans = units.scan_counts(session, rows)
+    templates = {pid: services.template_of(p) for pid, p in products.items()}
     return render_template("tracing/batches.html", batches=rows, products=products, scans=scans,
-                           display=codes.display, form_names=dict(pf.product_form_choices()))
+                           templates=templates, display=codes.display, form_names=dict(pf.product_form_choices()))
 
 
 def _offer_products_and_trademarks(session, user, form) -> list:
@@ -174,42 +172,34 @@ def open_batch():
     return render_template("tracing/open_batch.html", form=form, has_products=bool(products))
 
 
+def _plot_label(plot: Plot, towns: dict[str, str]) -> str:
+    """A plot as its owner knows it: its name, else its town and area ("宁安镇 · 20亩")."""
+    area = fmt.number(plot.area_mu)
+    where = towns.get(plot.town_code, plot.town_code)
+    size = f"{area} mu" if pf.english() else f"{area}亩"
+    return f"{plot.name} · {where} · {size}" if plot.name else f"{where} · {size}"
+
+
 def _event_rows(session: Session, batch: Batch, template: list) -> list[dict]:
     events = session.exec(select(Event).where(Event.batch_id == batch.id).order_by(Event.seq)).all()
     stage_specs = {s["stage"]: s for s in template}
     corrected = {e.corrects_event_id for e in events if e.corrects_event_id}
-    plot_names = {p.id: p.name or str(p.id) for p in session.exec(select(Plot).where(Plot.producer_id == batch.producer_id)).all()}
+    towns = _town_names(session)
+    plot_names = {p.id: _plot_label(p, towns)
+                  for p in session.exec(select(Plot).where(Plot.producer_id == batch.producer_id)).all()}
     rows = []
     for e in events:
         spec = stage_specs.get(e.stage)
-        facts = []
-        fields = {f["name"]: f for f in (spec or {}).get("fields", [])}
-        for key, value in (e.data or {}).items():
-            f = fields.get(key)
-            if f is None:
-                continue
-            if f["type"] == "plot":
-                value = plot_names.get(value, value)
-            elif f["type"] == "boolean":
-                value = _("Yes") if value else _("No")
-            elif f["type"] == "choice":
-                value = next(((c.get("label_en") if pf.english() else c.get("label_zh")) or value
-                              for c in f.get("choices", []) if c["value"] == value), value)
-            elif f["type"] in ("inputs", "outputs"):
-                value = "; ".join(", ".join(f"{k}: {v}" for k, v in item.items()) for item in value)
-            facts.append((pf.field_label(f), value))
-        role = (e.data or {}).get("role")
-        links = (e.data or {}).get("to") or [s.get("code") for s in (e.data or {}).get("from", [])]
+        data = e.data if isinstance(e.data, dict) else {}
+        specs = (spec or {}).get("fields", [])
+        facts = [(fmt.field_label(f), plot_names.get(data[f["name"]], "—"))
+                 for f in specs if f["type"] == "plot" and data.get(f["name"]) is not None]
+        facts += fmt.fields(data, specs, skip=[(spec or {}).get("quantity_field")])
+        role = data.get("role")
+        links = data.get("to") or [s.get("code") for s in data.get("from", []) if isinstance(s, dict)]
         rows.append({"event": e, "name": pf.stage_name(spec) if spec else _system_stage(e.stage), "facts": facts,
-                     "role": role, "links": [c for c in links if c], "superseded": e.id in corrected,
-                     "local": e.occurred_at.astimezone(_offset_tz(e.utc_offset_min))})
+                     "role": role, "links": [c for c in links if c], "superseded": e.id in corrected})
     return rows
-
-
-def _offset_tz(minutes: int):
-    from datetime import timedelta, timezone
-
-    return timezone(timedelta(minutes=minutes or 0))
 
 
 def _system_stage(stage: str) -> str:
@@ -456,4 +446,5 @@ def product_lines():
     lines = gs1.product_lines_of(session, user.producer_id)
     marks = {t.id: t.name for t in session.exec(select(Trademark).where(Trademark.producer_id == user.producer_id))}
     return render_template("tracing/product_lines.html", form=form, lines=lines, marks=marks,
+                           form_names=dict(pf.product_form_choices()),
                            products={p.id: p for p in products})

@@ -27,7 +27,7 @@ def test_recall_lists_every_event_upstream_and_downstream_with_source_and_destin
     assert [row["stage"] for row in up][:4] == ["planting", "harvest", "drying", "testing"]
     assert {row["batch_code"] for row in mine} == {lot.code}
     split_in = mine[0]
-    assert harvest.code in split_in["source"] and "100.0 kg" in split_in["source"]
+    assert harvest.code in split_in["source"] and "100 公斤" in split_in["source"]
     split_out = [row for row in up if lot.code in row["destination"]]
     assert split_out, up
     shipped = [row for row in mine if row["stage"] == "distribution"][0]

@@ -1,0 +1,202 @@
+"""Every page and export of the app, as people see them: the URL map filled from a seeded world.
+
+Shared by the visible-text test (test client) and the 375 px browser walk (chromium). The world is
+the security tests' one (producer A owns a tested harvest split into a stored lot, a unit code, a
+product line, a flag, a complaint) plus what makes pages show structured data: a planting event
+with inputs, a scan complaint with its scan context, a recorded inspection.
+"""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Iterator
+
+from gi_trace.access import PUBLIC, access_rule_of
+from tests.security import world as seed
+
+# URL parameter name -> value from the world (as the access matrix does).
+PARAMS = {
+    "code": lambda w: w.lot.code,
+    "producer_id": lambda w: w.producer_a.producer.id,
+    "slug": lambda w: "zhongning-goji",
+    "token_id": lambda w: w.token_ids["producer_a"],
+    "complaint_id": lambda w: w.complaint_id,
+    "flag_id": lambda w: w.flag.id,
+    "stage": lambda w: "storage",
+    "kind": lambda w: "producers",
+    "fmt": lambda w: "csv",
+    "gtin": lambda w: w.line.gtin14,
+    "lot": lambda w: w.lot.producer_lot,
+    "serial": lambda w: str(w.unit.serial),
+    "filename": lambda w: "css/app.css",
+    "reference": lambda w: w.complaint_reference,
+}
+
+# Not pages: machine formats, images, redirects.
+SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tracing.qr_svg",
+                  "oversight_supervision.complaint_photo", "tracing.labels_zip", "oversight_report.annual_zip",
+                  "tracing.digital_link", "tracing.digital_link_serial"}
+
+# Exports whose column names are identifiers by design (import templates: the importer reads them).
+IDENTIFIER_HEADERS = ("/import/templates/",)
+# Being rewritten in another area's issue; to be walked once it lands (issue 15: the annual report
+# is built on gi_trace.formatting).
+ELSEWHERE = {"oversight_report.annual_html"}
+
+STAGES = ("planting", "harvest", "drying", "testing", "storage", "processing", "distribution")
+
+
+def seeded_world(app):
+    """`build_world` in its own session and app context, closed before any request: a request made
+    inside a pushed context would share its `g` (and the language chosen first)."""
+    from sqlmodel import Session
+
+    from gi_trace.db import get_engine
+    from tests import factories
+
+    with app.test_request_context():
+        with Session(get_engine(app), expire_on_commit=False) as s:
+            factories.bind(s)
+            try:
+                world = build_world(s)
+            finally:
+                factories.bind(None)
+    world.usernames = [u.username for u in world.users.values()]
+    return world
+
+
+def build_world(session):
+    """The security world plus planting inputs, a scan complaint with context, an inspection."""
+    from gi_trace.accounts.services import create_token
+    from gi_trace.oversight.services import file_complaint
+
+    world = seed.build(session)
+    world.token_ids = {"producer_a": create_token(session, world.users["producer_a"], "walk")[0].id}
+    world.planted = world.producer_a.open(session)
+    world.producer_a.event(session, world.planted, "planting", "2025-04-12T08:00:00+08:00", {
+        "plot_id": world.producer_a.plot.id, "cultivar": "宁杞7号",
+        "inputs": [{"name": "有机肥", "applied_on": "2026-04-12", "safety_interval_days": 0}]})
+    complaint = file_complaint(session, source="scan", category="origin", text="产地存疑",
+                               code=world.lot.code, batch_id=world.lot.id,
+                               producer_id=world.producer_a.producer.id,
+                               scan_context={"code": world.lot.code, "kind": "batch", "reporter_network": "ab12cd34ef",
+                                             "scans": 3, "networks": 2, "first_scanned_at": "2026-04-12T00:10:00+00:00",
+                                             "counterfeit_flag": False, "reporter_scanned_it": True})
+    world.scan_complaint_id = complaint.id
+    world.complaint_reference = getattr(complaint, "reference", None) or str(complaint.id)
+    session.commit()
+    return world
+
+
+def portal_urls(app, world, role: str) -> Iterator[str]:
+    """GET pages of the portal that `role` ("producer", "regulator", or None for the public) may open."""
+    seen = set()
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.endpoint in SKIP_ENDPOINTS | ELSEWHERE or rule.rule.startswith("/api/"):
+            continue
+        declared = access_rule_of(app.view_functions[rule.endpoint])
+        if declared is None or (declared != PUBLIC and (role is None or role not in declared)):
+            continue
+        if any(name not in PARAMS for name in rule.arguments):
+            raise AssertionError(f"add the URL parameters of {rule.rule} to tests/ui/walk.py PARAMS")
+        if role == "regulator" and rule.endpoint.startswith("tracing.") and "producer" in declared \
+                and rule.endpoint not in ("tracing.batch_detail",):
+            continue
+        stages = STAGES if "stage" in rule.arguments else (None,)
+        for stage in stages:
+            values = {name: PARAMS[name](world) for name in rule.arguments}
+            if stage:
+                values["stage"] = stage
+                values["code"] = world.harvest.code if stage in ("harvest", "drying", "testing") else values["code"]
+            with app.test_request_context():
+                url = app.url_map.bind("localhost").build(rule.endpoint, values)
+            if url not in seen:
+                seen.add(url)
+                yield url
+    extra = {
+        None: ["/verify?code=" + world.lot.code, "/t/" + world.lot.code, "/t/" + world.unit.code,
+               "/report?code=" + world.lot.code],
+        "producer": ["/batches/" + world.harvest.code, "/batches/" + world.planted.code],
+        "regulator": ["/batches/" + world.planted.code, f"/oversight/complaints/{world.scan_complaint_id}","/oversight/recall?code=" + world.lot.code, "/batches/" + world.harvest.code,
+                      "/oversight/recall/" + world.lot.code + ".xlsx", "/import/templates/producers.xlsx"],
+    }
+    for url in extra.get(role, []):
+        if url not in seen:
+            seen.add(url)
+            yield url
+
+
+class _Text(HTMLParser):
+    """The text a reader sees: text nodes (not script/style/template), placeholders, button values, alt."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "template", "textarea", "title"):
+            self._skip += 1
+        a = dict(attrs)
+        for key in ("placeholder", "alt", "aria-label"):
+            if a.get(key):
+                self.parts.append(a[key])
+        if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
+            self.parts.append(a["value"])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "template", "textarea", "title") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+# Codes that must never reach a Chinese reader, and never anywhere as snake_case or key=value.
+CODE_WORDS = ("planting", "harvest", "drying", "testing", "storage", "processing", "distribution", "split",
+              "merge", "withdrawal", "untested", "passed", "failed", "investigating", "authorised", "pending",
+              "suspended", "revoked", "expired", "rejected", "cleared", "confirmed", "dismissed", "household",
+              "enterprise", "cooperative", "upstream", "downstream", "counterfeit", "labelling", "hot_air",
+              "family_farm", "lab_verdict", "merged", "processed", "new", "closed", "open", "sun")
+ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})?[+-]\d{2}:\d{2}|\(UTC\)|（UTC）")
+ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
+FLOAT_ZERO = re.compile(r"(?<![\d.])\d[\d,]*\.0+(?![\d%])")
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+KEY_VALUE = re.compile(r"\b[a-z_]+=[\w.]+")
+
+
+def problems(text: str, lang: str, *, dates_allowed: bool = False, identifiers: bool = False) -> list[str]:
+    """What in `text` is a code or raw data rather than words for people."""
+    found = []
+    checks = [(ISO_TIMESTAMP, "ISO timestamp"), (FLOAT_ZERO, "float with .0"), (KEY_VALUE, "key=value")]
+    if not identifiers:
+        checks.append((SNAKE, "snake_case code"))
+    for pattern, what in checks:
+        m = pattern.search(text)
+        if m:
+            found.append(f"{what}: {_around(text, m)}")
+    if not dates_allowed:
+        m = ISO_DATE.search(text)
+        if m:
+            found.append(f"ISO date: {_around(text, m)}")
+    for brace in "{}":
+        i = text.find(brace)
+        if i >= 0:
+            found.append(f"JSON brace: {text[max(0, i - 40):i + 40]!r}")
+    if lang == "zh":
+        for word in CODE_WORDS:
+            m = re.search(rf"(?<![A-Za-z_/.-]){word}(?![A-Za-z_/.-])", text)
+            if m:
+                found.append(f"code {word!r}: {_around(text, m)}")
+    return found
+
+
+def _around(text: str, m) -> str:
+    return repr(text[max(0, m.start() - 40):m.end() + 40])
