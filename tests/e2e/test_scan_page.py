@@ -39,7 +39,7 @@ def test_phone_scan_shows_the_facts_offline_and_light(session, live_url, phone, 
     reply = phone.goto(f"{live_url}/t/{unit.code}", wait_until="networkidle")
     assert reply.status == 200
     main = phone.inner_text("main")
-    for fact in ("正品：地理标志产品，全程可追溯", "自2023-01-01起获准使用地理标志专用标志", "第3号包装", "中宁枸杞",
+    for fact in ("正品：地理标志产品，全程可追溯", "自2023年1月1日起获准使用地理标志专用标志", "第3号包装", "中宁枸杞",
                  "地理标志", "红宝牌", grower.producer.name, "宁安镇", "种植", "采摘", "制干", "检测", "判定结果：合格",
                  "等级：特级", "原料来源", "记录校验通过", "这是此码的首次扫描。", "投诉举报"):
         assert fact in main, fact

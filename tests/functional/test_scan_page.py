@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import SQLModel, select
 
+from gi_trace import formatting as fmt
 from gi_trace.db import get_engine
 from gi_trace.scan import trace
 from gi_trace.tracing import codes
@@ -33,13 +34,13 @@ def test_genuine_batch_shows_the_facts_in_order(client, session):
     assert response.status_code == 200
     assert "正品：地理标志产品，全程可追溯" in html
     main = html[html.index("<main"):]
-    order = [main.index(s) for s in ("正品", "自2023-01-01起获准使用地理标志专用标志", "中宁枸杞", "红宝牌",
+    order = [main.index(s) for s in ("正品", "自2023年1月1日起获准使用地理标志专用标志", "中宁枸杞", "红宝牌",
                                      grower.producer.name, "宁安镇", "种植", "采摘", "制干", "检测", "运储",
                                      "原料来源", "记录校验通过")]
     assert order == sorted(order)
     assert "判定结果：合格" in html and "等级：特级" in html  # 300 grains per 50 g
     assert codes.display(lot.code) in html
-    assert "1,000 kg" in html  # the harvest's fresh weight, from the harvest batch behind the lot
+    assert "1,000 公斤" in html  # the harvest's fresh weight, from the harvest batch behind the lot
 
 
 def test_english_page_on_request(client, session):
@@ -59,8 +60,8 @@ def test_banner_when_producer_lost_the_mark_after_the_batch_was_made(client, ses
     _response, html = _page(client, lot.code)
     assert "正品" not in html
     assert 'class="alert" role="alert">警告：生产者使用地理标志专用标志的资格' in html
-    assert decided.isoformat() in html and state_zh in html
-    assert f"此批次生产于{made.isoformat()}，当时生产者仍获准使用地理标志。" in html
+    assert fmt.day(decided, "zh") in html and state_zh in html
+    assert f"此批次生产于{fmt.day(made, 'zh')}，当时生产者仍获准使用地理标志。" in html
 
 
 def test_a_decision_recorded_after_a_scan_shows_on_the_next_scan(client, session):
@@ -82,7 +83,7 @@ def test_banner_when_batch_was_made_after_the_decision(client, session, action, 
     session.commit()
     _response, html = _page(client, lot.code)
     assert "生产者无权在此产品上使用地理标志" in html
-    assert f"警告：此批次生产时（{made.isoformat()}），生产者的使用资格处于“{label}”状态" in html
+    assert f"警告：此批次生产时（{fmt.day(made, 'zh')}），生产者的使用资格处于“{label}”状态" in html
     assert "当时生产者仍获准使用地理标志" not in html
 
 
@@ -111,7 +112,7 @@ def test_batch_code_scan_counter_counts_every_scan(client, session):
     session.commit()
     assert "这是此码的首次扫描。" in _page(client, lot.code)[1]
     html = _page(client, lot.code)[1]
-    assert re.search(r"已被扫描2次；首次扫描于\d{4}-\d\d-\d\d。", html)
+    assert re.search(r"已被扫描2次；首次扫描于\d{4}年\d{1,2}月\d{1,2}日。", html)
     assert 'class="caution"' not in html  # a batch code is on every package: repeats are normal
 
 
@@ -121,7 +122,7 @@ def test_unit_code_second_scan_shows_the_caution(client, session):
     session.commit()
     response, first = _page(client, unit.code)
     assert response.status_code == 200
-    assert "第7号包装" in first and "0.25 kg" in first
+    assert "第7号包装" in first and "0.25 公斤" in first
     assert 'class="caution"' not in first and "这是此码的首次扫描。" in first
     _response, second = _page(client, unit.code)
     assert 'class="caution" role="alert">注意：本包装的专属码（一物一码）已被扫描2次' in second
