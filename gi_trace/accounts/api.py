@@ -2,30 +2,13 @@
 from __future__ import annotations
 
 from gi_trace.access import ANY_USER, access, actor
-from gi_trace.api import api_bp, openapi_paths
+from gi_trace.accounts.schemas import UserPublic
+from gi_trace.api import api_bp, operation
 
 
 @api_bp.get("/me")
 @access(*ANY_USER)
+@operation(responses={200: UserPublic})
 def me():
-    """The token's user."""
-    user = actor()
-    return {"username": user.username, "role": user.role, "county_code": user.county_code,
-            "producer_id": user.producer_id}
-
-
-openapi_paths({
-    "/me": {"get": {
-        "summary": "The user the bearer token belongs to",
-        "security": [{"bearer": []}],
-        "responses": {
-            "200": {"description": "The user", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["username", "role"],
-                "properties": {"username": {"type": "string"}, "role": {"type": "string"},
-                               "county_code": {"type": ["string", "null"]},
-                               "producer_id": {"type": ["integer", "null"]}}}}}},
-            "401": {"description": "No valid token",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-        },
-    }},
-})
+    """The user the bearer token belongs to."""
+    return UserPublic.of(actor())

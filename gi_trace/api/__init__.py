@@ -1,21 +1,52 @@
-"""The JSON API under /api/v1: the shared blueprint, body parsing and the OpenAPI registry.
+"""The JSON API under /api/v1: the shared blueprint, its rate limits, request/response models, OpenAPI.
 
-Each area adds its routes in `gi_trace/<area>/api.py` and describes them with `openapi_paths`.
+How to add an endpoint
+----------------------
+1. Models, in `gi_trace/<area>/schemas.py` (pydantic; base classes in `gi_trace/schemas.py`):
+   a request body is a `Body` (`XCreate`: strict JSON types), query parameters a `Query`
+   (`XQuery`: text converted), a response a `Public` (`XPublic`: fields without a default are
+   always present, fields with a default only when the constructor names them). Document a field
+   with `Field(description=...)`; give bounds with `Field(ge=..., le=...)`: they are enforced and
+   published alike.
+2. The route, in `gi_trace/<area>/api*.py` (any module of the area whose name starts with `api`
+   is imported by `create_app`)::
+
+       @api_bp.post("/things/<code>/parts")
+       @access("producer")
+       @operation(body=PartCreate, responses={201: PartPublic}, errors={404: "Unknown thing"},
+                  path={"code": "The thing's code"})
+       def add_part(code: str, body: Load[PartCreate]):
+           \"\"\"Add a part to a thing (first line = the OpenAPI summary).\"\"\"
+           thing = services.own_thing(get_session(), actor(), code)   # 404 first, whatever the body
+           given = body()                            # validated here (422 naming the field)
+           part = services.add_part(get_session(), thing, given.quantity_kg)
+           return PartPublic.of(part)                # or (model, status) for another documented status
+
+   The decorator validates the query before the view (`query=`) and the body when the view calls
+   `body()` (a body never read is reported as a bug); a refusal is a 422
+   `{"error": {"code", "message", "field"}}` with a translated message. It serialises the returned
+   model, and the route appears in /api/v1/openapi.json with 401/403 (from `@access`),
+   400/413/422 (a body), 422 (a query), 429 (all) and the `errors` you name. Views do not commit:
+   the request commits once. A view may return a `flask.Response` itself (e.g. another media type).
+3. Tests: `tests/functional/test_api_openapi.py` checks that every route is documented and that the
+   document is valid OpenAPI; add a call of your route to its tour so its real response is
+   validated against the documented schema; the fuzz test (`tests/security/test_security_api_fuzz.py`)
+   picks the new operation up by itself.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
 from gi_trace.access import PUBLIC, access
-from gi_trace.errors import ValidationError
+from gi_trace.api.operations import ApiBlueprint, Load, json_body, operation
 from gi_trace.extensions import client_key, limiter
 
-api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+__all__ = ["Load", "api_bp", "json_body", "operation", "openapi_document"]
+
+api_bp = ApiBlueprint("api", __name__, url_prefix="/api/v1")
 
 
 def _api_rate_key() -> str:
@@ -40,79 +71,17 @@ def _auth_failure_key() -> str:
 limiter.limit(lambda: current_app.config.get("API_AUTH_FAILURE_LIMIT", "60 per minute"), key_func=_auth_failure_key,
               deduct_when=lambda response: response.status_code == 401)(api_bp)
 
-# path -> {method -> operation}, filled by the areas' api modules
-OPENAPI_PATHS: dict[str, dict[str, Any]] = {}
-OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "field": {"type": ["string", "null"]},
-                },
-            }
-        },
-    }
-}
-
-
-def openapi_paths(paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None) -> None:
-    """Register an area's operations in the OpenAPI document."""
-    for path, ops in paths.items():
-        OPENAPI_PATHS.setdefault(path, {}).update(ops)
-    OPENAPI_SCHEMAS.update(schemas or {})
-
-
-def json_body() -> dict:
-    """The request's JSON object, or a 400-class error that says what is wrong."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ValidationError("The body must be a JSON object (Content-Type: application/json).", field="body")
-    if not isinstance(data, dict):
-        raise ValidationError("The body must be a JSON object.", field="body")
-    return data
-
-
-_ERROR_RESPONSE = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-# Answers any operation can give, whatever its area documented: rate limits and oversized bodies.
-_COMMON_RESPONSES = {"429": "Too many requests (per token, or per network for refused tokens); see Retry-After"}
-_BODY_RESPONSES = {"413": "The request body is larger than the server accepts (MAX_CONTENT_LENGTH)"}
-
-
-def _with_common_responses(paths: dict) -> dict:
-    result = {}
-    for path, ops in paths.items():
-        result[path] = {}
-        for method, op in ops.items():
-            extra = dict(_COMMON_RESPONSES, **(_BODY_RESPONSES if "requestBody" in op else {}))
-            responses = dict(op.get("responses", {}))
-            for code, description in extra.items():
-                responses.setdefault(code, {"description": description, **_ERROR_RESPONSE})
-            result[path][method] = {**op, "responses": responses}
-    return result
-
 
 def openapi_document() -> dict:
-    """The OpenAPI 3.1 description of the whole API."""
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "gi-trace API", "version": "1"},
-        "servers": [{"url": "/api/v1"}],
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": OPENAPI_SCHEMAS,
-        },
-        "paths": _with_common_responses(OPENAPI_PATHS),
-    }
+    """The OpenAPI 3.1 description of the whole API (import the areas' api modules first)."""
+    from gi_trace.api.openapi import openapi_document as generate
+
+    return generate(api_bp)
 
 
 @api_bp.get("/openapi.json")
 @access(PUBLIC)
+@operation(responses={200: None}, hidden=True)
 def openapi_json():
     """The OpenAPI document."""
-    return openapi_document()
+    return current_app.json.response(openapi_document())

@@ -506,13 +506,19 @@ def check_label_quantity(session: Session, batch: Batch, units: int,
     return None
 
 
-def review_flag(session: Session, user: User, flag_id: int, outcome: str, note: str = "") -> PlausibilityFlag:
-    """A regulator closes a flag as cleared (plausible after all) or confirmed (a finding)."""
+def reviewable_flag(session: Session, user: User, flag_id: int) -> PlausibilityFlag:
+    """A flag the regulator may review (NotFound, or Forbidden for another county's)."""
     flag = _get(session, PlausibilityFlag, flag_id)
     if flag is None:
         raise NotFound(_("No such flag."), field="flag")
     producer = session.get(Producer, flag.producer_id)
     require_regulator_scope(user, producer.county_code)
+    return flag
+
+
+def review_flag(session: Session, user: User, flag_id: int, outcome: str, note: str = "") -> PlausibilityFlag:
+    """A regulator closes a flag as cleared (plausible after all) or confirmed (a finding)."""
+    flag = reviewable_flag(session, user, flag_id)
     if outcome not in ("cleared", "confirmed"):
         raise ValidationError(_("The outcome must be cleared or confirmed."), field="outcome")
     if flag.status != "open":

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from jsonschema import Draft202012Validator
-
 from gi_trace.accounts.services import create_token
 from tests.factories import UserFactory
 from tests.factories_tracing import DRIED, PASSING_TEST, PICKED, PROCESSED, SHIPPED, TESTED, Grower
+from tests.openapi_support import Checker
 
 _PARAM = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
@@ -34,32 +33,6 @@ def test_every_api_route_is_described_in_openapi(app, client):
     for path, operations in paths.items():
         for method, operation in operations.items():
             assert operation.get("responses"), f"{method} {path} documents no responses"
-
-
-class Checker:
-    """Validate responses against the operation's documented response schema."""
-
-    def __init__(self, client, headers):
-        self.client = client
-        self.headers = headers
-        self.document = client.get("/api/v1/openapi.json").get_json()
-        self.seen: set[tuple[str, str, int]] = set()
-
-    def call(self, method: str, template: str, url: str, body=None, headers=None):
-        response = getattr(self.client, method)(f"/api/v1{url}", json=body,
-                                                headers=self.headers if headers is None else headers)
-        operation = self.document["paths"][template][method]
-        documented = operation["responses"].get(str(response.status_code))
-        assert documented is not None, f"{method.upper()} {template} answered undocumented {response.status_code}: " \
-                                       f"{response.get_data(as_text=True)[:300]}"
-        content = documented.get("content", {})
-        media = next(iter(content.values()), None)
-        if media is not None:
-            schema = {**media["schema"], "components": self.document["components"]}
-            errors = list(Draft202012Validator(schema).iter_errors(response.get_json()))
-            assert errors == [], f"{method.upper()} {template} {response.status_code}: {errors[0].message}"
-        self.seen.add((method, template, response.status_code))
-        return response
 
 
 def test_tracing_responses_match_their_documented_schemas(client, session):

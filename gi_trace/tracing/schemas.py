@@ -1,0 +1,510 @@
+"""What the tracing API takes and answers: one pydantic model per shape, and how records become them.
+
+Request bodies (`...Create`, `Body`) and query parameters (`...Query`) are validated by
+`@operation` before the view runs; responses (`...Public`) are built here from the records and
+serialised by `@operation`. The OpenAPI document is generated from these classes.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, get_type_hints
+
+from pydantic import Field, WithJsonSchema, create_model, model_validator
+
+from gi_trace.registry.reference import GOJI_SLUG
+from gi_trace.schemas import Body, Public, Query
+from gi_trace.tracing import codes, gs1, lineage, rules, units
+from gi_trace.tracing.models import Batch, Event, PlausibilityFlag, ProductLine
+
+# --- shared pieces ------------------------------------------------------------------------
+
+TIME_DOC = "ISO 8601 with its offset, e.g. 2025-07-01T08:00:00+08:00 (default: now)"
+# Checked by services.parse_location, which gives the precise message.
+Location = Annotated[Any, WithJsonSchema({
+    "anyOf": [{"type": "string"}, {"type": "object", "properties": {"town_code": {"type": "string"},
+                                                                   "name": {"type": "string"}}},
+              {"type": "null"}],
+    "description": "A town code, a named place, or {town_code, name}"})]
+
+
+def links(base_url: str, code: str) -> dict:
+    """The public trace URL of a code and its QR images."""
+    url = f"{base_url.rstrip('/')}/t/{code}"
+    return {"trace_url": url, "qr_png_url": f"{url}/qr.png", "qr_svg_url": f"{url}/qr.svg"}
+
+
+def _iso(value) -> Optional[str]:
+    return value.isoformat() if value is not None else None
+
+
+# --- batches and events (responses) -------------------------------------------------------
+
+class BatchPublic(Public):
+    """A batch with its trace and QR URLs."""
+
+    code: str
+    display_code: str
+    trace_url: str
+    qr_png_url: str
+    qr_svg_url: str
+    product: Optional[str]
+    producer_id: int
+    kind: Literal["harvest", "lot", "merged", "processed"]
+    unit: str
+    quantity_kg: float
+    out_kg: float
+    available_kg: float
+    cultivar: str
+    product_form: str
+    producer_lot: Optional[str]
+    trademark: Optional[str]
+    stage: Optional[str]
+    test_state: Literal["untested", "passed", "failed"]
+    grade: Optional[str]
+    grains_per_50g: Optional[int]
+    origin_town_code: Optional[str]
+    harvest_year: Optional[int]
+    under_review: bool
+    withdrawn: bool
+    withdrawn_reason: Optional[str]
+    event_count: int
+    head_hash: str
+    created_at: str
+
+    @classmethod
+    def fields_of(cls, batch: Batch, product_slug: Optional[str], base_url: str) -> dict:
+        return dict(
+            code=batch.code, display_code=codes.display(batch.code), **links(base_url, batch.code),
+            product=product_slug, producer_id=batch.producer_id, kind=batch.kind, unit=batch.unit,
+            quantity_kg=batch.quantity_kg, out_kg=batch.out_kg, available_kg=batch.available_kg,
+            cultivar=batch.cultivar, product_form=batch.product_form, producer_lot=batch.producer_lot,
+            trademark=batch.trademark_name or None, stage=batch.stage or None, test_state=batch.test_state,
+            grade=batch.grade, grains_per_50g=batch.grains_per_50g, origin_town_code=batch.origin_town_code,
+            harvest_year=batch.harvest_year, under_review=batch.under_review, withdrawn=batch.is_withdrawn,
+            withdrawn_reason=batch.withdrawn_reason or None, event_count=batch.event_count,
+            head_hash=batch.head_hash, created_at=batch.created_at.isoformat())
+
+    @classmethod
+    def of(cls, batch: Batch, product_slug: Optional[str], base_url: str) -> "BatchPublic":
+        return cls(**cls.fields_of(batch, product_slug, base_url))
+
+
+class EventLocation(Public):
+    town_code: Optional[str]
+    name: Optional[str]
+
+
+class EventPublic(Public):
+    """An event as recorded; times in the offset it was given in."""
+
+    id: int
+    seq: int
+    stage: str
+    occurred_at: str
+    utc_offset_min: int
+    location: EventLocation
+    quantity_kg: Optional[float]
+    data: dict[str, Any]
+    op_id: Optional[str]
+    recorded_by: Optional[int]
+    recorded_at: str
+    corrects_event_id: Optional[int]
+    correction_reason: Optional[str]
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, event: Event) -> "EventPublic":
+        return cls(id=event.id, seq=event.seq, stage=event.stage,
+                   occurred_at=rules.local_time(event.occurred_at, event.utc_offset_min).isoformat(),
+                   utc_offset_min=event.utc_offset_min,
+                   location=EventLocation(town_code=event.location_town_code, name=event.location_name or None),
+                   quantity_kg=event.quantity_kg, data=event.data, op_id=event.op_id, recorded_by=event.recorded_by,
+                   recorded_at=event.recorded_at.isoformat(), corrects_event_id=event.corrects_event_id,
+                   correction_reason=event.correction_reason or None, prev_hash=event.prev_hash, hash=event.hash)
+
+
+class FlagPublic(Public):
+    """A plausibility flag (以地定产、以产核标)."""
+
+    id: int
+    kind: str
+    message: str
+    status: Literal["open", "cleared", "confirmed"]
+    raised_at: str
+    event_id: Optional[int]
+
+    @classmethod
+    def fields_of(cls, flag: PlausibilityFlag) -> dict:
+        return dict(id=flag.id, kind=flag.kind, message=rules.flag_text(flag.kind, flag.params or {}),
+                    status=flag.status, raised_at=flag.raised_at.isoformat(), event_id=flag.event_id)
+
+    @classmethod
+    def of(cls, flag: PlausibilityFlag) -> "FlagPublic":
+        return cls(**cls.fields_of(flag))
+
+
+class ReviewFlagPublic(FlagPublic):
+    """A flag as regulators review it."""
+
+    batch: str
+    producer_id: int
+    review_outcome: Optional[str]
+    review_note: Optional[str]
+    reviewed_at: Optional[str]
+
+    @classmethod
+    def of(cls, flag: PlausibilityFlag, batch_code: str) -> "ReviewFlagPublic":
+        return cls(**FlagPublic.fields_of(flag), batch=batch_code, producer_id=flag.producer_id,
+                   review_outcome=flag.review_outcome or None, review_note=flag.review_note or None,
+                   reviewed_at=_iso(flag.reviewed_at))
+
+
+class LabelPermissionPublic(Public):
+    """Whether the batch may carry the GI label now, and why not."""
+
+    allowed: bool
+    code: str = Field(description="ok, withdrawn, not_authorised, test_failed or untested")
+    reason: Optional[str]
+
+
+class BatchDetail(BatchPublic):
+    """A batch with its events, open flags and GI-label permission."""
+
+    events: list[EventPublic]
+    flags: list[FlagPublic]
+    label: LabelPermissionPublic
+
+
+class BatchList(Public):
+    """The user's batches, newest first."""
+
+    batches: list[BatchPublic]
+    limit: int
+    offset: int
+
+
+class EventResult(Public):
+    """The recorded event, the batch, the flags it raised and the batches a processing event made."""
+
+    event: EventPublic
+    batch: BatchPublic
+    flags: list[FlagPublic]
+    children: list[BatchPublic]
+
+
+class LineageInput(Public):
+    code: str
+    quantity_kg: Optional[float]
+
+
+class LineageResult(Public):
+    """The new batches and what each input gave."""
+
+    children: list[BatchPublic]
+    inputs: list[LineageInput]
+
+
+class Withdrawal(Public):
+    """The withdrawal event and the batch."""
+
+    event: EventPublic
+    batch: BatchPublic
+
+
+class FlagList(Public):
+    """Flags, oldest first."""
+
+    flags: list[ReviewFlagPublic]
+
+
+# --- batches and events (requests) --------------------------------------------------------
+
+class BatchCreate(Body):
+    product: str = Field(GOJI_SLUG, description="Product slug")
+    cultivar: Optional[str] = None
+    trademark_id: Optional[int] = None
+    producer_lot: Optional[str] = None
+    product_line_id: Optional[int] = None
+    quantity_kg: Optional[float] = Field(None, description="Harvested kg, if known now (0: not given)")
+
+
+class EventCreate(Body):
+    stage: str = Field(description="A stage of the product's template, e.g. planting, harvest, drying, testing, "
+                                   "storage, processing, distribution")
+    occurred_at: str = Field(description="ISO 8601 with its offset, e.g. 2025-07-01T08:00:00+08:00")
+    quantity_kg: Optional[float] = None
+    location: Location = None
+    data: Optional[dict[str, Any]] = Field(None, description="The stage's fields (see the product's stage template)")
+    corrects_event_id: Optional[int] = None
+    correction_reason: Optional[str] = None
+
+
+class Part(Body):
+    quantity_kg: float
+    producer_lot: Optional[str] = None
+
+
+class SplitCreate(Body):
+    parts: list[Part]
+    occurred_at: Optional[str] = Field(None, description=TIME_DOC)
+    location: Location = None
+
+
+class BatchInput(Body):
+    """An input batch: its code, and the kg taken (default: all it holds). A bare code is accepted too."""
+
+    code: str
+    quantity_kg: Optional[float] = Field(None, description="Default: all it holds")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_code(cls, value: Any) -> Any:
+        return {"code": value} if isinstance(value, str) else value
+
+
+class MergeCreate(Body):
+    inputs: list[BatchInput] = Field(min_length=1)
+    producer_lot: Optional[str] = None
+    occurred_at: Optional[str] = Field(None, description=TIME_DOC)
+    location: Location = None
+
+
+class Output(Body):
+    quantity_kg: float
+    product_form: Optional[str] = None
+    producer_lot: Optional[str] = None
+
+
+class ProcessCreate(Body):
+    inputs: list[BatchInput] = Field(min_length=1)
+    outputs: list[Output]
+    product_form: Optional[str] = None
+    process: Optional[str] = None
+    occurred_at: Optional[str] = Field(None, description=TIME_DOC)
+    location: Location = None
+
+
+class WithdrawCreate(Body):
+    reason: str
+    occurred_at: Optional[str] = Field(None, description=TIME_DOC)
+
+
+class FlagReview(Body):
+    outcome: Literal["cleared", "confirmed"]
+    note: Optional[str] = None
+
+
+class BatchListQuery(Query):
+    limit: int = Field(50, description="At most 200")
+    offset: int = 0
+
+
+class FlagListQuery(Query):
+    status: Literal["open", "cleared", "confirmed", "all"] = "open"
+    limit: int = Field(100, description="At most 200")
+    offset: int = 0
+
+
+# --- traces, verification, EPCIS, the public view -----------------------------------------
+
+# A batch reached by a trace: the fields of lineage.Node, less its row id.
+TraceNode = create_model("TraceNode", __base__=Public, __module__=__name__,
+                         **{name: (kind, ...) for name, kind in get_type_hints(lineage.Node).items() if name != "id"})
+
+
+class TraceLink(Public):
+    parent: str
+    child: str
+    quantity_kg: float
+    kind: str
+
+
+class TraceHarvest(Public):
+    code: str
+    town_code: Optional[str]
+    town: Optional[str]
+    plots: list[dict[str, Any]]
+
+
+class Trace(Public):
+    """The batches and links reached; backward traces name the harvests, plots and towns."""
+
+    root: str
+    direction: Literal["backward", "forward"]
+    batches: list[TraceNode]
+    links: list[TraceLink]
+    harvests: list[TraceHarvest]
+    towns: list[str]
+
+
+class TraceQuery(Query):
+    direction: Literal["backward", "forward"] = "backward"
+
+
+class Verify(Public):
+    """Whether the batch's hash chain verifies."""
+
+    code: str
+    verifies: bool
+    events: int
+    broken_seq: Optional[int]
+    reason: Optional[str]
+
+
+class EPCISDocument(Public):
+    """GS1 EPCIS 2.0 JSON-LD (validates against the EPCIS JSON schema)."""
+
+    context: Any = Field(alias="@context")
+    type: Literal["EPCISDocument"]
+    schemaVersion: Literal["2.0"]
+    epcisBody: dict[str, Any]
+
+
+class EpcisQuery(Query):
+    scope: Literal["batch", "backward"] = Field("batch", description="batch, or backward: every source's events too")
+
+
+class ProductRef(Public):
+    slug: str
+    name_zh: str
+    name_en: str
+
+
+class ProducerRef(Public):
+    name: str
+    code: str
+
+
+class AuthorisationState(Public):
+    state: str
+    since: Optional[str]
+
+
+class TimelineStep(Public):
+    seq: int
+    stage: str
+    stage_name: str
+    occurred_at: str
+    place: Optional[str]
+    quantity_kg: Optional[float]
+    corrected: bool
+    facts: dict[str, Any]
+
+
+class SourceBatch(Public):
+    code: str
+    town: Optional[str]
+    harvest_year: Optional[int]
+
+
+class UnitRef(Public):
+    code: str
+    serial: int
+
+
+class PublicTrace(Public):
+    """What anyone may read about a code: product, producer, origin, tests, timeline, sources, integrity."""
+
+    code: str
+    display_code: str
+    product: ProductRef
+    producer: ProducerRef
+    trademark: Optional[str]
+    origin_town: Optional[str]
+    kind: str
+    product_form: str
+    grade: Optional[str]
+    test_state: str
+    gi_label: LabelPermissionPublic
+    authorisation: AuthorisationState
+    withdrawn: bool
+    withdrawn_reason: Optional[str]
+    verifies: bool
+    timeline: list[TimelineStep]
+    sources: list[SourceBatch]
+    source_towns: list[str]
+    unit: Optional[UnitRef] = Field(None, description="The package's unit code, when one was scanned")
+
+
+# --- unit codes (一物一码) and product lines (GTIN) ----------------------------------------
+
+class UnitPublic(Public):
+    """A unit code with its URLs."""
+
+    serial: int
+    code: str
+    display_code: str
+    package_kg: Optional[float] = Field(None, description="In listings")
+    trace_url: str
+    qr_png_url: str
+    qr_svg_url: str
+
+    @classmethod
+    def of(cls, serial: int, code: str, base_url: str, package_kg: Optional[float] = None) -> "UnitPublic":
+        extra = {"package_kg": package_kg} if package_kg is not None else {}
+        return cls(serial=serial, code=code, display_code=codes.display(code), **extra, **links(base_url, code))
+
+
+class UnitFlag(Public):
+    kind: str
+    message: str
+
+
+class UnitIssue(Public):
+    """The new unit codes and their URLs."""
+
+    batch: str
+    units_issued: int
+    quantity_kg: float
+    units: list[UnitPublic]
+    flags: list[UnitFlag]
+
+
+class UnitList(Public):
+    """Unit codes by serial."""
+
+    batch: str
+    units_issued: int
+    units: list[UnitPublic]
+
+
+class UnitsCreate(Body):
+    count: int = Field(ge=1, le=units.MAX_UNITS_PER_ISSUE)
+    package_kg: Optional[float] = Field(None, gt=0, description="Package size; default: the batch's product line's")
+
+
+class UnitsQuery(Query):
+    start: int = Field(1, ge=1)
+    limit: int = Field(1000, ge=1, le=5000)
+
+
+class ProductLinePublic(Public):
+    """A product line."""
+
+    id: int
+    gtin14: str
+    name: str
+    product_id: int
+    trademark_id: Optional[int]
+    product_form: str
+    package_kg: Optional[float]
+
+    @classmethod
+    def of(cls, line: ProductLine) -> "ProductLinePublic":
+        return cls(id=line.id, gtin14=line.gtin14, name=line.name, product_id=line.product_id,
+                   trademark_id=line.trademark_id, product_form=line.product_form, package_kg=line.package_kg)
+
+
+class ProductLineList(Public):
+    """The producer's product lines."""
+
+    product_lines: list[ProductLinePublic]
+
+
+class ProductLineCreate(Body):
+    product: Optional[str] = Field(GOJI_SLUG, description="Product slug")
+    gtin: str = Field(description="GTIN-8/12/13/14 with a valid check digit")
+    name: str
+    trademark_id: Optional[int] = None
+    product_form: Optional[Literal[gs1.PRODUCT_FORMS]] = Field(None, description="Default: dried")
+    package_kg: Optional[float] = None
