@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from gi_trace.access import ANY_USER, PUBLIC, access, actor
 from gi_trace.api import api_bp, operation
+from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.db import get_session
 from gi_trace.errors import NotFound
 from gi_trace.registry.models import Producer, Product, Region
@@ -111,7 +112,7 @@ def public_view(session, batch: Batch) -> PublicTrace:
     template = services.template_of(product)
     towns = _towns(session)
     permission = services.label_allowed(session, batch)
-    status = services.authorisation_status(session, batch.producer_id, product.id)
+    status = authorisation_status(session, batch.producer_id, product.id)
     events = session.exec(select(Event).where(Event.batch_id == batch.id).order_by(Event.seq)).all()
     timeline = []
     for e in rules.effective_events(list(events)):

@@ -6,7 +6,7 @@ from gi_trace.access import access, actor
 from gi_trace.api import Load, api_bp, operation
 from gi_trace.db import get_session
 from gi_trace.registry.reference import GOJI_SLUG
-from gi_trace.tracing import gs1, services, units
+from gi_trace.tracing import gs1, rules, services, units
 from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
 from gi_trace.tracing.schemas import (ProductLineCreate, ProductLineList, ProductLinePublic, UnitFlag, UnitIssue,
                                       UnitList, UnitPublic, UnitsCreate, UnitsQuery)
@@ -23,7 +23,7 @@ def issue_units(code: str, body: Load[UnitsCreate]):
     batch = services.own_batch(session, actor(), code)
     given = body()
     issued = units.issue_units(session, actor(), batch, given.count, given.package_kg)
-    flags = [UnitFlag(kind=f.kind, message=services.rules.flag_text(f.kind, f.params))
+    flags = [UnitFlag(kind=f.kind, message=rules.flag_text(f.kind, f.params))
              for f in services.open_flags(session, batch)]
     units_issued, quantity = batch.units_issued, batch.quantity_kg
     return UnitIssue(batch=batch.code, units_issued=units_issued, quantity_kg=quantity,

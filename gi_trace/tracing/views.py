@@ -17,7 +17,7 @@ from gi_trace.db import get_session
 from gi_trace.errors import Gone, NotFound
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
-from gi_trace.tracing import codes, gs1, labels, qr, services, units
+from gi_trace.tracing import codes, gs1, labels, qr, rules, services, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.web.forms import attempt
@@ -231,7 +231,7 @@ def batch_detail(code: str):
         display=codes.display, qr_svg=Markup(qr.svg_element(qr.trace_url(_base_url(), batch.code))),
         trace_url=qr.trace_url(_base_url(), batch.code),
         digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
-        flag_text=services.rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session))
+        flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session))
 
 
 @bp.route("/batches/<code>/record/<stage>", methods=["GET", "POST"])

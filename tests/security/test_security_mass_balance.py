@@ -24,6 +24,7 @@ from sqlmodel import select
 from gi_trace.errors import DomainError
 from gi_trace.tracing import rules as trules
 from gi_trace.tracing import services
+from gi_trace.tracing.services.ledger import _project
 from gi_trace.tracing.models import Batch, Event
 from tests.factories_tracing import Grower
 
@@ -166,7 +167,7 @@ def make_machine(session, grower: Grower, stats: dict):
                 harvested += sum(e.quantity_kg or 0 for e in effective if e.stage == "harvest")
                 distributed += sum(e.quantity_kg or 0 for e in effective if e.stage == "distribution")
                 held += batch.available_kg
-                fold = services._project(session, batch, list(events))
+                fold = _project(session, batch, list(events))
                 assert (round(fold.quantity_kg, 3), round(fold.out_kg, 3)) == (
                     round(batch.quantity_kg, 3), round(batch.out_kg, 3)), batch.code
             assert held + distributed <= harvested + EPS * len(rows), (held, distributed, harvested)

@@ -1,0 +1,84 @@
+"""The gates a batch passes: the producer's authorisation to use the GI mark, and the GI-label gate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Optional
+
+from flask_babel import gettext as _
+from sqlmodel import Session
+
+from gi_trace.authorisation import rules as auth_rules
+from gi_trace.authorisation.services import status as authorisation_status
+from gi_trace.errors import Refused
+from gi_trace.registry.models import Product
+from gi_trace.timeutil import local_today
+from gi_trace.tracing.models import Batch
+
+
+def authorisation_refusal(status: auth_rules.Status, product: Product) -> Optional[str]:
+    """Why a producer may not use the product's GI mark on a status, or None when it may."""
+    name = product.name_zh
+    since = status.since.isoformat() if status.since else ""
+    if status.state == auth_rules.AUTHORISED:
+        return None
+    if status.state == auth_rules.SUSPENDED:
+        return _("Your authorisation to use the %(product)s GI mark is suspended since %(since)s: %(reason)s",
+                 product=name, since=since, reason=status.reason or "-")
+    if status.state == auth_rules.REVOKED:
+        return _("Your authorisation to use the %(product)s GI mark was revoked on %(since)s: %(reason)s",
+                 product=name, since=since, reason=status.reason or "-")
+    if status.state == auth_rules.EXPIRED:
+        until = status.valid_until.isoformat() if status.valid_until else since
+        return _("Your authorisation to use the %(product)s GI mark expired after %(until)s; apply to renew it.",
+                 product=name, until=until)
+    if status.state == auth_rules.PENDING:
+        return _("Your application to use the %(product)s GI mark (%(since)s) is still pending.",
+                 product=name, since=since)
+    if status.state == auth_rules.REJECTED:
+        return _("Your application to use the %(product)s GI mark was rejected on %(since)s.",
+                 product=name, since=since)
+    return _("Your business has not applied for authorisation to use the %(product)s GI mark.", product=name)
+
+
+def require_authorised(session: Session, producer_id: int, product: Product, on: Optional[date] = None) -> None:
+    """Refused, naming the reason, unless the producer's authorisation is in force (today by default)."""
+    status = authorisation_status(session, producer_id, product.id, on or local_today())
+    reason = authorisation_refusal(status, product)
+    if reason:
+        raise Refused(reason, field="product", code=f"authorisation_{status.state}")
+
+
+@dataclass(frozen=True)
+class LabelPermission:
+    """Whether a batch may carry the GI label now, and why not."""
+
+    allowed: bool
+    code: str  # ok, withdrawn, not_authorised, test_failed, untested
+    reason: str = ""
+
+
+def label_allowed(session: Session, batch: Batch) -> LabelPermission:
+    """No unit codes, label sheets or "passed" page unless the latest test passed, the batch is not
+    withdrawn and the producer's authorisation is in force today."""
+    if batch.is_withdrawn:
+        return LabelPermission(False, "withdrawn", _("The batch has been withdrawn: %(reason)s",
+                                                     reason=batch.withdrawn_reason or "-"))
+    product = session.get(Product, batch.product_id)
+    status = authorisation_status(session, batch.producer_id, product.id, local_today())
+    refusal = authorisation_refusal(status, product)
+    if refusal:
+        return LabelPermission(False, "not_authorised", refusal)
+    if batch.test_state == "failed":
+        return LabelPermission(False, "test_failed", _("The latest test of this batch failed; it may not carry the GI "
+                                                       "label until a later test passes."))
+    if batch.test_state != "passed":
+        return LabelPermission(False, "untested", _("No passing test (合格证) has been recorded for this batch yet."))
+    return LabelPermission(True, "ok")
+
+
+def require_label_allowed(session: Session, batch: Batch) -> None:
+    """Refused with the reason unless the batch may carry the GI label."""
+    permission = label_allowed(session, batch)
+    if not permission.allowed:
+        raise Refused(permission.reason, code=f"label_{permission.code}")
