@@ -64,6 +64,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     login_manager.init_app(app)
 
     from gi_trace.api import api_bp
+    from gi_trace.authorisation import imports as authorisation_imports
+
+    # Areas that extend a lower area's machinery say so here (the lower area never imports them).
+    authorisation_imports.register()
 
     for area in AREAS:
         # Import API modules first: they add routes to the shared API blueprint.

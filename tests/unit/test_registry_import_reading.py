@@ -9,8 +9,11 @@ import pytest
 from flask import Flask
 from flask_babel import Babel
 
+from gi_trace.authorisation import imports as authorisation_imports
 from gi_trace.registry import imports
-from gi_trace.registry.imports import ImportFileError, read_table, template_csv, template_xlsx
+from gi_trace.registry.imports import ImportFileError, cells, read_table, template_csv, template_xlsx
+
+authorisation_imports.register()  # what the app factory does: every kind has a template
 
 
 @pytest.fixture(autouse=True)
@@ -102,13 +105,13 @@ def test_templates_hold_every_column(kind):
 
 @pytest.mark.parametrize("text,value", [("12", 12.0), ("1,234.5", 1234.5), (" 0 ", 0.0), ("", None)])
 def test_numbers(text, value):
-    assert imports._number(text, "kg", required=False) == value
+    assert cells._number(text, "kg", required=False) == value
 
 
 @pytest.mark.parametrize("text", ["abc", "-1", "nan", "inf", "1e400"])
 def test_bad_numbers(text):
-    with pytest.raises(imports._Bad) as exc:
-        imports._number(text, "kg")
+    with pytest.raises(cells._Bad) as exc:
+        cells._number(text, "kg")
     assert exc.value.column == "kg"
 
 
@@ -116,10 +119,10 @@ def test_bad_numbers(text):
                                      ("20240201", False), ("2024-2-1", False)])
 def test_dates_must_be_iso(text, ok):
     if ok:
-        assert imports._iso_date(text, "effective_date") == date.fromisoformat(text)
+        assert cells._iso_date(text, "effective_date") == date.fromisoformat(text)
     else:
-        with pytest.raises(imports._Bad):
-            imports._iso_date(text, "effective_date")
+        with pytest.raises(cells._Bad):
+            cells._iso_date(text, "effective_date")
 
 
 def test_result_needs_confirmation_only_for_unaccepted_warnings():

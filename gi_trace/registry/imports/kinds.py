@@ -1,0 +1,33 @@
+"""The kinds of file the register imports, each with its importer and its columns.
+
+The register's own kinds are listed here; another area adds its kind with `register_kind` (the app
+factory calls `gi_trace.authorisation.imports.register`), so the register never imports a higher layer.
+"""
+from __future__ import annotations
+
+from gi_trace.registry.imports.base import _Importer
+from gi_trace.registry.imports.output import _OutputImporter
+from gi_trace.registry.imports.producers import _ProducerImporter
+from gi_trace.registry.imports.sector_totals import _SectorTotalImporter
+
+KINDS: list[str] = []
+# kind -> (required columns, optional columns), in the order of the template files.
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+IMPORTERS: dict[str, type[_Importer]] = {}
+
+
+def register_kind(kind: str, importer: type[_Importer], required: tuple[str, ...],
+                  optional: tuple[str, ...] = ()) -> None:
+    """Offer a kind of file to import (the upload page, the CLI and the templates list it)."""
+    if kind not in KINDS:
+        KINDS.append(kind)
+    COLUMNS[kind] = (tuple(required), tuple(optional))
+    IMPORTERS[kind] = importer
+
+
+register_kind("producers", _ProducerImporter,
+              ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"),
+              ("address", "contact_name", "contact_phone"))
+register_kind("output", _OutputImporter, ("producer", "product", "year", "output_kg", "output_value_yuan"))
+register_kind("sector-totals", _SectorTotalImporter,
+              ("product", "year", "county_code", "producers_total", "output_value_yuan", "source"))
