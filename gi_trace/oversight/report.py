@@ -23,6 +23,7 @@ from sqlmodel import Session
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.oversight import compliance as c
+from gi_trace.oversight.compliance.queries import _last_decisions
 from gi_trace.oversight.models import Complaint, Inspection
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.scan.models import CounterfeitFlag, ScanCounter
@@ -159,7 +160,7 @@ def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int]
     d = AuthorisationDecision.__table__
     approved = (select(d.c.producer_id).where(d.c.product_id == product_id, d.c.action == "approve",
                                               d.c.effective_date >= start, d.c.effective_date <= end))
-    last, approval = c._last_decisions(product_id, on)
+    last, approval = _last_decisions(product_id, on)
     query = (select(last.c.producer_id, last.c.action, last.c.effective_date, approval.c.valid_until)
              .outerjoin(approval, and_(approval.c.producer_id == last.c.producer_id, approval.c.rn == 1))
              .where(last.c.rn == 1, last.c.action.in_(("approve", "reinstate", "suspend")),

@@ -94,7 +94,7 @@ def test_sql_in_force_rule_matches_status_on_for_random_histories(session):
     for as_of in (date(2021, 6, 1), date(2022, 3, 3), date(2023, 12, 31), date(2025, 7, 1)):
         want = 0
         for pid in histories:
-            want += c.rules.status_on(
+            want += rules.status_on(
                 [type("D", (), {"action": a, "effective_date": d, "valid_until": v, "reference_no": "", "reason": "",
                                 "id": i})() for i, (a, d, v) in enumerate(histories[pid])], as_of).in_force
         got = c.compliance(session, goji(), 2025, as_of=as_of)["producers_authorised"]
