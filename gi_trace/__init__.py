@@ -87,4 +87,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.cli.add_command(db_cli)
     web.init_app(app)
     access.init_app(app)
+    from gi_trace import observability
+
+    observability.init_app(app)  # last: it wraps every CLI command and times every request
     return app

@@ -69,4 +69,9 @@ def load_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "SQL_ECHO": os.environ.get("SQL_ECHO", "0") == "1",
+        # Logs: json (one object per line) or console; unset: console in debug or on a terminal, else json.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", ""),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics answers loopback, and anyone sending `Authorization: Bearer <METRICS_TOKEN>` (unset: nobody).
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
     }

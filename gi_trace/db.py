@@ -45,6 +45,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=not echo,  # a logged database error must not carry the row's values
             connect_args={"check_same_thread": False, "timeout": 30},
         )
 
@@ -59,7 +60,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, echo=echo, hide_parameters=not echo, pool_pre_ping=True, pool_size=5,
+                         max_overflow=10)
 
 
 def get_engine(app: Flask | None = None) -> Engine:

@@ -20,6 +20,7 @@ from typing import Optional
 
 from sqlalchemy.engine import Engine
 
+from gi_trace.observability import metrics
 from gi_trace.scan import services
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class ScanRecorder:
             written = len(batch)
         except Exception:
             log.exception("writing %s buffered scans failed; they are dropped", len(batch))
+            metrics.scan_flush_failed(len(batch))
         finally:
             with self._lock:
                 for item in batch:

@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_engine, get_session
 from gi_trace.extensions import limiter
+from gi_trace.observability import metrics
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
 from gi_trace.scan import page as page_view
@@ -129,6 +130,7 @@ def trace_page(code: str):
     """The public page behind a QR code: genuine? authorised? where from? record intact?"""
     compact = codes.parse(code)
     if compact is None:
+        metrics.scan("malformed")
         return _not_found(code, malformed=True)  # the check character caught it: no database access
     if compact != code:
         return redirect(url_for("scan.trace_page", code=compact), 301)
@@ -139,11 +141,13 @@ def trace_page(code: str):
         ref = _reference_cache()
         row = trace.find_batch(conn, compact, ref, english)
         if row is None:
+            metrics.scan("unknown")
             return _not_found(code, malformed=False)
         count = _count_scan(conn, compact, row, recorder)
         t = page_view.texts(locale)
         layout = _layout_context(locale)
         if row.withdrawn_at is not None:
+            metrics.scan("withdrawn")
             return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
                                    withdrawn_on=fmt.day(trace.local_date(row.withdrawn_at), locale),
                                    report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
@@ -154,6 +158,7 @@ def trace_page(code: str):
             history = pages.history_html(row, record, ref, locale)
             verifies, entries = record.verifies, len(record.events)
     page = trace.load_page(row, code=compact, today=local_today())
+    metrics.scan("flagged" if count.flagged else "genuine")
     first = trace.local_date(count.first_at)
     display = codes.display(compact)
     view = page_view.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries)

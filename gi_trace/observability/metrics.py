@@ -1,0 +1,154 @@
+"""Prometheus metrics (prometheus_client), served at /metrics to loopback or to a metrics token.
+
+Under gunicorn every worker is its own process: with PROMETHEUS_MULTIPROC_DIR set (by scripts/run.sh,
+before any Python starts) each process writes its counters to files there and a scrape, answered by
+any worker, adds them up (prometheus_client's multiprocess mode; gunicorn.conf.py marks dead workers).
+Without the variable the process's own registry is served (flask run, tests).
+
+Labels stay bounded: a request is counted by its endpoint name (e.g. `scan.trace_page`), method and
+status, never by its path (which carries a trace code per label printed).
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from typing import Callable, Iterable
+
+from flask import Blueprint, Response, abort, current_app, request
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
+                               disable_created_metrics, generate_latest)
+from prometheus_client.core import GaugeMetricFamily
+
+from gi_trace.access import PUBLIC, access
+
+disable_created_metrics()  # no `*_created` series beside every counter: nothing here reads them
+
+# Requests ---------------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter("gi_trace_http_requests", "HTTP requests answered, by endpoint, method and status.",
+                        ["route", "method", "status"])
+HTTP_DURATION = Histogram("gi_trace_http_request_duration_seconds",
+                          "Time from the start of the request's handling to its response, by endpoint.",
+                          ["route"], buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+
+# The scan page, by what the shopper was shown ----------------------------------------------------
+SCANS = Counter("gi_trace_scans", "Trace pages served to a scan, by outcome.", ["outcome"])
+SCAN_OUTCOMES = ("genuine", "flagged", "withdrawn", "unknown", "malformed")
+_SCAN = {outcome: SCANS.labels(outcome) for outcome in SCAN_OUTCOMES}
+SCAN_RECORDER_FLUSH_FAILURES = Counter("gi_trace_scan_recorder_flush_failures",
+                                       "Write-behind scan flushes that failed (their scans are dropped).")
+SCAN_RECORDER_DROPPED = Counter("gi_trace_scan_recorder_dropped_scans",
+                                "Scans dropped because their flush failed.")
+
+
+
+def scan(outcome: str) -> None:
+    """Count one scan of a trace page by what it showed."""
+    _SCAN[outcome].inc()
+
+
+def scan_flush_failed(scans: int) -> None:
+    SCAN_RECORDER_FLUSH_FAILURES.inc()
+    SCAN_RECORDER_DROPPED.inc(scans)
+
+
+# Collectors read at scrape time (queue depth lives in the database, shared by every process) ------
+_COLLECTORS_KEY = "gi_trace.metrics_collectors"
+
+
+def add_gauge(app, name: str, documentation: str, read: Callable[[], float]) -> None:
+    """Expose `read()` as a gauge, evaluated at each scrape (e.g. the job queue's depth)."""
+    app.extensions.setdefault(_COLLECTORS_KEY, []).append((name, documentation, read))
+
+
+class _ScrapeTimeGauges:
+    def __init__(self, gauges: Iterable) -> None:
+        self.gauges = list(gauges)
+
+    def collect(self):
+        for name, documentation, read in self.gauges:
+            family = GaugeMetricFamily(name, documentation)
+            try:
+                family.add_metric([], float(read()))
+            except Exception:  # noqa: BLE001 - a scrape shows what it can; the failure is logged
+                current_app.logger.exception("metric %s could not be read", name)
+                continue
+            yield family
+
+
+class _Forward:
+    """The process-wide registry, inside a scrape's own registry."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+def exposition(app) -> bytes:
+    """The text the scrape reads: every process's metrics (multiprocess mode) or this one's."""
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_Forward())
+    gauges = app.extensions.get(_COLLECTORS_KEY)
+    if gauges:
+        registry.register(_ScrapeTimeGauges(gauges))
+    return generate_latest(registry)
+
+
+# The endpoint -----------------------------------------------------------------------------------
+_FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def from_loopback() -> bool:
+    """The socket peer is this machine and no proxy forwarded the request.
+
+    The peer is read before ProxyFix (PROXY_HOPS) rewrites it, and any forwarding header disqualifies:
+    a remote client cannot become "loopback" by sending X-Forwarded-For: 127.0.0.1, and a proxy on this
+    machine (whose own address is loopback) passing on a remote scrape needs the token.
+    """
+    environ = request.environ
+    peer = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", environ.get("REMOTE_ADDR")) or ""
+    if not _is_loopback(peer):
+        return False
+    return not any(name in request.headers for name in _FORWARDING_HEADERS)
+
+
+def _token_state() -> str:
+    """'ok' for the right bearer token, 'wrong' for another, 'none' when none is offered."""
+    header = request.headers.get("Authorization", "")
+    if not header[:7].lower() == "bearer ":
+        return "none"
+    expected = current_app.config.get("METRICS_TOKEN") or ""
+    if expected and hmac.compare_digest(header[7:].strip().encode(), expected.encode()):
+        return "ok"
+    return "wrong"
+
+
+bp = Blueprint("observability", __name__)
+
+
+@bp.get("/metrics")
+@access(PUBLIC)  # the rule is narrower than any role: loopback or the metrics token, checked inside
+def metrics():
+    """Prometheus metrics for the scraper: from this machine, or with the metrics token as a bearer."""
+    token = _token_state()
+    if token == "wrong":
+        abort(403)
+    if token != "ok" and not from_loopback():
+        abort(404)  # to the world there is nothing here
+    app = current_app._get_current_object()
+    return Response(exposition(app), headers={"Content-Type": CONTENT_TYPE_LATEST,
+                                              "Cache-Control": "no-store"})
