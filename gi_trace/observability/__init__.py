@@ -102,5 +102,5 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
     app.after_request(_after_request)
     app.teardown_request(_teardown_request)
-    app.register_blueprint(metrics.bp)
+    metrics.init_app(app)
     _wrap_commands(app.cli)

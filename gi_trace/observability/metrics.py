@@ -21,6 +21,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
 from prometheus_client.core import GaugeMetricFamily
 
 from gi_trace.access import PUBLIC, access
+from gi_trace.db import add_commit_step, notes
 
 disable_created_metrics()  # no `*_created` series beside every counter: nothing here reads them
 
@@ -40,6 +41,14 @@ SCAN_RECORDER_FLUSH_FAILURES = Counter("gi_trace_scan_recorder_flush_failures",
 SCAN_RECORDER_DROPPED = Counter("gi_trace_scan_recorder_dropped_scans",
                                 "Scans dropped because their flush failed.")
 
+# Writes: noted by the services, counted when the unit of work commits (a rollback forgets them) --------
+EVENTS_RECORDED = Counter("gi_trace_events_recorded",
+                          "Trace events recorded (committed), corrections included.")
+BATCHES_CREATED = Counter("gi_trace_batches_created",
+                          "Batches created (committed): opened, or made by a split, merge or transformation.")
+_WRITES = {"event": EVENTS_RECORDED, "batch": BATCHES_CREATED}
+_WRITES_NOTE = "metrics_writes"  # in the transaction's notes (gi_trace.db.notes)
+
 
 
 def scan(outcome: str) -> None:
@@ -50,6 +59,17 @@ def scan(outcome: str) -> None:
 def scan_flush_failed(scans: int) -> None:
     SCAN_RECORDER_FLUSH_FAILURES.inc()
     SCAN_RECORDER_DROPPED.inc(scans)
+
+
+def wrote(session, kind: str, count: int = 1) -> None:
+    """Note a write ('event' or 'batch') in the session's transaction; it is counted if that commits."""
+    written = notes(session).setdefault(_WRITES_NOTE, {})
+    written[kind] = written.get(kind, 0) + count
+
+
+def _count_committed_writes(_session, done: dict) -> None:
+    for kind, count in done.get(_WRITES_NOTE, {}).items():
+        _WRITES[kind].inc(count)
 
 
 # Collectors read at scrape time (queue depth lives in the database, shared by every process) ------
@@ -152,3 +172,9 @@ def metrics():
     app = current_app._get_current_object()
     return Response(exposition(app), headers={"Content-Type": CONTENT_TYPE_LATEST,
                                               "Cache-Control": "no-store"})
+
+
+def init_app(app) -> None:
+    """Serve /metrics and count the writes of every committed unit of work."""
+    app.register_blueprint(bp)
+    add_commit_step(app, after=_count_committed_writes)

@@ -18,6 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, func, select
 
 from gi_trace.db import notes
+from gi_trace.observability import metrics
 from gi_trace.tracing.models import Batch, Event
 
 
@@ -85,6 +86,7 @@ def append(session: Session, batch: Batch, event: Event) -> Event:
     batch.head_hash = event.hash
     session.add(batch)
     touch(session, batch.id)
+    metrics.wrote(session, "event")
     return event  # the caller flushes (and turns a lost race into a conflict)
 
 

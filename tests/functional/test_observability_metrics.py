@@ -97,3 +97,47 @@ def test_without_a_configured_token_no_bearer_opens_it(app_config):
     empty = client.get("/metrics", environ_base=REMOTE, headers={"Authorization": "Bearer "})
     assert empty.status_code in (403, 404)
     assert client.get("/metrics", environ_base=REMOTE).status_code == 404
+
+
+def test_writes_are_counted_when_they_commit_and_not_when_they_fail(client, session):
+    from gi_trace.accounts.services import create_token
+    from tests.factories_tracing import PLANTED, Grower
+
+    grower = Grower.make(session)
+    _row, raw = create_token(session, grower.user, "metrics")
+    session.commit()
+    headers = {"Authorization": f"Bearer {raw}"}
+    before = scrape(client)
+    batch = client.post("/api/v1/batches", headers=headers, json={"product": "zhongning-goji", "cultivar": "宁杞7号"})
+    assert batch.status_code == 201, batch.get_data(as_text=True)
+    code = batch.get_json()["code"]
+    planted = client.post(f"/api/v1/batches/{code}/events", headers=headers, json={
+        "stage": "planting", "occurred_at": PLANTED, "data": {"plot_id": grower.plot.id, "cultivar": "宁杞7号"}})
+    assert planted.status_code == 201, planted.get_data(as_text=True)
+    refused = client.post(f"/api/v1/batches/{code}/events", headers=headers, json={
+        "stage": "harvest", "occurred_at": PLANTED, "data": {"plot_id": grower.plot.id, "fresh_kg": -5}})
+    assert refused.status_code >= 400
+    after = scrape(client)
+    assert sample(after, "gi_trace_events_recorded_total") == sample(before, "gi_trace_events_recorded_total") + 1
+    assert sample(after, "gi_trace_batches_created_total") == sample(before, "gi_trace_batches_created_total") + 1
+
+
+def test_a_write_is_counted_only_when_its_unit_of_work_commits(session):
+    from prometheus_client import REGISTRY
+
+    from tests.factories_tracing import PLANTED, Grower
+
+    def events() -> float:
+        return REGISTRY.get_sample_value("gi_trace_events_recorded_total")
+
+    grower = Grower.make(session)
+    batch = grower.open(session)
+    session.commit()
+    before = events()
+    grower.event(session, batch, "planting", PLANTED, {"plot_id": grower.plot.id, "cultivar": "宁杞7号"})
+    session.rollback()
+    assert events() == before
+    batch = session.merge(batch)
+    grower.event(session, batch, "planting", PLANTED, {"plot_id": grower.plot.id, "cultivar": "宁杞7号"})
+    session.commit()
+    assert events() == before + 1

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Refused, ValidationError
+from gi_trace.observability import metrics
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.tracing import codes, rules
 from gi_trace.tracing.models import BATCH_KINDS, Batch, ProductLine
@@ -79,6 +80,7 @@ def open_batch(session: Session, user: User, product: Product, data: BatchInput)
     )
     session.add(batch)
     _flush(session)
+    metrics.wrote(session, "batch")
     return batch
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import Refused, ValidationError
+from gi_trace.observability import metrics
 from gi_trace.registry.models import Product
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, BatchLink, Event
@@ -108,6 +109,7 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
         session.add(child)
         children.append(child)
     _flush(session)
+    metrics.wrote(session, "batch", len(children))
 
     input_events = []
     for batch, amount in taken:
