@@ -97,9 +97,9 @@ def operation(*, responses: Mapping[int, AnswerSpec], body: Optional[type[Body]]
         def wrapper(**kwargs):
             if op.query is not None:
                 kwargs["query"] = parse(op.query, request.args.to_dict())
-            load = kwargs["body"] = Load(op.body) if op.body is not None else None
-            if load is None:
-                del kwargs["body"]
+            load = Load(op.body) if op.body is not None else None
+            if load is not None:
+                kwargs["body"] = load
             result = view(**kwargs)
             if load is not None and not load.loaded:
                 raise TypeError(f"{view.__qualname__} never read its body: the document promises it is validated")

@@ -2,6 +2,7 @@
 against the test database, killed with SIGKILL (the whole process group: master and workers)."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -90,11 +91,14 @@ def post_json(url: str, body: dict, token: str, timeout: float = 10) -> tuple[in
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
         "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read() or b"{}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, json.loads(exc.read() or b"{}")
+    except http.client.IncompleteRead as exc:  # killed while answering: as gone as a refused connection
+        raise ConnectionResetError("the server went away in the middle of its answer") from exc
 
 
 def writer_active(database_url: str, engine) -> bool:
