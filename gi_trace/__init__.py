@@ -13,8 +13,9 @@ from gi_trace.config import PROJECT_ROOT, load_config, normalise_database_url
 
 # Each area of the app: a package owning its models, services and faces. Its modules named
 # views*.py export a blueprint `bp`, api*.py add routes to the shared API blueprint, and cli*.py
-# have `register(app)`; they are found by name, so an area adds a face without touching this file.
-AREAS = ("accounts", "registry", "authorisation", "tracing", "scan", "oversight", "ops", "web")
+# (commands) and tasks*.py (kinds of background job) have `register(app)`; they are found by name, so
+# an area adds a face without touching this file.
+AREAS = ("jobs", "accounts", "registry", "authorisation", "tracing", "scan", "oversight", "ops", "web")
 
 
 def _area_modules(area: str, prefix: str) -> list:
@@ -54,9 +55,11 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     from gi_trace.extensions import csrf, limiter, login_manager
 
     db.init_app(app)
-    from gi_trace.scan import pages
+    from gi_trace.jobs import queue
+    from gi_trace.scan import stored_pages
 
-    pages.init_app(app)  # stored trace pages follow the records they show (a step of every commit)
+    queue.init_app(app)  # background jobs: the outbox, woken after each commit that wrote to it
+    stored_pages.init_app(app)  # stored trace pages follow the records they show (a step of every commit)
     i18n.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)
@@ -80,6 +83,8 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
             app.register_blueprint(views.bp)
         for cli in _area_modules(area, "cli"):
             cli.register(app)
+        for tasks in _area_modules(area, "tasks"):
+            tasks.register(app)  # the area's kinds of background job (gi_trace.jobs.register_job)
 
     from gi_trace import web
     from gi_trace.migrate import db_cli

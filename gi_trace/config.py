@@ -74,4 +74,11 @@ def load_config(instance_path: Path) -> dict:
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # /metrics answers loopback, and anyone sending `Authorization: Bearer <METRICS_TOKEN>` (unset: nobody).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # Background jobs (gi_trace.jobs.queue): where huey keeps its messages. The default needs no
+        # server; redis://host:6379/0 lets workers run on other machines.
+        "JOBS_URL": os.environ.get("JOBS_URL", f"sqlite:///{instance_path / 'jobs.sqlite3'}"),
+        # How long a worker holds outbox rows before another may take them (it renews while working).
+        "JOBS_LEASE_SECONDS": float(os.environ.get("JOBS_LEASE_SECONDS", "60")),
+        # How often a worker looks for outbox rows that no wake-up reached.
+        "JOBS_SWEEP_SECONDS": float(os.environ.get("JOBS_SWEEP_SECONDS", "5")),
     }

@@ -22,7 +22,7 @@ from gi_trace.registry.models import (  # noqa: F401
 )
 
 # Every area's models*.py modules register their tables too.
-for _area in ("tracing", "scan", "oversight"):
+for _area in ("jobs", "tracing", "scan", "oversight"):
     _package = importlib.import_module(f"gi_trace.{_area}")
     for _module in pkgutil.iter_modules(_package.__path__):
         if _module.name.startswith("models"):

@@ -336,28 +336,28 @@ def _pages_task(args):
     url, first, last = args
     from gi_trace import create_app
     from gi_trace.db import get_engine
-    from gi_trace.scan import pages, trace
+    from gi_trace.scan import read_path, stored_pages
 
     if _PAGES_APP is None:
         os.environ.setdefault("GI_TRACE_INSTANCE", str(WORK / "instance"))
         _PAGES_APP = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret"})
     with _PAGES_APP.app_context():
-        ref = trace.ReferenceCache(ttl=3600)
+        ref = read_path.ReferenceCache(ttl=3600)
         with get_engine().connect() as conn:
             ref.get(conn)
-            todo, _last, looked = pages.batches_to_build(conn, ref, first - 1, last - first + 1, True, last)
-            return looked, pages.build_many(conn, todo, ref)
+            todo, _last, looked = stored_pages.batches_to_build(conn, ref, first - 1, last - first + 1, True, last)
+            return looked, stored_pages.build_many(conn, todo, ref)
 
 
 def build_pages(url: str) -> int:
     """Store the trace page of every batch that has none or a stale one, with the app's own builder
-    (gi_trace.scan.pages.build: what the tracing services store when an event is written)."""
+    (gi_trace.scan.stored_pages.build_many: what the jobs worker stores after an event is written)."""
     import multiprocessing
 
     from sqlalchemy import text
 
     from gi_trace.db import make_engine
-    from gi_trace.scan import pages
+    from gi_trace.scan import stored_pages
 
     import gi_trace.models  # noqa: F401  (registers every table)
     from sqlmodel import SQLModel
@@ -375,7 +375,7 @@ def build_pages(url: str) -> int:
         for looked, built in pool.imap_unordered(_pages_task, tasks):
             for i in range(0, len(built), 2000):
                 with engine.begin() as conn:
-                    pages.store(conn, built[i:i + 2000])
+                    stored_pages.store(conn, built[i:i + 2000])
             written += len(built)
             bar.update(looked)
     if written and engine.dialect.name == "postgresql":

@@ -8,16 +8,30 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"
 .venv/bin/flask --app gi_trace db upgrade
 # Loads the demo dataset only when the database has no producers yet; prints the demo logins.
 .venv/bin/flask --app gi_trace demo-data --if-empty
-# Stored trace pages missing or out of date after an upgrade (none on a fresh database: events store them).
+# Stored trace pages missing or out of date after an upgrade (the jobs worker keeps them current after writes).
 .venv/bin/flask --app gi_trace pages rebuild --stale
 # Prometheus multiprocess mode: every worker writes its metrics here and /metrics adds them up. The
 # directory must be empty at each start (old files would be added to the new counts).
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${GI_TRACE_INSTANCE:-$PWD/instance}/prometheus}"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
-echo
-echo "gi-trace is running at http://$HOST:$PORT/   (Ctrl-C stops it; metrics: http://$HOST:$PORT/metrics)"
-echo
+# The background jobs worker (stored-page refreshes, long jobs) beside the web server. Both run in the
+# background so that this script, stopped by Ctrl-C or SIGTERM, stops both (by their PIDs).
+.venv/bin/flask --app gi_trace jobs worker --workers "${JOB_WORKERS:-2}" &
+WORKER_PID=$!
 # No --access-logfile: the app logs each request itself (request id, user id, endpoint, status, duration),
 # without the client's address or the path (gunicorn's access log has both).
-exec .venv/bin/gunicorn --workers "${WORKERS:-2}" --bind "$HOST:$PORT" "gi_trace:create_app()"
+.venv/bin/gunicorn --workers "${WORKERS:-2}" --bind "$HOST:$PORT" "gi_trace:create_app()" &
+WEB_PID=$!
+stop_all() {
+  kill -TERM "$WEB_PID" "$WORKER_PID" 2>/dev/null || true
+  wait "$WEB_PID" "$WORKER_PID" 2>/dev/null || true
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+echo
+echo "gi-trace is running at http://$HOST:$PORT/   (Ctrl-C stops it; metrics: http://$HOST:$PORT/metrics;"
+echo "  web pid $WEB_PID, jobs worker pid $WORKER_PID)"
+echo
+wait "$WEB_PID"

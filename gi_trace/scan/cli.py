@@ -1,4 +1,4 @@
-"""`flask --app gi_trace pages ...`: the scan pages' stored part (see gi_trace.scan.pages)."""
+"""`flask --app gi_trace pages ...`: the scan pages' stored part (see gi_trace.scan.stored_pages)."""
 from __future__ import annotations
 
 import sys
@@ -21,14 +21,14 @@ def pages_cli() -> None:
               help="Compare every stored page with a fresh build; replace and count those that differ.")
 def rebuild_cmd(stale_only: bool, check: bool) -> None:
     """Build the stored trace pages of all batches (or only the stale ones) from their records."""
-    from gi_trace.scan import pages
+    from gi_trace.scan import stored_pages
     from gi_trace.tracing.chain import batch_count
     from gi_trace.db import session_scope
 
     with session_scope() as session:
         total = batch_count(session)
     with click.progressbar(length=total, label="Stored trace pages", file=sys.stderr) as bar:
-        result = pages.rebuild(get_engine(), stale_only=stale_only, check=check, on_chunk=bar.update)
+        result = stored_pages.rebuild(get_engine(), stale_only=stale_only, check=check, on_chunk=bar.update)
     line = f"{result['batches']:,} batches looked at, {result['built']:,} pages written"
     if check:
         line += f", {result['differed']:,} differed from their record"

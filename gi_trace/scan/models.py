@@ -81,9 +81,10 @@ class CounterfeitFlag(SQLModel, table=True):
 class StoredPage(SQLModel, table=True):
     """The part of a batch's trace page that its record makes: timeline, harvests behind it, chain check.
 
-    Built by `scan.pages` in the transaction that changed the record (for the batch and every batch
-    made from it) and read by a scan in place of walking the lineage and re-hashing the events. A
-    cache of the record, never evidence: it can be dropped and rebuilt at any time.
+    Deleted by the transaction that changes the record (for the batch and every batch made from it),
+    built again by a background job (`scan.stored_pages`), and read by a scan in place of walking the
+    lineage and re-hashing the events. A cache of the record, never evidence: it can be dropped and
+    rebuilt at any time.
     """
 
     # No foreign key: tracing owns batches (as for the scan counters).
@@ -94,7 +95,7 @@ class StoredPage(SQLModel, table=True):
     entries: int = 0  # events whose chains were checked
     verifies: bool = True
     built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    body_zh: str = Field(default="", sa_type=Text)  # scan.page.history_html(...): escaped HTML, in Chinese
+    body_zh: str = Field(default="", sa_type=Text)  # scan.page_text.history_html(...): escaped HTML, in Chinese
     body_en: str = Field(default="", sa_type=Text)  # ... and in English
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 
 class ReadConnection:
-    """A DBAPI connection and its dialect's name (what `scan.trace.Query` needs)."""
+    """A DBAPI connection and its dialect's name (what `scan.read_path.Query` needs)."""
 
     __slots__ = ("dialect_name", "dbapi")
 

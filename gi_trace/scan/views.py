@@ -1,7 +1,7 @@
 """The consumer's scan: the public trace page, the "verify a code" form and "report a problem".
 
 `/t/<code>` is the hot path. It stays away from the login session and CSRF (no cookie is set for
-an anonymous scan), reads through `scan.trace` (three statements on the driver's cursor), hands
+an anonymous scan), reads through `scan.read_path` (three statements on the driver's cursor), hands
 the scan to the write-behind recorder (`scan.recorder`, a few writes per second per process instead
 of one transaction per view; SCAN_FLUSH_SECONDS = 0, the default in tests, writes in the request)
 and renders a template that only prints. A code whose check character fails is answered before
@@ -28,8 +28,8 @@ from gi_trace.extensions import limiter
 from gi_trace.observability import metrics
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
-from gi_trace.scan import page as page_view
-from gi_trace.scan import pages, photos, services, trace
+from gi_trace.scan import page_text
+from gi_trace.scan import photos, read_path, services, stored_pages
 from gi_trace.scan.network import network_hash, network_of
 from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
@@ -139,29 +139,29 @@ def trace_page(code: str):
     english = locale == "en"
     with _read_connection(recorder) as conn:
         ref = _reference_cache()
-        row = trace.find_batch(conn, compact, ref, english)
+        row = read_path.find_batch(conn, compact, ref, english)
         if row is None:
             metrics.scan("unknown")
             return _not_found(code, malformed=False)
         count = _count_scan(conn, compact, row, recorder)
-        t = page_view.texts(locale)
+        t = page_text.texts(locale)
         layout = _layout_context(locale)
         if row.withdrawn_at is not None:
             metrics.scan("withdrawn")
             return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
-                                   withdrawn_on=fmt.day(trace.local_date(row.withdrawn_at), locale),
+                                   withdrawn_on=fmt.day(read_path.local_date(row.withdrawn_at), locale),
                                    report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
-        if pages.usable(row, ref):
+        if stored_pages.usable(row, ref):
             history, verifies, entries = Markup(row.page_body), row.page_verifies, row.page_entries
         else:  # no stored page yet, or a stale one: build it from the record, as it would be stored
-            record = trace.read_record(conn, row.id)
-            history = pages.history_html(row, record, ref, locale)
+            record = read_path.read_record(conn, row.id)
+            history = stored_pages.history_html(row, record, ref, locale)
             verifies, entries = record.verifies, len(record.events)
-    page = trace.load_page(row, code=compact, today=local_today())
+    page = read_path.load_page(row, code=compact, today=local_today())
     metrics.scan("flagged" if count.flagged else "genuine")
-    first = trace.local_date(count.first_at)
+    first = read_path.local_date(count.first_at)
     display = codes.display(compact)
-    view = page_view.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries)
+    view = page_text.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries)
     gettext = _GETTEXT.get(locale)
     if gettext is None:
         gettext = _GETTEXT[locale] = _template_gettext(get_translations())
@@ -204,13 +204,13 @@ _READS_KEY = "gi_trace.scan_reads"
 _REFERENCE_KEY = "gi_trace.scan_reference"
 
 
-def _reference_cache() -> trace.ReferenceCache:
+def _reference_cache() -> read_path.ReferenceCache:
     """The app's cache of regions and products (SCAN_REFERENCE_TTL seconds; 0 in tests: always fresh)."""
     app = current_app._get_current_object()
     cache = app.extensions.get(_REFERENCE_KEY)
     if cache is None:
         ttl = float(app.config.get("SCAN_REFERENCE_TTL", 0 if app.testing else 300))
-        cache = app.extensions[_REFERENCE_KEY] = trace.ReferenceCache(ttl)
+        cache = app.extensions[_REFERENCE_KEY] = read_path.ReferenceCache(ttl)
     return cache
 
 
@@ -275,7 +275,7 @@ def report():
                 limit = current_app.config.get("SCAN_PHOTO_MAX_BYTES", photos.MAX_UPLOAD_BYTES)
                 photo, mime = photos.reencode_photo(upload.stream.read(limit + 1), max_bytes=limit)
             conn = session.connection()
-            row = trace.find_batch(conn, compact, _reference_cache()) if compact else None
+            row = read_path.find_batch(conn, compact, _reference_cache()) if compact else None
             kind = ("batch" if row.serial is None else "unit") if row is not None else "unknown"
             context = services.complaint_context(
                 conn, code=compact or codes.normalise(typed), kind=kind,

@@ -9,8 +9,9 @@ from sqlalchemy import event, text
 from sqlmodel import SQLModel, select
 
 from gi_trace import formatting as fmt
+from gi_trace import jobs
 from gi_trace.db import get_engine
-from gi_trace.scan import trace
+from gi_trace.scan import read_path
 from gi_trace.tracing import codes
 from gi_trace.tracing import services as tracing
 from gi_trace.tracing.models import Event
@@ -19,7 +20,7 @@ from tests.factories_tracing import Grower
 
 
 def _made_on(lot) -> date:
-    return trace.local_date(lot.first_event_at)
+    return read_path.local_date(lot.first_event_at)
 
 
 def _page(client, code, **kwargs):
@@ -180,6 +181,7 @@ def test_withdrawn_batch_answers_410_with_a_notice(client, session):
 def test_tampered_event_makes_the_record_fail_to_verify(client, session, runner):
     _grower, harvest, lot = lot_from_tested_harvest(session)
     session.commit()
+    jobs.drain()  # the stored pages, as the worker builds them after the write
     assert "记录校验通过" in _page(client, lot.code)[1]
     # An event of the harvest batch behind the lot is edited in the database, outside the app.
     session.execute(text("UPDATE event SET quantity_kg = 5000 WHERE batch_id = :b AND stage = 'harvest'"),
@@ -189,7 +191,12 @@ def test_tampered_event_makes_the_record_fail_to_verify(client, session, runner)
     assert "记录校验通过" in _page(client, lot.code)[1]
     result = runner.invoke(args=["verify"])
     assert result.exit_code == 1 and f"BROKEN batch {harvest.code}" in result.output
-    # ... and from then on the pages of the harvest and of the lot made from it say so.
+    # ... and from then on the pages of the harvest and of the lot made from it say so (built live at
+    # once: verify's commit removed their stored pages; stored again by the job).
+    for code in (harvest.code, lot.code):
+        html = _page(client, code)[1]
+        assert "记录校验未通过" in html and "记录校验通过" not in html
+    jobs.drain()
     for code in (harvest.code, lot.code):
         html = _page(client, code)[1]
         assert "记录校验未通过" in html and "记录校验通过" not in html

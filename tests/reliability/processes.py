@@ -43,7 +43,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Gunicorn:
+class ProcessGroup:
+    """A subprocess started in its own process group (`self.proc`), stopped or killed as a whole."""
+
+    proc: subprocess.Popen
+
+    def kill(self) -> None:
+        """SIGKILL the process and its children at once (no graceful shutdown, no atexit)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+        self.closed()
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.closed()
+
+    def closed(self) -> None:
+        """Called once the process is gone."""
+
+
+class Gunicorn(ProcessGroup):
     """gunicorn serving the app on 127.0.0.1 in its own process group."""
 
     def __init__(self, env: dict, workers: int = 2, port: int | None = None):
@@ -68,23 +96,6 @@ class Gunicorn:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def kill(self) -> None:
-        """SIGKILL the master and every worker at once (no graceful shutdown, no atexit)."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 def post_json(url: str, body: dict, token: str, timeout: float = 10) -> tuple[int, dict]:
@@ -117,3 +128,16 @@ def writer_active(database_url: str, engine) -> bool:
         return bool(conn.execute(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()")).scalar_one())
+
+
+class JobsWorker(ProcessGroup):
+    """`flask --app gi_trace jobs worker` in its own process group."""
+
+    def __init__(self, env: dict, log_path: Path | None = None):
+        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen([str(BIN / "flask"), "--app", "gi_trace", "jobs", "worker"], cwd=ROOT, env=env,
+                                     start_new_session=True, stdout=self.log, stderr=self.log)
+
+    def closed(self) -> None:
+        if self.log is not subprocess.DEVNULL and not self.log.closed:
+            self.log.close()

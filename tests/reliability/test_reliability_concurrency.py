@@ -184,11 +184,14 @@ def test_two_regulators_deciding_at_once_never_both_act_on_the_same_state(app, s
     assert count == RACES + sum(1 for o in outcomes if o[2] == "recorded")
 
 
-@pytest.mark.skipif(not IS_POSTGRES, reason="two writers at once need PostgreSQL (SQLite runs one writer at a time)")
-def test_two_writers_on_two_parents_both_reach_the_stored_page_of_their_merged_batch(app, session):
-    """Each write rebuilds the stored page of the batch merged from both parents; the second waits for the
-    first and builds from both records (without the page lock it would miss the first write, or fail)."""
-    from gi_trace.scan import pages
+@pytest.mark.skipif(not IS_POSTGRES, reason="a writer and a page builder at once need PostgreSQL (SQLite runs "
+                                            "one writer at a time; see test_scan_pages for the sequential race)")
+def test_a_page_built_before_an_uncommitted_write_waits_for_it_and_is_not_stored(app, session):
+    """Two writes on the two parents of a merged batch, and a job storing the merged batch's page built
+    before the second write commits: the job waits for the writer's row, sees the new head and stores
+    nothing; the job that the write queued then stores a page with both corrections."""
+    from gi_trace import jobs
+    from gi_trace.scan import read_path, stored_pages
     from gi_trace.scan.models import StoredPage
     from tests.factories_tracing import PLANTED, STORED
 
@@ -196,6 +199,7 @@ def test_two_writers_on_two_parents_both_reach_the_stored_page_of_their_merged_b
     first, second = grower.tested(session), grower.tested(session)
     merged = services.merge(session, grower.user, [(first, None), (second, None)], occurred_at=STORED).children[0]
     session.commit()
+    jobs.drain()
     plantings = {b.id: session.exec(select(Event.id).where(Event.batch_id == b.id, Event.stage == "planting")).one()
                  for b in (first, second)}
 
@@ -205,28 +209,37 @@ def test_two_writers_on_two_parents_both_reach_the_stored_page_of_their_merged_b
             stage="planting", occurred_at=PLANTED, data={"plot_id": grower.plot.id, "cultivar": cultivar},
             corrects_event_id=plantings[parent_id], correction_reason=f"品种更正为{cultivar}"))
 
-    holder = Session(get_engine(app), expire_on_commit=False)
-    correct(holder, first.id, "宁杞10号")
-    holder.flush()
-    pages.refresh(holder.connection(), [first.id])  # holds the merged batch's page lock, uncommitted
+    with Session(get_engine(app), expire_on_commit=False) as s:
+        correct(s, first.id, "宁杞10号")
+        commit(s)
+    engine = get_engine(app)
+    with engine.connect() as conn:  # the job reads the records: the first correction, not the second
+        built = stored_pages._build(conn, [merged.id], read_path.ReferenceCache())
+    holder = Session(engine, expire_on_commit=False)
+    correct(holder, second.id, "宁杞1号")
+    holder.flush()  # the second parent's row is written and held, not committed
+    stored: list[int] = []
     errors: list[BaseException] = []
 
-    def other_writer() -> None:
+    def job() -> None:
         try:
-            with app.app_context(), Session(get_engine(app), expire_on_commit=False) as s:
-                correct(s, second.id, "宁杞1号")
-                commit(s)  # the unit of work: refreshes the stored pages
+            with app.app_context():
+                stored.append(stored_pages.store_current(engine, built))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    thread = threading.Thread(target=other_writer)
+    thread = threading.Thread(target=job)
     thread.start()
     thread.join(1.0)
-    assert thread.is_alive(), "the second writer should wait for the merged batch's page"
-    holder.commit()
+    assert thread.is_alive(), "the job should wait for the writer's row before it stores the page"
+    commit(holder)
     holder.close()
     thread.join(30)
     assert not thread.is_alive() and not errors, errors
+    assert stored == [0]
+    session.expire_all()
+    assert session.get(StoredPage, merged.id) is None
+    jobs.drain()
     session.expire_all()
     body = session.get(StoredPage, merged.id).body_zh
     assert "品种更正为宁杞10号" in body and "品种更正为宁杞1号" in body

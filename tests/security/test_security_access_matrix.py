@@ -34,6 +34,7 @@ PARAMS = {
     "lot": lambda w: w.lot.producer_lot,
     "serial": lambda w: str(w.unit.serial),
     "filename": lambda w: "css/app.css",
+    "job_id": lambda w: w.job_id,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -44,6 +45,7 @@ OWNERS = {
     "complaint_id": {"regulator_city", "admin"},
     "flag_id": {"regulator_city", "admin"},
     "token_id": {"producer_a"},
+    "job_id": {"producer_a", "admin"},  # a long job producer A asked for (admins see every job)
 }
 
 # Endpoints a county-limited regulator may not use although regulators may (city-level work).

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from gi_trace.accounts import services as accounts
 from gi_trace.accounts.models import User
+from gi_trace.jobs.models import Job
 from gi_trace.oversight.services import file_complaint
 from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
 from tests.factories import UserFactory, goji
@@ -37,6 +38,7 @@ class World:
     b_batch: Batch = None
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    job_id: int = 0  # a finished long job producer A asked for, with a result to download
 
 
 def build(session) -> World:
@@ -64,5 +66,9 @@ def build(session) -> World:
         "admin": UserFactory(username="admin1", role="admin"),
     }
     tokens = {name: accounts.create_token(session, user, "security tests")[1] for name, user in users.items()}
+    job = Job(kind="security_tests", requested_by=grower_a.user.id, status="done", result=b"x", result_name="x.txt",
+              result_mime="text/plain")
+    session.add(job)
+    session.flush()
     session.commit()
-    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, users, tokens)
+    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, users, tokens, job.id)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gi_trace"
 
-# The unit of work (requests, CLI commands, jobs) and the scan page's read connections, whose pool
-# pre-ping may leave a DBAPI transaction open that they end before use.
-BOUNDARY = {"db.py", "jobs.py", "scan/readconn.py"}
+# The unit of work (requests, CLI commands and jobs all commit through db.commit), and the scan page's
+# read connections, whose pool pre-ping may leave a DBAPI transaction open that they end before use.
+BOUNDARY = {"db.py", "scan/readconn.py"}
 
 CALL = re.compile(r"(?<![\w])(commit|rollback)\(")
 

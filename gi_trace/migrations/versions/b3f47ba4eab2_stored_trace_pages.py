@@ -1,6 +1,6 @@
 """stored trace pages
 
-The stored part of the scan page (gi_trace.scan.pages). The table starts empty: scans build pages
+The stored part of the scan page (gi_trace.scan.stored_pages). The table starts empty: scans build pages
 live until `flask --app gi_trace pages rebuild --stale` (scripts/run.sh runs it at every start) or the
 next event of a batch stores them.
 

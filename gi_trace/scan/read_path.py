@@ -150,7 +150,7 @@ class Query:
 
 
 # The batch behind a code, whether the code is the batch's own or one package's (一物一码), with its
-# producer, the package (unit code), the stored scan count, its stored page (scan.pages) in the language
+# producer, the package (unit code), the stored scan count, its stored page (scan.stored_pages) in the language
 # asked for, and the key of the producer's decision history (DecisionCache).
 _BATCH_SQL = """
 SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, b.trademark_name, b.stage,
@@ -240,7 +240,7 @@ class ReferenceCache:
         self.regions: dict[str, tuple] = {}
         self.products: dict[int, tuple] = {}
         self.regions_digest = ""
-        self.digests: dict[int, str] = {}  # stored pages' basis per product (scan.pages.basis)
+        self.digests: dict[int, str] = {}  # stored pages' basis per product (scan.stored_pages.basis)
 
     def get(self, conn) -> "ReferenceCache":
         now = time.monotonic()

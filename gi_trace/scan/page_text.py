@@ -18,7 +18,7 @@ from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
 from gi_trace.oversight.models import COMPLAINT_CATEGORIES
 from gi_trace.oversight.services import category_label
-from gi_trace.scan import trace
+from gi_trace.scan import read_path
 from gi_trace.scan.services import ScanCount
 
 _TEXTS: dict[str, SimpleNamespace] = {}
@@ -94,7 +94,7 @@ def texts(locale: str) -> SimpleNamespace:
         categories=[(c, category_label(c)) for c in COMPLAINT_CATEGORIES],
         town_separator="、" if locale != "en" else ", ",
         colon="：" if locale != "en" else ": ",
-        words=trace.Words(
+        words=read_path.Words(
             yes=_("yes"), no=_("no"), passed=_("passed"), failed=_("failed"), test_result=_("Test result"),
             grade=_("Grade"),
             system_stages={"split": _("Split into lots"), "merge": _("Merged"), "withdrawal": _("Withdrawn")},
@@ -114,7 +114,7 @@ def _day(value, english: bool) -> str:
     return fmt.day(value, "en" if english else "zh") if value else ""
 
 
-def history_text(t: SimpleNamespace, h: trace.History) -> dict:
+def history_text(t: SimpleNamespace, h: read_path.History) -> dict:
     """The record's part of the page as plain strings in one language (what a stored page keeps).
 
     {"lines": [[on, label, detail, facts, correction], ...], "sources": [text, ...], "towns": text,
@@ -173,7 +173,7 @@ def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
     return text % {"date": _day(since, t.english)} if "%(date)s" in text else text
 
 
-def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_display: str, first_scanned: str,
+def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_display: str, first_scanned: str,
           verifies: bool, entries: int) -> View:
     """Turn the live facts, the record's chain check (stored or just made) and the scan count into what the
     template prints, in order (the record's timeline and sources come as HTML: `history_html`)."""
@@ -215,11 +215,11 @@ def build(t: SimpleNamespace, page: trace.TracePage, scan: ScanCount, code_displ
     producer_id_line = ""
     if b.uscc or b.registry_no:
         producer_id_line = f"{t.uscc if b.uscc else t.registry_no}{t.colon}{b.uscc or b.registry_no}"
-    origin = trace._name(b.origin_zh, b.origin_en, english) or trace._name(b.ptown_zh, b.ptown_en, english)
-    county = trace._name(b.county_zh, b.county_en, english)
+    origin = read_path._name(b.origin_zh, b.origin_en, english) or read_path._name(b.ptown_zh, b.ptown_en, english)
+    county = read_path._name(b.county_zh, b.county_en, english)
     origin_line = f"{t.origin}{t.colon}{origin}" + ((", " if english else "，") + county if county else "")
     chain_line = ("✔ " + t.verifies % {"n": entries}) if verifies else ("✘ " + t.broken)
     return View(ok=ok, headline=headline, code_line=code_line, status=status, alerts=alerts, scans_line=scans_line,
-                product=trace._name(b.product_zh, b.product_en, english), marks_trademark=b.trademark_name or "",
+                product=read_path._name(b.product_zh, b.product_en, english), marks_trademark=b.trademark_name or "",
                 product_line=" · ".join(details), producer=b.producer_name, producer_id_line=producer_id_line,
                 origin_line=origin_line, verifies=verifies, chain_line=chain_line)

@@ -1,0 +1,92 @@
+"""Background jobs (gi_trace.jobs): the outbox written with the write, drained by the function the worker
+runs, long jobs with progress and a result to download, the queue woken after the commit."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from gi_trace import jobs
+from gi_trace.errors import Refused
+from gi_trace.jobs.models import Job, OutboxEntry
+from gi_trace.jobs.queue import queue
+from tests import factories
+from tests.conftest import login
+
+
+def _label_sheet(context: jobs.JobContext) -> jobs.Result:
+    pages = int(context.params["pages"])
+    for page in range(1, pages + 1):
+        context.progress(page, pages)
+    return jobs.Result(b"%PDF-1.4 " + b"x" * pages, f"labels-{pages}.pdf", "application/pdf")
+
+
+def _refuses(context: jobs.JobContext) -> jobs.Result:
+    context.progress(1, 3)
+    raise Refused("The batch was withdrawn meanwhile.")
+
+
+def test_a_long_job_reports_progress_and_its_result_downloads(app, session, client):
+    jobs.register_job(app, "test_sheet", _label_sheet)
+    user = factories.UserFactory(username="zhao", role="regulator")
+    session.commit()
+    job = jobs.start(session, "test_sheet", user.id, {"pages": 3})
+    assert session.exec(select(OutboxEntry.kind)).all() == ["job"]
+    session.commit()
+    login(client, "zhao")
+    assert client.get(f"/jobs/{job.id}", headers={"Accept": "application/json"}).get_json()["status"] == "queued"
+    assert jobs.drain() == 1
+    state = client.get(f"/jobs/{job.id}", headers={"Accept": "application/json"}).get_json()
+    assert state["status"] == "done" and (state["done"], state["total"]) == (3, 3)
+    download = client.get(state["result_url"])
+    assert download.status_code == 200 and download.data == b"%PDF-1.4 xxx"
+    assert download.headers["Content-Disposition"] == 'attachment; filename="labels-3.pdf"'
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert f"/jobs/{job.id}/result" in page and 'http-equiv="refresh"' not in page
+
+
+def test_a_failed_job_says_why_and_another_user_cannot_see_it(app, session, client):
+    jobs.register_job(app, "test_refuses", _refuses)
+    owner = factories.UserFactory(username="qian", role="regulator")
+    factories.UserFactory(username="sun", role="regulator")
+    session.commit()
+    job = jobs.start(session, "test_refuses", owner.id)
+    session.commit()
+    jobs.drain()
+    session.expire_all()
+    stored = session.get(Job, job.id)
+    assert stored.status == "failed" and stored.error == "The batch was withdrawn meanwhile." and stored.done == 1
+    assert jobs.counts(session).jobs_failed == 1
+    assert session.exec(select(OutboxEntry)).all() == []  # a failed job is an answer, not a retry
+    login(client, "sun")
+    assert client.get(f"/jobs/{job.id}").status_code == 404
+    assert client.get(f"/jobs/{job.id}/result").status_code == 404
+
+
+def test_a_running_job_page_reloads_itself(app, session, client):
+    jobs.register_job(app, "test_sheet", _label_sheet)
+    user = factories.UserFactory(username="li4", role="producer", producer_id=factories.authorised_producer().id)
+    session.commit()
+    job = jobs.start(session, "test_sheet", user.id, {"pages": 2}, total=2)
+    session.commit()
+    login(client, "li4")
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert 'http-equiv="refresh"' in page and "Download" not in page and "下载" not in page
+
+
+def test_the_commit_that_writes_outbox_rows_wakes_the_queue(app, session):
+    huey = queue(app).huey
+    huey.flush()
+    user = factories.UserFactory(username="zhou")
+    session.commit()
+    assert huey.pending_count() == 0  # a commit without outbox rows enqueues nothing
+    jobs.start(session, "test_sheet", user.id)
+    session.commit()
+    assert huey.pending_count() == 1
+    huey.flush()
+
+
+def test_a_rolled_back_transaction_leaves_no_outbox_row(app, session):
+    user = factories.UserFactory(username="wu")
+    session.commit()
+    jobs.start(session, "test_sheet", user.id)
+    session.rollback()
+    assert session.exec(select(OutboxEntry)).all() == [] and session.exec(select(Job)).all() == []
