@@ -67,11 +67,8 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     login_manager.init_app(app)
 
     from gi_trace.api import api_bp
-    from gi_trace.authorisation import imports as authorisation_imports
 
-    # Areas that extend a lower area's machinery say so here (the lower area never imports them).
-    authorisation_imports.register()
-
+    _connect_areas()
     for area in AREAS:
         # Import API modules first: they add routes to the shared API blueprint.
         _area_modules(area, "api")
@@ -91,8 +88,18 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.cli.add_command(db_cli)
     web.init_app(app)
-    access.init_app(app)
+    from gi_trace.accounts.services import user_for_token
+
+    access.init_app(app, user_for_token)
     from gi_trace import observability
 
     observability.init_app(app)  # last: it wraps every CLI command and times every request
     return app
+
+
+def _connect_areas() -> None:
+    """Where a higher area extends a lower one, said once, here: a lower area never imports a higher
+    one (tests/unit/test_layers.py), so the app factory connects them."""
+    from gi_trace.authorisation import imports as authorisation_imports
+
+    authorisation_imports.register()  # the register's import page and CLI offer authorisation decisions

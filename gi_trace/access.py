@@ -5,16 +5,20 @@
     @access("regulator", "admin")     regulators and admins
 
 Pages authenticate with the login session; `/api/` authenticates with bearer tokens only, so a
-browser's cookie can never drive the API without CSRF protection. The current user is `g.actor`.
+browser's cookie can never drive the API without CSRF protection. The current user is `g.actor`
+(an accounts User). This module is plumbing below every area: the app factory gives it the accounts
+area's token lookup (`init_app(app, user_for_token)`), so it imports no area.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-from flask import Flask, abort, g, redirect, request, url_for
+from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
-from gi_trace.accounts.models import User
+from gi_trace.db import get_session
+
+User = Any  # gi_trace.accounts.models.User: what the login session and the token lookup give
 
 PUBLIC = "public"
 ANY_USER = ("admin", "regulator", "producer")
@@ -48,13 +52,10 @@ def is_api_request() -> bool:
 
 
 def _bearer_user() -> Optional[User]:
-    from gi_trace.accounts.services import user_for_token
-    from gi_trace.db import get_session
-
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    return user_for_token(get_session(), header[7:].strip())
+    return current_app.extensions["access_user_for_token"](get_session(), header[7:].strip())
 
 
 def enforce() -> None:
@@ -62,8 +63,6 @@ def enforce() -> None:
     g.actor = None
     if request.endpoint is None:  # 404s and 405s are answered by the router
         return None
-    from flask import current_app
-
     view = current_app.view_functions.get(request.endpoint)
     rule = access_rule_of(view)
     if is_api_request():
@@ -83,7 +82,9 @@ def enforce() -> None:
     return None
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, user_for_token: Callable[[Any, str], Optional[User]]) -> None:
+    """Check every request; `user_for_token(session, token)` authenticates the API's bearer tokens."""
+    app.extensions["access_user_for_token"] = user_for_token
     app.before_request(enforce)
     # Flask's own static route is public.
     app.view_functions["static"] = access(PUBLIC)(app.view_functions["static"])

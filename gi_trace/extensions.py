@@ -1,28 +1,19 @@
 """Flask extensions, created unbound and initialised in the factory."""
 from __future__ import annotations
 
-import ipaddress
-
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from gi_trace.network import client_of
+
 
 def client_key() -> str:
-    """Who a rate limit counts: the IPv4 address, or the IPv6 /64 (one subscriber's whole network, which
-    a client can otherwise rotate through to get a fresh budget for every request)."""
-    address = get_remote_address() or ""
-    if ":" in address:
-        try:
-            ip = ipaddress.IPv6Address(address.split("%", 1)[0])
-        except ValueError:
-            return address
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
-    return address
+    """Who a rate limit counts: the IPv4 address, or the IPv6 /48 (one subscriber's whole network, which
+    a client can otherwise rotate through to get a fresh budget for every request); see gi_trace.network."""
+    return client_of(get_remote_address())
 
 
 csrf = CSRFProtect()

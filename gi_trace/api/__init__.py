@@ -44,6 +44,7 @@ from flask_limiter.util import get_remote_address
 from gi_trace.access import PUBLIC, access
 from gi_trace.api.operations import ApiBlueprint, Load, json_body, operation
 from gi_trace.extensions import client_key, limiter
+from gi_trace.network import network_of
 
 __all__ = ["Load", "api_bp", "json_body", "operation", "openapi_document"]
 
@@ -62,8 +63,6 @@ limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_api_rate_k
 
 
 def _auth_failure_key() -> str:
-    from gi_trace.scan.network import network_of
-
     return "api-401:" + network_of(get_remote_address())
 
 

@@ -152,15 +152,15 @@ class TestIpv6Rotation:
         return {**app_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute"}
 
     def test_login_attempts_count_per_ipv6_subscriber_network(self, app, session):
-        """One IPv6 subscriber has a /64 to rotate through: the budget is the /64's, not each address's."""
+        """One IPv6 subscriber has a prefix to rotate through: the budget is its network's (/48, as everywhere)."""
         from tests.conftest import csrf_token
 
         client = app.test_client()
         form = {"username": "nobody", "password": "wrong-password", "csrf_token": csrf_token(client, "/login")}
         statuses = [client.post("/login", data=form,
-                                **_from(f"2001:db8:1:2::{i:x}")).status_code for i in range(1, 5)]
+                                **_from(f"2001:db8:1:{i:x}::1")).status_code for i in range(1, 5)]
         assert statuses[3] == 429 and 429 not in statuses[:3]
-        other = client.post("/login", data=form, **_from("2001:db8:1:3::1"))
+        other = client.post("/login", data=form, **_from("2001:db8:2::1"))
         assert other.status_code != 429
         ipv4 = [client.post("/login", data=form, **_from(f"198.51.100.{i}")).status_code for i in range(1, 5)]
         assert 429 not in ipv4  # IPv4 addresses stay separate clients (a NAT is already one address)

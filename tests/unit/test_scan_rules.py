@@ -8,7 +8,7 @@ from PIL import Image
 
 from gi_trace.errors import ValidationError
 from gi_trace.scan import photos
-from gi_trace.scan.network import network_hash, network_of
+from gi_trace.network import network_hash, network_of
 from gi_trace.scan.services import flag_reason, thresholds
 
 
