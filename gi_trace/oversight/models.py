@@ -1,23 +1,18 @@
-"""Supervision records: inspections, complaints and the history of each complaint.
+"""Supervision records: inspections. Records are evidence: an inspection is never edited.
 
-Records are evidence: an inspection is never edited; a complaint's status changes are each kept
-as a ComplaintUpdate row (who, when, from which status to which, the note) besides the current
-values on the complaint itself.
+Complaints are filed from the scan page and live in the scan area (gi_trace.scan.models); the
+regulators' work on them is in gi_trace.oversight.services.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from gi_trace.types import UTCDateTime, utcnow
 
 INSPECTION_RESULTS = ("pass", "fail")
-COMPLAINT_SOURCES = ("scan", "staff")
-COMPLAINT_CATEGORIES = ("counterfeit", "origin", "quality", "labelling", "other")
-COMPLAINT_STATUSES = ("new", "investigating", "closed")
 
 
 class Inspection(SQLModel, table=True):
@@ -37,49 +32,3 @@ class Inspection(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<Inspection {self.id} {self.inspected_on} {self.result}>"
-
-
-class Complaint(SQLModel, table=True):
-    """A report from a shopper (scan page) or entered by staff; worked through a queue."""
-
-    __table_args__ = (Index("ix_complaint_status_created", "status", "created_at"),)
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    source: str = Field(max_length=8)  # scan | staff
-    category: str = Field(max_length=16)
-    text: str = Field(max_length=4000)
-    contact: str = Field(default="", max_length=200)
-    # A photo re-encoded by the caller (scan page) is kept as bytes; a staff upload may be a path.
-    photo: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    photo_mime: str = Field(default="", max_length=32)
-    photo_path: str = Field(default="", max_length=300)
-    code: str = Field(default="", max_length=64, index=True)  # the trace / unit code it is about
-    batch_id: Optional[int] = Field(default=None, index=True)  # no FK: tracing owns batches
-    producer_id: Optional[int] = Field(default=None, foreign_key="producer.id", index=True)
-    scan_context: Optional[dict] = Field(default=None, sa_column=Column(JSON))
-    status: str = Field(default="new", max_length=16)
-    assignee_id: Optional[int] = Field(default=None, foreign_key="user.id")
-    resolution: str = Field(default="", max_length=4000)
-    created_by: Optional[int] = Field(default=None, foreign_key="user.id")  # staff entry; None from the scan page
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
-
-    def __repr__(self) -> str:
-        return f"<Complaint {self.id} {self.category} {self.status}>"
-
-
-class ComplaintUpdate(SQLModel, table=True):
-    """One change to a complaint (status, assignee, note, resolution): who and when. Append-only."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    complaint_id: int = Field(foreign_key="complaint.id", index=True)
-    from_status: str = Field(default="", max_length=16)
-    to_status: str = Field(max_length=16)
-    assignee_id: Optional[int] = Field(default=None, foreign_key="user.id")
-    note: str = Field(default="", max_length=4000)
-    by_user_id: Optional[int] = Field(default=None, foreign_key="user.id")
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-    def __repr__(self) -> str:
-        return f"<ComplaintUpdate {self.complaint_id} {self.from_status}->{self.to_status}>"

@@ -24,9 +24,9 @@ from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight.compliance.queries import _last_decisions
-from gi_trace.oversight.models import Complaint, Inspection
+from gi_trace.oversight.models import Inspection
 from gi_trace.registry.models import Producer, Product, Region
-from gi_trace.scan.models import CounterfeitFlag, ScanCounter
+from gi_trace.scan.models import Complaint, CounterfeitFlag, ScanCounter
 from gi_trace.timeutil import local_today
 from gi_trace.tracing.models import Batch, PlausibilityFlag, UnitCode
 from gi_trace.types import utcnow
@@ -407,7 +407,8 @@ def render_html(data: dict, session: Optional[Session] = None) -> str:
     from flask_babel import gettext as _
 
     from gi_trace.oversight import svg
-    from gi_trace.oversight.services import category_label, status_label
+    from gi_trace.oversight.services import status_label
+    from gi_trace.scan.complaints import category_label
 
     report = data["report"]
     comp = report["summary"]["compliance"]

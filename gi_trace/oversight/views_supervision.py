@@ -13,13 +13,14 @@ from wtforms.validators import Optional as OptionalV
 from gi_trace.access import access, actor
 from gi_trace.db import get_session
 from gi_trace.oversight import services as s
-from gi_trace.oversight.models import COMPLAINT_CATEGORIES, COMPLAINT_STATUSES
+from gi_trace.scan import complaints as filing
+from gi_trace.scan.models import COMPLAINT_CATEGORIES, COMPLAINT_STATUSES
 from gi_trace.registry.paging import page_of
 from gi_trace.registry.services import list_products
 from gi_trace.web.forms import attempt
 
 bp = Blueprint("oversight_supervision", __name__, url_prefix="/oversight")
-bp.add_app_template_global(s.category_label, "complaint_category_label")
+bp.add_app_template_global(filing.category_label, "complaint_category_label")
 bp.add_app_template_global(s.status_label, "complaint_status_label")
 bp.add_app_template_global(s.result_label, "inspection_result_label")
 
@@ -39,10 +40,10 @@ class InspectionForm(FlaskForm):
 
 class StaffComplaintForm(FlaskForm):
     category = SelectField(_l("Category"), choices=[], validators=[DataRequired()])
-    text = TextAreaField(_l("What was reported"), validators=[DataRequired(), Length(max=s.MAX_TEXT)])
+    text = TextAreaField(_l("What was reported"), validators=[DataRequired(), Length(max=filing.MAX_TEXT)])
     contact = StringField(_l("Contact of the person reporting (optional)"),
-                          validators=[OptionalV(), Length(max=s.MAX_CONTACT)])
-    code = StringField(_l("Trace or unit code (optional)"), validators=[OptionalV(), Length(max=s.MAX_CODE)])
+                          validators=[OptionalV(), Length(max=filing.MAX_CONTACT)])
+    code = StringField(_l("Trace or unit code (optional)"), validators=[OptionalV(), Length(max=filing.MAX_CODE)])
     producer_code = StringField(_l("Producer's credit code or registry number (optional)"),
                                 validators=[OptionalV(), Length(max=32)])
 
@@ -50,8 +51,8 @@ class StaffComplaintForm(FlaskForm):
 class ComplaintUpdateForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[])
     assignee_id = SelectField(_l("Assignee"), choices=[], validate_choice=False)
-    note = TextAreaField(_l("Note"), validators=[Length(max=s.MAX_TEXT)])
-    resolution = TextAreaField(_l("Resolution"), validators=[Length(max=s.MAX_TEXT)])
+    note = TextAreaField(_l("Note"), validators=[Length(max=filing.MAX_TEXT)])
+    resolution = TextAreaField(_l("Resolution"), validators=[Length(max=filing.MAX_TEXT)])
 
 
 @bp.route("/inspections", methods=["GET", "POST"])
@@ -110,7 +111,7 @@ def new_complaint():
     """Enter a complaint received by phone, letter or found in a market check."""
     session = get_session()
     form = StaffComplaintForm()
-    form.category.choices = [SelectChoice(c, s.category_label(c)) for c in COMPLAINT_CATEGORIES]
+    form.category.choices = [SelectChoice(c, filing.category_label(c)) for c in COMPLAINT_CATEGORIES]
     status = 200
     if form.validate_on_submit():
         done = attempt(form, lambda: s.enter_complaint(session, actor(), category=form.category.data,

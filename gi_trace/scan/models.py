@@ -1,16 +1,20 @@
-"""Scan counting and counterfeit signals.
+"""Scan counting, counterfeit signals, and the complaints shoppers file from the scan page.
 
 A scan is counted per code (batch code or unit code) in one row, and per (code, network) in another,
 so the page can say "scanned N times, first on ..." and count distinct networks without keeping a
 row per scan. A network is stored only as a salted hash of its /24 (IPv4) or /48 (IPv6) prefix:
 never a raw address.
+
+Complaints are evidence: a complaint's status changes (worked by regulators, gi_trace.oversight)
+are each kept as a ComplaintUpdate row (who, when, from which status to which, the note) besides
+the current values on the complaint itself.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Index, Text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from gi_trace.types import UTCDateTime, utcnow
@@ -18,6 +22,9 @@ from gi_trace.types import UTCDateTime, utcnow
 CODE_KINDS = ("batch", "unit")
 FLAG_REASONS = ("scans", "networks")
 FLAG_STATUSES = ("open", "dismissed", "confirmed")
+COMPLAINT_SOURCES = ("scan", "staff")
+COMPLAINT_CATEGORIES = ("counterfeit", "origin", "quality", "labelling", "other")
+COMPLAINT_STATUSES = ("new", "investigating", "closed")
 
 
 class ScanCounter(SQLModel, table=True):
@@ -100,3 +107,49 @@ class StoredPage(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<StoredPage batch {self.batch_id} {self.basis}>"
+
+
+class Complaint(SQLModel, table=True):
+    """A report from a shopper (scan page) or entered by staff; worked through a queue."""
+
+    __table_args__ = (Index("ix_complaint_status_created", "status", "created_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    source: str = Field(max_length=8)  # scan | staff
+    category: str = Field(max_length=16)
+    text: str = Field(max_length=4000)
+    contact: str = Field(default="", max_length=200)
+    # A photo re-encoded by the caller (scan page) is kept as bytes; a staff upload may be a path.
+    photo: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    photo_mime: str = Field(default="", max_length=32)
+    photo_path: str = Field(default="", max_length=300)
+    code: str = Field(default="", max_length=64, index=True)  # the trace / unit code it is about
+    batch_id: Optional[int] = Field(default=None, index=True)  # no FK: tracing owns batches
+    producer_id: Optional[int] = Field(default=None, foreign_key="producer.id", index=True)
+    scan_context: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default="new", max_length=16)
+    assignee_id: Optional[int] = Field(default=None, foreign_key="user.id")
+    resolution: str = Field(default="", max_length=4000)
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")  # staff entry; None from the scan page
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<Complaint {self.id} {self.category} {self.status}>"
+
+
+class ComplaintUpdate(SQLModel, table=True):
+    """One change to a complaint (status, assignee, note, resolution): who and when. Append-only."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    from_status: str = Field(default="", max_length=16)
+    to_status: str = Field(max_length=16)
+    assignee_id: Optional[int] = Field(default=None, foreign_key="user.id")
+    note: str = Field(default="", max_length=4000)
+    by_user_id: Optional[int] = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ComplaintUpdate {self.complaint_id} {self.from_status}->{self.to_status}>"

@@ -16,9 +16,9 @@ from markupsafe import Markup
 from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
-from gi_trace.oversight.models import COMPLAINT_CATEGORIES
-from gi_trace.oversight.services import category_label
 from gi_trace.scan import read_path
+from gi_trace.scan.complaints import category_label
+from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.services import ScanCount
 
 _TEXTS: dict[str, SimpleNamespace] = {}

@@ -25,12 +25,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_engine, get_session
 from gi_trace.extensions import limiter
+from gi_trace.network import network_hash, network_of
 from gi_trace.observability import metrics
-from gi_trace.oversight.models import COMPLAINT_CATEGORIES
-from gi_trace.oversight.services import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
 from gi_trace.scan import page_text
 from gi_trace.scan import photos, read_path, services, stored_pages
-from gi_trace.scan.network import network_hash, network_of
+from gi_trace.scan.complaints import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
+from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
 from gi_trace import formatting as fmt

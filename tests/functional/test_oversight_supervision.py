@@ -7,8 +7,9 @@ import pytest
 from sqlmodel import select
 
 from gi_trace.authorisation.models import AuthorisationDecision
-from gi_trace.oversight.models import Complaint, ComplaintUpdate, Inspection
-from gi_trace.oversight.services import file_complaint
+from gi_trace.oversight.models import Inspection
+from gi_trace.scan.complaints import file_complaint
+from gi_trace.scan.models import Complaint, ComplaintUpdate
 from gi_trace.timeutil import local_today
 from tests.conftest import csrf_token, login
 from tests.factories import DecisionFactory, ProducerFactory, UserFactory, producer_user

@@ -10,7 +10,7 @@ from sqlmodel import select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from gi_trace.oversight.models import Complaint
+from gi_trace.scan.models import Complaint
 from gi_trace.tracing import codes
 from tests.factories_scan import lot_from_tested_harvest, unit_code
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from gi_trace.errors import ValidationError
-from gi_trace.oversight.services import complaint_history, file_complaint
+from gi_trace.oversight.services import complaint_history
+from gi_trace.scan.complaints import file_complaint
 from tests.factories import ProducerFactory, UserFactory
 
 

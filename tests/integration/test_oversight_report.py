@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from gi_trace.oversight import report as rep
-from gi_trace.oversight.services import InspectionInput, file_complaint, record_inspection, update_complaint
+from gi_trace.oversight.services import InspectionInput, record_inspection, update_complaint
+from gi_trace.scan.complaints import file_complaint
 from gi_trace.scan.models import CounterfeitFlag, ScanCounter
 from tests.factories import OutputFactory, UserFactory, goji
 from tests.factories_scan import lot_from_tested_harvest, unit_code

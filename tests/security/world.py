@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from gi_trace.accounts import services as accounts
 from gi_trace.accounts.models import User
 from gi_trace.jobs.models import Job
-from gi_trace.oversight.services import file_complaint
+from gi_trace.scan.complaints import file_complaint
 from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
 from tests.factories import UserFactory, goji
 from tests.factories_scan import lot_from_tested_harvest, unit_code
