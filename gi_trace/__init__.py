@@ -68,7 +68,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     from gi_trace.api import api_bp
 
-    _connect_areas()
+    _connect_areas(app)
     for area in AREAS:
         # Import API modules first: they add routes to the shared API blueprint.
         _area_modules(area, "api")
@@ -97,9 +97,11 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     return app
 
 
-def _connect_areas() -> None:
+def _connect_areas(app: Flask) -> None:
     """Where a higher area extends a lower one, said once, here: a lower area never imports a higher
     one (tests/unit/test_layers.py), so the app factory connects them."""
     from gi_trace.authorisation import imports as authorisation_imports
+    from gi_trace.scan import services as scan_services
 
     authorisation_imports.register()  # the register's import page and CLI offer authorisation decisions
+    app.extensions["tracing_scan_counts"] = scan_services.batch_scan_counts  # the producer portal's scan counts

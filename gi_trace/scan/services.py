@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from gi_trace.registry.models import Producer
 from gi_trace.scan.models import CounterfeitFlag, ScanCounter, ScanNetwork
+from gi_trace.tracing import units
+from gi_trace.tracing.models import Batch, UnitCode
 from gi_trace.types import utcnow
 
 COUNTER = ScanCounter.__table__
@@ -247,3 +249,19 @@ def open_flags(session: Session, county_code: Optional[str] = None, limit: int =
     if county_code:
         query = query.where(Producer.__table__.c.county_code == county_code)
     return list(session.execute(query).all())
+
+
+def batch_scan_counts(session: Session, batches: Sequence[Batch]) -> dict[int, units.Scans]:
+    """How often each batch's own code and its unit codes were scanned, per batch id (the producer portal
+    shows it; connected to tracing.units.scan_counts by the app factory)."""
+    if not batches:
+        return {}
+    ids = [b.id for b in batches]
+    by_code = {b.code: b.id for b in batches}
+    own = dict(session.execute(select(ScanCounter.code, ScanCounter.scans)
+                            .where(ScanCounter.code.in_(list(by_code)))).all())
+    unit_rows = session.execute(select(UnitCode.batch_id, func.coalesce(func.sum(ScanCounter.scans), 0))
+                             .join(ScanCounter, ScanCounter.code == UnitCode.code)
+                             .where(UnitCode.batch_id.in_(ids)).group_by(UnitCode.batch_id)).all()
+    unit_scans = {batch_id: int(total) for batch_id, total in unit_rows}
+    return {b.id: units.Scans(int(own.get(b.code, 0)), unit_scans.get(b.id, 0)) for b in batches}

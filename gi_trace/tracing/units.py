@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
@@ -158,19 +159,8 @@ class Scans:
 
 
 def scan_counts(session: Session, batches: Sequence[Batch]) -> dict[int, Scans]:
-    """Scan counts per batch id, from the scan area's counters (empty when that area is absent)."""
+    """Scan counts per batch id. The scan area counts scans: the app factory gives its counter to the
+    app (`app.extensions["tracing_scan_counts"]`), so tracing never imports scan."""
     if not batches:
         return {}
-    try:
-        from gi_trace.scan.models import ScanCounter
-    except ImportError:  # the scan area is optional for the portal
-        return {}
-    ids = [b.id for b in batches]
-    by_code = {b.code: b.id for b in batches}
-    own = dict(session.exec(select(ScanCounter.code, ScanCounter.scans)
-                            .where(ScanCounter.code.in_(list(by_code)))).all())
-    unit_rows = session.exec(select(UnitCode.batch_id, func.coalesce(func.sum(ScanCounter.scans), 0))
-                             .join(ScanCounter, ScanCounter.code == UnitCode.code)
-                             .where(UnitCode.batch_id.in_(ids)).group_by(UnitCode.batch_id)).all()
-    unit_scans = {batch_id: int(total) for batch_id, total in unit_rows}
-    return {b.id: Scans(int(own.get(b.code, 0)), unit_scans.get(b.id, 0)) for b in batches}
+    return current_app.extensions["tracing_scan_counts"](session, batches)

@@ -281,3 +281,18 @@ def test_storage_of_timeline_event_rows_is_never_changed_by_a_scan(client, sessi
     before = session.exec(query).all()
     _page(client, lot.code)
     assert session.exec(query).all() == before
+
+
+def test_the_producer_portal_shows_how_often_its_batch_was_scanned(client, session):
+    """The portal's scan counts come from the scan area through the app factory's connection."""
+    from tests.conftest import login
+
+    grower, _harvest, lot = lot_from_tested_harvest(session)
+    unit = unit_code(session, lot)
+    session.commit()
+    for address in ("203.0.113.7", "198.51.100.7"):
+        client.get(f"/t/{lot.code}", environ_base={"REMOTE_ADDR": address})
+    client.get(f"/t/{unit.code}", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    login(client, grower.user.username)
+    html = client.get(f"/batches/{lot.code}").get_data(as_text=True)
+    assert "批次码 2 次，单品码 1 次" in html
