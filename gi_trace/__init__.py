@@ -15,7 +15,7 @@ from gi_trace.config import PROJECT_ROOT, load_config, normalise_database_url
 # views*.py export a blueprint `bp`, api*.py add routes to the shared API blueprint, and cli*.py
 # (commands) and tasks*.py (kinds of background job) have `register(app)`; they are found by name, so
 # an area adds a face without touching this file.
-AREAS = ("jobs", "accounts", "registry", "authorisation", "tracing", "scan", "oversight", "ops", "web")
+AREAS = ("jobs", "accounts", "registry", "authorisation", "tracing", "scan", "oversight", "ops", "demo", "web")
 
 
 def _area_modules(area: str, prefix: str) -> list:

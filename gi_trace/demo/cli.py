@@ -8,7 +8,8 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from gi_trace.db import session_scope
-from gi_trace.registry import demo
+from gi_trace.demo import registry_data as demo
+from gi_trace.demo.batches import load_demo_batches
 
 
 @click.command("demo-data")
@@ -37,8 +38,6 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
                                        "register (use --if-empty to skip quietly)")
         summary = demo.load_demo_data(session, seed=seed, producers=producers)
         session.flush()
-        from gi_trace.tracing.demo import load_demo_batches
-
         batches = load_demo_batches(session)
     elapsed = time.perf_counter() - started
     click.echo(f"demo-data (seed {seed}) loaded in {elapsed:.1f}s:")
