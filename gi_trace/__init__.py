@@ -101,7 +101,10 @@ def _connect_areas(app: Flask) -> None:
     """Where a higher area extends a lower one, said once, here: a lower area never imports a higher
     one (tests/unit/test_layers.py), so the app factory connects them."""
     from gi_trace.authorisation import imports as authorisation_imports
+    from gi_trace.authorisation import views as authorisation_views
     from gi_trace.scan import services as scan_services
 
     authorisation_imports.register()  # the register's import page and CLI offer authorisation decisions
+    # the register's producer list and producer page show authorisation statuses, history and decisions
+    app.extensions["registry_producer_statuses"] = authorisation_views.PRODUCER_STATUSES
     app.extensions["tracing_scan_counts"] = scan_services.batch_scan_counts  # the producer portal's scan counts

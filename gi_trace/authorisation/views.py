@@ -7,15 +7,18 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlmodel import select
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional as OptionalValue
 
 from gi_trace.access import PUBLIC, access, actor
+from gi_trace.accounts.models import User
 from gi_trace.authorisation import register, rules, services
 from gi_trace.db import get_session
 from gi_trace.errors import DomainError, NotFound
 from gi_trace.registry import services as registry
 from gi_trace.registry.paging import page_of
+from gi_trace.registry.views import ProducerStatuses, producer_page, visible_producer
 from gi_trace.timeutil import local_today
 from gi_trace.web.forms import attempt
 
@@ -52,6 +55,35 @@ DECISION_LABELS = {
 def decision_choices() -> list[tuple[str, str]]:
     """The decisions a regulator can record, named as actions."""
     return [(a, DECISION_LABELS[a]) for a in services.REGULATOR_ACTIONS]
+
+
+def state_choices() -> list[tuple[str, str]]:
+    return [(s, services.state_label(s)) for s in rules.STATES]
+
+
+def producer_page_part(session, producer, products, forms: dict, can_edit: bool, today) -> dict:
+    """A producer's authorisations with their full history, and the decision form for who may decide."""
+    authorisations = []
+    decider_ids = set()
+    for product in products:
+        decisions = services.history(session, producer.id, product.id)
+        decider_ids.update(d.decided_by for d in decisions if d.decided_by)
+        authorisations.append((product, rules.status_on(decisions, today), decisions))
+    deciders = {u.id: u for u in session.exec(select(User).where(User.id.in_(decider_ids))).all()} \
+        if decider_ids else {}
+    if can_edit:
+        if "decision" not in forms and products:
+            forms["decision"] = DecisionForm(prefix="dec", formdata=None, effective_date=today)
+        if "decision" in forms:
+            forms["decision"].product.choices = [(p.slug, p.name_zh) for p in products]
+            forms["decision"].action.choices = decision_choices()
+    return {"authorisations": authorisations, "deciders": deciders, "state_label": services.state_label,
+            "action_label": services.action_label}
+
+
+# The authorisation part of the register's producer pages (connected by the app factory).
+PRODUCER_STATUSES = ProducerStatuses(states=state_choices, statuses=services.statuses, none=rules.Status(rules.NONE),
+                                     state_label=services.state_label, page=producer_page_part)
 
 
 class ApplyForm(FlaskForm):
@@ -152,8 +184,6 @@ def pending():
 @access("regulator", "admin")
 def decide(producer_id: int):
     """Record a regulator's decision; refusals are shown beside the field on the producer page."""
-    from gi_trace.registry.views import producer_page, visible_producer
-
     session = get_session()
     producer = visible_producer(session, producer_id)
     registry.require_regulator_scope(actor(), producer.county_code)

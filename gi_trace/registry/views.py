@@ -1,9 +1,10 @@
 """Register pages for regulators and admins: producers, GI products, sector totals."""
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -21,8 +22,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from gi_trace.access import access, actor
 from gi_trace.accounts.models import User
-from gi_trace.authorisation import rules
-from gi_trace.authorisation import services as auth_services
 from gi_trace.db import get_session
 from gi_trace.registry import services
 from gi_trace.registry.labels import PRODUCER_KIND_LABELS, PRODUCT_KIND_LABELS
@@ -153,8 +152,25 @@ def visible_producer(session, producer_id: int) -> Producer:
     return producer
 
 
+@dataclass(frozen=True)
+class ProducerStatuses:
+    """What the authorisation area adds to the producer pages: each producer's status (the list's column
+    and filter) and, on a producer's page, its history and the decision form. The register sits below
+    authorisation, so the app factory connects it (app.extensions["registry_producer_statuses"])."""
+
+    states: Callable[[], list[tuple[str, str]]]  # (state, words), to filter the producer list by
+    statuses: Callable[..., dict]  # (session, product_id, on, producer_ids=None) -> producer id -> status
+    none: Any  # the status of a producer without a decision
+    state_label: Callable[[str], str]
+    page: Callable[..., dict]  # (session, producer, products, forms, can_edit, today) -> template values
+
+
+def producer_statuses() -> ProducerStatuses:
+    return current_app.extensions["registry_producer_statuses"]
+
+
 def state_choices() -> list[tuple[str, str]]:
-    return [(s, auth_services.state_label(s)) for s in rules.STATES]
+    return producer_statuses().states()
 
 
 def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, status: int = 200):
@@ -163,14 +179,6 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
     forms = dict(forms or {})
     products = services.producer_products(session, producer.id)
     today = local_today()
-    authorisations = []
-    decider_ids = set()
-    for product in products:
-        decisions = auth_services.history(session, producer.id, product.id)
-        decider_ids.update(d.decided_by for d in decisions if d.decided_by)
-        authorisations.append((product, rules.status_on(decisions, today), decisions))
-    deciders = {u.id: u for u in session.exec(select(User).where(User.id.in_(decider_ids))).all()} \
-        if decider_ids else {}
     can_edit = user.role == "admin" or user.role == "regulator" and user.county_code in (None, producer.county_code)
     if can_edit:
         if "plot" not in forms:
@@ -181,22 +189,12 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
         if "output" not in forms:
             forms["output"] = OutputForm(prefix="out", formdata=None, year=today.year - 1)
         forms["output"].product.choices = [(p.slug, p.name_zh) for p in products]
-        if "decision" not in forms and products:
-            from gi_trace.authorisation.views import DecisionForm
-
-            forms["decision"] = DecisionForm(prefix="dec", formdata=None, effective_date=today)
-        if "decision" in forms:
-            forms["decision"].product.choices = [(p.slug, p.name_zh) for p in products]
-            from gi_trace.authorisation.views import decision_choices
-
-            forms["decision"].action.choices = decision_choices()
+    statuses = producer_statuses().page(session, producer, products, forms, can_edit, today)
     body = render_template(
         "registry/producer.html", producer=producer, regions=services.region_names(session),
         plots=services.plots_of(session, producer.id), trademarks=services.trademarks_of(session, producer.id),
         outputs=services.outputs_of(session, producer.id), products={p.id: p for p in products},
-        authorisations=authorisations, deciders=deciders, forms=forms, can_edit=can_edit,
-        kind_labels=PRODUCER_KIND_LABELS, state_label=auth_services.state_label,
-        action_label=auth_services.action_label, today=today,
+        forms=forms, can_edit=can_edit, kind_labels=PRODUCER_KIND_LABELS, today=today, **statuses,
     )
     return body, status
 
@@ -226,13 +224,14 @@ def producers():
         q=(form.q.data or "")[:100])
     query = services.producers_query(user, filters)
     today = local_today()
-    wanted_state = form.status.data if form.status.data in rules.STATES else ""
+    parts = producer_statuses()
+    wanted_state = form.status.data if form.status.data in {s for s, _words in parts.states()} else ""
     if wanted_state and status_product is not None:
         # Status is derived from histories, so filter light id rows here and load only the page shown.
-        known = auth_services.statuses(session, status_product.id, today)
+        known = parts.statuses(session, status_product.id, today)
         ids = [pid for pid in session.execute(query.with_only_columns(Producer.id)
                                               .order_by(Producer.name, Producer.id)).scalars()
-               if known.get(pid, rules.Status(rules.NONE)).state == wanted_state]
+               if known.get(pid, parts.none).state == wanted_state]
         page = page_of(request.args.get("page"), len(ids))
         page_ids = ids[page.offset:page.offset + page.per_page]
         loaded = {p.id: p for p in session.exec(select(Producer).where(Producer.id.in_(page_ids))).all()} \
@@ -242,12 +241,12 @@ def producers():
         page = page_of(request.args.get("page"), services.count_of(session, query))
         rows = list(session.exec(query.order_by(Producer.name, Producer.id).offset(page.offset)
                                  .limit(page.per_page)).all())
-    status_by_id = auth_services.statuses(session, status_product.id, today, [p.id for p in rows]) \
+    status_by_id = parts.statuses(session, status_product.id, today, [p.id for p in rows]) \
         if status_product is not None else {}
     return render_template("registry/producers.html", form=form, producers=rows, page=page,
                            regions=services.region_names(session), status_by_id=status_by_id,
                            status_product=status_product, kind_labels=PRODUCER_KIND_LABELS,
-                           state_label=auth_services.state_label, none_status=rules.Status(rules.NONE))
+                           state_label=parts.state_label, none_status=parts.none)
 
 
 @bp.route("/producers/new", methods=["GET", "POST"])
