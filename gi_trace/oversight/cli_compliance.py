@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
+from gi_trace.oversight import compliance as c
 
 
 def _pct(value) -> str:
@@ -25,8 +26,6 @@ def _pct(value) -> str:
 @with_appcontext
 def compliance_cmd(product_slug, year, county_code, as_of, as_json):
     """The user share and output share of GI special-mark users against the target (专栏4)."""
-    from gi_trace.oversight import compliance as c
-
     try:
         with session_scope() as session:
             query = c.parse_query(session, product_slug, year, county_code, as_of)

@@ -9,6 +9,8 @@ from flask.cli import AppGroup
 
 from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
+from gi_trace.oversight import compliance as c
+from gi_trace.oversight import report
 
 report_cli = AppGroup("report", help="Supervision reports.")
 
@@ -21,9 +23,6 @@ report_cli = AppGroup("report", help="Supervision reports.")
               help="Folder to write report.html, report.json, tables/*.csv and tables.xlsx into.")
 def annual_cmd(product_slug, year, county_code, out_dir):
     """Write the annual GI supervision report (地理标志保护监管年度报告) for a product and year."""
-    from gi_trace.oversight import compliance as c
-    from gi_trace.oversight import report
-
     try:
         with session_scope() as session:
             query = c.parse_query(session, product_slug, year, county_code)

@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Optional
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gi_trace.oversight import compliance as c
-from gi_trace.registry.models import Product, Region
+from gi_trace.registry.models import OutputRecord, Product, Region
 from gi_trace.registry.paging import page_of
 from gi_trace.timeutil import local_today
 
@@ -27,9 +28,6 @@ def default_year() -> int:
 
 def latest_output_year(session: Session, product: Optional[Product]) -> int:
     """The year the dashboard opens on: the latest with output records, else the current one."""
-    from sqlalchemy import func
-
-    from gi_trace.registry.models import OutputRecord
 
     this_year = default_year()
     if product is None:

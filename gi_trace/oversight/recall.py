@@ -19,7 +19,13 @@ from sqlmodel import Session
 
 from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
+from gi_trace.errors import NotFound
 from gi_trace.registry.models import Producer, Region
+from gi_trace.tracing.lineage import trace
+from gi_trace.tracing.models import Batch, BatchLink, Event
+from gi_trace.tracing.rules import local_time
+from gi_trace.tracing.services import can_see_batch
+from gi_trace.tracing.units import find_code
 
 COLUMNS = [
     ("direction", "Direction"), ("batch_code", "Batch code"), ("batch_kind", "Batch kind"),
@@ -52,10 +58,6 @@ def direction_label(direction: str) -> str:
 
 def find_batch(session: Session, user: User, code: str):
     """The batch with this trace (or unit) code that the user may see, else NotFound."""
-    from gi_trace.errors import NotFound
-    from gi_trace.tracing.services import can_see_batch
-    from gi_trace.tracing.units import find_code
-
     batch, _unit = find_code(session, code)
     if not can_see_batch(user, batch, session.get(Producer, batch.producer_id)):
         raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
@@ -76,10 +78,6 @@ def _key_data(data: Any) -> str:
 
 def recall_rows(session: Session, batch) -> list[dict]:
     """One row per event of the batch and of every batch upstream and downstream of it."""
-    from gi_trace.tracing.lineage import trace
-    from gi_trace.tracing.models import Batch, BatchLink, Event
-    from gi_trace.tracing.rules import local_time
-
     up = trace(session, batch, "backward")
     down = trace(session, batch, "forward")
     direction = {nid: "upstream" for nid in up.nodes}

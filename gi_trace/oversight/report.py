@@ -25,9 +25,11 @@ from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight.compliance.queries import _last_decisions
 from gi_trace.oversight.models import Inspection
+from gi_trace.oversight.services import status_label
 from gi_trace.registry.models import Producer, Product, Region
+from gi_trace.scan.complaints import category_label
 from gi_trace.scan.models import Complaint, CounterfeitFlag, ScanCounter
-from gi_trace.timeutil import local_today
+from gi_trace.timeutil import LOCAL_TZ, local_today
 from gi_trace.tracing.models import Batch, PlausibilityFlag, UnitCode
 from gi_trace.types import utcnow
 
@@ -58,7 +60,6 @@ TABLES = {
 def _year_bounds(year: int) -> tuple[date, date, datetime, datetime]:
     start, end = date(year, 1, 1), date(year, 12, 31)
     # Timestamps: the local (China) year, as UTC instants.
-    from gi_trace.timeutil import LOCAL_TZ
 
     t0 = datetime.combine(start, time.min, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
     t1 = datetime.combine(end + timedelta(days=1), time.min, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
@@ -407,8 +408,6 @@ def render_html(data: dict, session: Optional[Session] = None) -> str:
     from flask_babel import gettext as _
 
     from gi_trace.oversight import svg
-    from gi_trace.oversight.services import status_label
-    from gi_trace.scan.complaints import category_label
 
     report = data["report"]
     comp = report["summary"]["compliance"]

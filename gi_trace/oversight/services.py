@@ -9,16 +9,20 @@ from datetime import date
 from typing import Optional
 
 from flask_babel import gettext as _
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
+from gi_trace.authorisation.services import DecisionInput, decide
 from gi_trace.errors import NotFound, ValidationError
 from gi_trace.oversight.models import INSPECTION_RESULTS, Inspection
 from gi_trace.registry.models import Producer
+from gi_trace.registry.services import get_product, producer_by_code, require_producer_visible, require_regulator_scope
 from gi_trace.scan.complaints import MAX_TEXT, file_complaint
 from gi_trace.scan.models import COMPLAINT_STATUSES, Complaint, ComplaintUpdate
-from gi_trace.tracing.units import find_code
 from gi_trace.timeutil import local_today
+from gi_trace.tracing.models import Batch
+from gi_trace.tracing.units import find_code
 from gi_trace.types import utcnow
 
 
@@ -90,8 +94,6 @@ def complaints_query(user: User, status: Optional[str] = None):
 def list_complaints(session: Session, user: User, status: Optional[str] = None, *, offset: int = 0,
                     limit: int = 50) -> tuple[int, list[Complaint]]:
     """(total, one page) of the complaints the user may see."""
-    from sqlalchemy import func
-
     if status and status not in COMPLAINT_STATUSES:
         raise ValidationError(_("Unknown status."), field="status")
     query = complaints_query(user, status)
@@ -171,8 +173,6 @@ def resolve_code(session: Session, code: str) -> tuple[Optional[int], Optional[i
 def enter_complaint(session: Session, user: User, *, category: str, text: str, contact: str = "", code: str = "",
                     producer_code: str = "") -> Complaint:
     """A complaint entered by staff (phone, letter, market check), linked to the code's batch and producer."""
-    from gi_trace.registry.services import producer_by_code, require_producer_visible
-
     batch_id, producer_id = resolve_code(session, code)
     if producer_code.strip():
         producer = producer_by_code(session, producer_code)
@@ -211,10 +211,6 @@ def record_inspection(session: Session, user: User, data: InspectionInput, *,
     inspection's id), effective today, the day it is decided; if it is refused, the caller rolls
     back and nothing is recorded.
     """
-    from gi_trace.authorisation.services import DecisionInput, decide
-    from gi_trace.registry.services import get_product, producer_by_code, require_producer_visible, \
-        require_regulator_scope
-
     if not (data.producer_code or "").strip():
         raise ValidationError(_("Give the producer's credit code or registry number."), field="producer_code")
     producer = producer_by_code(session, data.producer_code)
@@ -276,8 +272,6 @@ def inspections_query(user: User, result: Optional[str] = None, producer_id: Opt
 def list_inspections(session: Session, user: User, result: Optional[str] = None, *, offset: int = 0,
                      limit: int = 50) -> tuple[int, list[tuple[Inspection, Producer]]]:
     """(total, one page) of (inspection, producer) the user may see."""
-    from sqlalchemy import func
-
     if result and result not in INSPECTION_RESULTS:
         raise ValidationError(_("Choose pass or fail."), field="result")
     query = inspections_query(user, result)
@@ -300,10 +294,6 @@ def complaint_view(session: Session, complaint: Complaint) -> dict:
     producer = session.get(Producer, complaint.producer_id) if complaint.producer_id else None
     batch_code = None
     if complaint.batch_id is not None:
-        try:
-            from gi_trace.tracing.models import Batch
-        except ImportError:
-            Batch = None
-        batch = session.get(Batch, complaint.batch_id) if Batch is not None else None
+        batch = session.get(Batch, complaint.batch_id)
         batch_code = batch.code if batch else None
     return {"history": history, "users": users, "producer": producer, "batch_code": batch_code}

@@ -11,6 +11,7 @@ from gi_trace.errors import DomainError
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight import dashboard as d
 from gi_trace.oversight import svg
+from gi_trace.registry.paging import page_of
 
 bp = Blueprint("oversight", __name__, url_prefix="/oversight")
 bp.add_app_template_global(svg.share_bars, "svg_share_bars")
@@ -56,8 +57,6 @@ def dashboard():
 @access("regulator", "admin")
 def drilldown():
     """Every producer registered for the product, with why it counts or not on the date."""
-    from gi_trace.registry.paging import page_of
-
     session, _products, query = _filters()
     reason = request.args.get("reason") or None
     view = d.drilldown_page(session, query, request.args.get("page"), reason=reason)

@@ -12,11 +12,13 @@ from wtforms.validators import Optional as OptionalV
 
 from gi_trace.access import access, actor
 from gi_trace.db import get_session
+from gi_trace.errors import NotFound
 from gi_trace.oversight import services as s
-from gi_trace.scan import complaints as filing
-from gi_trace.scan.models import COMPLAINT_CATEGORIES, COMPLAINT_STATUSES
+from gi_trace.registry.models import Producer
 from gi_trace.registry.paging import page_of
 from gi_trace.registry.services import list_products
+from gi_trace.scan import complaints as filing
+from gi_trace.scan.models import COMPLAINT_CATEGORIES, COMPLAINT_STATUSES
 from gi_trace.web.forms import attempt
 
 bp = Blueprint("oversight_supervision", __name__, url_prefix="/oversight")
@@ -134,7 +136,6 @@ def _update_form(session, complaint) -> ComplaintUpdateForm:
                            if st == complaint.status or st in s.COMPLAINT_TRANSITIONS[complaint.status]]
     county = None
     if complaint.producer_id is not None:
-        from gi_trace.registry.models import Producer
         producer = session.get(Producer, complaint.producer_id)
         county = producer.county_code if producer else None
     form.assignee_id.choices = [SelectChoice("", _("— unchanged —"))] + [
@@ -173,7 +174,6 @@ def complaint_photo(complaint_id: int):
     """The complaint's photo (re-encoded pixels only), for regulators."""
     item = s.visible_complaint(get_session(), actor(), complaint_id)
     if not item.photo:
-        from gi_trace.errors import NotFound
         raise NotFound(_("This complaint has no photo."))
     return Response(item.photo, mimetype=item.photo_mime or "application/octet-stream",
                     headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"})

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
+from gi_trace.accounts.services import get_user_by_username
 from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
 from gi_trace.registry.imports import KINDS, ImportResult, estimate_rows, import_file
@@ -50,8 +51,6 @@ def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, user
     written, every bad row is printed (row number as in the spreadsheet, column, reason) and the
     command exits with status 1. Importing the same file again changes nothing.
     """
-    from gi_trace.accounts.services import get_user_by_username
-
     try:
         estimated = estimate_rows(file)
         with session_scope() as session:

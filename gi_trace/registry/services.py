@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Iterable, Optional
 
 from flask_babel import gettext as _
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import Forbidden, NotFound, ValidationError
 from gi_trace.registry.models import (
     PRODUCER_KINDS,
+    PRODUCT_KINDS,
     OutputRecord,
     Plot,
     Producer,
     ProducerProduct,
     Product,
+    ProductRegistration,
     ProductTown,
     Region,
+    SectorTotal,
     Trademark,
 )
 from gi_trace.registry.uscc import check_uscc
@@ -330,8 +335,6 @@ def producers_query(user: User, filters: ProducerFilter):
 
 def count_of(session: Session, query) -> int:
     """How many rows a select returns."""
-    from sqlalchemy import func
-
     return session.exec(select(func.count()).select_from(query.subquery())).one()
 
 
@@ -364,8 +367,6 @@ def require_product_editor(user: User) -> None:
 
 
 def _valid_mmdd(value: str) -> bool:
-    from datetime import date
-
     try:
         date.fromisoformat("2024-" + value)  # a leap year accepts 02-29
     except ValueError:
@@ -377,7 +378,6 @@ def check_product_input(data: ProductInput, regions: dict[str, Region]) -> None:
     """Raise ValidationError for the first problem with a product definition."""
     import re
 
-    from gi_trace.registry.models import PRODUCT_KINDS
 
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", data.slug or "") or len(data.slug) > 64:
         raise ValidationError(_("The slug may contain only lower-case letters, digits and single hyphens."),
@@ -414,8 +414,6 @@ def check_product_input(data: ProductInput, regions: dict[str, Region]) -> None:
 
 def save_product(session: Session, user: User, data: ProductInput, product: Optional[Product] = None) -> Product:
     """Create a GI product, or update `product`: its data, kinds of protection and protected towns."""
-    from gi_trace.registry.models import ProductRegistration
-
     require_product_editor(user)
     data.slug = (data.slug or "").strip().lower()
     data.towns = list(dict.fromkeys(data.towns))
@@ -458,16 +456,12 @@ def save_product(session: Session, user: User, data: ProductInput, product: Opti
 
 
 def registrations_of(session: Session, product_id: int) -> list:
-    from gi_trace.registry.models import ProductRegistration
-
     return list(session.exec(select(ProductRegistration).where(ProductRegistration.product_id == product_id)
                              .order_by(ProductRegistration.id)).all())
 
 
 def producer_counts_by_product(session: Session) -> dict[int, int]:
     """How many producers are registered for each product."""
-    from sqlalchemy import func
-
     rows = session.exec(select(ProducerProduct.product_id, func.count()).group_by(ProducerProduct.product_id)).all()
     return dict(rows)
 
@@ -477,8 +471,6 @@ def producer_counts_by_product(session: Session) -> dict[int, int]:
 def add_sector_total(session: Session, user: User, product: Product, year: int, county_code: Optional[str],
                      producers_total: Optional[int], output_value_yuan: Optional[float], source: str):
     """Record an official count (county None = whole city); one row per product, year and county."""
-    from gi_trace.registry.models import SectorTotal
-
     county_code = county_code or None
     if county_code is None:
         if user.role == "regulator" and user.county_code:
@@ -515,8 +507,6 @@ def add_sector_total(session: Session, user: User, product: Product, year: int, 
 
 def sector_totals(session: Session, user: User) -> list:
     """Official totals, newest first; a county regulator sees its county's and the whole city's."""
-    from gi_trace.registry.models import SectorTotal
-
     query = select(SectorTotal).order_by(SectorTotal.year.desc(), SectorTotal.product_id, SectorTotal.county_code)
     if user.role == "regulator" and user.county_code:
         query = query.where((SectorTotal.county_code == user.county_code) | SectorTotal.county_code.is_(None))

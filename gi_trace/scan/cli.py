@@ -6,7 +6,9 @@ import sys
 import click
 from flask import Flask
 
-from gi_trace.db import get_engine
+from gi_trace.db import get_engine, session_scope
+from gi_trace.scan import stored_pages
+from gi_trace.tracing.chain import batch_count
 
 
 @click.group("pages")
@@ -21,10 +23,6 @@ def pages_cli() -> None:
               help="Compare every stored page with a fresh build; replace and count those that differ.")
 def rebuild_cmd(stale_only: bool, check: bool) -> None:
     """Build the stored trace pages of all batches (or only the stale ones) from their records."""
-    from gi_trace.scan import stored_pages
-    from gi_trace.tracing.chain import batch_count
-    from gi_trace.db import session_scope
-
     with session_scope() as session:
         total = batch_count(session)
     with click.progressbar(length=total, label="Stored trace pages", file=sys.stderr) as bar:

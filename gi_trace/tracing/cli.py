@@ -11,6 +11,7 @@ from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
 from gi_trace.tracing import chain
 from gi_trace.tracing.models import Batch
+from gi_trace.tracing.services import batch_by_code
 
 
 def _report(code: str, result: chain.ChainResult) -> None:
@@ -36,8 +37,6 @@ def verify_cmd(code: str | None, all_broken: bool) -> None:
     the record does not verify from then on. Run it daily with --all-broken (cron or a systemd timer):
     without it the check stops at the first broken batch, and only that one is noted.
     """
-    from gi_trace.tracing.services import batch_by_code
-
     if code:
         with session_scope() as session:
             try:

@@ -8,6 +8,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import ImmutableMultiDict
 
 from gi_trace.access import actor
+from gi_trace.errors import ValidationError
 
 
 def _template_globals():
@@ -55,7 +56,6 @@ def _refuse_nul():
     or JSON body holding one is refused (422) before any view runs, so nothing recorded is altered."""
     from flask import abort
 
-    from gi_trace.errors import ValidationError
 
     if "\x00" in request.path:
         abort(404)

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
+from gi_trace.authorisation.services import statuses
 from gi_trace.errors import ValidationError
 from gi_trace.oversight.compliance.queries import (
     _correlated_state,
@@ -68,8 +69,6 @@ def drilldown(session: Session, product: Product, year: int, county_code: Option
     its status on the date, output value in the year, whether it counts among the producers /
     authorised users, and its reasons.
     """
-    from gi_trace.authorisation.services import statuses
-
     if only is not None and only not in DRILLDOWN_FILTERS:
         raise ValidationError(_("Unknown filter."), field="only")
     as_of = as_of or default_as_of(year, local_today())

@@ -3,7 +3,7 @@ per-county tallies from one aggregate query."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Iterable, Optional
 
 from flask_babel import gettext as _
@@ -12,10 +12,11 @@ from sqlmodel import Session
 
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
-from gi_trace.errors import ValidationError
+from gi_trace.errors import Forbidden, ValidationError
 from gi_trace.oversight.compliance.shares import FIRST_YEAR, Official, Tally, assemble, default_as_of
 from gi_trace.registry.models import OutputRecord, Producer, ProducerProduct, Product, ProductTown, Region, SectorTotal
-from gi_trace.timeutil import local_today
+from gi_trace.registry.services import get_product
+from gi_trace.timeutil import local_today, parse_iso_date
 
 
 
@@ -32,9 +33,6 @@ class Query:
 def parse_query(session: Session, product_slug: str, year, county_code: Optional[str] = None,
                 as_of=None, *, today: Optional[date] = None) -> Query:
     """Check a request's parameters (strings from a URL or CLI are fine); ValidationError names the field."""
-    from gi_trace.registry.services import get_product
-    from gi_trace.timeutil import parse_iso_date
-
     if not (product_slug or "").strip():
         raise ValidationError(_("Choose a product."), field="product")
     product = get_product(session, product_slug.strip())
@@ -67,8 +65,6 @@ def parse_query(session: Session, product_slug: str, year, county_code: Optional
 
 def scoped_county(user, county_code: Optional[str]) -> Optional[str]:
     """The county a user may ask about: a county regulator only its own (Forbidden otherwise)."""
-    from gi_trace.errors import Forbidden
-
     if user is not None and user.role == "regulator" and user.county_code is not None:
         if county_code not in (None, "", user.county_code):
             raise Forbidden(_("You can only see your own county."), field="county")
@@ -108,8 +104,6 @@ def authorised_subquery(product_id: int, as_of: date):
 def state_from_last(last_action: Optional[str], last_date: Optional[date], valid_until: Optional[date],
                     as_of: date) -> tuple[str, Optional[date]]:
     """(state, since) on `as_of` from the last decision and the latest approval's expiry (valid histories)."""
-    from datetime import timedelta
-
     if last_action is None:
         return rules.NONE, None
     if last_action in ("approve", "reinstate", "suspend") and valid_until is not None and as_of > valid_until:
