@@ -6,8 +6,7 @@
 The floor, measured in the same run on the same URLs: `qrcode.make(url)` saved as PNG, one per
 URL, one process (the way a plain implementation draws labels). Figures are medians of --repeat
 runs, in labels per second:
-- ZIP: `labels.zip_sheet` — our encoder (same modules as qrcode) + 1-bit PNGs, in one process and
-  spread over a pool of worker processes (pool started beforehand; its start-up is shown apart);
+- ZIP: `labels.zip_sheet` — our encoder (same modules as qrcode) + 1-bit PNGs, in one process;
 - print view: `labels.render_sheet` — the whole A4 HTML page with 1,000 inline SVG QR codes;
 - PDF (for information, not part of the target): `labels.pdf_sheet`, A4 pages drawn at 300 dpi.
 The target is ≥ 3× the plain rate. No database is touched.
@@ -77,17 +76,11 @@ def main() -> int:
     app = create_app({"DATABASE_URL": f"sqlite:///{os.environ['GI_TRACE_INSTANCE']}/bench.sqlite3",
                       "SECRET_KEY": "bench", "TESTING": True})
 
-    start = time.perf_counter()
-    qr.pngs(urls[:8], parallel=True)  # start the worker pool (once per process in a server)
-    pool_start = time.perf_counter() - start
-
     plain = timed(lambda: plain_zip(urls), args.repeat)
-    zip_one = timed(lambda: labels.zip_sheet(sheet, parallel=False), args.repeat)
-    zip_pool = timed(lambda: labels.zip_sheet(sheet, parallel=True), args.repeat)
+    zip_one = timed(lambda: labels.zip_sheet(sheet), args.repeat)
     with app.test_request_context("/?lang=zh"):
-        view_one = timed(lambda: labels.render_sheet(sheet, parallel=False), args.repeat)
-        view_pool = timed(lambda: labels.render_sheet(sheet, parallel=True), args.repeat)
-        html = labels.render_sheet(sheet, parallel=False)
+        view_one = timed(lambda: labels.render_sheet(sheet), args.repeat)
+        html = labels.render_sheet(sheet)
         pdf = timed(lambda: labels.pdf_sheet(sheet), 1) if labels.pdf_fonts() else None
     assert html.count("<svg") >= n
 
@@ -96,13 +89,10 @@ def main() -> int:
 
     print(line("floor: qrcode.make(url) PNGs + ZIP", plain))
     print(line("ZIP of PNGs, one process", zip_one))
-    print(line("ZIP of PNGs, worker pool", zip_pool))
     print(line("print view (A4 HTML, inline SVG), one process", view_one))
-    print(line("print view, worker pool", view_pool))
     if pdf is not None:
         print(line("PDF (A4 pages drawn at 300 dpi, one run)", pdf))
-    print(f"  worker pool start-up (once per server process): {pool_start * 1000:.0f} ms")
-    best = min(zip_one, zip_pool), min(view_one, view_pool)
+    best = zip_one, view_one
     ok = all(plain / b >= 3 for b in best)
     print(f"target ≥ 3× plain: ZIP {plain / best[0]:.1f}×, print view {plain / best[1]:.1f}× — "
           f"{'met' if ok else 'NOT met'}")

@@ -78,18 +78,18 @@ def pages(labels: Sequence[Label], svgs: Sequence[str], per_page: int = LABELS_P
 
 
 def render_sheet(sheet: Sheet, *, back_url: str | None = None, zip_url: str | None = None,
-                 pdf_url: str | None = None, parallel: bool = False) -> str:
+                 pdf_url: str | None = None) -> str:
     """The HTML print view of a sheet (needs a request context for translations and URLs)."""
-    svgs = qr.svg_elements([label.url for label in sheet.labels], parallel=parallel)
+    svgs = qr.svg_elements([label.url for label in sheet.labels])
     return render_template("tracing/labels.html", sheet=sheet, pages=pages(sheet.labels, svgs),
                            back_url=back_url, zip_url=zip_url, pdf_url=pdf_url)
 
 
-def zip_sheet(sheet: Sheet, parallel: bool = False) -> bytes:
+def zip_sheet(sheet: Sheet) -> bytes:
     """A ZIP with one 2 cm / 300 dpi PNG per label, named by package (or position) number and code."""
     # Numbered by position: copies of one batch code must not share a file name.
     named = [(f"{label.serial or i:05d}-{label.display}.png", label.url) for i, label in enumerate(sheet.labels, 1)]
-    return qr.zip_of_pngs(named, parallel=parallel)
+    return qr.zip_of_pngs(named)
 
 
 # --- building a sheet from the database -------------------------------------------------------

@@ -22,10 +22,8 @@ same way as `qrcode.util.lost_point`, so the chosen mask and every module are id
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -42,9 +40,8 @@ ERROR_CORRECTION = qr_constants.ERROR_CORRECT_M
 BORDER = 4  # the standard's quiet zone, in modules
 LABEL_MM = 20.0
 LABEL_DPI = 300
-# Many labels may be drawn by a pool of worker processes (one per core) when the caller asks
-# (`parallel=True`). Off by default: one process already draws ~2,000 labels a second, and in a
-# web server the other cores are busy serving other requests (scripts/bench_qr.py shows both).
+# One process draws ~2,000 labels a second (scripts/bench_qr.py); a web server's other cores serve
+# other requests, so labels are drawn in the request's own process.
 
 
 def trace_url(base_url: str, code: str) -> str:
@@ -392,67 +389,19 @@ def _escape(text: str) -> str:
 
 # --- many at once ---------------------------------------------------------------------------
 
-_pool: ProcessPoolExecutor | None = None
-_pool_pid: int | None = None
-
-
-def _worker_pool() -> ProcessPoolExecutor | None:
-    """A pool with one worker per core, started once per process and reused (None on one core)."""
-    global _pool, _pool_pid
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cores < 2:
-        return None
-    if _pool is None or _pool_pid != os.getpid():
-        import multiprocessing
-
-        # forkserver, not fork: the web process has threads and open database connections.
-        _pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("forkserver"))
-        _pool_pid = os.getpid()
-    return _pool
-
-
-def _png_chunk(args: tuple[list[str], int | None, int]) -> list[bytes]:
-    texts, box_size, border = args
+def pngs(texts: Sequence[str], box_size: int | None = None, border: int = BORDER) -> list[bytes]:
+    """PNGs for many texts, in order."""
     return [png(t, box_size, border) for t in texts]
 
 
-def _svg_chunk(args: tuple[list[str], int]) -> list[str]:
-    texts, border = args
+def svg_elements(texts: Sequence[str], border: int = BORDER) -> list[str]:
+    """Inline SVGs for many texts, in order."""
     return [svg_element(t, border, css_class="qr") for t in texts]
 
 
-def _chunks(items: Sequence, parts: int) -> list[list]:
-    size = max(1, -(-len(items) // parts))
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
-def _map(func, texts: Sequence[str], extra: tuple, parallel: bool | None) -> list:
-    pool = _worker_pool() if parallel else None
-    if pool is None:
-        return func((list(texts), *extra))
-    # A few chunks per worker keeps both cores busy to the end.
-    chunks = _chunks(texts, pool._max_workers * 4)
-    out: list = []
-    for part in pool.map(func, [(chunk, *extra) for chunk in chunks]):
-        out.extend(part)
-    return out
-
-
-def pngs(texts: Sequence[str], box_size: int | None = None, border: int = BORDER,
-         parallel: bool = False) -> list[bytes]:
-    """PNGs for many texts, in order; big batches are spread over the cores."""
-    return _map(_png_chunk, texts, (box_size, border), parallel)
-
-
-def svg_elements(texts: Sequence[str], border: int = BORDER, parallel: bool = False) -> list[str]:
-    """Inline SVGs for many texts, in order; big batches are spread over the cores."""
-    return _map(_svg_chunk, texts, (border,), parallel)
-
-
-def zip_of_pngs(named: Sequence[tuple[str, str]], box_size: int | None = None,
-                parallel: bool = False) -> bytes:
+def zip_of_pngs(named: Sequence[tuple[str, str]], box_size: int | None = None) -> bytes:
     """A ZIP of (file name, text) QR PNGs; stored, not deflated — PNGs are already compressed."""
-    images = pngs([text for _, text in named], box_size, parallel=parallel)
+    images = pngs([text for _, text in named], box_size)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
         for (name, _), data in zip(named, images):
