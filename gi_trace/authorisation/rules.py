@@ -108,6 +108,16 @@ def sort_key(decision) -> tuple:
     return (decision.effective_date, getattr(decision, "id", 0) or 0)
 
 
+def status_after_last(last_action: Optional[str], last_date: Optional[date], valid_until: Optional[date],
+                      on: date) -> Status:
+    """The state (and since) on `on` from the last decision up to it and the latest approval's expiry,
+    without folding the whole history: for a valid history (every decision passed next_status when it
+    was recorded) it is status_on(...)'s state and since. The bulk drill-down reads these facts in SQL."""
+    if last_action is None:
+        return Status(NONE)
+    return _expire(Status(_RESULT[last_action], since=last_date, valid_until=valid_until), on)
+
+
 def status_on(decisions: Iterable[DecisionLike], on: date) -> Status:
     """The status on `on`, from decisions in effective-date order (later records win ties)."""
     status = Status(NONE)

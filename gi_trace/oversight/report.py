@@ -17,13 +17,13 @@ from typing import Any, Optional
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
+from gi_trace.authorisation.services import statuses
 from gi_trace.oversight import compliance as c
-from gi_trace.oversight.compliance.queries import _last_decisions
 from gi_trace.oversight.models import Inspection
 from gi_trace.oversight.services import status_label
 from gi_trace.registry.models import Producer, Product, Region
@@ -118,7 +118,7 @@ def authorised_users(session: Session, product: Product, year: int, county: Opti
     # Who was in force (or suspended) at the end of the previous year, among those approved in this one:
     # approvals of anyone else are new users.
     approved = {dec["producer_id"] for dec in decisions if dec["action"] == "approve"}
-    before = _held_at(session, product.id, start - timedelta(days=1), approved, start, min(end, as_of))
+    before = _held_at(session, product.id, start - timedelta(days=1), approved)
     counties = {}
 
     def bucket(code: str) -> dict:
@@ -153,25 +153,10 @@ def authorised_users(session: Session, product: Product, year: int, county: Opti
             "list": [dict(zip(columns, r)) for r in authorised[:HTML_LIST_LIMIT]], "list_truncated": len(authorised) > HTML_LIST_LIMIT}, decisions
 
 
-def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int], start: date,
-             end: date) -> set[int]:
-    """Which of these producers (approved between start and end) held an authorisation on a date."""
-    if not producer_ids:
-        return set()
-    d = AuthorisationDecision.__table__
-    approved = (select(d.c.producer_id).where(d.c.product_id == product_id, d.c.action == "approve",
-                                              d.c.effective_date >= start, d.c.effective_date <= end))
-    last, approval = _last_decisions(product_id, on)
-    query = (select(last.c.producer_id, last.c.action, last.c.effective_date, approval.c.valid_until)
-             .outerjoin(approval, and_(approval.c.producer_id == last.c.producer_id, approval.c.rn == 1))
-             .where(last.c.rn == 1, last.c.action.in_(("approve", "reinstate", "suspend")),
-                    last.c.producer_id.in_(approved)))
-    held = set()
-    for pid, action, day, valid_until in session.execute(query).all():
-        if pid in producer_ids and c.state_from_last(action, day, valid_until, on)[0] in (rules.AUTHORISED,
-                                                                                         rules.SUSPENDED):
-            held.add(pid)
-    return held
+def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int]) -> set[int]:
+    """Which of these producers held an authorisation (in force or suspended) on a date (rules.status_on)."""
+    held = statuses(session, product_id, on, producer_ids) if producer_ids else {}
+    return {pid for pid, status in held.items() if status.state in (rules.AUTHORISED, rules.SUSPENDED)}
 
 
 def traceability(session: Session, product: Product, year: int, county: Optional[str],

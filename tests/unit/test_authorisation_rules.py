@@ -114,6 +114,20 @@ def test_status_is_always_a_known_state_and_matches_the_last_decision(pair, offs
         assert on <= status.valid_until
 
 
+@given(_valid_histories(), st.integers(0, 4000))
+def test_status_after_last_decision_matches_the_whole_history(pair, offset):
+    """The bulk drill-down's shortcut (last decision + latest approval's expiry) agrees with status_on."""
+    history, _states = pair
+    on = date(2021, 1, 1) + timedelta(days=offset)
+    applied = sorted((d for d in history if d.effective_date <= on), key=rules.sort_key)
+    approvals = [d for d in applied if d.action == "approve"]
+    last = applied[-1] if applied else None
+    shortcut = rules.status_after_last(last.action if last else None, last.effective_date if last else None,
+                                       approvals[-1].valid_until if approvals else None, on)
+    full = rules.status_on(history, on)
+    assert (shortcut.state, shortcut.since) == (full.state, full.since)
+
+
 # --- properties added with the security work (issue 6) --------------------------------------
 
 @given(_valid_histories(), st.integers(0, 4000), st.randoms(use_true_random=False))

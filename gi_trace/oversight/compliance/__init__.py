@@ -38,7 +38,6 @@ from gi_trace.oversight.compliance.queries import (
     region_producers,
     scoped_county,
     series,
-    state_from_last,
     tallies_sql,
 )
 from gi_trace.oversight.compliance.shares import (
@@ -72,5 +71,5 @@ __all__ = [
     "ProducerFacts", "Query", "Tally", "area_figures", "assemble", "authorised_subquery", "compliance",
     "compliance_for", "default_as_of", "drilldown", "drilldown_all", "drilldown_rows", "meets", "officials",
     "parse_query", "product_counties", "reason_label", "reasons", "region_producers", "scoped_county", "series",
-    "share", "state_from_last", "tallies_sql", "tally_facts",
+    "share", "tallies_sql", "tally_facts",
 ]

@@ -2,7 +2,7 @@
 exports)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from operator import itemgetter
 from typing import Optional
 
@@ -11,6 +11,7 @@ from sqlalchemy import String, and_, cast, func, literal, select, type_coerce
 from sqlmodel import Session
 
 from gi_trace.authorisation import rules
+from gi_trace.authorisation.rules import status_after_last
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import statuses
 from gi_trace.errors import ValidationError
@@ -127,7 +128,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                    as_of: Optional[date] = None) -> list[tuple]:
     """Every registered producer with why it counts or not, as tuples in DRILLDOWN_COLUMNS order.
 
-    One query; states are derived from each producer's last decision (state_from_last). Dates are
+    One query; states are derived from each producer's last decision (rules.status_after_last). Dates are
     ISO strings, booleans 0/1, reasons joined with ";" — ready for CSV and spreadsheets.
     """
     as_of = as_of or default_as_of(year, local_today())
@@ -153,26 +154,18 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                                  valid_until.label("valid_until"))
     if county_code is not None:
         query = query.where(p.c.county_code == county_code)
-    expired_from = {}
     reason_of = dict(_STATE_REASON)
     out = []
     append = out.append
     for (pid, name, uscc, registry_no, county, town, protected, value, kg, action, last_date,
          valid_until) in session.execute(query).all():
-        # state_from_last, inlined: this loop runs once per registered producer.
         if last_date is None and action is not None:  # "action YYYY-MM-DD" (SQLite path)
             action, _sp, last_day = action.partition(" ")
         else:
             last_day = last_date.isoformat() if last_date is not None else None
-        if action is None:
-            state, since = rules.NONE, None
-        elif valid_until is not None and action in _HOLDING and as_of > valid_until:
-            state = rules.EXPIRED
-            since = expired_from.get(valid_until)
-            if since is None:
-                since = expired_from[valid_until] = (valid_until + _ONE_DAY).isoformat()
-        else:
-            state, since = _ACTION_STATE[action], last_day
+        status = status_after_last(action, None, valid_until, as_of)
+        state = status.state
+        since = status.since.isoformat() if state == rules.EXPIRED else last_day
         if protected is None:
             in_region = in_force = 0
             why = OUTSIDE_TOWNS
@@ -207,7 +200,3 @@ def drilldown_all(session: Session, product: Product, year: int, county_code: Op
 
 _DATED = (rules.AUTHORISED, rules.SUSPENDED, rules.EXPIRED)
 _DRILLDOWN_ORDER = itemgetter(3, 4, 0)  # county, town, producer id
-_HOLDING = ("approve", "reinstate", "suspend")
-_ONE_DAY = timedelta(days=1)
-_ACTION_STATE = {"apply": rules.PENDING, "approve": rules.AUTHORISED, "reinstate": rules.AUTHORISED,
-                 "suspend": rules.SUSPENDED, "reject": rules.REJECTED, "revoke": rules.REVOKED}

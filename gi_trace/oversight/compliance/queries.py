@@ -3,14 +3,13 @@ per-county tallies from one aggregate query."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Iterable, Optional
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlmodel import Session
 
-from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.errors import Forbidden, ValidationError
 from gi_trace.oversight.compliance.shares import FIRST_YEAR, Official, Tally, assemble, default_as_of
@@ -99,18 +98,6 @@ def authorised_subquery(product_id: int, as_of: date):
             .where(last.c.rn == 1, last.c.action.in_(("approve", "reinstate")),
                    or_(approval.c.valid_until.is_(None), approval.c.valid_until >= as_of))
             .subquery("authorised"))
-
-
-def state_from_last(last_action: Optional[str], last_date: Optional[date], valid_until: Optional[date],
-                    as_of: date) -> tuple[str, Optional[date]]:
-    """(state, since) on `as_of` from the last decision and the latest approval's expiry (valid histories)."""
-    if last_action is None:
-        return rules.NONE, None
-    if last_action in ("approve", "reinstate", "suspend") and valid_until is not None and as_of > valid_until:
-        return rules.EXPIRED, valid_until + timedelta(days=1)
-    state = {"apply": rules.PENDING, "approve": rules.AUTHORISED, "reinstate": rules.AUTHORISED,
-             "suspend": rules.SUSPENDED, "reject": rules.REJECTED, "revoke": rules.REVOKED}[last_action]
-    return state, last_date
 
 
 def region_producers(product_id: int, county_code: Optional[str]):
