@@ -25,6 +25,8 @@ class User(SQLModel, table=True):
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    # Copied into the login session; raising it ends every session of the user (logout, log out everywhere).
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     # Flask-Login protocol
     @property
@@ -53,6 +55,8 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    # After this moment the token is refused (API_TOKEN_LIFETIME_DAYS after it was issued).
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.prefix}… user={self.user_id}>"

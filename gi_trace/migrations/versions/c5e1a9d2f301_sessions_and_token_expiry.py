@@ -1,0 +1,39 @@
+"""sessions end on logout; API tokens expire
+
+`user.session_version` is copied into each login session and raised on logout, so a copied cookie stops
+working. `apitoken.expires_at`: existing tokens get 90 days from the upgrade (not from their creation,
+so no client is cut off by the upgrade itself).
+
+Revision ID: c5e1a9d2f301
+Revises: b3f47ba4eab2
+Create Date: 2026-11-29 07:40:00
+"""
+from datetime import datetime, timedelta, timezone
+
+from alembic import op
+import sqlalchemy as sa
+import gi_trace.types
+
+
+revision = 'c5e1a9d2f301'
+down_revision = 'b3f47ba4eab2'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('apitoken', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('expires_at', gi_trace.types.UTCDateTime(timezone=True), nullable=True))
+    apitoken = sa.table('apitoken', sa.column('expires_at', gi_trace.types.UTCDateTime(timezone=True)))
+    op.execute(apitoken.update().values(expires_at=datetime.now(timezone.utc) + timedelta(days=90)))
+    with op.batch_alter_table('apitoken', schema=None) as batch_op:
+        batch_op.alter_column('expires_at', existing_type=gi_trace.types.UTCDateTime(timezone=True), nullable=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('apitoken', schema=None) as batch_op:
+        batch_op.drop_column('expires_at')
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_column('session_version')
