@@ -7,8 +7,6 @@ recorded), and the source and destination (parent / child batches, or the recipi
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import timezone
 from typing import Any, Optional
@@ -18,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from gi_trace import formatting as fmt
+from gi_trace import spreadsheets
 from gi_trace.accounts.models import User
 from gi_trace.errors import NotFound
 from gi_trace.registry.models import Producer, Region
@@ -180,32 +179,20 @@ def _utc(value) -> str:
 
 def to_csv(rows: list[dict], labels: Optional[list[str]] = None) -> bytes:
     """UTF-8 CSV with a BOM (so Excel shows Chinese) and a header row."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(labels or [key for key, _label in COLUMNS])
-    for row in rows:
-        writer.writerow([_cell(row[key]) for key, _label in COLUMNS])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return spreadsheets.csv_bytes(labels or [key for key, _label in COLUMNS], _table(rows))
 
 
 def to_xlsx(rows: list[dict], labels: Optional[list[str]] = None, title: str = "recall") -> bytes:
     """An XLSX workbook with a filterable, sortable table (auto-filter, frozen header)."""
-    from openpyxl import Workbook
+    header = labels or [key for key, _label in COLUMNS]
+    table = _table(rows)
+    widths = [min(max(10, max([len(str(h))] + [len(str(r[i])) for r in table[:200]]) + 2), 60)
+              for i, h in enumerate(header)]
+    return spreadsheets.xlsx_bytes({title: (header, table)}, widths={title: widths})
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title[:31]
-    ws.append(labels or [key for key, _label in COLUMNS])
-    for row in rows:
-        ws.append([_cell(row[key]) for key, _label in COLUMNS])
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
-    for column in ws.columns:
-        width = max(len(str(c.value or "")) for c in list(column)[:200])
-        ws.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 60)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+
+def _table(rows: list[dict]) -> list[list]:
+    return [[_cell(row[key]) for key, _label in COLUMNS] for row in rows]
 
 
 def _cell(value):
@@ -213,6 +200,4 @@ def _cell(value):
         return ""
     if isinstance(value, float) and value.is_integer():
         return int(value)  # 3000.0 reads "3000", in a CSV as in a spreadsheet
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # never let a spreadsheet run producer-entered text as a formula
-    return value
+    return value  # the formula guard is the writer's (gi_trace.spreadsheets)

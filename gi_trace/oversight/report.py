@@ -7,7 +7,6 @@ compliance service's result itself, so the report and `flask compliance --json` 
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -20,6 +19,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from gi_trace import spreadsheets
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import statuses
@@ -373,19 +373,12 @@ def _src(row: dict, key: str) -> str:
 
 def table_csv(name: str, rows: list[tuple]) -> bytes:
     """A table as UTF-8 CSV with BOM and a header row of column keys (True/False as 1/0, None empty)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(TABLES[name])
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
+    return spreadsheets.csv_bytes(TABLES[name], rows)
 
 
 def tables_xlsx(tables: dict[str, list[tuple]]) -> bytes:
     """Every table as one sheet of a workbook."""
-    from gi_trace.oversight.xlsx import workbook
-
-    return workbook({name: (TABLES[name], rows) for name, rows in tables.items()})
+    return spreadsheets.xlsx_bytes({name: (TABLES[name], rows) for name, rows in tables.items()})
 
 
 def render_html(data: dict, session: Optional[Session] = None) -> str:

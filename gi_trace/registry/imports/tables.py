@@ -9,6 +9,7 @@ from typing import IO, Callable, Iterator, Optional, Union
 
 from flask_babel import gettext as _
 
+from gi_trace import spreadsheets
 from gi_trace.registry.imports.kinds import COLUMNS
 from gi_trace.registry.imports.results import ImportFileError
 
@@ -193,19 +194,9 @@ def template_header(kind: str) -> list[str]:
 
 def template_csv(kind: str) -> bytes:
     """A CSV template (header row, UTF-8 with BOM so Excel opens it as UTF-8)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(template_header(kind))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return spreadsheets.csv_bytes(template_header(kind), [])
 
 
 def template_xlsx(kind: str) -> bytes:
     """An XLSX template with the header row."""
-    import openpyxl
-
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = kind
-    sheet.append(template_header(kind))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return spreadsheets.xlsx_bytes({kind: (template_header(kind), [])})
