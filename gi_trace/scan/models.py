@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel
 from gi_trace.types import UTCDateTime, utcnow
 
 CODE_KINDS = ("batch", "unit")
-FLAG_REASONS = ("scans", "networks")
+FLAG_REASONS = ("scans", "networks", "days")  # "scans" only on flags raised before issue 14
 FLAG_STATUSES = ("open", "dismissed", "confirmed")
 COMPLAINT_SOURCES = ("scan", "staff")
 COMPLAINT_CATEGORIES = ("counterfeit", "origin", "quality", "labelling", "other")
@@ -38,6 +38,9 @@ class ScanCounter(SQLModel, table=True):
     batch_id: Optional[int] = Field(default=None, index=True)  # no FK: tracing owns batches
     scans: int = 0
     networks: int = 0
+    # Distinct local days with a scan, and the last of them (YYYY-MM-DD).
+    days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_day: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
     first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Set once, when the code crossed a threshold and a CounterfeitFlag was raised.
@@ -72,7 +75,7 @@ class CounterfeitFlag(SQLModel, table=True):
     kind: str = Field(max_length=8)
     batch_id: Optional[int] = Field(default=None, index=True)
     producer_id: Optional[int] = Field(default=None, foreign_key="producer.id", index=True)
-    reason: str = Field(max_length=16)  # scans | networks
+    reason: str = Field(max_length=16)  # networks | days (scans: raised by the old rule)
     scans: int
     networks: int
     raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -62,12 +62,10 @@ def texts(locale: str) -> SimpleNamespace:
                             "%(state)s. This batch may not carry the GI mark."),
         test_failed=_("This batch failed its quality test and may not carry the GI label."),
         untested=_("This batch has not passed a quality test yet, so it may not carry the GI label."),
-        unit_repeat=_("Caution: this package's own code has been scanned %(n)s times, first on %(date)s. Each "
-                      "package has its own code, so a genuine package is normally scanned only by the people who "
-                      "bought it. If you have not scanned it before, the label may have been copied: check the "
-                      "packaging and report it below."),
-        flagged=_("This code has been scanned unusually often or from many different places. The market "
-                  "regulator has been alerted."),
+        unit_seen=_("This code has been scanned from %(n)s different networks, first on %(date)s. Each package "
+                    "has its own code, normally scanned only by the people who bought it. If these were not you or "
+                    "your family, check the packaging and report it below."),
+        batch_seen=_("This batch code has been scanned from %(n)s different networks, first on %(date)s."),
         scanned=_("Scanned %(n)s times; first scanned on %(date)s."),
         first_scan=_("This is the first scan of this code."),
         gi_mark=_("GI mark"),
@@ -200,10 +198,9 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
         alerts.append(("alert", t.test_failed))
     elif b.test_state != "passed":
         alerts.append(("note", t.untested))
-    if page.kind == "unit" and scan.scans > 1:
-        alerts.append(("caution", t.unit_repeat % {"n": scan.scans, "date": first_scanned}))
-    if scan.flagged:
-        alerts.append(("alert", t.flagged))
+    if scan.flagged:  # raised on distinct networks or days, never on repeated scans from one network
+        seen = t.unit_seen if page.kind == "unit" else t.batch_seen
+        alerts.append(("caution", seen % {"n": scan.networks, "date": first_scanned}))
     scans_line = (t.scanned % {"n": scan.scans, "date": first_scanned}) if scan.scans > 1 else t.first_scan
 
     details = []

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from gi_trace.registry.models import Producer
 from gi_trace.scan.models import CounterfeitFlag, ScanCounter, ScanNetwork
+from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing import units
 from gi_trace.tracing.models import Batch, UnitCode
 from gi_trace.types import utcnow
@@ -26,13 +27,16 @@ COUNTER = ScanCounter.__table__
 NETWORK = ScanNetwork.__table__
 FLAG = CounterfeitFlag.__table__
 
-# kind -> (scans, distinct networks) at which a counterfeit flag is raised; 0 disables a limit.
+# kind -> (distinct networks, distinct days) at which a counterfeit flag is raised; 0 disables a limit.
+# Repeated scans from one network are never evidence (anyone can scan a code a thousand times; the
+# scan page's per-network rate limit slows that down): only spread counts, in space or in time.
 DEFAULT_THRESHOLDS = {
-    # One package, one code: a handful of scans from a few networks is a shopper, a family, a
-    # shop assistant; dozens, or scans from many places, mean the label was copied.
-    "unit": (20, 4),
+    # One package, one code: its buyer scans it at home and on the phone's data, perhaps a relative
+    # too. A third network, or scans on many days from more than one network, is what a copied label
+    # looks like.
+    "unit": (3, 5),
     # A batch code is printed on every package of the batch, so only mass scanning stands out.
-    "batch": (20000, 2000),
+    "batch": (2000, 0),
 }
 
 
@@ -45,26 +49,36 @@ class ScanCount:
     first_at: datetime
     flagged: bool
     flag_raised_now: bool = False
+    days: int = 0
 
 
 def thresholds(config: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
-    """kind -> (scans, networks) thresholds, from config keys SCAN_<KIND>_FLAG_SCANS / _NETWORKS."""
+    """kind -> (networks, days) thresholds, from config keys SCAN_<KIND>_FLAG_NETWORKS / _DAYS."""
     limits = {}
-    for kind, (scans, networks) in DEFAULT_THRESHOLDS.items():
+    for kind, (networks, days) in DEFAULT_THRESHOLDS.items():
         prefix = f"SCAN_{kind.upper()}_FLAG_"
-        limits[kind] = (int(config.get(prefix + "SCANS", scans) or 0),
-                        int(config.get(prefix + "NETWORKS", networks) or 0))
+        limits[kind] = (int(config.get(prefix + "NETWORKS", networks) or 0),
+                        int(config.get(prefix + "DAYS", days) or 0))
     return limits
 
 
-def flag_reason(scans: int, networks: int, limits: tuple[int, int]) -> Optional[str]:
-    """'networks' or 'scans' when a limit is reached (networks first: the stronger sign), else None."""
-    max_scans, max_networks = limits
+def flag_reason(networks: int, days: int, limits: tuple[int, int]) -> Optional[str]:
+    """'networks' or 'days' when a limit is reached, else None.
+
+    Days count only once more than one network has scanned the code: one network scanning every day
+    is the buyer (or someone who wants a genuine package to look copied), not a second label.
+    """
+    max_networks, max_days = limits
     if max_networks and networks >= max_networks:
         return "networks"
-    if max_scans and scans >= max_scans:
-        return "scans"
+    if max_days and networks >= 2 and days >= max_days:
+        return "days"
     return None
+
+
+def local_day(value: datetime) -> str:
+    """The Zhongwei date of an instant, as YYYY-MM-DD (days are counted in local time)."""
+    return value.astimezone(LOCAL_TZ).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -92,10 +106,14 @@ ON CONFLICT (code, network_hash) DO UPDATE SET scans = scannetwork.scans + exclu
                                                last_at = excluded.last_at
 """)
 _COUNTER_UPSERT = _dialect_sql("""
-INSERT INTO scancounter (code, kind, batch_id, scans, networks, first_at, last_at, flagged)
-VALUES (:code, :kind, :batch_id, :count, :networks, :first_at, :last_at, :false)
+INSERT INTO scancounter (code, kind, batch_id, scans, networks, days, last_day, first_at, last_at, flagged)
+VALUES (:code, :kind, :batch_id, :count, :networks, :days, :last_day, :first_at, :last_at, :false)
 ON CONFLICT (code) DO UPDATE SET scans = scancounter.scans + excluded.scans,
-                                 networks = scancounter.networks + excluded.networks, last_at = excluded.last_at
+                                 networks = scancounter.networks + excluded.networks,
+                                 days = scancounter.days + excluded.days,
+                                 last_day = CASE WHEN excluded.last_day > scancounter.last_day
+                                                 THEN excluded.last_day ELSE scancounter.last_day END,
+                                 last_at = excluded.last_at
 """)
 # Guarded: two processes crossing the line together raise one flag.
 _MARK_FLAGGED = _dialect_sql("UPDATE scancounter SET flagged = :true WHERE code = :code AND flagged = :false")
@@ -160,7 +178,7 @@ def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tupl
         for start in range(0, len(codes), 400):  # bounded IN lists
             part = codes[start:start + 400]
             names, params = _in_list("c", part)
-            cursor.execute(_dialect_sql(f"SELECT code, scans, networks, flagged FROM scancounter "
+            cursor.execute(_dialect_sql(f"SELECT code, scans, networks, flagged, days, last_day FROM scancounter "
                                         f"WHERE code IN ({names})")[dialect], params)
             stored.update((row[0], row[1:]) for row in cursor.fetchall())
         for start in range(0, len(pairs), 400):
@@ -176,21 +194,29 @@ def record_scans(conn: Connection, items: list[Scans], limits: Mapping[str, tupl
         for pair in pairs:
             if pair not in seen:
                 new_networks[pair[0]] = new_networks.get(pair[0], 0) + 1
+        # Days on which the code was scanned that come after the last day already counted (scans
+        # arrive in time order, a flush covers a fraction of a second: first and last day suffice).
+        new_days: dict[str, tuple[int, str]] = {}
+        for code in codes:
+            last_counted = (stored.get(code) or (0, 0, False, 0, ""))[4] or ""
+            days = {local_day(counters[code][2]), local_day(counters[code][3])}
+            new_days[code] = (len([d for d in days if d > last_counted]), max(days | {last_counted}))
         cursor.executemany(_NETWORK_UPSERT[dialect], [
             {"code": code, "network_hash": net, "count": n, "first_at": t(first), "last_at": t(last)}
             for (code, net), (n, first, last) in ((pair, networks[pair]) for pair in pairs)])
         cursor.executemany(_COUNTER_UPSERT[dialect], [
             {"code": code, "kind": counters[code][0].kind, "batch_id": counters[code][0].batch_id,
-             "count": counters[code][1], "networks": new_networks.get(code, 0), "first_at": t(counters[code][2]),
+             "count": counters[code][1], "networks": new_networks.get(code, 0), "days": new_days[code][0],
+             "last_day": new_days[code][1], "first_at": t(counters[code][2]),
              "last_at": t(counters[code][3]), "false": False} for code in codes])
         for code in codes:
             item = counters[code][0]
-            before = stored.get(code, (0, 0, False))
+            before = stored.get(code, (0, 0, False, 0, ""))
             if before[2]:
                 continue
             scans = before[0] + counters[code][1]
             n_networks = before[1] + new_networks.get(code, 0)
-            reason = flag_reason(scans, n_networks, limits[item.kind])
+            reason = flag_reason(n_networks, (before[3] or 0) + new_days[code][0], limits[item.kind])
             if reason is None:
                 continue
             cursor.execute(_MARK_FLAGGED[dialect], {"code": code, "true": True, "false": False})
@@ -211,14 +237,15 @@ def record_scan(conn: Connection, *, code: str, kind: str, batch_id: Optional[in
     now = now or utcnow()
     raised = record_scans(conn, [Scans(code, kind, batch_id, producer_id, network_hash, 1, now, now)], limits)
     count = scan_count(conn, code)
-    return ScanCount(count.scans, count.networks, count.first_at, count.flagged, flag_raised_now=bool(raised))
+    return ScanCount(count.scans, count.networks, count.first_at, count.flagged, flag_raised_now=bool(raised),
+                     days=count.days)
 
 
 def scan_count(conn: Connection, code: str) -> Optional[ScanCount]:
     """The code's counter as it stands (no scan recorded), or None if never scanned."""
-    row = conn.execute(select(COUNTER.c.scans, COUNTER.c.networks, COUNTER.c.first_at, COUNTER.c.flagged)
-                       .where(COUNTER.c.code == code)).first()
-    return ScanCount(row[0], row[1], row[2], bool(row[3])) if row else None
+    row = conn.execute(select(COUNTER.c.scans, COUNTER.c.networks, COUNTER.c.first_at, COUNTER.c.flagged,
+                              COUNTER.c.days).where(COUNTER.c.code == code)).first()
+    return ScanCount(row[0], row[1], _read_time(row[2]), bool(row[3]), days=row[4] or 0) if row else None
 
 
 def network_seen(conn: Connection, code: str, network_hash: str) -> bool:

@@ -214,8 +214,22 @@ def _reference_cache() -> read_path.ReferenceCache:
     return cache
 
 
+def _counts_as_a_scan(row) -> bool:
+    """Scans by the batch owner's own accounts (the check after printing) and by regulators are not a
+    shopper's: they are not counted and never feed a counterfeit signal."""
+    user = actor()
+    if user is None:
+        return True
+    if user.role in ("regulator", "admin"):
+        return False
+    return user.producer_id is None or user.producer_id != row.producer_id
+
+
 def _count_scan(conn, code: str, row, recorder: ScanRecorder | None) -> services.ScanCount:
     """Count this scan: buffered (the page adds it to the stored count) or written at once."""
+    if not _counts_as_a_scan(row):
+        return services.ScanCount(scans=row.stored_scans or 0, networks=row.stored_networks or 0,
+                                  first_at=row.stored_first_at or utcnow(), flagged=bool(row.stored_flagged))
     kind = "batch" if row.serial is None else "unit"
     network = network_hash(get_remote_address(), current_app.config["SCAN_SALT"])
     now = utcnow()

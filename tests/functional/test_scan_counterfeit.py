@@ -16,29 +16,81 @@ from tests.factories_scan import lot_from_tested_harvest, unit_code
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "SCAN_UNIT_FLAG_SCANS": 5, "SCAN_UNIT_FLAG_NETWORKS": 3,
-            "SCAN_BATCH_FLAG_SCANS": 1000, "SCAN_BATCH_FLAG_NETWORKS": 1000}
+    return {**app_config, "SCAN_UNIT_FLAG_NETWORKS": 3, "SCAN_UNIT_FLAG_DAYS": 3,
+            "SCAN_BATCH_FLAG_NETWORKS": 1000}
 
 
 def _scan(client, code, address="198.51.100.7"):
     return client.get(f"/t/{code}", environ_base={"REMOTE_ADDR": address}).get_data(as_text=True)
 
 
-def test_many_scans_of_one_unit_code_raise_one_flag(client, session):
+def test_many_scans_from_one_network_raise_no_flag_and_no_caution(client, session):
+    _grower, _harvest, lot = lot_from_tested_harvest(session)
+    unit = unit_code(session, lot)
+    session.commit()
+    for _ in range(25):
+        html = _scan(client, unit.code)
+    assert session.exec(select(CounterfeitFlag)).all() == []
+    assert 'class="caution"' not in html and "可能被复制" not in html and "已被扫描25次" in html
+
+
+def test_scans_from_a_third_network_raise_one_flag_and_say_what_was_seen(client, session):
     grower, _harvest, lot = lot_from_tested_harvest(session)
     unit = unit_code(session, lot)
     session.commit()
-    for _ in range(4):
-        html = _scan(client, unit.code)
-    assert "已提醒市场监管部门" not in html
-    assert session.exec(select(CounterfeitFlag)).all() == []
-    html = _scan(client, unit.code)  # the fifth scan reaches the limit
-    assert "此码被扫描的次数或地点异常多，已提醒市场监管部门核查。" in html
-    for _ in range(3):
-        _scan(client, unit.code)
+    _scan(client, unit.code, "198.51.100.7")
+    html = _scan(client, unit.code, "203.0.113.5")
+    assert 'class="caution"' not in html
+    html = _scan(client, unit.code, "192.0.2.1")
+    assert "此码已在 3 个不同网络被扫描，首次扫描于" in html and "可能被复制" not in html
+    for i in range(3):
+        _scan(client, unit.code, f"10.{i}.0.1")
     flags = session.exec(select(CounterfeitFlag)).all()
-    assert [(f.code, f.reason, f.scans, f.producer_id, f.status) for f in flags] == [
-        (unit.code, "scans", 5, grower.producer.id, "open")]
+    assert [(f.code, f.reason, f.networks, f.producer_id, f.status) for f in flags] == [
+        (unit.code, "networks", 3, grower.producer.id, "open")]
+
+
+def test_scans_on_several_days_from_two_networks_raise_a_days_flag(app, session):
+    from datetime import timedelta
+
+    _grower, _harvest, lot = lot_from_tested_harvest(session)
+    unit = unit_code(session, lot)
+    session.commit()
+    start = utcnow()
+    limits = thresholds(app.config)
+    for day in range(3):  # one network, three days: the buyer
+        when = start + timedelta(days=day)
+        with get_engine(app).begin() as conn:
+            assert record_scans(conn, [Scans(unit.code, "unit", lot.id, lot.producer_id, "home", 1, when, when)],
+                                limits) == []
+    when = start + timedelta(days=3)
+    with get_engine(app).begin() as conn:
+        raised = record_scans(conn, [Scans(unit.code, "unit", lot.id, lot.producer_id, "elsewhere", 1, when, when)],
+                              limits)
+    assert raised == [unit.code]
+    flag = session.exec(select(CounterfeitFlag)).one()
+    assert (flag.reason, flag.networks) == ("days", 2)
+
+
+def test_scans_by_the_owner_and_by_regulators_are_not_counted(app, client, session):
+    grower, _harvest, lot = lot_from_tested_harvest(session)
+    unit = unit_code(session, lot)
+    factories.UserFactory(username="inspector", role="regulator")
+    owner_name = grower.user.username
+    session.commit()
+    from flask import g
+
+    for username, address in ((owner_name, "198.51.100.7"), ("inspector", "203.0.113.5")):
+        browser = app.test_client()
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+        login(browser, username)
+        for _ in range(2):
+            _scan(browser, unit.code, address)
+        g.pop("_login_user", None)
+    assert session.get(ScanCounter, unit.code) is None
+    html = _scan(client, unit.code, "192.0.2.1")
+    assert "这是此码的首次扫描。" in html
 
 
 def test_scans_from_many_networks_raise_a_network_flag(client, session):

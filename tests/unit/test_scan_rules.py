@@ -33,16 +33,19 @@ def test_network_hash_is_salted_and_never_contains_the_address():
     assert len(one) == 32 and "203" not in one
 
 
-def test_flag_reason_prefers_networks_and_zero_disables_a_limit():
-    assert flag_reason(3, 1, (20, 4)) is None
-    assert flag_reason(20, 1, (20, 4)) == "scans"
-    assert flag_reason(25, 4, (20, 4)) == "networks"
-    assert flag_reason(10_000, 1, (0, 4)) is None
+def test_flag_reason_counts_networks_and_days_and_zero_disables_a_limit():
+    assert flag_reason(2, 1, (3, 5)) is None
+    assert flag_reason(3, 1, (3, 5)) == "networks"
+    assert flag_reason(2, 5, (3, 5)) == "days"
+    assert flag_reason(1, 365, (3, 5)) is None  # one network scanning every day is no second label
+    assert flag_reason(10_000, 1, (0, 5)) is None
+    assert flag_reason(2, 100, (3, 0)) is None
 
 
 def test_thresholds_come_from_config():
-    limits = thresholds({"SCAN_UNIT_FLAG_SCANS": 5, "SCAN_UNIT_FLAG_NETWORKS": 2})
-    assert limits["unit"] == (5, 2) and limits["batch"][0] > 1000
+    limits = thresholds({"SCAN_UNIT_FLAG_NETWORKS": 4, "SCAN_UNIT_FLAG_DAYS": 7})
+    assert limits["unit"] == (4, 7) and limits["batch"][0] >= 1000
+    assert thresholds({})["unit"] == (3, 5)
 
 
 def _jpeg_with_exif(size=(640, 480)) -> bytes:

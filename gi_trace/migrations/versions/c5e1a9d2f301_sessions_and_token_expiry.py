@@ -1,4 +1,7 @@
-"""sessions end on logout; API tokens expire
+"""sessions end on logout; API tokens expire; scan counters count days
+
+`scancounter.days` / `last_day`: counterfeit signals count distinct networks and days, never repeated
+scans from one network (counters start counting days from the upgrade).
 
 `user.session_version` is copied into each login session and raised on logout, so a copied cookie stops
 working. `apitoken.expires_at`: existing tokens get 90 days from the upgrade (not from their creation,
@@ -12,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from alembic import op
 import sqlalchemy as sa
+import sqlmodel
 import gi_trace.types
 
 
@@ -22,6 +26,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('scancounter', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('days', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('last_day', sqlmodel.sql.sqltypes.AutoString(length=10), server_default='',
+                                      nullable=False))
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
     with op.batch_alter_table('apitoken', schema=None) as batch_op:
@@ -37,3 +45,6 @@ def downgrade() -> None:
         batch_op.drop_column('expires_at')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_column('session_version')
+    with op.batch_alter_table('scancounter', schema=None) as batch_op:
+        batch_op.drop_column('last_day')
+        batch_op.drop_column('days')
