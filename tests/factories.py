@@ -132,3 +132,13 @@ def authorised_producer(**kwargs) -> Producer:
     producer = ProducerFactory(**kwargs)
     DecisionFactory(producer_id=producer.id)
     return producer
+
+
+def gs1_prefix(producer: Producer, prefix: str):
+    """Record a GS1 company prefix for the producer (as a regulator would), so it may register GTINs under it."""
+    from gi_trace.registry.models import CompanyPrefix
+
+    row = CompanyPrefix(producer_id=producer.id, prefix=prefix)
+    _session.add(row)
+    _session.flush()
+    return row

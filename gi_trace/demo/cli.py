@@ -44,7 +44,8 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
     click.echo(f"  producers      {summary.producers} ({summary.in_area} in the protected towns of 中宁枸杞)")
     click.echo(f"  authorised     {summary.authorised_in_area_2025} in-area producers at the end of 2025 "
                f"({summary.share_2025:.0%})")
-    click.echo(f"  plots {summary.plots}, trademarks {summary.trademarks}, output records {summary.outputs}, "
+    click.echo(f"  plots {summary.plots}, trademarks {summary.trademarks}, "
+               f"GS1 company prefixes {summary.gs1_prefixes}, output records {summary.outputs}, "
                f"decisions {summary.decisions}, sector totals {summary.sector_totals}")
     click.echo("demo logins (username / password / role):")
     for username, _role, note in summary.accounts:

@@ -19,6 +19,7 @@ from gi_trace.accounts.services import create_user
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.registry.models import (
+    CompanyPrefix,
     OutputRecord,
     Plot,
     Producer,
@@ -30,6 +31,7 @@ from gi_trace.registry.reference import COUNTIES, GOJI_SLUG, GOJI_TOWNS, ensure_
 from gi_trace.registry.services import get_product
 from gi_trace.registry.uscc import ALPHABET, check_character
 from gi_trace.timeutil import LOCAL_TZ
+from gi_trace.types import utcnow
 
 DEMO_PASSWORD = "demo12345"
 DEFAULT_SEED = 2025
@@ -68,6 +70,7 @@ class DemoSummary:
     authorised_in_area_2025: int = 0
     plots: int = 0
     trademarks: int = 0
+    gs1_prefixes: int = 0
     outputs: int = 0
     decisions: int = 0
     sector_totals: int = 0
@@ -285,6 +288,14 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
         session.execute(insert(Trademark.__table__), mark_rows)
     session.execute(insert(OutputRecord.__table__), output_rows)
     summary.plots, summary.trademarks, summary.outputs = len(plot_rows), len(mark_rows), len(output_rows)
+    # GS1 company prefixes (厂商识别代码) for the firms and cooperatives: made-up 7-digit numbers in
+    # China's 690–699 range (no random draw, so the rest of the demo stays as it was).
+    prefix_rows = [{"producer_id": pid, "prefix": f"695{n:04d}", "recorded_at": utcnow()}
+                   for n, (pid, (kind, _town)) in enumerate(
+                       [(pid, plan) for pid, plan in zip(producer_ids, plans) if plan[0] != "household"], start=1)]
+    if prefix_rows:
+        session.execute(insert(CompanyPrefix.__table__), prefix_rows)
+    summary.gs1_prefixes = len(prefix_rows)
 
     # --- decisions (valid sequences only) ------------------------------------------------------
     refs = _RefNumbers()

@@ -128,6 +128,20 @@ class Trademark(SQLModel, table=True):
         return f"<Trademark {self.name}>"
 
 
+class CompanyPrefix(SQLModel, table=True):
+    """A GS1 company prefix (厂商识别代码) recorded for a producer by a regulator: the producer may
+    register GTINs under it, and only under its prefixes."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    producer_id: int = Field(foreign_key="producer.id", index=True)
+    prefix: str = Field(max_length=12, unique=True, index=True)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    recorded_by: Optional[int] = None  # user id (no FK, as Producer.created_by)
+
+    def __repr__(self) -> str:
+        return f"<CompanyPrefix {self.prefix} producer={self.producer_id}>"
+
+
 class Plot(SQLModel, table=True):
     """A planted plot: the basis of 以地定产 (output fixed by planted area)."""
 

@@ -23,7 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from gi_trace.access import access, actor
 from gi_trace.accounts.models import User
 from gi_trace.db import get_session
-from gi_trace.registry import services
+from gi_trace.registry import gs1_prefixes, services
 from gi_trace.registry.labels import PRODUCER_KIND_LABELS, PRODUCT_KIND_LABELS
 from gi_trace.registry.models import PRODUCER_KINDS, PRODUCT_KINDS, Producer, Product
 from gi_trace.registry.paging import page_of
@@ -81,6 +81,10 @@ class PlotForm(FlaskForm):
 class TrademarkForm(FlaskForm):
     name = StringField(_l("Trademark"), validators=[DataRequired(), Length(max=100)])
     registration_no = StringField(_l("Registration number"), validators=[Length(max=64)])
+
+
+class PrefixForm(FlaskForm):
+    company_prefix = StringField(_l("GS1 company prefix"), validators=[DataRequired(), Length(max=20)])
 
 
 class OutputForm(FlaskForm):
@@ -186,6 +190,8 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
         forms["plot"].town_code.choices = town_choices(session)
         if "trademark" not in forms:
             forms["trademark"] = TrademarkForm(prefix="tm", formdata=None)
+        if "prefix" not in forms:
+            forms["prefix"] = PrefixForm(prefix="gs1", formdata=None)
         if "output" not in forms:
             forms["output"] = OutputForm(prefix="out", formdata=None, year=today.year - 1)
         forms["output"].product.choices = [(p.slug, p.name_zh) for p in products]
@@ -193,6 +199,7 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
     body = render_template(
         "registry/producer.html", producer=producer, regions=services.region_names(session),
         plots=services.plots_of(session, producer.id), trademarks=services.trademarks_of(session, producer.id),
+        prefixes=gs1_prefixes.prefixes_of(session, producer.id),
         outputs=services.outputs_of(session, producer.id), products={p.id: p for p in products},
         forms=forms, can_edit=can_edit, kind_labels=PRODUCER_KIND_LABELS, today=today, **statuses,
     )
@@ -324,6 +331,17 @@ def add_trademark(producer_id: int):
     def save(session, producer):
         services.add_trademark(session, actor(), producer, form.name.data, form.registration_no.data or "")
     return _add(producer_id, "trademark", form, save, "name", _("Trademark added."))
+
+
+@bp.post("/producers/<int:producer_id>/gs1-prefixes")
+@access(*REGULATORS)
+def add_prefix(producer_id: int):
+    """Record a GS1 company prefix (厂商识别代码) for the producer."""
+    form = PrefixForm(prefix="gs1")
+
+    def save(session, producer):
+        gs1_prefixes.add_prefix(session, actor(), producer, form.company_prefix.data)
+    return _add(producer_id, "prefix", form, save, "company_prefix", _("GS1 company prefix recorded."))
 
 
 @bp.post("/producers/<int:producer_id>/outputs")

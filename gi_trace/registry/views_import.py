@@ -37,6 +37,7 @@ def kind_labels() -> dict[str, str]:
         "output": _("Output records"),
         "sector-totals": _("Sector totals"),
         "authorisations": _("Authorisation decisions"),
+        "gs1-prefixes": _("GS1 company prefixes"),
     }
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Forbidden, Gone, NotFound, ValidationError
+from gi_trace.registry.gs1_prefixes import require_gtin_under_prefix
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.registry.services import producer_products
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
@@ -123,6 +124,8 @@ def register_product_line(session: Session, user: User, data: ProductLineInput) 
         mark = session.get(Trademark, data.trademark_id)
         if mark is None or mark.producer_id != user.producer_id:
             raise ValidationError(_("Choose one of your own registered trademarks."), field="trademark_id")
+    # Only under the producer's own GS1 company prefixes: no squatting on another firm's GTIN.
+    require_gtin_under_prefix(session, user.producer_id, code)
     if session.exec(select(ProductLine.id).where(ProductLine.gtin14 == code)).first() is not None:
         raise Conflict(_("GTIN %(gtin)s is already registered.", gtin=code), field="gtin")
     line = ProductLine(producer_id=user.producer_id, product_id=product.id, gtin14=code, name=name,

@@ -83,6 +83,7 @@ def test_qr_of_a_withdrawn_batch_is_gone(client, session):
 
 def _line_batch(session, lot="ZN-2026-07"):
     producer = factories.authorised_producer()
+    factories.gs1_prefix(producer, "9506000")
     user = factories.producer_user(producer)
     line = gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "09506000134352", "礼盒"))
     return passed_batch(session, producer, user, product_line_id=line.id, lot=lot)
@@ -226,7 +227,9 @@ def test_api_unit_errors_are_json_never_500(client, session):
 
 
 def test_api_registers_product_lines_and_openapi_describes_it(client, session):
-    user = factories.producer_user(factories.authorised_producer())
+    producer = factories.authorised_producer()
+    factories.gs1_prefix(producer, "4006381")
+    user = factories.producer_user(producer)
     headers = _token(client, session, user)
     response = client.post("/api/v1/product-lines", json={"gtin": "4006381333931", "name": "礼盒 250 g",
                                                           "package_kg": 0.25}, headers=headers)

@@ -187,6 +187,7 @@ def test_portal_needs_a_login(client):
 
 def test_producer_registers_a_gtin_in_the_portal(client, session):
     producer = factories.authorised_producer()
+    factories.gs1_prefix(producer, "9506000")
     factories.producer_user(producer, "farmer")
     session.commit()
     login(client, "farmer")

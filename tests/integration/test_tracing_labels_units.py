@@ -103,6 +103,7 @@ def test_bad_counts_and_package_sizes_are_invalid(session, count, package, field
 
 def test_package_size_defaults_to_the_product_lines(session):
     producer = factories.authorised_producer()
+    factories.gs1_prefix(producer, "9506000")
     user = factories.producer_user(producer)
     line = gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "09506000134352", "礼盒",
                                                                          package_kg=0.25))
@@ -144,15 +145,16 @@ def test_sheet_of_unit_labels_carries_marks_and_credit_code(session):
 
 def test_product_line_needs_a_valid_unique_gtin(session):
     producer = factories.authorised_producer()
+    factories.gs1_prefix(producer, "4006381")
+    factories.gs1_prefix(producer, "9506000")
     user = factories.producer_user(producer)
     with pytest.raises(ValidationError) as invalid:
         gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "09506000134353", "礼盒"))
     assert invalid.value.field == "gtin" and "2" in invalid.value.message
     line = gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "4006381333931", "礼盒"))
     assert line.gtin14 == "04006381333931"
-    other = factories.producer_user(factories.authorised_producer())
     with pytest.raises(Conflict):
-        gs1.register_product_line(session, other, gs1.ProductLineInput("zhongning-goji", "04006381333931", "x"))
+        gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "04006381333931", "x"))
 
 
 def test_product_line_only_for_the_producers_own_products_and_trademarks(session):
@@ -171,6 +173,7 @@ def test_digital_link_resolves_lots_and_packages_and_answers_gone_when_withdrawn
     from gi_trace.errors import Gone
 
     producer = factories.authorised_producer()
+    factories.gs1_prefix(producer, "9506000")
     user = factories.producer_user(producer)
     line = gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "09506000134352", "礼盒"))
     _p, user, batch = passed_batch(session, producer, user, product_line_id=line.id, lot="ZN-2026-07")

@@ -2,6 +2,8 @@
 
 `scancounter.days` / `last_day`: counterfeit signals count distinct networks and days, never repeated
 scans from one network (counters start counting days from the upgrade).
+`companyprefix`: GS1 company prefixes recorded per producer; GTINs are registered only under them
+(product lines registered before keep their GTINs).
 
 `user.session_version` is copied into each login session and raised on logout, so a copied cookie stops
 working. `apitoken.expires_at`: existing tokens get 90 days from the upgrade (not from their creation,
@@ -26,6 +28,18 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('companyprefix',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('producer_id', sa.Integer(), nullable=False),
+    sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('recorded_at', gi_trace.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['producer_id'], ['producer.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('companyprefix', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_companyprefix_prefix'), ['prefix'], unique=True)
+        batch_op.create_index(batch_op.f('ix_companyprefix_producer_id'), ['producer_id'], unique=False)
     with op.batch_alter_table('scancounter', schema=None) as batch_op:
         batch_op.add_column(sa.Column('days', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('last_day', sqlmodel.sql.sqltypes.AutoString(length=10), server_default='',
@@ -41,6 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('companyprefix')
     with op.batch_alter_table('apitoken', schema=None) as batch_op:
         batch_op.drop_column('expires_at')
     with op.batch_alter_table('user', schema=None) as batch_op:

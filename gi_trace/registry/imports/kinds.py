@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from gi_trace.registry.imports.base import _Importer
 from gi_trace.registry.imports.output import _OutputImporter
+from gi_trace.registry.imports.prefixes import _PrefixImporter
 from gi_trace.registry.imports.producers import _ProducerImporter
 from gi_trace.registry.imports.sector_totals import _SectorTotalImporter
 
@@ -31,3 +32,4 @@ register_kind("producers", _ProducerImporter,
 register_kind("output", _OutputImporter, ("producer", "product", "year", "output_kg", "output_value_yuan"))
 register_kind("sector-totals", _SectorTotalImporter,
               ("product", "year", "county_code", "producers_total", "output_value_yuan", "source"))
+register_kind("gs1-prefixes", _PrefixImporter, ("producer", "prefix"))
