@@ -58,6 +58,8 @@ def load_config(instance_path: Path) -> dict:
         "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "60 per minute"),
         # The public scan page per network: a market hall of shoppers behind one NAT stays well below it.
         "SCAN_PAGE_RATE_LIMIT": os.environ.get("SCAN_PAGE_RATE_LIMIT", "600 per minute"),
+        # The GS1 Digital Link resolver /01/... per network (same network definition as the scan page).
+        "DIGITAL_LINK_RATE_LIMIT": os.environ.get("DIGITAL_LINK_RATE_LIMIT", "600 per minute"),
         # API tokens are refused this many days after they were issued.
         "API_TOKEN_LIFETIME_DAYS": int(os.environ.get("API_TOKEN_LIFETIME_DAYS", "90")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)),

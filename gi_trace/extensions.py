@@ -7,13 +7,24 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from gi_trace.network import client_of
+from gi_trace.network import client_of, network_of
 
 
 def client_key() -> str:
     """Who a rate limit counts: the IPv4 address, or the IPv6 /48 (one subscriber's whole network, which
     a client can otherwise rotate through to get a fresh budget for every request); see gi_trace.network."""
     return client_of(get_remote_address())
+
+
+def network_key() -> str:
+    """Per-network limits (scan page, Digital Link resolver): the client's /24 or /48."""
+    return "net:" + network_of(get_remote_address())
+
+
+def is_loopback() -> bool:
+    """This machine (the benchmark, a probe, or a local proxy that does not pass on the client's address)."""
+    address = get_remote_address() or ""
+    return address.startswith("127.") or address == "::1"
 
 
 csrf = CSRFProtect()

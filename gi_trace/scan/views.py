@@ -24,8 +24,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_engine, get_session
-from gi_trace.extensions import limiter
-from gi_trace.network import network_hash, network_of
+from gi_trace.extensions import is_loopback, limiter, network_key
+from gi_trace.network import network_hash
 from gi_trace.observability import metrics
 from gi_trace.scan import page_text
 from gi_trace.scan import photos, read_path, services, stored_pages
@@ -112,20 +112,10 @@ def _page_limit() -> str:
     return current_app.config.get("SCAN_PAGE_RATE_LIMIT", "600 per minute")
 
 
-def _scan_network() -> str:
-    """The limit counts per /24 (IPv4) or /48 (IPv6), as the counterfeit check does."""
-    return "scan:" + network_of(get_remote_address())
-
-
-def _loopback() -> bool:
-    """This machine (the benchmark, a probe, or a local proxy that does not pass on the client's address)."""
-    address = get_remote_address() or ""
-    return address.startswith("127.") or address == "::1"
-
-
 @bp.get("/t/<code>")
 @access(PUBLIC)
-@limiter.limit(_page_limit, key_func=_scan_network, exempt_when=_loopback)
+# Per /24 (IPv4) or /48 (IPv6), as the counterfeit check counts; this machine is not counted.
+@limiter.limit(_page_limit, key_func=network_key, exempt_when=is_loopback)
 def trace_page(code: str):
     """The public page behind a QR code: genuine? authorised? where from? record intact?"""
     compact = codes.parse(code)

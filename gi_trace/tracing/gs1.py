@@ -20,6 +20,7 @@ from gi_trace.errors import Conflict, Forbidden, Gone, NotFound, ValidationError
 from gi_trace.registry.gs1_prefixes import require_gtin_under_prefix
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.registry.services import producer_products
+from gi_trace.tracing import codes
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 
 GTIN_LENGTHS = (8, 12, 13, 14)
@@ -77,8 +78,12 @@ def is_valid_lot(lot: str) -> bool:
     return bool(_LOT_RE.match(lot or ""))
 
 
-def digital_link_path(gtin: str, lot: str, serial: Optional[int] = None) -> str:
-    """The Digital Link path of a lot (and a package serial): /01/<gtin14>/10/<lot>[/21/<serial>]."""
+def digital_link_path(gtin: str, lot: str, serial: Optional[str] = None) -> str:
+    """The Digital Link path of a lot (and a package): /01/<gtin14>/10/<lot>[/21/<serial>].
+
+    The serial of a package is its own random unit code, never its running number: a number can be
+    counted through (1, 2, 3…) and would hand out every package's code of a lot.
+    """
     from urllib.parse import quote
 
     path = f"/01/{gtin14(gtin)}/10/{quote(lot, safe='')}"
@@ -166,11 +171,11 @@ def resolve(session: Session, gtin: str, lot: str, serial: Optional[str] = None)
         raise Gone(_("Lot %(lot)s has been withdrawn.", lot=lot[:40]), field="lot")
     if serial is None:
         return batch.code
-    if not serial.isascii() or not serial.isdigit() or len(serial) > 9:
+    # AI (21) is the package's own unit code (random, with its check character). Running numbers are
+    # refused like any unknown serial: they can be guessed, and a unit code is the package's secret.
+    code = codes.parse(serial)
+    unit = session.exec(select(UnitCode).where(UnitCode.code == code)).first() if code else None
+    if unit is None or unit.batch_id != batch.id:
         raise NotFound(_("Package %(serial)s of lot %(lot)s is not registered here.", serial=serial[:20],
                          lot=lot[:40]), field="serial")
-    unit = session.exec(select(UnitCode).where(UnitCode.batch_id == batch.id, UnitCode.serial == int(serial))).first()
-    if unit is None:
-        raise NotFound(_("Package %(serial)s of lot %(lot)s is not registered here.", serial=serial, lot=lot[:40]),
-                       field="serial")
     return unit.code

@@ -15,6 +15,7 @@ from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
 from gi_trace.errors import Gone, NotFound
+from gi_trace.extensions import is_loopback, limiter, network_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
 from gi_trace.tracing import codes, gs1, labels, qr, rules, services, units
@@ -68,8 +69,14 @@ def qr_svg(code: str):
 
 # --- GS1 Digital Link resolver (public) ------------------------------------------------------
 
+def _resolver_limit() -> str:
+    # Every scan of a Digital Link QR passes here before the scan page: the same budget per network.
+    return current_app.config["DIGITAL_LINK_RATE_LIMIT"]
+
+
 @bp.get("/01/<gtin>/10/<lot>")
 @access(PUBLIC)
+@limiter.limit(_resolver_limit, key_func=network_key, exempt_when=is_loopback)
 def digital_link(gtin: str, lot: str):
     """/01/<gtin14>/10/<lot> → 307 to the batch's trace page (404 unknown, 410 withdrawn)."""
     code = gs1.resolve(get_session(), gtin, lot)
@@ -78,8 +85,9 @@ def digital_link(gtin: str, lot: str):
 
 @bp.get("/01/<gtin>/10/<lot>/21/<serial>")
 @access(PUBLIC)
+@limiter.limit(_resolver_limit, key_func=network_key, exempt_when=is_loopback)
 def digital_link_serial(gtin: str, lot: str, serial: str):
-    """/01/<gtin14>/10/<lot>/21/<serial> → 307 to one package's trace page."""
+    """/01/<gtin14>/10/<lot>/21/<unit code> → 307 to one package's trace page (a running number is 404)."""
     code = gs1.resolve(get_session(), gtin, lot, serial)
     return redirect(f"/t/{code}", code=307)
 

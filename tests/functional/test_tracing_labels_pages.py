@@ -96,7 +96,7 @@ def test_digital_link_redirects_307_to_the_batch_page(client, session):
     response = client.get("/01/09506000134352/10/ZN-2026-07")
     assert response.status_code == 307
     assert response.headers["Location"].endswith(f"/t/{batch.code}")
-    response = client.get("/01/09506000134352/10/ZN-2026-07/21/2")
+    response = client.get(f"/01/09506000134352/10/ZN-2026-07/21/{unit.code}")
     assert response.status_code == 307 and response.headers["Location"].endswith(f"/t/{unit.code}")
 
 

@@ -180,9 +180,9 @@ def test_digital_link_resolves_lots_and_packages_and_answers_gone_when_withdrawn
     unit = units.issue_units(session, user, batch, 3, 0.5)[2]
     assert gs1.resolve(session, "09506000134352", "ZN-2026-07") == batch.code
     assert gs1.resolve(session, "9506000134352", "ZN-2026-07") == batch.code  # GTIN-13 form
-    assert gs1.resolve(session, "09506000134352", "ZN-2026-07", "3") == unit.code
+    assert gs1.resolve(session, "09506000134352", "ZN-2026-07", unit.code) == unit.code
     for args in (("09506000134352", "nope"), ("4006381333931", "ZN-2026-07"), ("09506000134353", "ZN-2026-07"),
-                 ("09506000134352", "ZN-2026-07", "4"), ("09506000134352", "ZN-2026-07", "x")):
+                 ("09506000134352", "ZN-2026-07", "3"), ("09506000134352", "ZN-2026-07", "x")):
         with pytest.raises(NotFound):
             gs1.resolve(session, *args)
     services.withdraw(session, user, batch, "召回：包装破损")

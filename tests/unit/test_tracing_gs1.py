@@ -60,7 +60,8 @@ def test_padding_keeps_a_short_gtin_valid(body):
 
 def test_digital_link_path_uses_the_gtin14_and_escapes_the_lot():
     assert gs1.digital_link_path("4006381333931", "LOT 7/A") == "/01/04006381333931/10/LOT%207%2FA"
-    assert gs1.digital_link_path("09506000134352", "A1", 12) == "/01/09506000134352/10/A1/21/12"
+    assert gs1.digital_link_path("09506000134352", "A1", "ZFN63SJZ7TZWRP") == \
+        "/01/09506000134352/10/A1/21/ZFN63SJZ7TZWRP"
 
 
 def test_lot_fits_gs1_ai_10():
