@@ -14,6 +14,7 @@ from gi_trace.registry.services import protected_towns, require_regulator_scope
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, Event
 from gi_trace.tracing.services.flags import plausibility, raise_flag
+from gi_trace.tracing.services.gates import GOODS_MOVING_STAGES, require_authorised
 from gi_trace.tracing.services.ledger import (
     _append,
     _events,
@@ -54,6 +55,8 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
     if not isinstance(data.stage, str) or not data.stage:
         raise ValidationError(_("stage is required."), field="stage")
     product = session.get(Product, batch.product_id)
+    if data.stage in GOODS_MOVING_STAGES or data.stage == "processing":
+        require_authorised(session, batch.producer_id, product)
     template = template_of(product)
     occurred_at, offset = rules.parse_time(data.occurred_at)
     town, place = parse_location(session, data.location)

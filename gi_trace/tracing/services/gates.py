@@ -41,8 +41,17 @@ def authorisation_refusal(status: auth_rules.Status, product: Product) -> Option
     return _("Your business has not applied for authorisation to use the %(product)s GI mark.", product=name)
 
 
+# Stages that hand goods on (a sale, a shipment to a buyer): behind the same gate as making batches.
+GOODS_MOVING_STAGES = ("distribution",)
+
+
 def require_authorised(session: Session, producer_id: int, product: Product, on: Optional[date] = None) -> None:
-    """Refused, naming the reason, unless the producer's authorisation is in force (today by default)."""
+    """Refused, naming the reason, unless the producer's authorisation is in force (today by default).
+
+    The one authorisation gate: every operation that creates a batch or moves goods passes it (open,
+    split, merge, processing, distribution, unit codes and labels via `label_allowed`), whatever route
+    (API, portal, CLI) calls it.
+    """
     status = authorisation_status(session, producer_id, product.id, on or local_today())
     reason = authorisation_refusal(status, product)
     if reason:

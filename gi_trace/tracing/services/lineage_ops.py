@@ -16,6 +16,7 @@ from gi_trace.registry.models import Product
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, BatchLink, Event
 from gi_trace.tracing.services.batches import _check_lot, _new_code
+from gi_trace.tracing.services.gates import require_authorised
 from gi_trace.tracing.services.ledger import (
     _append,
     _events,
@@ -60,6 +61,7 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
     if len(products) > 1:
         raise Refused(_("Batches of different products cannot be combined."), field="inputs")
     product = session.get(Product, products.pop())
+    require_authorised(session, producer_id, product)  # new batches: the same gate as opening one
     template = template_of(product)
     if kind == "merge" and len({b.product_form for b, _kg in inputs}) > 1:
         raise Refused(_("Batches of different forms (fresh and dried) cannot be merged; dry them first."),
