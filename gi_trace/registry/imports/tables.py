@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Callable, Iterator, Optional, Union
@@ -18,6 +19,84 @@ _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 Source = Union[str, Path, bytes, IO[bytes]]
 
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What a file to import may hold, checked before it is parsed (a zip or CSV bomb is refused in
+    seconds, before anything is written). App config keys IMPORT_<NAME> override each value."""
+
+    file_bytes: int = 256 * 1024 * 1024          # CSV or XLSX as stored (the upload page has its own, smaller, limit)
+    xlsx_uncompressed_bytes: int = 128 * 1024 * 1024  # every member of the workbook, unpacked
+    xlsx_members: int = 200                      # files inside the workbook
+    xlsx_ratio: int = 200                        # unpacked ÷ packed size of one member above 1 MB
+    xlsx_shared_strings: int = 2_000_000         # distinct texts in the workbook
+    rows: int = 2_000_000
+    columns: int = 200
+    field_chars: int = 10_000                    # characters in one cell
+
+    @classmethod
+    def from_config(cls) -> "FileLimits":
+        from flask import current_app, has_app_context
+
+        if not has_app_context():
+            return cls()
+        config = current_app.config
+        return cls(**{name: int(config.get("IMPORT_" + name.upper(), default))
+                      for name, default in cls().__dict__.items()})
+
+
+_SHARED_STRINGS = "xl/sharedStrings.xml"
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f}"
+
+
+def check_xlsx_container(stream: IO[bytes], limits: FileLimits) -> None:
+    """Refuse a workbook whose zip directory or shared strings exceed the limits (reads no sheet).
+
+    The sizes come from the zip directory; Python's zipfile never unpacks more than a member's
+    declared size (a member that lies fails its CRC check), so counting the shared strings as they
+    are unpacked, and stopping at the limit, is bounded too.
+    """
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ImportFileError(_("The Excel file cannot be read; open it in Excel and save it again as .xlsx."),
+                              field="file") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.xlsx_members:
+            raise ImportFileError(_("The Excel file holds %(n)s parts, more than the %(max)s a spreadsheet needs; "
+                                    "save the sheet again as .xlsx or CSV.", n=len(members),
+                                    max=limits.xlsx_members), field="file")
+        total = sum(m.file_size for m in members)
+        if total > limits.xlsx_uncompressed_bytes:
+            raise ImportFileError(_("The Excel file unpacks to %(mb)s MB, more than the %(max)s MB allowed; split "
+                                    "it or save it as CSV.", mb=_mb(total), max=_mb(limits.xlsx_uncompressed_bytes)),
+                                  field="file")
+        for m in members:
+            if m.file_size > 1024 * 1024 and m.file_size > limits.xlsx_ratio * max(m.compress_size, 1):
+                raise ImportFileError(_("The Excel file is packed %(ratio)s times smaller than its content, as "
+                                        "only a file made to overload a server is; it was not read.",
+                                        ratio=m.file_size // max(m.compress_size, 1)), field="file")
+        if _SHARED_STRINGS in archive.namelist():
+            count = 0
+            tail = b""
+            with archive.open(_SHARED_STRINGS) as fh:
+                while chunk := fh.read(1 << 20):
+                    data = tail + chunk
+                    count += data.count(b"<si>") + data.count(b"<si ") + data.count(b":si>") + data.count(b":si ")
+                    tail = data[-4:]
+                    # a tag split across chunks is counted in the next pass: drop it from this one
+                    count -= tail.count(b"<si>") + tail.count(b"<si ") + tail.count(b":si>") + tail.count(b":si ")
+                    if count > limits.xlsx_shared_strings:
+                        raise ImportFileError(
+                            _("The Excel file holds more than %(max)s different texts; split it or save it as CSV.",
+                              max=limits.xlsx_shared_strings), field="file")
+    stream.seek(0)
 
 class Table:
     """The header and the data rows of a CSV or XLSX file, as stripped strings."""
@@ -78,11 +157,18 @@ def read_table(source: Source, filename: Optional[str] = None) -> Table:
     if filename is None and isinstance(source, (str, Path)):
         filename = str(source)
     stream, owned = _binary(source)
+    limits = FileLimits.from_config()
     try:
         head = stream.read(4096)
         stream.seek(0)
         fmt = detect_format(head, filename)
-        table = _read_xlsx(stream) if fmt == "xlsx" else _read_csv(stream)
+        size = _stream_size(stream)
+        if size > limits.file_bytes:
+            raise ImportFileError(_("The file is larger than %(max)s MB; split it.", max=_mb(limits.file_bytes)),
+                                  field="file")
+        if fmt == "xlsx":
+            check_xlsx_container(stream, limits)
+        table = _read_xlsx(stream, limits) if fmt == "xlsx" else _read_csv(stream, limits)
     except BaseException:
         if owned:
             stream.close()
@@ -98,7 +184,32 @@ def read_table(source: Source, filename: Optional[str] = None) -> Table:
     return table
 
 
-def _read_csv(stream: IO[bytes]) -> Table:
+def _stream_size(stream: IO[bytes]) -> int:
+    position = stream.tell()
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    stream.seek(position)
+    return size
+
+
+def _row_limits(number: int, values: list, limits: FileLimits) -> None:
+    """Refuse a row beyond the row, column or cell-size limits (checked while reading, before writing)."""
+    if number > limits.rows + 1:
+        raise ImportFileError(_("The file has more than %(max)s rows; split it.", max=limits.rows), field="file")
+    if len(values) > limits.columns:
+        used = len(values)
+        while used and not values[used - 1]:  # empty cells at the end of a row are no columns
+            used -= 1
+        if used > limits.columns:
+            raise ImportFileError(_("Row %(row)s has %(n)s columns, more than the %(max)s allowed.", row=number,
+                                    n=used, max=limits.columns), field="file")
+    for value in values:
+        if isinstance(value, str) and len(value) > limits.field_chars:
+            raise ImportFileError(_("Row %(row)s has a cell longer than %(max)s characters.", row=number,
+                                    max=limits.field_chars), field="file")
+
+
+def _read_csv(stream: IO[bytes], limits: FileLimits = FileLimits()) -> Table:
     # Decoding the whole file at once is fast (tens of ms for 25 MB) and lets an encoding error name
     # its line, which a buffered text stream cannot.
     data = stream.read()
@@ -113,9 +224,14 @@ def _read_csv(stream: IO[bytes]) -> Table:
                                 row=line), field="file") from None
     del data
     estimated = max(text.count("\n") - 1, 0)
+    if estimated > limits.rows + 1:
+        raise ImportFileError(_("The file has more than %(max)s rows; split it.", max=limits.rows), field="file")
     reader = csv.reader(io.StringIO(text, newline=""))
+    previous = csv.field_size_limit(limits.field_chars + 1)  # the csv module's own guard, set to ours
     try:
         header = next(reader, None)
+        if header is not None:
+            _row_limits(1, header, limits)
     except csv.Error as exc:
         raise ImportFileError(_("The file cannot be read as CSV: %(reason)s", reason=str(exc)),
                               field="file") from None
@@ -127,13 +243,17 @@ def _read_csv(stream: IO[bytes]) -> Table:
         try:
             for values in reader:
                 number += 1
+                _row_limits(number, values, limits)
                 if any(values) and any(v.strip() for v in values):
                     yield number, values
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise ImportFileError(_("Row %(row)s has a cell longer than %(max)s characters.", row=number + 1,
+                                        max=limits.field_chars), field="file") from None
             raise ImportFileError(_("Row %(row)s cannot be read as CSV: %(reason)s", row=number + 1,
                                     reason=str(exc)), field="file") from None
 
-    return Table("csv", header, rows(), estimated)
+    return Table("csv", header, rows(), estimated, closer=lambda: csv.field_size_limit(previous))
 
 
 def _cell_text(value) -> str:
@@ -152,7 +272,7 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _read_xlsx(stream: IO[bytes]) -> Table:
+def _read_xlsx(stream: IO[bytes], limits: FileLimits = FileLimits()) -> Table:
     import openpyxl
 
     workbook = None
@@ -170,6 +290,11 @@ def _read_xlsx(stream: IO[bytes]) -> Table:
         workbook.close()
         raise ImportFileError(_("The file is empty."), field="file")
     header = [_cell_text(v) for v in first]
+    try:
+        _row_limits(1, header, limits)
+    except ImportFileError:
+        workbook.close()
+        raise
     estimated = (sheet.max_row - 1) if sheet.max_row else None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -177,8 +302,11 @@ def _read_xlsx(stream: IO[bytes]) -> Table:
         try:
             for number, values in enumerate(iterator, start=2):
                 texts = [_cell_text(v) for v in values]
+                _row_limits(number, texts, limits)
                 if any(t.strip() for t in texts):
                     yield number, texts
+        except ImportFileError:
+            raise
         except Exception:  # noqa: BLE001 - see above
             raise ImportFileError(_("Row %(row)s of the Excel file cannot be read; open it in Excel and "
                                     "save it again as .xlsx.", row=number + 1), field="file") from None
