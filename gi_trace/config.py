@@ -60,6 +60,9 @@ def load_config(instance_path: Path) -> dict:
         "SCAN_PAGE_RATE_LIMIT": os.environ.get("SCAN_PAGE_RATE_LIMIT", "600 per minute"),
         # The GS1 Digital Link resolver /01/... per network (same network definition as the scan page).
         "DIGITAL_LINK_RATE_LIMIT": os.environ.get("DIGITAL_LINK_RATE_LIMIT", "600 per minute"),
+        # Per user: label sheets (print view, ZIP, PDF: at most 500 labels each) and the regulators' exports.
+        "LABELS_RATE_LIMIT": os.environ.get("LABELS_RATE_LIMIT", "20 per minute;200 per day"),
+        "EXPORT_RATE_LIMIT": os.environ.get("EXPORT_RATE_LIMIT", "10 per minute;100 per day"),
         # API tokens are refused this many days after they were issued.
         "API_TOKEN_LIFETIME_DAYS": int(os.environ.get("API_TOKEN_LIFETIME_DAYS", "90")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)),

@@ -27,6 +27,22 @@ def is_loopback() -> bool:
     return address.startswith("127.") or address == "::1"
 
 
+def user_key() -> str:
+    """Per-user limits (label sheets, exports): the logged-in user, else the client's address."""
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return "user:" + current_user.get_id()
+    return "client:" + client_key()
+
+
+def export_limit() -> str:
+    """EXPORT_RATE_LIMIT: the regulators' long exports (annual report, recall lists), per user."""
+    from flask import current_app
+
+    return current_app.config["EXPORT_RATE_LIMIT"]
+
+
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, render_template, request
 
 from gi_trace.access import access, actor
 from gi_trace.db import get_session
+from gi_trace.extensions import export_limit, limiter, user_key
 from gi_trace.oversight import recall as r
 
 bp = Blueprint("oversight_recall", __name__, url_prefix="/oversight")
@@ -29,6 +30,7 @@ def recall():
 
 @bp.get("/recall/<code>.<any(csv, xlsx):fmt>")
 @access("regulator", "admin")
+@limiter.limit(export_limit, key_func=user_key)
 def recall_file(code: str, fmt: str):
     """The recall rows of a batch as a file to hand over."""
     session = get_session()

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, render_template, request
 
 from gi_trace.access import access, actor
 from gi_trace.db import get_session
+from gi_trace.extensions import export_limit, limiter, user_key
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight import dashboard as d
 from gi_trace.oversight import report as rep
@@ -36,6 +37,7 @@ def reports():
 
 @bp.get("/reports/annual.zip")
 @access("regulator", "admin")
+@limiter.limit(export_limit, key_func=user_key)
 def annual_zip():
     """report.html, report.json and the data tables (CSV and XLSX) in one ZIP."""
     session, query = _query()
@@ -48,6 +50,7 @@ def annual_zip():
 
 @bp.get("/reports/annual.html")
 @access("regulator", "admin")
+@limiter.limit(export_limit, key_func=user_key)
 def annual_html():
     """The printable report itself (print it to PDF from the browser)."""
     session, query = _query()

@@ -21,7 +21,9 @@ from gi_trace.tracing import codes, qr, services, units
 
 # A4 with 10 mm margins: 5 columns × 7 rows of 38 mm cells (see static/css/tracing.css).
 LABELS_PER_PAGE = 35
-MAX_LABELS_PER_SHEET = 5000
+# One sheet is drawn in the request (500 labels: about 2 s for the PDF); larger runs are printed in
+# parts, so no producer holds a worker for long.
+MAX_LABELS_PER_SHEET = 500
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
     if kind not in ("units", "batch"):
         raise ValidationError(_("Choose unit codes or copies of the batch code."), field="kind")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LABELS_PER_SHEET:
-        raise ValidationError(_("A sheet holds between 1 and %(n)s labels.", n=MAX_LABELS_PER_SHEET), field="count")
+        raise ValidationError(_("A sheet holds between 1 and %(n)s labels; print larger runs in parts (packages "
+                                "1–%(n)s, then from %(next)s on).", n=MAX_LABELS_PER_SHEET,
+                                next=MAX_LABELS_PER_SHEET + 1), field="count")
     if isinstance(start, bool) or not isinstance(start, int) or start < 1:
         raise ValidationError(_("The first package number must be 1 or more."), field="start")
     product = session.get(Product, batch.product_id)

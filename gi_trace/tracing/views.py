@@ -15,7 +15,7 @@ from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
 from gi_trace.errors import Gone, NotFound
-from gi_trace.extensions import is_loopback, limiter, network_key
+from gi_trace.extensions import is_loopback, limiter, network_key, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
 from gi_trace.tracing import codes, gs1, labels, qr, rules, services, units
@@ -382,11 +382,15 @@ def issue_units(code: str):
                            if form.package_kg.data else None, display=codes.display)
 
 
+def _labels_limit() -> str:
+    return current_app.config["LABELS_RATE_LIMIT"]
+
+
 def _sheet_args() -> tuple[str, int, int]:
     kind = request.args.get("kind", "units")
     try:
         start = int(request.args.get("start", "1"))
-        count = int(request.args.get("count", "1000"))
+        count = int(request.args.get("count", str(labels.MAX_LABELS_PER_SHEET)))
     except ValueError:
         start, count = 0, 0  # the service says what is wrong
     return kind, start, count
@@ -394,6 +398,7 @@ def _sheet_args() -> tuple[str, int, int]:
 
 @bp.get("/batches/<code>/labels")
 @access("producer")
+@limiter.limit(_labels_limit, key_func=user_key)
 def labels_sheet(code: str):
     """The A4 print view of a batch's labels (refused while the batch may not carry the GI label)."""
     session = get_session()
@@ -418,6 +423,7 @@ def _label_file(code: str, ext: str, render, mimetype: str) -> Response:
 
 @bp.get("/batches/<code>/labels.zip")
 @access("producer")
+@limiter.limit(_labels_limit, key_func=user_key)
 def labels_zip(code: str):
     """A ZIP of 2 cm / 300 dpi PNG labels for label printers."""
     return _label_file(code, "zip", labels.zip_sheet, "application/zip")
@@ -425,6 +431,7 @@ def labels_zip(code: str):
 
 @bp.get("/batches/<code>/labels.pdf")
 @access("producer")
+@limiter.limit(_labels_limit, key_func=user_key)
 def labels_pdf(code: str):
     """The A4 label sheet as a PDF drawn at 300 dpi (needs a Chinese font on the server)."""
     return _label_file(code, "pdf", labels.pdf_sheet, "application/pdf")
