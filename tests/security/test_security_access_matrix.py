@@ -32,7 +32,7 @@ PARAMS = {
     "fmt": lambda w: "csv",
     "gtin": lambda w: w.line.gtin14,
     "lot": lambda w: w.lot.producer_lot,
-    "serial": lambda w: str(w.unit.serial),
+    "serial": lambda w: w.unit.code,  # AI (21) is the package's own unit code
     "filename": lambda w: "css/app.css",
     "job_id": lambda w: w.job_id,
 }
