@@ -47,6 +47,9 @@ class Product(SQLModel, table=True):
     # Stage template and grade scale are data so a second product needs no code change.
     stage_template: Optional[list] = Field(default=None, sa_column=Column(JSON))
     grade_scale: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    # Package sizes (kg) a regulator approved for unit codes of batches without a product line's fixed
+    # size: the size comes from here or from the line, never from the request that issues the codes.
+    package_sizes_kg: Optional[list] = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     def __repr__(self) -> str:

@@ -156,6 +156,10 @@ def all_regions() -> list[Region]:
     return rows
 
 
+# Retail and wholesale packs of dried goji (kg): 100 g to a 20 kg carton. Editable on the product page.
+GOJI_PACKAGE_SIZES_KG = (0.1, 0.125, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
+
+
 def ensure_reference_data(session: Session) -> None:
     """Insert the divisions and 中宁枸杞 where missing; never overwrite what a regulator changed."""
     existing = set(session.exec(select(Region.code)).all())
@@ -170,6 +174,7 @@ def ensure_reference_data(session: Session) -> None:
             max_dried_yield_kg_per_mu=400.0, fresh_dried_ratio_min=3.5, fresh_dried_ratio_max=5.0,
             max_moisture_pct=13.0, season_start_mmdd="05-20", season_end_mmdd="10-31",
             target_share=0.6, stage_template=GOJI_STAGES, grade_scale=GOJI_GRADES,
+            package_sizes_kg=list(GOJI_PACKAGE_SIZES_KG),
         )
         session.add(goji)
         session.flush()

@@ -357,6 +357,27 @@ class ProductInput:
     season_start_mmdd: str = ""
     season_end_mmdd: str = ""
     target_share: float = 0.6
+    package_sizes_kg: list[float] = field(default_factory=list)
+
+
+MAX_PACKAGE_SIZES = 30
+
+
+def parse_package_sizes(text: str) -> list[float]:
+    """'0.25; 0.5, 1' -> [0.25, 0.5, 1.0] (sorted, distinct); ValueError naming the bad entry."""
+    sizes = set()
+    for part in (text or "").replace("；", ";").replace("，", ",").replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = round(float(part), 3)
+        except ValueError:
+            raise ValueError(part) from None
+        if not 0.001 <= value <= 1000:
+            raise ValueError(part)
+        sizes.add(value)
+    return sorted(sizes)
 
 
 def require_product_editor(user: User) -> None:
@@ -433,6 +454,9 @@ def save_product(session: Session, user: User, data: ProductInput, product: Opti
     product.max_moisture_pct = data.max_moisture_pct
     product.season_start_mmdd = data.season_start_mmdd or None
     product.season_end_mmdd = data.season_end_mmdd or None
+    if len(data.package_sizes_kg) > MAX_PACKAGE_SIZES:
+        raise ValidationError(_("At most %(n)s package sizes.", n=MAX_PACKAGE_SIZES), field="package_sizes")
+    product.package_sizes_kg = [float(v) for v in data.package_sizes_kg] or None
     product.target_share = data.target_share
     session.add(product)
     session.flush()

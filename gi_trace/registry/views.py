@@ -120,6 +120,7 @@ def product_form_class():
         max_moisture_pct = FloatField(_l("Maximum moisture (percent)"), validators=[OptionalValue()])
         season_start_mmdd = StringField(_l("Season starts (MM-DD)"), validators=[Length(max=5)])
         season_end_mmdd = StringField(_l("Season ends (MM-DD)"), validators=[Length(max=5)])
+        package_sizes = StringField(_l("Approved package sizes (kg)"), validators=[Length(max=300)])
         target_share = FloatField(_l("Target share of authorised users"), default=0.6,
                                   validators=[DataRequired(), NumberRange(min=0.01, max=1)])
 
@@ -399,6 +400,8 @@ def _product_form(session, item: Optional[Product]):
             if registration.kind in PRODUCT_KINDS:
                 getattr(form, f"kind_{registration.kind}").data = True
                 getattr(form, f"regno_{registration.kind}").data = registration.registration_no
+        if not form.is_submitted():
+            form.package_sizes.data = "; ".join(format(v, "g") for v in (item.package_sizes_kg or []))
     form.towns.choices = town_choices(session)
     return form
 
@@ -408,7 +411,15 @@ def _save_product(item: Optional[Product]):
     user = actor()
     services.require_product_editor(user)
     form = _product_form(session, item)
-    if form.validate_on_submit():
+    sizes: list[float] = []
+    valid = form.validate_on_submit()
+    if valid:
+        try:
+            sizes = services.parse_package_sizes(form.package_sizes.data or "")
+        except ValueError as exc:
+            form.package_sizes.errors = [_("%(value)s is not a package size in kg (0.001 to 1000).", value=str(exc))]
+            valid = False
+    if valid:
         data = services.ProductInput(
             slug=form.slug.data or "", name_zh=form.name_zh.data or "", name_en=form.name_en.data or "",
             holder=form.holder.data or "", towns=list(form.towns.data or []),
@@ -418,7 +429,8 @@ def _save_product(item: Optional[Product]):
             fresh_dried_ratio_min=form.fresh_dried_ratio_min.data,
             fresh_dried_ratio_max=form.fresh_dried_ratio_max.data, max_moisture_pct=form.max_moisture_pct.data,
             season_start_mmdd=(form.season_start_mmdd.data or "").strip(),
-            season_end_mmdd=(form.season_end_mmdd.data or "").strip(), target_share=form.target_share.data)
+            season_end_mmdd=(form.season_end_mmdd.data or "").strip(), target_share=form.target_share.data,
+            package_sizes_kg=sizes)
         done = attempt(form, lambda: services.save_product(session, user, data, item), fallback="slug",
                        aliases={"registrations": f"kind_{PRODUCT_KINDS[0]}"}, raise_statuses=(403,))
         if done:

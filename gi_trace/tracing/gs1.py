@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Forbidden, Gone, NotFound, ValidationError
+from gi_trace.formatting import number
 from gi_trace.registry.gs1_prefixes import require_gtin_under_prefix
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.registry.services import producer_products
@@ -125,6 +126,12 @@ def register_product_line(session: Session, user: User, data: ProductLineInput) 
         raise ValidationError(_("Choose a product form."), field="product_form")
     if data.package_kg is not None and not (0 < data.package_kg <= 100000):
         raise ValidationError(_("The package size must be more than 0 kg."), field="package_kg")
+    sizes = [float(v) for v in (product.package_sizes_kg or [])]
+    if data.package_kg is not None and sizes and not any(abs(data.package_kg - v) < 0.0005 for v in sizes):
+        # A line's size is fixed for its GTIN and used for every unit code: only an approved size.
+        raise ValidationError(_("%(kg)s kg is not an approved package size of %(product)s; choose one of %(sizes)s "
+                                "kg.", kg=number(data.package_kg), product=product.name_zh,
+                                sizes=", ".join(number(v) for v in sizes)), field="package_kg")
     if data.trademark_id is not None:
         mark = session.get(Trademark, data.trademark_id)
         if mark is None or mark.producer_id != user.producer_id:

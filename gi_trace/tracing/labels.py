@@ -120,6 +120,15 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
                                   field="start")
         label_list = labels_for_codes(base_url, [u.code for u in rows], [u.serial for u in rows])
     else:
+        # Each copy labels a package: copies count against the batch's kilograms like unit codes, and
+        # every sheet printed counts (a reprint is labels too).
+        services.lock_batch(session, batch)
+        size = units.copy_size(session, batch)
+        units.require_labels_within_quantity(session, batch, count * size,
+                                             _("%(n)s copies of the batch label", n=count))
+        batch.label_copies = (batch.label_copies or 0) + count
+        session.add(batch)
+        session.flush()
         label_list = labels_for_codes(base_url, [batch.code] * count)
     return Sheet(batch_code=batch.code, gi_mark=_("%(product)s GI", product=product.name_zh),
                  trademark=batch.trademark_name,

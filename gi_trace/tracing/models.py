@@ -104,6 +104,8 @@ class Batch(SQLModel, table=True):
     last_event_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     head_hash: str = Field(default="", max_length=64)  # hash of the latest event
     units_issued: int = 0  # unit codes (一物一码) issued under this batch
+    # Copies of the batch code printed as labels: each one labels a package of the batch's size.
+    label_copies: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Withdrawal is an event too; these columns make it cheap to show (never a delete).
     withdrawn_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     withdrawn_reason: str = Field(default="", max_length=1000)

@@ -24,6 +24,8 @@ from sqlmodel import Session, select
 from gi_trace.accounts.models import User
 from gi_trace.db import is_postgres
 from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
+from gi_trace.formatting import number
+from gi_trace.registry.models import Product
 from gi_trace.tracing import codes, services
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 from gi_trace.types import utcnow
@@ -94,9 +96,74 @@ def fresh_codes(session: Session, count: int, generate: Callable[[], str] = code
     raise Conflict(_("Could not find free codes; try again."))  # pragma: no cover - 64 random bits each
 
 
+def _same_kg(a: float, b: float) -> bool:
+    return abs(a - b) < EPSILON_KG
+
+
+def package_size(session: Session, batch: Batch, requested=None) -> float:
+    """The package size (kg) of the batch's labels: its product line's fixed size, else one of the sizes a
+    regulator approved for the product. A request may only choose among those, never set its own."""
+    line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
+    if requested is not None:
+        requested = round(_number(requested, "package_kg"), 3)
+    if line is not None and line.package_kg:
+        if requested is not None and not _same_kg(requested, line.package_kg):
+            raise ValidationError(_("The package size of product line %(gtin)s is fixed at %(kg)s kg.",
+                                    gtin=line.gtin14, kg=number(line.package_kg)), field="package_kg")
+        return line.package_kg
+    product = session.get(Product, batch.product_id)
+    sizes = [float(v) for v in (product.package_sizes_kg or [])]
+    if not sizes:
+        raise Refused(_("No package sizes are approved for %(product)s: ask the market regulator to record them, "
+                        "or register a product line with its package size.", product=product.name_zh),
+                      field="package_kg", code="no_package_sizes")
+    if requested is None:
+        raise ValidationError(_("Choose a package size: %(sizes)s kg.", sizes=", ".join(number(v) for v in sizes)),
+                              field="package_kg")
+    if not any(_same_kg(requested, v) for v in sizes):
+        raise ValidationError(_("%(kg)s kg is not an approved package size of %(product)s; choose one of %(sizes)s "
+                                "kg.", kg=number(requested), product=product.name_zh,
+                                sizes=", ".join(number(v) for v in sizes)), field="package_kg")
+    return requested
+
+
+def labelled_kg(session: Session, batch: Batch) -> float:
+    """Kilograms already labelled: unit codes × their package size + printed batch-label copies."""
+    units_kg = float(session.exec(select(func.coalesce(func.sum(UnitCode.package_kg), 0.0))
+                                  .where(UnitCode.batch_id == batch.id)).one())
+    copies_kg = 0.0
+    if batch.label_copies:
+        copies_kg = batch.label_copies * copy_size(session, batch)
+    return units_kg + copies_kg
+
+
+def copy_size(session: Session, batch: Batch) -> float:
+    """The package a copy of the batch code labels: the line's size, else the smallest approved size."""
+    line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
+    if line is not None and line.package_kg:
+        return line.package_kg
+    product = session.get(Product, batch.product_id)
+    sizes = [float(v) for v in (product.package_sizes_kg or [])]
+    if not sizes:
+        raise Refused(_("No package sizes are approved for %(product)s: ask the market regulator to record them, "
+                        "or register a product line with its package size.", product=product.name_zh),
+                      field="package_kg", code="no_package_sizes")
+    return min(sizes)
+
+
+def require_labels_within_quantity(session: Session, batch: Batch, adding_kg: float, what: str) -> None:
+    """Refused when labels for `adding_kg` more would label more kilograms than the batch has."""
+    already = labelled_kg(session, batch)
+    if already + adding_kg > batch.quantity_kg + EPSILON_KG:
+        raise Refused(_("Batch %(code)s has %(quantity)s kg, %(labelled)s kg of it already labelled: %(what)s for "
+                        "%(adding)s kg more would label more than the batch holds.", code=codes.display(batch.code),
+                        quantity=number(batch.quantity_kg), labelled=number(already), what=what,
+                        adding=number(adding_kg)), field="count", code="units_over_quantity")
+
+
 def issue_units(session: Session, user: User, batch: Batch, count, package_kg=None, *,
                 generate: Callable[[], str] = codes.new_code) -> list[IssuedUnit]:
-    """Issue `count` unit codes for packages of `package_kg` under the user's own batch."""
+    """Issue `count` unit codes under the user's own batch, for packages of its fixed or approved size."""
     if user is None or user.role != "producer" or user.producer_id != batch.producer_id:
         raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
     if isinstance(count, bool) or not isinstance(count, int):
@@ -104,14 +171,7 @@ def issue_units(session: Session, user: User, batch: Batch, count, package_kg=No
     if not 1 <= count <= MAX_UNITS_PER_ISSUE:
         raise ValidationError(_("Issue between 1 and %(n)s unit codes at a time.", n=MAX_UNITS_PER_ISSUE),
                               field="count")
-    if package_kg is None and batch.product_line_id is not None:
-        line = session.get(ProductLine, batch.product_line_id)
-        package_kg = line.package_kg if line else None
-    if package_kg is None:
-        raise ValidationError(_("Give the package size in kg."), field="package_kg")
-    package_kg = round(_number(package_kg, "package_kg"), 3)
-    if package_kg <= 0:
-        raise ValidationError(_("The package size must be more than 0 kg."), field="package_kg")
+    package_kg = package_size(session, batch, package_kg)
     services.lock_batch(session, batch)
     services.require_label_allowed(session, batch)
     limit = max_units(batch.available_kg, package_kg)
@@ -119,6 +179,7 @@ def issue_units(session: Session, user: User, batch: Batch, count, package_kg=No
         raise Refused(_("Batch %(code)s holds %(available)s kg: at most %(limit)s packages of %(package)s kg, not "
                         "%(count)s.", code=codes.display(batch.code), available=batch.available_kg, limit=limit,
                         package=package_kg, count=count), field="count", code="units_over_quantity")
+    require_labels_within_quantity(session, batch, count * package_kg, _("%(n)s unit codes", n=count))
     start = batch.units_issued + 1
     new = fresh_codes(session, count, generate)
     now = utcnow()

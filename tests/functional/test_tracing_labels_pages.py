@@ -199,7 +199,7 @@ def test_api_issues_unit_codes_with_their_urls(client, session):
     assert [u["code"] for u in listed["units"]] == [u["code"] for u in body["units"]]
 
 
-def test_api_refuses_more_units_than_the_batch_holds_and_flags_over_labelling(client, session):
+def test_api_refuses_more_units_than_the_batch_holds_across_requests(client, session):
     _p, user, batch = passed_batch(session)  # 250 kg
     headers = _token(client, session, user)
     url = f"/api/v1/batches/{batch.code}/units"
@@ -207,8 +207,7 @@ def test_api_refuses_more_units_than_the_batch_holds_and_flags_over_labelling(cl
     assert response.status_code == 422 and response.json["error"]["code"] == "units_over_quantity"
     assert client.post(url, json={"count": 400, "package_kg": 0.5}, headers=headers).status_code == 201
     response = client.post(url, json={"count": 200, "package_kg": 0.5}, headers=headers)
-    assert response.status_code == 201
-    assert [f["kind"] for f in response.json["flags"]] == ["labels_over_quantity"]
+    assert response.status_code == 422 and response.json["error"]["code"] == "units_over_quantity"
 
 
 def test_api_unit_errors_are_json_never_500(client, session):

@@ -34,15 +34,14 @@ def test_units_are_bounded_by_what_the_batch_holds_per_package(session):
     assert len(units.issue_units(session, user, batch, 500, 0.5)) == 500
 
 
-def test_labels_beyond_the_quantity_across_requests_raise_the_plausibility_flag(session):
+def test_labels_beyond_the_quantity_across_requests_are_refused(session):
     _p, user, batch = passed_batch(session)  # 250 kg
     units.issue_units(session, user, batch, 400, 0.5)  # 200 kg labelled: fine
-    assert batch.open_flags == 0
-    units.issue_units(session, user, batch, 200, 0.5)  # 300 kg labelled > 250 kg held
-    flags = session.exec(select(PlausibilityFlag).where(PlausibilityFlag.batch_id == batch.id)).all()
-    assert [f.kind for f in flags] == ["labels_over_quantity"]
-    assert batch.under_review
-    assert batch.units_issued == 600
+    with pytest.raises(Refused) as refused:
+        units.issue_units(session, user, batch, 200, 0.5)  # 300 kg labelled > 250 kg held
+    assert refused.value.code == "units_over_quantity" and "200" in refused.value.message
+    assert batch.units_issued == 400
+    assert len(units.issue_units(session, user, batch, 100, 0.5)) == 100  # exactly 250 kg
 
 
 def test_failed_test_blocks_unit_codes_and_label_sheets(session):
