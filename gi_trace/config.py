@@ -36,10 +36,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# Whole-number limits that the environment may set (see the README's security section); when unset,
+# the code's defaults apply (gi_trace.scan.services.DEFAULT_THRESHOLDS, gi_trace.registry.imports.FileLimits).
+INTEGER_SETTINGS = (
+    "SCAN_UNIT_FLAG_NETWORKS", "SCAN_UNIT_FLAG_DAYS", "SCAN_BATCH_FLAG_NETWORKS", "SCAN_BATCH_FLAG_DAYS",
+    "IMPORT_FILE_BYTES", "IMPORT_XLSX_UNCOMPRESSED_BYTES", "IMPORT_XLSX_MEMBERS", "IMPORT_XLSX_RATIO",
+    "IMPORT_XLSX_SHARED_STRINGS", "IMPORT_ROWS", "IMPORT_COLUMNS", "IMPORT_FIELD_CHARS", "IMPORT_MAX_BYTES",
+)
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the configuration mapping from defaults and the environment."""
     default_db = f"sqlite:///{instance_path / 'gi_trace.sqlite3'}"
+    integers = {name: int(os.environ[name]) for name in INTEGER_SETTINGS if os.environ.get(name)}
     return {
+        **integers,
         "SECRET_KEY": _secret_key(instance_path),
         "DATABASE_URL": normalise_database_url(os.environ.get("DATABASE_URL", default_db)),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
@@ -58,6 +69,7 @@ def load_config(instance_path: Path) -> dict:
         "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "60 per minute"),
         # The public scan page per network: a market hall of shoppers behind one NAT stays well below it.
         "SCAN_PAGE_RATE_LIMIT": os.environ.get("SCAN_PAGE_RATE_LIMIT", "600 per minute"),
+        "SCAN_REPORT_RATE_LIMIT": os.environ.get("SCAN_REPORT_RATE_LIMIT", "5 per 10 minutes;20 per day"),
         # The GS1 Digital Link resolver /01/... per network (same network definition as the scan page).
         "DIGITAL_LINK_RATE_LIMIT": os.environ.get("DIGITAL_LINK_RATE_LIMIT", "600 per minute"),
         # Per user: label sheets (print view, ZIP, PDF: at most 500 labels each) and the regulators' exports.
