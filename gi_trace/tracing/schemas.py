@@ -470,7 +470,9 @@ class UnitList(Public):
 
 class UnitsCreate(Body):
     count: int = Field(ge=1, le=units.MAX_UNITS_PER_ISSUE)
-    package_kg: Optional[float] = Field(None, gt=0, description="Package size; default: the batch's product line's")
+    package_kg: Optional[float] = Field(None, gt=0, description=(
+        "Package size (kg): fixed by the batch's product line (omit it, or give the same), else one of the sizes "
+        "the regulator approved for the product; any other size is refused"))
 
 
 class UnitsQuery(Query):
