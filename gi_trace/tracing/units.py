@@ -31,6 +31,7 @@ from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 from gi_trace.types import utcnow
 
 MAX_UNITS_PER_ISSUE = 20000
+MAX_PACKAGE_KG = 100000
 _LOOKUP_CHUNK = 500
 EPSILON_KG = 0.0005
 
@@ -121,8 +122,9 @@ def package_size(session: Session, batch: Batch, requested=None) -> float:
         raise ValidationError(_("Choose a package size: %(sizes)s kg.", sizes=", ".join(number(v) for v in sizes)),
                               field="package_kg")
     if not any(_same_kg(requested, v) for v in sizes):
+        shown = number(requested) if 0 < requested <= MAX_PACKAGE_KG else str(requested)[:20]
         raise ValidationError(_("%(kg)s kg is not an approved package size of %(product)s; choose one of %(sizes)s "
-                                "kg.", kg=number(requested), product=product.name_zh,
+                                "kg.", kg=shown, product=product.name_zh,
                                 sizes=", ".join(number(v) for v in sizes)), field="package_kg")
     return requested
 
