@@ -10,7 +10,7 @@ working. `apitoken.expires_at`: existing tokens get 90 days from the upgrade (no
 so no client is cut off by the upgrade itself).
 
 Revision ID: c5e1a9d2f301
-Revises: b3f47ba4eab2
+Revises: cd762b590149
 Create Date: 2026-11-29 07:40:00
 """
 from datetime import datetime, timedelta, timezone
@@ -22,7 +22,7 @@ import gi_trace.types
 
 
 revision = 'c5e1a9d2f301'
-down_revision = 'b3f47ba4eab2'
+down_revision = 'cd762b590149'
 branch_labels = None
 depends_on = None
 
