@@ -4,7 +4,7 @@ Every import of every module under gi_trace/ is read with `ast`, those inside fu
 (an import moved into a function to dodge a cycle is still a cycle). Layers, lowest first:
 
     platform   config, db, errors, types, timeutil, i18n, formatting, network, schemas, observability
-               (logs, metrics), extensions, and the plumbing every face uses (access, api, web):
+               (logs, metrics), jobs (outbox, queue, long jobs), spreadsheets (the one CSV/XLSX writer), extensions, and the plumbing every face uses (access, api, web):
                they import no area
     accounts → registry → authorisation → tracing → scan → oversight
                each area with its models, services and its own faces (views*, api*, cli*)
@@ -26,7 +26,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "gi_trace"
 
 AREAS = ("accounts", "registry", "authorisation", "tracing", "scan", "oversight")
 PLATFORM = ("config", "db", "errors", "types", "timeutil", "i18n", "i18n_tools", "formatting", "network",
-            "schemas", "observability", "extensions", "access", "api", "web")
+            "schemas", "observability", "extensions", "access", "api", "web", "jobs", "spreadsheets")
 APP = ("", "models", "migrate", "migrations", "ops", "demo")
 
 
