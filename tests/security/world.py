@@ -14,7 +14,7 @@ from gi_trace.accounts.models import User
 from gi_trace.jobs.models import Job
 from gi_trace.scan.complaints import file_complaint
 from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
-from tests.factories import UserFactory, goji
+from tests.factories import UserFactory, goji, gs1_prefix
 from tests.factories_scan import lot_from_tested_harvest, unit_code
 from tests.factories_tracing import Grower
 
@@ -50,6 +50,9 @@ def build(session) -> World:
     line = ProductLine(product_id=goji(session).id, producer_id=grower_a.producer.id, gtin14="06901234567892",
                        name="中宁枸杞 250 g", product_form="dried", package_kg=0.25)
     session.add(line)
+    # GS1 company prefixes of producer A: its line's, and one it registers more GTINs under in the tests.
+    for prefix in ("6901234", "4006381"):
+        gs1_prefix(grower_a.producer, prefix)
     session.flush()
     flag = PlausibilityFlag(batch_id=harvest.id, producer_id=grower_a.producer.id, kind="yield",
                             message="test flag", params={})
