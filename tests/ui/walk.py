@@ -30,6 +30,7 @@ PARAMS = {
     "serial": lambda w: str(w.unit.serial),
     "filename": lambda w: "css/app.css",
     "reference": lambda w: w.complaint_reference,
+    "job_id": lambda w: w.job_id,
 }
 
 # Not pages: machine formats, images, redirects.
@@ -68,7 +69,7 @@ def seeded_world(app):
 def build_world(session):
     """The security world plus planting inputs, a scan complaint with context, an inspection."""
     from gi_trace.accounts.services import create_token
-    from gi_trace.oversight.services import file_complaint
+    from gi_trace.scan.complaints import file_complaint
 
     world = seed.build(session)
     world.token_ids = {"producer_a": create_token(session, world.users["producer_a"], "walk")[0].id}
