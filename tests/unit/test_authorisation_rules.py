@@ -122,10 +122,11 @@ def test_status_after_last_decision_matches_the_whole_history(pair, offset):
     applied = sorted((d for d in history if d.effective_date <= on), key=rules.sort_key)
     approvals = [d for d in applied if d.action == "approve"]
     last = applied[-1] if applied else None
-    shortcut = rules.status_after_last(last.action if last else None, last.effective_date if last else None,
-                                       approvals[-1].valid_until if approvals else None, on)
+    valid_until = approvals[-1].valid_until if approvals else None
+    state = rules.state_after_last(last.action if last else None, valid_until, on)
+    since = rules.expired_since(valid_until) if state == rules.EXPIRED else (last.effective_date if last else None)
     full = rules.status_on(history, on)
-    assert (shortcut.state, shortcut.since) == (full.state, full.since)
+    assert (state, since) == (full.state, full.since)
 
 
 # --- properties added with the security work (issue 6) --------------------------------------

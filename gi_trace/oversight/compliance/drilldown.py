@@ -11,7 +11,7 @@ from sqlalchemy import String, and_, cast, func, literal, select, type_coerce
 from sqlmodel import Session
 
 from gi_trace.authorisation import rules
-from gi_trace.authorisation.rules import status_after_last
+from gi_trace.authorisation.rules import expired_since, state_after_last
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import statuses
 from gi_trace.errors import ValidationError
@@ -128,7 +128,7 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                    as_of: Optional[date] = None) -> list[tuple]:
     """Every registered producer with why it counts or not, as tuples in DRILLDOWN_COLUMNS order.
 
-    One query; states are derived from each producer's last decision (rules.status_after_last). Dates are
+    One query; states are derived from each producer's last decision (rules.state_after_last). Dates are
     ISO strings, booleans 0/1, reasons joined with ";" — ready for CSV and spreadsheets.
     """
     as_of = as_of or default_as_of(year, local_today())
@@ -163,9 +163,8 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
             action, _sp, last_day = action.partition(" ")
         else:
             last_day = last_date.isoformat() if last_date is not None else None
-        status = status_after_last(action, None, valid_until, as_of)
-        state = status.state
-        since = status.since.isoformat() if state == rules.EXPIRED else last_day
+        state = state_after_last(action, valid_until, as_of)
+        since = expired_since(valid_until).isoformat() if state == rules.EXPIRED else last_day
         if protected is None:
             in_region = in_force = 0
             why = OUTSIDE_TOWNS
