@@ -4,8 +4,9 @@ Every import of every module under gi_trace/ is read with `ast`, those inside fu
 (an import moved into a function to dodge a cycle is still a cycle). Layers, lowest first:
 
     platform   config, db, errors, types, timeutil, i18n, formatting, network, schemas, observability
-               (logs, metrics), jobs (outbox, queue, long jobs), spreadsheets (the one CSV/XLSX writer), extensions, and the plumbing every face uses (access, api, web):
-               they import no area
+               (logs, metrics), jobs (outbox, queue, long jobs), spreadsheets (the one CSV/XLSX
+               writer), extensions, and the plumbing every face uses (access, api, web): they
+               import no area
     accounts → registry → authorisation → tracing → scan → oversight
                each area with its models, services and its own faces (views*, api*, cli*)
     app        the app factory (gi_trace/__init__.py), models.py, migrate.py, migrations, ops, demo:
