@@ -50,7 +50,7 @@ class VerifyForm(FlaskForm):
     class Meta:
         csrf = False
 
-    code = StringField(_l("Trace code"), validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Trace code"), validators=[DataRequired(), Length(max=500)])
 
 
 class ReportForm(FlaskForm):
@@ -239,18 +239,39 @@ def _count_scan(conn, code: str, row, recorder: ScanRecorder | None) -> services
 @bp.get("/verify")
 @access(PUBLIC)
 def verify():
-    """Type the code printed under the QR (any grouping or case) and go to its page."""
+    """Type (or paste) the code printed under the QR and go to its page; say precisely what is wrong."""
     form = VerifyForm(request.args)
     status = 200
     if "code" in request.args:
         if form.validate():
-            compact = codes.parse(form.code.data)
-            if compact is not None:
-                return redirect(url_for("scan.trace_page", code=compact), 303)
-            form.code.errors.append(_("This is not a valid trace code: check each character (the code has 14 "
-                                      "letters and digits, for example ABCD-EFGH-JKMN-PQ)."))
+            reading = codes.read(form.code.data)
+            if reading.code is not None:
+                return redirect(url_for("scan.trace_page", code=reading.code), 303)
+            if reading.digital_link is not None:
+                return redirect(reading.digital_link, 303)
+            form.code.errors.append(_code_problem(reading))
         status = 422
     return render_template("scan/verify.html", form=form, **_layout_context()), status
+
+
+def _code_problem(reading) -> str:
+    """What is wrong with a typed code, in words (issue 16: too short by one, a character that cannot occur,
+    a mistyped character)."""
+    if reading.problem == "short":
+        if reading.count == 1:
+            return _("The code is one character short: a trace code has 14 letters and digits.")
+        return _("The code is %(num)s characters short: a trace code has 14 letters and digits.", num=reading.count)
+    if reading.problem == "long":
+        if reading.count == 1:
+            return _("The code has one character too many: a trace code has 14 letters and digits.")
+        return _("The code has %(num)s characters too many: a trace code has 14 letters and digits.",
+                 num=reading.count)
+    if reading.problem == "character":
+        return _("Character %(n)s, “%(char)s”, cannot occur in a trace code (codes have no 0, 1, I, L or O, "
+                 "and no other signs).", n=reading.position, char=reading.char)
+    if reading.problem == "check":
+        return _("One character may have been mistyped: compare the code with the label, character by character.")
+    return _("Type the code printed under the QR code, for example ABCD-EFGH-JKMN-PQ.")
 
 
 def _report_limit() -> str:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass
+from typing import Optional
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 assert len(ALPHABET) == 31
@@ -52,3 +56,56 @@ def parse(text: str) -> str | None:
 def display(code: str) -> str:
     """The grouped form printed under a QR code: ABCD-EFGH-JKMN-PQ."""
     return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+# --- reading what a person typed or pasted ---------------------------------------------------------
+
+# Any dash (hyphen, en/em dash, minus, full-width and small forms), space, dot or underscore.
+_TYPED_SEPARATORS = re.compile(r"[\s\-_.\u00ad\u2010-\u2015\u2212\u2e3a\u2e3b\u30fc\ufe58\ufe63\uff0d\u3000·・]+")
+_TRACE_PATH = re.compile(r"/t/([^/?#\s]+)")
+_DIGITAL_LINK = re.compile(r"/01/(\d{14})/10/([^/?#\s]+)(?:/21/([^/?#\s]+))?")
+# Characters left out of the alphabet because they look like others.
+LOOK_ALIKES = {"0": "O", "O": "0", "1": "I", "I": "1", "L": "1"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a typed or pasted text is: a code (compact), a Digital Link path, or a precise problem.
+
+    problem: "" (fine), "empty", "character" (a character that cannot occur; `char`, `position`),
+    "short" / "long" (`missing` / `extra` characters), "check" (one character is probably mistyped).
+    """
+
+    code: Optional[str] = None
+    digital_link: Optional[str] = None
+    problem: str = ""
+    char: str = ""
+    position: int = 0
+    count: int = 0
+
+
+def read(text: str) -> Reading:
+    """Read a code as Chinese phones type it: full-width letters and digits, any dash or space, lower
+    case, or a pasted trace URL (…/t/CODE) or GS1 Digital Link (…/01/GTIN/10/LOT[/21/SERIAL])."""
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    url_code = _TRACE_PATH.search(text)
+    if url_code:
+        text = urllib.parse.unquote(url_code.group(1))
+    else:
+        link = _DIGITAL_LINK.search(text)
+        if link:
+            path = f"/01/{link.group(1)}/10/{link.group(2)}" + (f"/21/{link.group(3)}" if link.group(3) else "")
+            return Reading(digital_link=path)
+    compact = _TYPED_SEPARATORS.sub("", text).upper()
+    if not compact:
+        return Reading(problem="empty")
+    for i, ch in enumerate(compact):
+        if ch not in _INDEX:
+            return Reading(problem="character", char=ch, position=i + 1)
+    if len(compact) < CODE_LENGTH:
+        return Reading(problem="short", count=CODE_LENGTH - len(compact))
+    if len(compact) > CODE_LENGTH:
+        return Reading(problem="long", count=len(compact) - CODE_LENGTH)
+    if check_character(compact[:BODY_LENGTH]) != compact[BODY_LENGTH]:
+        return Reading(problem="check")
+    return Reading(code=compact)

@@ -82,3 +82,47 @@ def test_look_alike_characters_never_make_a_valid_code(body, pos, ch):
         assert mutated == code or not codes.is_valid(mutated)
     else:
         assert codes.parse(mutated) is None
+
+
+# --- reading what people type on phones ---------------------------------------------------------
+
+def _a_code() -> str:
+    from gi_trace.tracing import codes
+
+    return codes.new_code()
+
+
+def test_read_accepts_full_width_dashes_spaces_and_lower_case():
+    from gi_trace.tracing import codes
+
+    code = _a_code()
+    shown = codes.display(code)
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c != "-" else "－" for c in shown)
+    for typed in (shown, shown.lower(), full_width, shown.replace("-", "—"), shown.replace("-", " "),
+                  shown.replace("-", "\u3000"), f"  {code.lower()}  ", shown.replace("-", "–")):
+        assert codes.read(typed).code == code, typed
+
+
+def test_read_takes_a_pasted_trace_or_digital_link_url():
+    from gi_trace.tracing import codes
+
+    code = _a_code()
+    assert codes.read(f"https://trace.example.cn/t/{code}?lang=en").code == code
+    assert codes.read(f"扫码结果：https://trace.example.cn/t/{code}").code == code
+    reading = codes.read("https://trace.example.cn/01/06901234567892/10/L-1/21/7")
+    assert reading.digital_link == "/01/06901234567892/10/L-1/21/7" and reading.code is None
+
+
+def test_read_says_precisely_what_is_wrong():
+    from gi_trace.tracing import codes
+
+    code = _a_code()
+    short = codes.read(code[:-1])
+    assert (short.problem, short.count) == ("short", 1)
+    assert codes.read(code + "A").problem == "long"
+    bad = codes.read(code[:4] + "O" + code[5:])
+    assert (bad.problem, bad.char, bad.position) == ("character", "O", 5)
+    i = codes.ALPHABET.index(code[0])
+    typo = codes.ALPHABET[(i + 1) % 31] + code[1:]
+    assert codes.read(typo).problem == "check"
+    assert codes.read("  ").problem == "empty"
