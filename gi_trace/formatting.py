@@ -68,6 +68,16 @@ def name(obj: Any, locale: Optional[str] = None) -> str:
     return pick(zh, en, locale) or DASH
 
 
+def grade(scale: Optional[Sequence[Mapping]], value: Any, locale: Optional[str] = None) -> str:
+    """A grade (stored by its Chinese name, e.g. 特级) in the current language, from the product's scale."""
+    if not value:
+        return DASH
+    for row in scale or ():
+        if row.get("grade") == value:
+            return pick(row.get("grade"), row.get("grade_en"), locale)
+    return str(value)
+
+
 # --- numbers ---------------------------------------------------------------------------------------
 
 def _decimal(value: Any) -> Optional[Decimal]:
@@ -460,6 +470,7 @@ def register(app) -> None:
     f["label"] = lambda code, domain: label(domain, code)
     f["stage"] = lambda code, template=None: stage(template, code)
     f["name"] = name
+    f["grade"] = lambda value, scale=None: grade(scale, value)
     f["value"] = value_text
     app.jinja_env.globals["fmt_fields"] = fields
     app.jinja_env.globals["fmt_scan_context"] = scan_context

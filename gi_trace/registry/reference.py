@@ -95,7 +95,7 @@ GOJI_STAGES = [
          _f("lab", "string", "检测机构", "Laboratory", required=True),
          _f("report_no", "string", "报告编号", "Report number", required=True),
          _f("moisture_pct", "number", "含水率", "Moisture", required=True, unit="%"),
-         _f("grains_per_50g", "integer", "百粒重（粒/50克）", "Grains per 50 g", required=True),
+         _f("grains_per_50g", "integer", "每50克粒数", "Grains per 50 g", required=True),
          _f("so2_mg_per_kg", "number", "二氧化硫残留", "SO₂ residue", unit="mg/kg"),
          _f("so2_pass", "boolean", "二氧化硫合格", "SO₂ passed", required=True),
          _f("pesticide_pass", "boolean", "农药残留合格", "Pesticide residues passed", required=True),

@@ -118,6 +118,8 @@ class Complaint(SQLModel, table=True):
     __table_args__ = (Index("ix_complaint_status_created", "status", "created_at"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
+    # What the complainant keeps to follow the complaint up (status page /report/status), e.g. TS20261129-7KQ4M.
+    reference: str = Field(default="", max_length=24, index=True)
     source: str = Field(max_length=8)  # scan | staff
     category: str = Field(max_length=16)
     text: str = Field(max_length=4000)
@@ -130,6 +132,11 @@ class Complaint(SQLModel, table=True):
     batch_id: Optional[int] = Field(default=None, index=True)  # no FK: tracing owns batches
     producer_id: Optional[int] = Field(default=None, foreign_key="producer.id", index=True)
     scan_context: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    # Where the product was bought: a shop and its city, or an online platform and the order number.
+    bought_shop: str = Field(default="", max_length=200)
+    bought_city: str = Field(default="", max_length=100)
+    bought_platform: str = Field(default="", max_length=100)
+    order_no: str = Field(default="", max_length=100)
     status: str = Field(default="new", max_length=16)
     assignee_id: Optional[int] = Field(default=None, foreign_key="user.id")
     resolution: str = Field(default="", max_length=4000)

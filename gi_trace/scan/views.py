@@ -29,7 +29,7 @@ from gi_trace.network import network_hash
 from gi_trace.observability import metrics
 from gi_trace.scan import page_text
 from gi_trace.scan import photos, read_path, services, stored_pages
-from gi_trace.scan.complaints import MAX_CONTACT, MAX_TEXT, category_label, file_complaint
+from gi_trace.scan.complaints import MAX_CONTACT, MAX_TEXT, REPLY_WORKING_DAYS, category_label, file_complaint
 from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.readconn import ReadConnections
 from gi_trace.scan.recorder import ScanRecorder
@@ -62,6 +62,10 @@ class ReportForm(FlaskForm):
                                                                   Length(max=MAX_TEXT)])
     contact = StringField(_l("Your phone or e-mail (optional)"), validators=[Optional(), Length(max=MAX_CONTACT)])
     photo = FileField(_l("Photo (optional, JPEG, PNG or WebP, up to 5 MB)"))
+    bought_shop = StringField(_l("Shop"), validators=[Optional(), Length(max=200)])
+    bought_city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
+    bought_platform = StringField(_l("Online platform"), validators=[Optional(), Length(max=100)])
+    order_no = StringField(_l("Order number"), validators=[Optional(), Length(max=100)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -306,17 +310,21 @@ def report():
                 conn, code=compact or codes.normalise(typed), kind=kind,
                 network_hash=network_hash(get_remote_address(), current_app.config["SCAN_SALT"]))
             context["lang"] = str(get_locale())
-            file_complaint(session, source="scan", category=form.category.data, text=form.text.data,
+            return file_complaint(session, source="scan", category=form.category.data, text=form.text.data,
                            contact=form.contact.data or "", code=compact or codes.normalise(typed),
                            batch_id=row.id if row is not None else None,
                            producer_id=row.producer_id if row is not None else None,
-                           scan_context=context, photo=photo, photo_mime=mime or "")
+                           scan_context=context, photo=photo, photo_mime=mime or "",
+                           bought={"shop": form.bought_shop.data, "city": form.bought_city.data,
+                                   "platform": form.bought_platform.data, "order_no": form.order_no.data})
 
-        if attempt(form, file_report, raise_statuses=(403, 404, 409, 410)):
-            return redirect(url_for("scan.report_sent", code=compact or ""), 303)
+        done = attempt(form, file_report, raise_statuses=(403, 404, 409, 410),
+                       aliases={"shop": "bought_shop", "city": "bought_city", "platform": "bought_platform"})
+        if done:
+            return redirect(url_for("scan.report_sent", code=compact or "", ref=done.value.reference), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("scan/report.html", form=form, code_display=codes.display(compact) if compact else typed,
-                           trace_url=url_for("scan.trace_page", code=compact) if compact else None,
+                           trace_url=url_for("scan.trace_page", code=compact) if compact else None, reply_days=REPLY_WORKING_DAYS,
                            **_layout_context()), status
 
 
@@ -325,9 +333,10 @@ def report():
 def report_sent():
     """Thanks: the report is in the regulators' queue."""
     compact = codes.parse(request.args.get("code", ""))
+    reference = "".join(ch for ch in request.args.get("ref", "")[:24] if ch.isalnum() or ch == "-")
     return render_template("scan/report_sent.html",
                            trace_url=url_for("scan.trace_page", code=compact) if compact else None,
-                           **_layout_context())
+                           reference=reference, reply_days=REPLY_WORKING_DAYS, **_layout_context())
 
 
 @bp.get("/scan/flags")

@@ -90,8 +90,36 @@ def render_sheet(sheet: Sheet, *, back_url: str | None = None, zip_url: str | No
 def zip_sheet(sheet: Sheet) -> bytes:
     """A ZIP with one 2 cm / 300 dpi PNG per label, named by package (or position) number and code."""
     # Numbered by position: copies of one batch code must not share a file name.
-    named = [(f"{label.serial or i:05d}-{label.display}.png", label.url) for i, label in enumerate(sheet.labels, 1)]
-    return qr.zip_of_pngs(named)
+    import io
+    import zipfile
+
+    names = [f"{label.serial or i:05d}-{label.display}.png" for i, label in enumerate(sheet.labels, 1)]
+    images = [captioned_png(label.url, label.display) for label in sheet.labels]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in zip(names, images):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
+
+
+def captioned_png(url: str, display: str) -> bytes:
+    """A label PNG as the PDF prints it: the 2 cm QR with the human-readable code under it (300 dpi)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    symbol = qr.image(url)
+    fonts = pdf_fonts()
+    font = fonts.code if fonts is not None else ImageFont.load_default(size=round(7.5 / 72 * qr.LABEL_DPI))
+    side = symbol.size[0]
+    width = max(side, round(ImageDraw.Draw(symbol).textlength(display, font=font)) + 16)
+    height = side + round(font.size * 1.4)
+    page = Image.new("1", (width, height), 1)
+    page.paste(symbol, ((width - side) // 2, 0))
+    ImageDraw.Draw(page).text((width // 2, side), display, font=font, fill=0, anchor="mt")
+    out = io.BytesIO()
+    page.save(out, "PNG", dpi=(qr.LABEL_DPI, qr.LABEL_DPI))
+    return out.getvalue()
 
 
 # --- building a sheet from the database -------------------------------------------------------

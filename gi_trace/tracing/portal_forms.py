@@ -208,6 +208,18 @@ def prefill(spec: dict, form: FlaskForm, event) -> None:
             field.data = value
 
 
+def suggest(form: FlaskForm, defaults: dict) -> None:
+    """Pre-fill a new stage form with what the record already says (`guidance.stage_defaults`)."""
+    if defaults.get("occurred_at") is not None:
+        form.occurred_at.data = defaults["occurred_at"]
+    if defaults.get("location_town"):
+        form.location_town.data = defaults["location_town"]
+    for name, value in (defaults.get("fields") or {}).items():
+        key = "f_" + name
+        if key in form._fields and form[key].data in (None, ""):
+            form[key].data = value
+
+
 def local_iso(value: Optional[datetime]) -> Optional[str]:
     """A naive local time from a form as ISO 8601 with the Beijing offset."""
     if value is None:

@@ -18,7 +18,7 @@ from gi_trace.errors import Gone, NotFound
 from gi_trace.extensions import is_loopback, limiter, network_key, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
-from gi_trace.tracing import codes, gs1, labels, qr, rules, services, units
+from gi_trace.tracing import codes, gs1, guidance, labels, qr, rules, services, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.web.forms import attempt
@@ -103,9 +103,11 @@ def _visible_batch(session: Session, code: str) -> Batch:
 
 
 def _towns(session: Session) -> list[tuple[str, str]]:
-    rows = session.exec(select(Region).where(Region.level == "town").order_by(Region.code)).all()
-    english = pf.english()
-    return [(r.code, f"{(r.name_en if english else r.name_zh) or r.name_zh} ({r.code})") for r in rows]
+    """Towns as "county · town" in the current language (no statistical codes on screen)."""
+    rows = session.exec(select(Region).where(Region.level.in_(("county", "town"))).order_by(Region.code)).all()
+    counties = {r.code: fmt.name(r) for r in rows if r.level == "county"}
+    return [(r.code, f"{counties.get(r.parent_code, '')} · {fmt.name(r)}".lstrip(" ·"))
+            for r in rows if r.level == "town"]
 
 
 def _town_names(session: Session) -> dict[str, str]:
@@ -165,6 +167,10 @@ def open_batch():
     products = _offer_products_and_trademarks(session, user, form)
     form.product_line_id.choices = pf.choices([pf.NONE] + [(str(line.id), f"{line.name} · {line.gtin14}")
                                                            for line in gs1.product_lines_of(session, user.producer_id)])
+    if not form.is_submitted():
+        suggested = guidance.open_defaults(session, user.producer_id)
+        form.cultivar.data = form.cultivar.data or suggested.get("cultivar", "")
+        form.trademark_id.data = form.trademark_id.data or suggested.get("trademark_id", "")
     if form.validate_on_submit():
         product = next(p for p in products if p.slug == form.product.data)
         data = services.BatchInput(
@@ -232,9 +238,11 @@ def batch_detail(code: str):
     line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
     own = actor().role == "producer" and actor().producer_id == batch.producer_id
     scans = units.scan_counts(session, [batch]).get(batch.id)
+    steps = guidance.steps(session, batch, template)
     return render_template(
         "tracing/batch.html", batch=batch, product=product, producer=producer, template=template,
-        stages=[(s["stage"], pf.stage_name(s)) for s in template], events=_event_rows(session, batch, template),
+        stages=[(s["stage"], pf.stage_name(s)) for s in template if s["stage"] in steps.allowed],
+        next_stage=steps.next_stage, events=_event_rows(session, batch, template),
         permission=permission, parents=parents, children=children, flags=flags, line=line, own=own, scans=scans,
         display=codes.display, qr_svg=Markup(qr.svg_element(qr.trace_url(_base_url(), batch.code))),
         trace_url=qr.trace_url(_base_url(), batch.code),
@@ -261,6 +269,8 @@ def record_stage(code: str, stage: str):
     form = pf.stage_form(spec, _plots(session, user.producer_id), _towns(session), correcting=corrected is not None)
     if corrected is not None and not form.is_submitted():
         pf.prefill(spec, form, corrected)
+    elif not form.is_submitted():
+        pf.suggest(form, guidance.stage_defaults(session, batch, spec))
     if form.validate_on_submit():
         data = services.EventInput(stage=stage, occurred_at=pf.local_iso(form.occurred_at.data),
                                    location=pf.location_of(form), data=pf.stage_data(spec, form),
@@ -289,6 +299,7 @@ def split_batch(code: str):
     form.location_town.choices = pf.choices([pf.NONE] + _towns(session))
     if not form.is_submitted():
         form.occurred_at.data = pf.local_now().replace(second=0, microsecond=0, tzinfo=None)
+        pf.suggest(form, guidance.stage_defaults(session, batch, {"fields": []}))
     if form.validate_on_submit():
         parts = [{"quantity_kg": row.form.quantity_kg.data,
                   **({"producer_lot": row.form.producer_lot.data.strip()} if (row.form.producer_lot.data or "").strip()

@@ -134,7 +134,7 @@ def test_print_view_has_one_2cm_qr_per_unit_and_obeys_the_csp(client, session):
     assert html.count('class="qr"') == 40
     assert html.count('class="label-page"') == 2  # 35 per A4 page
     assert codes.display(issued[0].code) in html and producer.uscc in html and "中宁枸杞" in html
-    assert not re.search(r"<script|<style|\sstyle=", html)
+    assert not re.search(r"<script(?![^>]*\ssrc=)|<style|\sstyle=", html)  # no inline script or style
 
 
 def test_zip_holds_decodable_pngs_for_each_unit(client, session):
@@ -150,6 +150,18 @@ def test_zip_holds_decodable_pngs_for_each_unit(client, session):
     names = archive.namelist()
     assert len(names) == 5 and names[0].startswith("00001-")
     assert _decode(archive.read(names[4])) == [f"{BASE}/t/{issued[4].code}"]
+    # The human-readable code is printed under the QR, as on the PDF: ink below the symbol, different
+    # for different codes.
+    from PIL import Image
+
+    strips = []
+    for name in names[:2]:
+        image = Image.open(io.BytesIO(archive.read(name))).convert("L")
+        width, height = image.size
+        strip = image.crop((0, round(height * 0.88), width, height))  # the QR's quiet zone ends higher
+        assert strip.getextrema()[0] == 0, "no text under the QR"
+        strips.append(strip.tobytes())
+    assert strips[0] != strips[1]
 
 
 def test_failed_test_blocks_label_sheets_and_unit_codes_in_the_portal(client, session):

@@ -78,13 +78,14 @@ def build_world(session):
         "plot_id": world.producer_a.plot.id, "cultivar": "宁杞7号",
         "inputs": [{"name": "有机肥", "applied_on": "2026-04-12", "safety_interval_days": 0}]})
     complaint = file_complaint(session, source="scan", category="origin", text="产地存疑",
+                               bought={"shop": "银川某超市", "city": "银川", "platform": "", "order_no": "A-1"},
                                code=world.lot.code, batch_id=world.lot.id,
                                producer_id=world.producer_a.producer.id,
                                scan_context={"code": world.lot.code, "kind": "batch", "reporter_network": "ab12cd34ef",
                                              "scans": 3, "networks": 2, "first_scanned_at": "2026-04-12T00:10:00+00:00",
                                              "counterfeit_flag": False, "reporter_scanned_it": True})
     world.scan_complaint_id = complaint.id
-    world.complaint_reference = getattr(complaint, "reference", None) or str(complaint.id)
+    world.complaint_reference = complaint.reference
     session.commit()
     return world
 
@@ -115,7 +116,8 @@ def portal_urls(app, world, role: str) -> Iterator[str]:
                 seen.add(url)
                 yield url
     extra = {
-        None: ["/verify?code=" + world.lot.code, "/t/" + world.lot.code, "/t/" + world.unit.code,
+        None: ["/report/status?ref=" + world.complaint_reference, "/report/sent?ref=" + world.complaint_reference,
+               "/verify?code=" + world.lot.code, "/t/" + world.lot.code, "/t/" + world.unit.code,
                "/report?code=" + world.lot.code],
         "producer": ["/batches/" + world.harvest.code, "/batches/" + world.planted.code],
         "regulator": ["/batches/" + world.planted.code, f"/oversight/complaints/{world.scan_complaint_id}","/oversight/recall?code=" + world.lot.code, "/batches/" + world.harvest.code,

@@ -109,3 +109,9 @@ def test_filters_follow_the_request_language(app):
     with app.test_request_context("/"):
         out = app.jinja_env.from_string("{{ 3000.0|kg }} {{ d|day }}").render(d=date(2026, 1, 15))
         assert out == "3,000 公斤 2026年1月15日"
+
+
+def test_grades_follow_the_language():
+    scale = [{"grade": "特级", "grade_en": "Special", "max_grains_per_50g": 370}]
+    assert fmt.grade(scale, "特级", "en") == "Special" and fmt.grade(scale, "特级", "zh") == "特级"
+    assert fmt.grade(scale, None, "en") == "—"
