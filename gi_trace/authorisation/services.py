@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
@@ -93,7 +94,7 @@ def check_decision(user: User, producer: Producer, product: Product, towns: set[
         last = max(d.effective_date for d in existing)
         if data.effective_date < last:
             raise Refused(_("A decision cannot take effect before the latest decision (%(date)s); record a new "
-                            "decision instead.", date=last.isoformat()), field="effective_date")
+                            "decision instead.", date=fmt.day(last)), field="effective_date")
     current = rules.status_on(existing, data.effective_date)
     try:
         rules.next_status(current, data)

@@ -171,7 +171,7 @@ def resolve_code(session: Session, code: str) -> tuple[Optional[int], Optional[i
 
 
 def enter_complaint(session: Session, user: User, *, category: str, text: str, contact: str = "", code: str = "",
-                    producer_code: str = "") -> Complaint:
+                    producer_code: str = "", bought: Optional[dict[str, str]] = None) -> Complaint:
     """A complaint entered by staff (phone, letter, market check), linked to the code's batch and producer."""
     batch_id, producer_id = resolve_code(session, code)
     if producer_code.strip():
@@ -184,7 +184,8 @@ def enter_complaint(session: Session, user: User, *, category: str, text: str, c
         raise ValidationError(_("Name the producer (a county regulator files complaints about its county's "
                                 "producers)."), field="producer_code")
     return file_complaint(session, source="staff", category=category, text=text, contact=contact,
-                          code=code.strip().upper(), batch_id=batch_id, producer_id=producer_id, user=user)
+                          code=code.strip().upper(), batch_id=batch_id, producer_id=producer_id, user=user,
+                          bought=bought)
 
 
 # --- inspections ------------------------------------------------------------------------------

@@ -48,6 +48,10 @@ class StaffComplaintForm(FlaskForm):
     code = StringField(_l("Trace or unit code (optional)"), validators=[OptionalV(), Length(max=filing.MAX_CODE)])
     producer_code = StringField(_l("Producer's credit code or registry number (optional)"),
                                 validators=[OptionalV(), Length(max=32)])
+    bought_shop = StringField(_l("Shop"), validators=[OptionalV(), Length(max=200)])
+    bought_city = StringField(_l("City"), validators=[OptionalV(), Length(max=100)])
+    bought_platform = StringField(_l("Online platform"), validators=[OptionalV(), Length(max=100)])
+    order_no = StringField(_l("Order number"), validators=[OptionalV(), Length(max=100)])
 
 
 class ComplaintUpdateForm(FlaskForm):
@@ -119,8 +123,13 @@ def new_complaint():
         done = attempt(form, lambda: s.enter_complaint(session, actor(), category=form.category.data,
                                                        text=form.text.data, contact=form.contact.data or "",
                                                        code=form.code.data or "",
-                                                       producer_code=form.producer_code.data or ""),
-                       aliases={"producer": "producer_code"})
+                                                       producer_code=form.producer_code.data or "",
+                                                       bought={"shop": form.bought_shop.data,
+                                                               "city": form.bought_city.data,
+                                                               "platform": form.bought_platform.data,
+                                                               "order_no": form.order_no.data}),
+                       aliases={"producer": "producer_code", "shop": "bought_shop", "city": "bought_city",
+                                "platform": "bought_platform"})
         if done:
             flash(_("Complaint entered."), "success")
             return redirect(url_for("oversight_supervision.complaint", complaint_id=done.value.id))

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional, Protocol
 
 from flask_babel import gettext as _
 
+from gi_trace import formatting as fmt
 from gi_trace.errors import Refused, ValidationError
 from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing.models import KG_DIGITS
@@ -315,11 +316,11 @@ def check_time(occurred_at: datetime, now: datetime, previous: Optional[datetime
     """Refuse an event in the future or before its batch's previous event."""
     if occurred_at > now + CLOCK_SKEW:
         raise Refused(_("The event is in the future (%(when)s); record it once it has happened.",
-                        when=occurred_at.astimezone(LOCAL_TZ).isoformat(timespec="minutes")),
+                        when=fmt.moment(occurred_at)),
                       field="occurred_at", code="future")
     if previous is not None and occurred_at < previous:
         raise Refused(_("The event is dated before the batch's previous event (%(when)s).",
-                        when=previous.astimezone(LOCAL_TZ).isoformat(timespec="minutes")),
+                        when=fmt.moment(previous)),
                       field="occurred_at", code="before_previous")
 
 
@@ -456,8 +457,10 @@ def flag_text(kind: str, params: dict) -> str:
         "labels_over_quantity": lambda p: _("%(units)s labels of %(package)s kg exceed the batch's %(quantity)s kg.",
                                             **p),
     }
+    shown = {k: (fmt.day(v) if k == "day" else fmt.number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 else v) for k, v in (params or {}).items()}
     try:
-        return texts[kind](params)
+        return texts[kind](shown)
     except (KeyError, TypeError, ValueError):
         return message
 

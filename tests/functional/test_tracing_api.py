@@ -325,4 +325,4 @@ def test_suspended_producer_is_refused_with_the_reason(client, session, grower):
     session.commit()
     refused = post(client, "/api/v1/batches", grower.headers, {}, 422)
     assert refused["error"]["code"] == "authorisation_suspended"
-    assert "2025-03-01" in refused["error"]["message"] and "抽检不合格" in refused["error"]["message"]
+    assert "2025年3月1日" in refused["error"]["message"] and "抽检不合格" in refused["error"]["message"]

@@ -47,7 +47,7 @@ def test_suspended_producer_cannot_open_a_batch_and_is_told_since_when_and_why(s
     DecisionFactory(producer_id=producer.id, action="suspend", effective_date=date(2025, 5, 1), reason="标签不规范")
     refusal = _refusal(session, producer)
     assert refusal.code == "authorisation_suspended"
-    assert "2025-05-01" in refusal.message and "标签不规范" in refusal.message
+    assert "2025年5月1日" in refusal.message and "标签不规范" in refusal.message
 
 
 def test_revoked_producer_cannot_open_a_batch(session):
@@ -61,7 +61,7 @@ def test_expired_authorisation_cannot_open_a_batch(session):
     producer = ProducerFactory()
     DecisionFactory(producer_id=producer.id, valid_until=date(2024, 12, 31))
     refusal = _refusal(session, producer)
-    assert refusal.code == "authorisation_expired" and "2024-12-31" in refusal.message
+    assert refusal.code == "authorisation_expired" and "2024年12月31日" in refusal.message
 
 
 def test_regulator_cannot_open_a_batch(session):

@@ -8,6 +8,7 @@ from typing import Optional
 from flask_babel import gettext as _
 from sqlmodel import Session
 
+from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.errors import Refused
@@ -18,8 +19,8 @@ from gi_trace.tracing.models import Batch
 
 def authorisation_refusal(status: auth_rules.Status, product: Product) -> Optional[str]:
     """Why a producer may not use the product's GI mark on a status, or None when it may."""
-    name = product.name_zh
-    since = status.since.isoformat() if status.since else ""
+    name = fmt.name(product)
+    since = fmt.day(status.since) if status.since else ""
     if status.state == auth_rules.AUTHORISED:
         return None
     if status.state == auth_rules.SUSPENDED:
@@ -29,7 +30,7 @@ def authorisation_refusal(status: auth_rules.Status, product: Product) -> Option
         return _("Your authorisation to use the %(product)s GI mark was revoked on %(since)s: %(reason)s",
                  product=name, since=since, reason=status.reason or "-")
     if status.state == auth_rules.EXPIRED:
-        until = status.valid_until.isoformat() if status.valid_until else since
+        until = fmt.day(status.valid_until) if status.valid_until else since
         return _("Your authorisation to use the %(product)s GI mark expired after %(until)s; apply to renew it.",
                  product=name, until=until)
     if status.state == auth_rules.PENDING:
