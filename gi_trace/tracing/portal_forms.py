@@ -106,11 +106,12 @@ class MergeRow(Form):
 
 
 class SplitForm(_WhereWhen):
-    parts = FieldList(FormField(PartRow), min_entries=4, max_entries=50)
+    parts = FieldList(FormField(PartRow), label=_l("Parts (each becomes a new batch)"), min_entries=4,
+                      max_entries=50)
 
 
 class MergeForm(_WhereWhen):
-    inputs = FieldList(FormField(MergeRow), min_entries=4, max_entries=50)
+    inputs = FieldList(FormField(MergeRow), label=_l("Batches to merge"), min_entries=4, max_entries=50)
     producer_lot = StringField(_l("Lot number of the new batch"), validators=[Opt(), Length(max=40)])
 
 

@@ -135,9 +135,14 @@ class _Text(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.labels: list[str] = []  # texts of label, legend, th, button: the form's own words
         self._skip = 0
+        self._label_depth = 0
+        self._label: list[str] = []
 
     def handle_starttag(self, tag, attrs):
+        if tag in ("label", "legend", "th", "button"):
+            self._label_depth += 1
         if tag in ("script", "style", "template", "textarea", "title"):
             self._skip += 1
         a = dict(attrs)
@@ -150,16 +155,39 @@ class _Text(HTMLParser):
     def handle_endtag(self, tag):
         if tag in ("script", "style", "template", "textarea", "title") and self._skip:
             self._skip -= 1
+        if tag in ("label", "legend", "th", "button") and self._label_depth:
+            self._label_depth -= 1
+            if not self._label_depth:
+                self.labels.append(" ".join(self._label).strip())
+                self._label = []
 
     def handle_data(self, data):
         if not self._skip and data.strip():
             self.parts.append(data.strip())
+            if self._label_depth:
+                self._label.append(data.strip())
 
 
 def visible_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     return "\n".join(parser.parts)
+
+
+# Words a Chinese form may show in Latin letters (names of formats and standards).
+LATIN_OK = {"GTIN", "PNG", "SVG", "PDF", "CSV", "XLSX", "API", "English", "QR", "ID", "SO₂", "URL"}
+
+
+def untranslated_labels(html: str) -> list[str]:
+    """Labels, legends, table heads and buttons of a Chinese page that hold no Chinese (left in English)."""
+    parser = _Text()
+    parser.feed(html)
+    out = []
+    for text in parser.labels:
+        words = re.findall(r"[A-Za-z]{3,}", text)
+        if words and not re.search(r"[\u4e00-\u9fff]", text) and not set(words) <= LATIN_OK:
+            out.append(text)
+    return out
 
 
 # Codes that must never reach a Chinese reader, and never anywhere as snake_case or key=value.

@@ -19,10 +19,10 @@ from gi_trace.tracing.models import Batch
 
 def authorisation_refusal(status: auth_rules.Status, product: Product) -> Optional[str]:
     """Why a producer may not use the product's GI mark on a status, or None when it may."""
-    name = fmt.name(product)
-    since = fmt.day(status.since) if status.since else ""
     if status.state == auth_rules.AUTHORISED:
         return None
+    name = fmt.name(product)
+    since = fmt.day(status.since) if status.since else ""
     if status.state == auth_rules.SUSPENDED:
         return _("Your authorisation to use the %(product)s GI mark is suspended since %(since)s: %(reason)s",
                  product=name, since=since, reason=status.reason or "-")
