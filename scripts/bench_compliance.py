@@ -15,7 +15,8 @@ inserted in bulk with SQLAlchemy Core (COPY on PostgreSQL). Then, in the same ru
   their output value over the producers of the region) through a bare connection;
 - the service: `gi_trace.oversight.compliance.compliance()` — the function the CLI, API and
   dashboard call — inside the app, result dict included;
-- the full annual report: `build_report` + every file (`report_files`: HTML, JSON, CSV, XLSX).
+- the full annual report: `build_report` + every file but the PDF (`report_document.document_files`: HTML,
+  JSON, CSV, XLSX; the PDF is made once when a version is issued).
 
 It prints median times and the ratios against the targets: compliance <= 2x the floor, report
 <= 20x the compliance time. Contenders take turns within each round (floor, service; then service,
@@ -265,6 +266,7 @@ def main() -> int:
         from gi_trace import create_app
         from gi_trace.db import get_engine
         from gi_trace.oversight import report as rep
+        from gi_trace.oversight import report_document as doc
         from gi_trace.oversight.compliance import compliance
         from gi_trace.registry.models import Product
         from gi_trace.registry.reference import GOJI_SLUG, ensure_reference_data
@@ -301,7 +303,7 @@ def main() -> int:
                 with Session(engine) as session:
                     product = session.get(Product, product_id)
                     data = rep.build_report(session, product, args.year, None, as_of=as_of)
-                    files = rep.report_files(data)
+                    files = doc.document_files(data, doc.Cover(doc.DEFAULT_AUTHORITY), pdf=False)
                 return sum(len(v) for v in files.values())
 
             ms, results = interleaved({"floor": floor, "service": service}, args.runs)

@@ -4,6 +4,14 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh" ""
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"
+# The annual report's PDF (WeasyPrint) embeds a CJK font from the system: Debian's fonts-noto-cjk.
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+  else
+    echo "fonts-noto-cjk is missing: the annual report's PDF will lack Chinese glyphs (apt-get install fonts-noto-cjk)" >&2
+  fi
+fi
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"
 .venv/bin/flask --app gi_trace db upgrade
 # Loads the demo dataset only when the database has no producers yet; prints the demo logins.

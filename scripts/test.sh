@@ -3,9 +3,10 @@
 # Uses SQLite unless DATABASE_URL names a PostgreSQL database. Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" "[test]"
-# Debian packages the tests use: the browser, and CJK fonts for screenshots and PDF labels.
+# Debian packages the tests use: the browser, CJK fonts for screenshots and PDFs, poppler-utils
+# (pdftotext, pdftoppm, pdffonts) to read the annual report's PDF back.
 missing=()
-for pkg in chromium fonts-noto-cjk; do
+for pkg in chromium fonts-noto-cjk poppler-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -142,3 +142,8 @@ def gs1_prefix(producer: Producer, prefix: str):
     _session.add(row)
     _session.flush()
     return row
+def grower(**kwargs) -> Producer:
+    """A producer with a plot in its (protected) base town: the evidence an approval needs."""
+    producer = ProducerFactory(**kwargs)
+    PlotFactory(producer_id=producer.id, town_code=producer.town_code)
+    return producer

@@ -43,7 +43,9 @@ class _DecisionImporter(_Importer):
     def __init__(self, *args):
         super().__init__(*args)
         self.codes = self.producer_codes()
-        self.products_by_slug = {p.slug: p for p in self.session.execute(select(Product)).scalars()}
+        self.products_by_slug = {}
+        for p in self.session.execute(select(Product)).scalars():
+            self.products_by_slug[p.slug] = self.products_by_slug[p.name_zh] = p
         self.towns: dict[int, set[str]] = {}
         for product_id, town in self.session.execute(select(ProductTown.product_id, ProductTown.town_code)):
             self.towns.setdefault(product_id, set()).add(town)

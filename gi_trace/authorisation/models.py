@@ -23,6 +23,15 @@ class AuthorisationDecision(SQLModel, table=True):
     reference_no: str = Field(default="", max_length=64)
     valid_until: Optional[date] = None
     reason: str = Field(default="", max_length=1000)
+    # Coded reason of a rejection, suspension or revocation (rules.REASON_CODES); the text says more.
+    reason_code: str = Field(default="", max_length=32)
+    # An approval's evidence and papers: licence contract, public notice (公告), the standard met,
+    # the latest passing test report, and for processors/traders the declared sources of raw material.
+    contract_no: str = Field(default="", max_length=64)
+    notice_no: str = Field(default="", max_length=64)
+    standard: str = Field(default="", max_length=100)
+    test_report_no: str = Field(default="", max_length=64)
+    sources: str = Field(default="", max_length=1000)
     # Who decided and when it was recorded: records are evidence.
     decided_by: Optional[int] = Field(default=None, foreign_key="user.id")
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -11,6 +11,14 @@ from typing import Iterable, Optional, Protocol
 
 ACTIONS = ("apply", "approve", "reject", "suspend", "reinstate", "revoke")
 
+# Coded reasons for rejecting, suspending or revoking (as commonly coded in GI supervision).
+REASON_CODES = ("product_standard", "outside_area", "unused_two_years", "refused_inspection",
+                "unauthorised_transfer", "other")
+REASONED_ACTIONS = ("reject", "suspend", "revoke")
+# Kinds of producer that grow: their evidence is a plot inside the protected towns.
+GROWER_KINDS = ("household", "family_farm", "cooperative")
+RENEWAL_NOTICE_DAYS = 60
+
 # States
 NONE = "none"
 PENDING = "pending"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Iterable, Optional
 
 from flask_babel import gettext as _
@@ -16,7 +16,7 @@ from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.errors import Conflict, Forbidden, Refused, ValidationError
-from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.registry.services import protected_towns, require_producer_visible, require_regulator_scope
 from gi_trace.timeutil import local_today
 
@@ -30,6 +30,12 @@ class DecisionInput:
     reference_no: str = ""
     valid_until: Optional[date] = None
     reason: str = ""
+    reason_code: str = ""
+    contract_no: str = ""
+    notice_no: str = ""
+    standard: str = ""
+    test_report_no: str = ""
+    sources: str = ""
 
 
 def history(session: Session, producer_id: int, product_id: int) -> list[AuthorisationDecision]:
@@ -86,7 +92,11 @@ def check_decision(user: User, producer: Producer, product: Product, towns: set[
         raise Refused(_("The producer's registered base (town %(town)s) is outside the protected area of "
                         "%(product)s; it cannot be authorised.", town=producer.town_code, product=product.name_zh),
                       field="producer")
-    if data.action in ("suspend", "revoke", "reject") and not data.reason.strip():
+    if data.reason_code and data.reason_code not in rules.REASON_CODES:
+        raise ValidationError(_("Unknown reason code %(code)s.", code=data.reason_code), field="reason_code")
+    if data.reason_code and data.action not in rules.REASONED_ACTIONS:
+        raise ValidationError(_("Only a rejection, suspension or revocation has a reason code."), field="reason_code")
+    if data.action in rules.REASONED_ACTIONS and data.reason_code in ("", "other") and not data.reason.strip():
         raise ValidationError(_("Give the reason for this decision."), field="reason")
     if data.action == "approve" and not data.reference_no.strip():
         raise ValidationError(_("An approval needs its reference number."), field="reference_no")
@@ -101,6 +111,52 @@ def check_decision(user: User, producer: Producer, product: Product, towns: set[
     except rules.InvalidTransition:
         raise Refused(_("This decision is not possible while the authorisation is %(state)s.",
                         state=state_label(current.state)), field="action") from None
+
+
+def check_evidence(producer: Producer, product: Product, towns: set[str], plot_towns: set[str],
+                   data: DecisionInput) -> None:
+    """An approval's evidence (pure): a grower needs a plot inside the protected towns; a processor or trader
+    without one declares where its raw material comes from. Raises Refused naming the field."""
+    if data.action != "approve" or plot_towns & towns:
+        return
+    if producer.kind in rules.GROWER_KINDS:
+        raise Refused(_("%(name)s has no plot inside the protected towns of %(product)s: a grower without one "
+                        "cannot be approved. Record its plots first.", name=producer.name,
+                        product=product.name_zh), field="plots")
+    if not data.sources.strip():
+        raise Refused(_("%(name)s has no plot inside the protected towns: declare where its raw material comes "
+                        "from (suppliers and their towns).", name=producer.name), field="sources")
+
+
+def default_valid_until(product: Product, effective_date: date) -> Optional[date]:
+    """The end of the product's default term from an approval's effective date (None: no default term)."""
+    years = product.authorisation_term_years
+    if not years:
+        return None
+    try:
+        end = effective_date.replace(year=effective_date.year + years)
+    except ValueError:  # 29 February
+        end = effective_date.replace(year=effective_date.year + years, day=28)
+    return end - timedelta(days=1)
+
+
+def renewals_due(session: Session, user: User, products: list[Product], today: date,
+                 days: int = rules.RENEWAL_NOTICE_DAYS) -> list[tuple[Producer, Product, rules.Status]]:
+    """Authorisations in force whose term ends within `days` (the regulator's renewal reminders), soonest first."""
+    county = user.county_code if user.role == "regulator" else None
+    horizon = today + timedelta(days=days)
+    due = []
+    for product in products:
+        found = {pid: s for pid, s in statuses(session, product.id, today).items()
+                 if s.in_force and s.valid_until is not None and s.valid_until <= horizon}
+        if not found:
+            continue
+        query = select(Producer).where(Producer.id.in_(list(found)))
+        if county:
+            query = query.where(Producer.county_code == county)
+        due.extend((p, product, found[p.id]) for p in session.exec(query).all())
+    due.sort(key=lambda row: (row[2].valid_until, row[0].id))
+    return due
 
 
 def lock_authorisations(session: Session, producer: Producer) -> None:
@@ -125,10 +181,16 @@ def decide(session: Session, user: User, producer: Producer, product: Product, d
     require_producer_visible(user, producer)
     lock_authorisations(session, producer)
     existing = history(session, producer.id, product.id)
-    check_decision(user, producer, product, protected_towns(session, product.id), existing, data)
+    towns = protected_towns(session, product.id)
+    check_decision(user, producer, product, towns, existing, data)
+    plot_towns = set(session.exec(select(Plot.town_code).where(Plot.producer_id == producer.id)).all())
+    check_evidence(producer, product, towns, plot_towns, data)
     decision = AuthorisationDecision(
         producer_id=producer.id, product_id=product.id, action=data.action, effective_date=data.effective_date,
         reference_no=data.reference_no.strip(), valid_until=data.valid_until, reason=data.reason.strip(),
+        reason_code=data.reason_code or ("other" if data.action in rules.REASONED_ACTIONS else ""),
+        contract_no=data.contract_no.strip(), notice_no=data.notice_no.strip(), standard=data.standard.strip(),
+        test_report_no=data.test_report_no.strip(), sources=data.sources.strip(),
         decided_by=user.id, source=source, inspection_id=inspection_id,
     )
     session.add(decision)
@@ -148,6 +210,19 @@ def state_label(state: str) -> str:
         rules.EXPIRED: _("expired"),
     }
     return labels.get(state, state)
+
+
+def reason_code_label(code: str) -> str:
+    """The words of a coded reason."""
+    labels = {
+        "product_standard": _("product does not meet the standard"),
+        "outside_area": _("raw material from outside the protected area"),
+        "unused_two_years": _("not used for two consecutive years"),
+        "refused_inspection": _("refused supervision and inspection"),
+        "unauthorised_transfer": _("transferred or licensed to others without permission"),
+        "other": _("other"),
+    }
+    return labels.get(code, code)
 
 
 def action_label(action: str) -> str:

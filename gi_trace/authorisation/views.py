@@ -39,8 +39,19 @@ class DecisionForm(FlaskForm):
     action = SelectField(_l("Decision"), choices=[])
     effective_date = DateField(_l("Effective date"), validators=[DataRequired()])
     reference_no = StringField(_l("Reference number"), validators=[Length(max=64)])
-    valid_until = DateField(_l("Valid until (optional)"), validators=[OptionalValue()])
+    valid_until = DateField(_l("Valid until (empty: the product's default term)"), validators=[OptionalValue()])
+    contract_no = StringField(_l("Licence contract no."), validators=[Length(max=64)])
+    notice_no = StringField(_l("Public notice (公告) no."), validators=[Length(max=64)])
+    standard = StringField(_l("Product standard met"), validators=[Length(max=100)])
+    test_report_no = StringField(_l("Latest passing test report no."), validators=[Length(max=64)])
+    sources = TextAreaField(_l("Declared sources of raw material (processors and traders without plots)"),
+                            validators=[Length(max=1000)])
+    reason_code = SelectField(_l("Reason category"), choices=[], validate_choice=False)  # the service checks
     reason = TextAreaField(_l("Reason"), validators=[Length(max=1000)])
+
+
+def reason_code_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(code, services.reason_code_label(code)) for code in rules.REASON_CODES]
 
 
 DECISION_LABELS = {
@@ -77,8 +88,9 @@ def producer_page_part(session, producer, products, forms: dict, can_edit: bool,
         if "decision" in forms:
             forms["decision"].product.choices = [(p.slug, p.name_zh) for p in products]
             forms["decision"].action.choices = decision_choices()
+            forms["decision"].reason_code.choices = reason_code_choices()
     return {"authorisations": authorisations, "deciders": deciders, "state_label": services.state_label,
-            "action_label": services.action_label}
+            "action_label": services.action_label, "reason_code_label": services.reason_code_label}
 
 
 # The authorisation part of the register's producer pages (connected by the app factory).
@@ -112,8 +124,9 @@ def public_register():
     rows = register.public_list(session, product, today, county_code=county, state=state) if product else []
     page = page_of(request.args.get("page"), len(rows))
     entries = register.entries(session, rows[page.offset:page.offset + page.per_page])
+    papers = register.papers(session, product, today, [e.producer.id for e in entries]) if product else {}
     return render_template("authorisation/public_register.html", form=form, product=product, today=today,
-                           entries=entries, page=page,
+                           entries=entries, page=page, papers=papers, reason_code_label=services.reason_code_label,
                            regions=registry.region_names(session), state_label=services.state_label)
 
 
@@ -173,10 +186,13 @@ def apply(slug: str):
 def pending():
     """Applications waiting for a decision (a county regulator sees its county's)."""
     session = get_session()
-    rows = register.pending_list(session, actor(), registry.list_products(session), local_today())
+    products = registry.list_products(session)
+    today = local_today()
+    rows = register.pending_list(session, actor(), products, today)
     page = page_of(request.args.get("page"), len(rows))
     entries = register.entries(session, rows[page.offset:page.offset + page.per_page])
-    return render_template("authorisation/pending.html", entries=entries, page=page,
+    return render_template("authorisation/pending.html", entries=entries, page=page, today=today,
+                           renewals=services.renewals_due(session, actor(), products, today),
                            regions=registry.region_names(session))
 
 
@@ -191,11 +207,18 @@ def decide(producer_id: int):
     form = DecisionForm(prefix="dec")
     form.product.choices = [(p.slug, p.name_zh) for p in products]
     form.action.choices = decision_choices()
+    form.reason_code.choices = reason_code_choices()
     if form.validate_on_submit():
         product = next(p for p in products if p.slug == form.product.data)
+        valid_until = form.valid_until.data
+        if form.action.data == "approve" and valid_until is None:
+            valid_until = services.default_valid_until(product, form.effective_date.data)
         data = services.DecisionInput(action=form.action.data, effective_date=form.effective_date.data,
-                                      reference_no=form.reference_no.data or "", valid_until=form.valid_until.data,
-                                      reason=form.reason.data or "")
+                                      reference_no=form.reference_no.data or "", valid_until=valid_until,
+                                      reason=form.reason.data or "", reason_code=form.reason_code.data or "",
+                                      contract_no=form.contract_no.data or "", notice_no=form.notice_no.data or "",
+                                      standard=form.standard.data or "", test_report_no=form.test_report_no.data or "",
+                                      sources=form.sources.data or "")
         if attempt(form, lambda: services.decide(session, actor(), producer, product, data), fallback="action",
                    raise_statuses=(403, 404)):
             flash(_("Decision recorded: %(product)s %(action)s.", product=product.name_zh,

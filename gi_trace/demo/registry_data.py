@@ -53,6 +53,12 @@ REVOKE_REASONS = ["连续两年未使用地理标志专用标志", "整改期满
 REJECT_REASONS = ["申请材料不全，缺少种植基地证明", "生产基地不在中宁枸杞地理标志保护范围内",
                   "抽检不符合 GB/T 18672-2014 要求", "未提供产品质量检测报告"]
 OUTSIDE_REJECT_REASON = "生产基地不在中宁枸杞地理标志保护范围内"
+REASON_CODE_OF = {
+    "抽检不合格：含水率超标（14.2%）": "product_standard", "抽检发现二氧化硫残留，暂停使用专用标志": "product_standard",
+    "产量与种植面积不符（以地定产核查）": "outside_area", "连续两年未使用地理标志专用标志": "unused_two_years",
+    "整改期满仍不符合标准要求": "product_standard", "将外省枸杞冒充中宁枸杞销售": "outside_area",
+    "生产基地不在中宁枸杞地理标志保护范围内": "outside_area", "抽检不符合 GB/T 18672-2014 要求": "product_standard",
+}
 
 # What happens to an in-area producer's authorisation, with weights (≈ 62% authorised at the end).
 FATES = [("none", 11), ("pending", 5), ("rejected", 5), ("authorised", 52), ("reapplied", 4),
@@ -242,7 +248,7 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
             "contact_name": name if kind == "household" else rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(
                 GIVEN),
             "contact_phone": f"1{rnd.choice('3589')}{rnd.randint(0, 9)}{rnd.randint(0, 99999999):08d}",
-            "created_at": created, "created_by": officer_id,
+            "created_at": created, "created_by": officer_id, "registered_on": created.date(),
         })
         plans.append((kind, town))
     session.execute(insert(Producer.__table__), rows)
@@ -328,6 +334,11 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
             decision_rows.append({
                 "producer_id": pid, "product_id": goji.id, "action": d.action, "effective_date": d.effective_date,
                 "reference_no": d.reference_no, "valid_until": d.valid_until, "reason": d.reason,
+                "reason_code": REASON_CODE_OF.get(d.reason, "other") if d.action in rules.REASONED_ACTIONS else "",
+                "contract_no": d.reference_no.replace("中宁地标许字", "许可合同").replace("号", "") if d.action == "approve"
+                else "",
+                "notice_no": d.reference_no.replace("中宁地标许字", "中宁县市场监管局公告") if d.action == "approve" else "",
+                "standard": "GB/T 18672-2014" if d.action == "approve" else "",
                 "decided_by": officer_id, "recorded_at": _recorded_at(d.effective_date, rnd), "source": "demo",
                 "inspection_id": None,
             })
@@ -348,7 +359,8 @@ def load_demo_data(session: Session, seed: int = DEFAULT_SEED, producers: int = 
                                       (None, value_all, "中卫市统计局《统计年鉴》（演示数据）")):
             totals.append({"product_id": goji.id, "year": year, "county_code": county,
                            "producers_total": int(registered[county] * rnd.uniform(1.04, 1.12)),
-                           "output_value_yuan": round(value * rnd.uniform(1.03, 1.10), -3), "source": source})
+                           "output_value_yuan": round(value * rnd.uniform(1.03, 1.10), -3), "source": source,
+                           "scope": "whole_sector"})
     session.execute(insert(SectorTotal.__table__), totals)
     summary.sector_totals = len(totals)
 

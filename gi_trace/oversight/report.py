@@ -1,21 +1,15 @@
-"""The annual GI supervision report (地理标志保护监管年度报告): figures, tables and the printable file.
+"""The annual GI supervision report (地理标志保护监管年度报告): its figures and data tables.
 
-`build_report` gathers every figure from a few aggregate queries; `write_report` writes
-report.html (A4, inline SVG, self-contained), report.json and the data tables as CSV and XLSX;
-`report_zip` packs the same files for the regulator pages. The summary's shares are the
-compliance service's result itself, so the report and `flask compliance --json` cannot disagree.
+`build_report` gathers every figure from a few aggregate queries (the newer sections in
+report_figures); report_document turns them into the document (HTML, PDF, JSON, CSV/XLSX) and keeps
+its versions. The summary's shares are the compliance service's result itself, so the report and
+`flask compliance --json` cannot disagree.
 """
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import Any, Optional
 
-from flask import render_template
-from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -25,9 +19,7 @@ from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import statuses
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight.models import Inspection
-from gi_trace.oversight.services import status_label
 from gi_trace.registry.models import Producer, Product, Region
-from gi_trace.scan.complaints import category_label
 from gi_trace.scan.models import Complaint, CounterfeitFlag, ScanCounter
 from gi_trace.timeutil import LOCAL_TZ, local_today
 from gi_trace.tracing.models import Batch, PlausibilityFlag, UnitCode
@@ -43,7 +35,8 @@ TABLES = {
                              "output_value_authorised", "output_share", "target", "user_share_met",
                              "output_share_met", "producers_denominator", "output_denominator"],
     "compliance_history": ["year", "as_of", "producers_total", "producers_authorised", "user_share",
-                           "output_value_total", "output_value_authorised", "output_share", "target"],
+                           "output_value_total", "output_value_authorised", "output_share", "target",
+                           "producers_denominator", "output_denominator"],
     "producers": list(c.DRILLDOWN_COLUMNS),
     "decisions": ["decision_id", "effective_date", "action", "producer_id", "producer", "code", "county_code",
                   "reference_no", "valid_until", "reason", "inspection_id", "recorded_at"],
@@ -92,7 +85,9 @@ def summary(session: Session, product: Product, year: int, county: Optional[str]
         "previous": previous,
         "user_share_change": _delta(current["user_share"], previous["user_share"] if previous else None),
         "output_share_change": _delta(current["output_share"], previous["output_share"] if previous else None),
-        "history": [{k: h[k] for k in TABLES["compliance_history"]} for h in history],
+        "history": [{k: h[k] for k in TABLES["compliance_history"] if k in h} | {
+            "producers_denominator": h["denominator_source"]["producers"]["kind"],
+            "output_denominator": h["denominator_source"]["output_value"]["kind"]} for h in history],
     }
 
 
@@ -147,10 +142,16 @@ def authorised_users(session: Session, product: Product, year: int, county: Opti
         if r[i_state] == rules.EXPIRED and r[i_since] and first <= r[i_since] <= last:
             bucket(r[i_county])["expired"] += 1
     by_county = sorted(counties.values(), key=lambda x: x["county_code"])
+    listed = [dict(zip(columns, r)) for r in authorised[:HTML_LIST_LIMIT]]
+    # Households are people: the document names them by kind and registry number, never by name.
+    households = set(session.execute(select(p.c.id).where(p.c.kind == "household",
+                                                          p.c.id.in_([r["producer_id"] for r in listed]))).scalars())
+    for row in listed:
+        row["household"] = row["producer_id"] in households
     totals = {k: sum(row[k] for row in by_county) for k in ("authorised_at_year_end", "new", "approvals", "suspended",
                                                            "reinstated", "revoked", "expired")}
     return {"count": len(authorised), "totals": totals, "by_county": by_county,
-            "list": [dict(zip(columns, r)) for r in authorised[:HTML_LIST_LIMIT]], "list_truncated": len(authorised) > HTML_LIST_LIMIT}, decisions
+            "list": listed, "list_truncated": len(authorised) > HTML_LIST_LIMIT}, decisions
 
 
 def _held_at(session: Session, product_id: int, on: date, producer_ids: set[int]) -> set[int]:
@@ -321,10 +322,46 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
     inspections, inspection_rows = supervision(session, product, year, county_code)
     handling, complaint_rows = complaints_and_signals(session, product, year, county_code)
     comp = head["compliance"]
+    from gi_trace.oversight import report_figures as f
+    from gi_trace.oversight import use_reports
+
+    counties = f.city_counties(session)
+    if county_code:
+        counties = [(code, name) for code, name in counties if code == county_code]
+    previous = head["previous"]
+    last_as_of = c.default_as_of(year - 1, today)
+    last_producers = c.drilldown_rows(session, product, year - 1, county_code, last_as_of) \
+        if year - 1 >= c.FIRST_YEAR else []
+    dormant = f.dormant_users(session, product, year, as_of, county_code)
+    report_more = {
+        "counties": {"this": f.county_shares(comp, counties),
+                     "last": f.county_shares(previous, counties) if previous else None},
+        "management": {
+            "movements": f.compare(lambda y: f.movements(session, product, y, counties, county_code), year),
+            "dormant": {"count": len(dormant), "list": dormant[:HTML_LIST_LIMIT]},
+            "use_reports": {k: v for k, v in use_reports.status(session, product, year, county_code).items()
+                            if k in ("users", "received")},
+            "authorised_at_year_end": {"this": comp["producers_authorised"],
+                                       "last": previous["producers_authorised"] if previous else None},
+        },
+        "supervision_more": {
+            "inspections": f.compare(lambda y: f.inspections(session, product, y, county_code), year),
+            "tests": f.compare(lambda y: f.sampling_tests(session, product, y, county_code), year),
+            "enforcement": f.compare(lambda y: f.enforcement(session, product, y, county_code), year),
+            "complaints": f.compare(lambda y: f.complaints(session, y, county_code), year),
+        },
+        "tracing": {
+            "traceability_last": traceability(session, product, year - 1, county_code, last_producers),
+            "scans": f.compare(lambda y: f.scans(session, product, y, counties, county_code), year),
+            "recalls": f.compare(lambda y: f.recalls(session, product, y, county_code), year),
+        },
+        "county_list": [{"code": code, "name": name} for code, name in counties],
+    }
     report = {
         "title": "地理标志保护监管年度报告",
         "product": product.slug,
         "product_name": product.name_zh,
+        "product_name_en": product.name_en,
         "year": year,
         "county_code": county_code,
         "county_name": names.get(county_code) if county_code else None,
@@ -337,6 +374,9 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
         "complaints": handling,
         "definitions": definitions(comp),
         "stage_names": {st["stage"]: st.get("name_zh", st["stage"]) for st in (product.stage_template or [])},
+        **report_more,
+        "region_names_en": {code: name for code, name in session.execute(
+            select(Region.code, Region.name_en).where(Region.level == "county")).all() if name},
         "region_names": {code: names[code] for code in sorted({row["county_code"] for row in comp["by_county"]} |
                                                                {row["county_code"] for row in users["by_county"]})
                          if code in names},
@@ -379,65 +419,3 @@ def table_csv(name: str, rows: list[tuple]) -> bytes:
 def tables_xlsx(tables: dict[str, list[tuple]]) -> bytes:
     """Every table as one sheet of a workbook."""
     return spreadsheets.xlsx_bytes({name: (TABLES[name], rows) for name, rows in tables.items()})
-
-
-def render_html(data: dict, session: Optional[Session] = None) -> str:
-    """The printable report (Chinese, A4, inline CSS and SVG, no external resources)."""
-    from flask_babel import gettext as _
-
-    from gi_trace.oversight import svg
-
-    report = data["report"]
-    comp = report["summary"]["compliance"]
-    with force_locale("zh"):
-        return render_template(
-            "oversight/report_annual.html", r=report, tables=data["tables"],
-            county_rows=[(row["county_name"], row["user_share"], row["output_share"]) for row in comp["by_county"]],
-            stage_rows=[(report["stage_names"].get(row["stage"], row["stage"]) or "—", row["kg"])
-                        for row in report["traceability"].get("by_stage", [])],
-            chart_labels=(_("User share"), _("Output share"), _("Target")),
-            town_names=data.get("town_names", {}),
-            flag_kind_names={"yield_over_cap": _("Harvest above the plots' yield cap"),
-                             "drying_ratio": _("Drying ratio outside the band"),
-                             "out_of_season": _("Picking outside the season"),
-                             "labels_over_quantity": _("Labels beyond the batch quantity")},
-            flag_status_names={"open": _("open"), "cleared": _("cleared"), "confirmed": _("confirmed")},
-            svg_share_bars=svg.share_bars, svg_share_lines=svg.share_lines, svg_simple_bars=svg.simple_bars,
-            complaint_status_label=status_label, complaint_category_label=category_label,
-        )
-
-
-def report_files(data: dict) -> dict[str, bytes]:
-    """File name -> content: report.html, report.json, tables/<name>.csv, tables.xlsx."""
-    files = {
-        "report.html": render_html(data).encode("utf-8"),
-        "report.json": json.dumps(data["report"], ensure_ascii=False, indent=2, default=str).encode("utf-8"),
-    }
-    for name, rows in data["tables"].items():
-        files[f"tables/{name}.csv"] = table_csv(name, rows)
-    files["tables.xlsx"] = tables_xlsx(data["tables"])
-    return files
-
-
-def write_report(data: dict, out_dir: Path) -> list[Path]:
-    """Write the report's files into `out_dir` (created when missing); return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, content in report_files(data).items():
-        path = out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)
-        written.append(path)
-    return written
-
-
-def report_zip(data: dict) -> bytes:
-    """The report's files in one ZIP, under a folder named after product and year."""
-    folder = f"gi-report-{data['report']['product']}-{data['report']['year']}"
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, content in report_files(data).items():
-            zf.writestr(f"{folder}/{name}", content)
-    return out.getvalue()

@@ -27,6 +27,8 @@ class DrilldownQuery(ComplianceQuery):
 class Source(Public):
     kind: str = Field(description="official (a published total) or register (counted from the register)")
     source: str
+    scope: str = Field(description="What the denominator counts: protected_area (the protected towns) or "
+                                   "whole_sector (the whole county or city)")
 
 
 class DenominatorSource(Public):
@@ -51,6 +53,10 @@ class Shares(Public):
     user_share_met: bool
     output_share_met: bool
     denominator_source: DenominatorSource
+    producers_authorised_in_year: int = Field(description="Authorised at any time in the year up to the date")
+    user_share_in_year: Optional[float]
+    output_value_authorised_in_year: float
+    output_share_in_year: Optional[float]
 
 
 class CountyShares(Shares):

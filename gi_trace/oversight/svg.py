@@ -18,7 +18,9 @@ FONT = 'font-family="PingFang SC, Noto Sans CJK SC, Microsoft YaHei, sans-serif"
 
 
 def _pct(value: Optional[float]) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+    from gi_trace.formatting import percent
+
+    return percent(value)  # truncated, never rounded up to the target
 
 
 def share_bars(rows: Sequence[tuple[str, Optional[float], Optional[float]]], target: float, *,

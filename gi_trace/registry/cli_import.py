@@ -45,7 +45,7 @@ def _report(result: ImportResult) -> None:
                    "its county.")
 @with_appcontext
 def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, username: str | None) -> None:
-    """Import KIND (producers, output, sector-totals, authorisations) from FILE (CSV in UTF-8, or XLSX).
+    """Import KIND (producers, output, sector-totals, authorisations, plots) from FILE (CSV in UTF-8, or XLSX).
 
     The first row names the columns. The file is all-or-nothing: if any row is bad, nothing is
     written, every bad row is printed (row number as in the spreadsheet, column, reason) and the

@@ -1,7 +1,7 @@
 """Register tables: regions, GI products, producers, their plots, output and official totals."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -11,6 +11,8 @@ from gi_trace.types import UTCDateTime, utcnow
 
 REGION_LEVELS = ("city", "county", "town")
 PRODUCER_KINDS = ("enterprise", "cooperative", "family_farm", "household")
+# What an official sector total counts: the producers/output of the protected towns, or of the whole area.
+TOTAL_SCOPES = ("protected_area", "whole_sector")
 PRODUCT_KINDS = ("certification_mark", "gi_protected_product", "agricultural_gi", "collective_mark")
 
 
@@ -44,6 +46,8 @@ class Product(SQLModel, table=True):
     season_start_mmdd: Optional[str] = Field(default=None, max_length=5)
     season_end_mmdd: Optional[str] = Field(default=None, max_length=5)
     target_share: float = 0.6
+    # Default term of an authorisation to use the mark (years); renewal reminders come 60 days ahead.
+    authorisation_term_years: Optional[int] = 3
     # Stage template and grade scale are data so a second product needs no code change.
     stage_template: Optional[list] = Field(default=None, sa_column=Column(JSON))
     grade_scale: Optional[list] = Field(default=None, sa_column=Column(JSON))
@@ -97,6 +101,9 @@ class Producer(SQLModel, table=True):
     address: str = Field(default="", max_length=300)
     contact_name: str = Field(default="", max_length=100)
     contact_phone: str = Field(default="", max_length=40)
+    # On the register from / until (a year's denominators count only producers registered on its date).
+    registered_on: Optional[date] = Field(default=None, index=True)
+    deregistered_on: Optional[date] = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: Optional[int] = None  # user id (see uscc_warning_accepted_by)
 
@@ -189,6 +196,7 @@ class SectorTotal(SQLModel, table=True):
     producers_total: Optional[int] = None
     output_value_yuan: Optional[float] = None
     source: str = Field(default="", max_length=300)
+    scope: str = Field(default="protected_area", max_length=16)
 
     def __repr__(self) -> str:
         return f"<SectorTotal {self.product_id} {self.year} {self.county_code}>"

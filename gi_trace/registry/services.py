@@ -26,6 +26,7 @@ from gi_trace.registry.models import (
     Trademark,
 )
 from gi_trace.registry.uscc import check_uscc
+from gi_trace.timeutil import local_today
 
 
 def get_product(session: Session, slug: str) -> Product:
@@ -120,6 +121,8 @@ class ProducerInput:
     contact_name: str = ""
     contact_phone: str = ""
     products: list[str] = field(default_factory=list)
+    registered_on: Optional[date] = None  # empty: today
+    deregistered_on: Optional[date] = None
 
 
 @dataclass
@@ -193,6 +196,7 @@ def create_producer(session: Session, user: User, data: ProducerInput, *, accept
         uscc_warning_accepted_by=user.id if warnings else None, name=data.name.strip(), kind=data.kind,
         county_code=data.county_code, town_code=data.town_code, address=data.address,
         contact_name=data.contact_name, contact_phone=data.contact_phone, created_by=user.id,
+        registered_on=data.registered_on or local_today(), deregistered_on=data.deregistered_on,
     )
     session.add(producer)
     session.flush()
@@ -493,7 +497,8 @@ def producer_counts_by_product(session: Session) -> dict[int, int]:
 # --- sector totals ---------------------------------------------------------------------------
 
 def add_sector_total(session: Session, user: User, product: Product, year: int, county_code: Optional[str],
-                     producers_total: Optional[int], output_value_yuan: Optional[float], source: str):
+                     producers_total: Optional[int], output_value_yuan: Optional[float], source: str,
+                     scope: str = "protected_area"):
     """Record an official count (county None = whole city); one row per product, year and county."""
     county_code = county_code or None
     if county_code is None:
@@ -517,13 +522,17 @@ def add_sector_total(session: Session, user: User, product: Product, year: int, 
                               field="output_value_yuan")
     if not (source or "").strip():
         raise ValidationError(_("Name the source of the figures."), field="source")
+    from gi_trace.registry.models import TOTAL_SCOPES
+
+    if scope not in TOTAL_SCOPES:
+        raise ValidationError(_("Say what the figures count."), field="scope")
     query = select(SectorTotal).where(SectorTotal.product_id == product.id, SectorTotal.year == year)
     query = query.where(SectorTotal.county_code.is_(None) if county_code is None
                         else SectorTotal.county_code == county_code)
     if session.exec(query).first() is not None:
         raise ValidationError(_("Figures for this product, year and area are already recorded."), field="year")
     total = SectorTotal(product_id=product.id, year=year, county_code=county_code, producers_total=producers_total,
-                        output_value_yuan=output_value_yuan, source=source.strip())
+                        output_value_yuan=output_value_yuan, source=source.strip(), scope=scope)
     session.add(total)
     session.flush()
     return total
@@ -535,3 +544,22 @@ def sector_totals(session: Session, user: User) -> list:
     if user.role == "regulator" and user.county_code:
         query = query.where((SectorTotal.county_code == user.county_code) | SectorTotal.county_code.is_(None))
     return list(session.exec(query).all())
+
+
+def search_producers(session: Session, user: User, q: str, limit: int = 20) -> list[dict]:
+    """Producers a form can pick without knowing their code: by name, credit code or registry number, town
+    name or phone (a county regulator searches its county). Each: code, name, town name, kind."""
+    q = (q or "").strip()[:100]
+    if not q:
+        return []
+    regions = region_names(session)
+    towns = [code for code, r in regions.items() if r.level == "town" and q in r.name_zh]
+    like = f"%{q}%"
+    query = select(Producer).where(
+        (Producer.name.like(like)) | (Producer.uscc.like(q.upper() + "%")) | (Producer.registry_no.like(q + "%"))
+        | (Producer.contact_phone.like(like)) | (Producer.town_code.in_(towns)))
+    if user.role == "regulator" and user.county_code:
+        query = query.where(Producer.county_code == user.county_code)
+    rows = session.exec(query.order_by(Producer.name, Producer.id).limit(limit)).all()
+    return [{"code": p.code, "name": p.name, "town": regions[p.town_code].name_zh if p.town_code in regions else "",
+             "kind": p.kind} for p in rows if p.code]

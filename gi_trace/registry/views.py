@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms import (
     BooleanField,
+    DateField,
     FloatField,
     IntegerField,
     SelectField,
@@ -65,6 +66,7 @@ class ProducerForm(FlaskForm):
     address = StringField(_l("Address"), validators=[Length(max=300)])
     contact_name = StringField(_l("Contact person"), validators=[Length(max=100)])
     contact_phone = StringField(_l("Contact phone"), validators=[Length(max=40)])
+    registered_on = DateField(_l("On the register since"), validators=[OptionalValue()])
     products = MultiCheckboxField(_l("GI products"), choices=[])
     accept_warning = BooleanField(_l("Accept the warning and register anyway"))
 
@@ -103,6 +105,11 @@ class SectorTotalForm(FlaskForm):
     output_value_yuan = FloatField(_l("Sector output value (yuan)"), validators=[OptionalValue(),
                                                                                 NumberRange(min=0)])
     source = StringField(_l("Source"), validators=[DataRequired(), Length(max=300)])
+    scope = SelectField(_l("What the figures count"), choices=[], validate_choice=False)  # the service checks
+
+
+SCOPE_LABELS = {"protected_area": _l("Producers and output of the protected towns"),
+                "whole_sector": _l("The whole sector of the county or city")}
 
 
 def product_form_class():
@@ -209,6 +216,16 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
 
 # --- producers -------------------------------------------------------------------------------
 
+@bp.get("/producers/search.json")
+@access(*REGULATORS)
+def producer_search():
+    """Producers matching a name, code, town or phone, for the forms' pickers (JSON, at most 20)."""
+    from flask import jsonify
+
+    found = services.search_producers(get_session(), actor(), request.args.get("q", ""))
+    return jsonify([{"code": p["code"], "label": f"{p['name']} · {p['town']} · {p['code']}"} for p in found])
+
+
 @bp.get("/producers")
 @access(*REGULATORS)
 def producers():
@@ -276,7 +293,8 @@ def new_producer():
             name=form.name.data, kind=form.kind.data, county_code=form.county_code.data,
             town_code=form.town_code.data, uscc=form.uscc.data or "", registry_no=form.registry_no.data or "",
             address=form.address.data or "", contact_name=form.contact_name.data or "",
-            contact_phone=form.contact_phone.data or "", products=list(form.products.data or []))
+            contact_phone=form.contact_phone.data or "", products=list(form.products.data or []),
+            registered_on=form.registered_on.data)
         done = attempt(form, lambda: services.create_producer(session, user, data,
                                                               accept_warnings=bool(form.accept_warning.data)),
                        fallback="name", raise_statuses=(403,))
@@ -468,13 +486,15 @@ def sector_totals():
     form.product.choices = product_choices(session)
     whole_city = [] if user.role == "regulator" and user.county_code else [("", _("Whole city"))]
     form.county_code.choices = whole_city + county_choices(session, user)
+    form.scope.choices = list(SCOPE_LABELS.items())
     status = 200
     if form.validate_on_submit():
 
         def add():
             product_ = services.get_product(session, form.product.data)
             services.add_sector_total(session, user, product_, form.year.data, form.county_code.data or None,
-                                      form.producers_total.data, form.output_value_yuan.data, form.source.data)
+                                      form.producers_total.data, form.output_value_yuan.data, form.source.data,
+                                      form.scope.data or "protected_area")
 
         if attempt(form, add, fallback="year", raise_statuses=(403,)):
             flash(_("Sector totals recorded."), "success")

@@ -38,6 +38,7 @@ def kind_labels() -> dict[str, str]:
         "sector-totals": _("Sector totals"),
         "authorisations": _("Authorisation decisions"),
         "gs1-prefixes": _("GS1 company prefixes"),
+        "plots": _("Plots (planting census)"),
     }
 
 
@@ -104,10 +105,12 @@ def upload():
 @bp.get("/import/templates/<kind>.<fmt>")
 @access("regulator", "admin")
 def template(kind: str, fmt: str):
-    """An empty file with the header row of an import kind (CSV or XLSX)."""
+    """The header row of an import kind (CSV), or (XLSX) with an example row and an allowed-values sheet."""
     if kind not in KINDS or fmt not in _MIME:
         abort(404)
-    body = template_csv(kind) if fmt == "csv" else template_xlsx(kind)
+    from gi_trace.registry.imports import allowed_values
+
+    body = template_csv(kind) if fmt == "csv" else template_xlsx(kind, allowed_values(get_session()))
     return body, 200, {
         "Content-Type": _MIME[fmt],
         "Content-Disposition": f'attachment; filename="{kind}.{fmt}"',

@@ -71,7 +71,7 @@ def test_public_register_paginates(client, session):
 
 
 def test_producer_cannot_decide_on_authorisations(client, session):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     factories.producer_user(producer, "grower")
     session.commit()
     login(client, "grower")
@@ -118,7 +118,7 @@ def test_producer_apply_refused_while_authorised_shows_reason(client, session):
 
 
 def test_regulator_approves_and_decision_records_who_and_when(client, session):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     officer = factories.UserFactory(username="officer", role="regulator", county_code="640521")
     session.commit()
     login(client, "officer")
@@ -202,7 +202,7 @@ def test_pending_queue_lists_applications_in_scope(client, session):
 
 
 def test_anonymous_sees_public_pages_and_is_sent_to_login_elsewhere(client, session):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     session.commit()
     assert client.get("/authorised-users").status_code == 200
     for path in ("/producers", "/producers/new", f"/producers/{producer.id}", "/products", "/products/new",
@@ -216,3 +216,37 @@ def test_anonymous_sees_public_pages_and_is_sent_to_login_elsewhere(client, sess
         assert response.status_code in (302, 400), path
         if response.status_code == 302:
             assert "/login" in response.headers["Location"]
+
+
+def test_public_register_shows_notice_scope_and_reason_category_but_no_household_names(client, session):
+    from gi_trace.authorisation.models import AuthorisationDecision
+
+    firm = factories.ProducerFactory(kind="enterprise", name="中宁县杞源枸杞有限公司")
+    factories.TrademarkFactory(producer_id=firm.id, name="杞源牌")
+    session.add(AuthorisationDecision(producer_id=firm.id, product_id=factories.goji().id, action="approve",
+                                      effective_date=date(2024, 1, 5), reference_no="中宁地标许字〔2024〕9号",
+                                      notice_no="公告〔2024〕2号", source="test"))
+    home = factories.ProducerFactory(kind="household", uscc=None, registry_no="ZW-9", name="李秀英")
+    factories.DecisionFactory(producer_id=home.id, effective_date=date(2023, 1, 1))
+    factories.DecisionFactory(producer_id=home.id, action="revoke", effective_date=date(2024, 6, 1), reason="",
+                              reason_code="unused_two_years")
+    session.commit()
+    page = client.get("/authorised-users").get_data(as_text=True)
+    assert "公告〔2024〕2号" in page and "杞源牌" in page and "连续两年未使用" in page
+    assert "李秀英" not in page and "ZW-9" in page
+
+
+def test_pending_queue_shows_days_waiting_and_renewals_due(client, session):
+    from gi_trace.timeutil import local_today
+    from datetime import timedelta
+
+    waiting = factories.ProducerFactory()
+    factories.DecisionFactory(producer_id=waiting.id, action="apply", effective_date=local_today() - timedelta(days=9))
+    ending = factories.ProducerFactory(name="快到期合作社")
+    factories.DecisionFactory(producer_id=ending.id, effective_date=local_today() - timedelta(days=1000),
+                              valid_until=local_today() + timedelta(days=30))
+    factories.UserFactory(username="officer")
+    session.commit()
+    login(client, "officer")
+    page = client.get("/authorisations/pending").get_data(as_text=True)
+    assert "<td>9</td>" in page and "快到期合作社" in page and "<td>30</td>" in page

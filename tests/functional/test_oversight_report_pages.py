@@ -77,3 +77,73 @@ def test_producers_and_anonymous_users_are_kept_out(client, register, path):
     assert client.get(path).status_code == 302
     login(client, "grower")
     assert client.get(path).status_code == 403
+
+
+def test_draft_written_saved_issued_and_served_as_stored(client, register, session):
+    from tests.conftest import csrf_token
+
+    login(client, "city")
+    token = csrf_token(client, "/oversight/reports")
+    response = client.post("/oversight/reports/drafts", data={"csrf_token": token, "product": "zhongning-goji",
+                                                              "year": "2025", "county": "",
+                                                              "authority": "中卫市市场监督管理局（知识产权局）"})
+    assert response.status_code == 302
+    page = response.headers["Location"]
+    # issuing without a document number is refused with the reason, nothing changes
+    issue = client.post(page + "/issue", data={"csrf_token": token})
+    assert issue.status_code == 302
+    assert "印发前请填写文号" in client.get(page).get_data(as_text=True)
+    bad = client.post(page, data={"csrf_token": token, "authority": "", "document_no": "x",
+                                  "problems_text": ""})
+    assert bad.status_code == 422
+    saved = client.post(page, data={"csrf_token": token, "authority": "中卫市市场监督管理局（知识产权局）",
+                                    "document_no": "中市监发〔2026〕2号", "dated": "2026-01-20",
+                                    "problems_text": "溯源覆盖面仍然不足。"})
+    assert saved.status_code == 302
+    draft_html = client.get(page + "/report.html").get_data(as_text=True)
+    assert "草稿" in draft_html and "溯源覆盖面仍然不足。" in draft_html and "2026年1月20日" in draft_html
+    assert client.post(page + "/issue", data={"csrf_token": token}).status_code == 302
+    issued = client.get(page + "/report.pdf")
+    assert issued.status_code == 200 and issued.data.startswith(b"%PDF") and issued.headers["X-Report-SHA256"]
+    english = client.get(page + "/report.html?lang=en").get_data(as_text=True)
+    assert "Overall situation" in english and "Issued" in english
+    # new data: the stored version does not move
+    DecisionFactory(producer_id=register[0][3].id, effective_date=date(2025, 6, 1))
+    session.commit()
+    assert client.get(page + "/report.pdf").data == issued.data
+    assert client.get(page + "/report.json").status_code == 200
+    # an issued version cannot be edited
+    assert client.post(page, data={"csrf_token": token, "authority": "x", "document_no": "y",
+                                   "problems_text": ""}).status_code == 422
+    listing = client.get("/oversight/reports").get_data(as_text=True)
+    assert "中市监发〔2026〕2号" in listing and "已印发" in listing
+
+
+def test_enforcement_case_opened_and_closed_once(client, register):
+    from tests.conftest import csrf_token
+
+    login(client, "city")
+    token = csrf_token(client, "/oversight/cases")
+    producer = register[0][0]
+    response = client.post("/oversight/cases", data={
+        "case-csrf_token": token, "case-case_no": "中市监处罚〔2025〕3号", "case-producer_code": producer.uscc,
+        "case-party": "", "case-county_code": "", "case-finding": "超范围使用专用标志", "case-opened_on": "2025-05-01"})
+    assert response.status_code == 302
+    html = client.get("/oversight/cases").get_data(as_text=True)
+    assert "中市监处罚〔2025〕3号" in html and producer.name in html
+    duplicate = client.post("/oversight/cases", data={
+        "case-csrf_token": token, "case-case_no": "中市监处罚〔2025〕3号", "case-party": "某商行",
+        "case-finding": "x", "case-opened_on": "2025-05-02"})
+    assert duplicate.status_code == 422 and "该案件编号已登记" in duplicate.get_data(as_text=True)
+    from gi_trace.oversight.models import EnforcementCase
+    from sqlmodel import Session, select
+    from gi_trace.db import get_engine
+
+    with Session(get_engine(client.application)) as s:
+        case = s.exec(select(EnforcementCase)).one()
+    close = {"close-csrf_token": token, "close-closed_on": "2025-07-01", "close-fine_yuan": "20000",
+             "close-confiscated": "标签 500 张", "close-confiscated_value_yuan": "0", "close-transferred_to_police": "y"}
+    assert client.post(f"/oversight/cases/{case.id}/close", data=close).status_code == 302
+    assert "20,000" in client.get("/oversight/cases").get_data(as_text=True)
+    again = client.post(f"/oversight/cases/{case.id}/close", data=close, follow_redirects=True)
+    assert "该案件已结案" in again.get_data(as_text=True)

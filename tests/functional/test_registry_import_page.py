@@ -167,7 +167,7 @@ def test_missing_file_or_unknown_kind_is_a_form_error(client, session, regulator
     response = client.post("/import", data={"csrf_token": token, "kind": "producers"},
                            content_type="multipart/form-data")
     assert response.status_code == 400 and "Choose a file" in response.get_data(as_text=True)
-    response = upload(client, "plots", GOOD.encode(), "p.csv")
+    response = upload(client, "harvests", GOOD.encode(), "p.csv")
     assert response.status_code == 400 and producers_in_db(session) == 0
 
 

@@ -17,7 +17,7 @@ def regulator(session):
 
 
 def test_approval_then_suspension_is_recorded_with_who_and_when(session, regulator):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     goji = factories.goji()
     services.decide(session, regulator, producer, goji,
                     DecisionInput("approve", date(2024, 1, 10), reference_no="中宁地标许字〔2024〕1号"))
@@ -40,7 +40,7 @@ def test_producer_outside_protected_towns_cannot_be_approved(session, regulator)
 
 
 def test_producer_may_apply_for_itself_but_not_decide(session):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     user = factories.producer_user(producer)
     services.decide(session, user, producer, factories.goji(), DecisionInput("apply", date(2024, 1, 1)))
     with pytest.raises(Forbidden):
@@ -49,7 +49,7 @@ def test_producer_may_apply_for_itself_but_not_decide(session):
 
 
 def test_producer_cannot_apply_for_another_producer(session):
-    mine, other = factories.ProducerFactory(), factories.ProducerFactory()
+    mine, other = factories.grower(), factories.grower()
     user = factories.producer_user(mine)
     with pytest.raises(NotFound):
         services.decide(session, user, other, factories.goji(), DecisionInput("apply", date(2024, 1, 1)))
@@ -57,14 +57,14 @@ def test_producer_cannot_apply_for_another_producer(session):
 
 def test_county_regulator_cannot_decide_in_another_county(session):
     haiyuan_regulator = factories.UserFactory(role="regulator", county_code="640522")
-    producer = factories.ProducerFactory()  # 中宁县
+    producer = factories.grower()  # 中宁县
     with pytest.raises(NotFound):
         services.decide(session, haiyuan_regulator, producer, factories.goji(),
                         DecisionInput("approve", date(2024, 1, 1), reference_no="X"))
 
 
 def test_decision_cannot_be_backdated_before_the_latest(session, regulator):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     goji = factories.goji()
     services.decide(session, regulator, producer, goji, DecisionInput("approve", date(2024, 3, 1), reference_no="A"))
     with pytest.raises(Refused) as exc:
@@ -80,7 +80,7 @@ def test_decision_cannot_be_backdated_before_the_latest(session, regulator):
     (DecisionInput("dance", date(2024, 1, 1)), "action"),
 ])
 def test_incomplete_decisions_name_the_field(session, regulator, data, field):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     if data.action == "reject":
         services.decide(session, regulator, producer, factories.goji(), DecisionInput("apply", date(2023, 12, 1)))
     with pytest.raises(ValidationError) as exc:
@@ -89,7 +89,7 @@ def test_incomplete_decisions_name_the_field(session, regulator, data, field):
 
 
 def test_impossible_transition_is_refused_with_the_state(session, regulator):
-    producer = factories.ProducerFactory()
+    producer = factories.grower()
     with pytest.raises(Refused) as exc:
         services.decide(session, regulator, producer, factories.goji(),
                         DecisionInput("reinstate", date(2024, 1, 1)))
@@ -98,7 +98,7 @@ def test_impossible_transition_is_refused_with_the_state(session, regulator):
 
 def test_statuses_for_many_producers_in_one_query(session, regulator):
     goji = factories.goji()
-    a, b, c = factories.ProducerFactory(), factories.ProducerFactory(), factories.ProducerFactory()
+    a, b, c = factories.grower(), factories.grower(), factories.grower()
     services.decide(session, regulator, a, goji, DecisionInput("approve", date(2022, 1, 1), reference_no="A"))
     services.decide(session, regulator, b, goji, DecisionInput("approve", date(2022, 1, 1), reference_no="B"))
     services.decide(session, regulator, b, goji, DecisionInput("revoke", date(2023, 1, 1), reason="r"))

@@ -120,7 +120,8 @@ def test_official_total_for_one_county_only(session):
     assert (by["640522"]["producers_total"], by["640522"]["user_share"], by["640522"]["output_share"]) == (
         8, 0.25, 0.25)
     assert by["640522"]["denominator_source"]["producers"] == {"kind": "official",
-                                                              "source": "海原县统计局《2025年统计年鉴》"}
+                                                              "source": "海原县统计局《2025年统计年鉴》",
+                                                              "scope": "protected_area"}
     assert (by["640502"]["producers_total"], by["640502"]["user_share"]) == (2, 0.5)
     assert (r["producers_total"], r["producers_authorised"], r["user_share"], r["target"]) == (5, 3, 0.6, 0.5)
     assert r["denominator_source"]["producers"]["kind"] == "register"

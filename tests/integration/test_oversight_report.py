@@ -49,6 +49,35 @@ def test_report_sections_count_the_records_behind_them(session):
     assert users["suspended"] == 1
     decisions = data["tables"]["decisions"]
     assert [row[2] for row in decisions] == ["suspend"]
-    files = rep.report_files(data)
+    from gi_trace.oversight import report_document as doc
+
+    files = doc.document_files(data, doc.Cover(doc.DEFAULT_AUTHORITY), pdf=False)
     assert "超量贴标" in files["report.html"].decode()
     assert files["tables/inspections.csv"].decode("utf-8-sig").count("\n") == 2
+
+
+def test_movements_count_expiries_renewals_and_new_users_of_the_year(session):
+    from gi_trace.oversight import report_figures as f
+    from tests.factories import DecisionFactory, ProducerFactory
+
+    def user(*decisions):
+        producer = ProducerFactory()
+        for action, day, until in decisions:
+            DecisionFactory(producer_id=producer.id, action=action, effective_date=day, valid_until=until,
+                            reason="r" if action in ("revoke", "suspend") else "")
+        return producer
+
+    user(("approve", date(2022, 6, 1), date(2025, 5, 31)))                                   # expires 1 June
+    user(("approve", date(2022, 1, 1), date(2024, 12, 31)))                                  # expires 1 January
+    user(("approve", date(2022, 9, 1), date(2025, 8, 31)), ("approve", date(2025, 8, 1), date(2028, 7, 31)))  # renewed
+    user(("approve", date(2022, 10, 1), date(2025, 9, 30)), ("revoke", date(2025, 7, 1), None))  # revoked first
+    user(("approve", date(2023, 1, 1), date(2025, 12, 31)))                                  # expires in 2026
+    user(("approve", date(2023, 1, 1), date(2025, 3, 31)), ("suspend", date(2025, 2, 1), None))  # expires suspended
+    user(("apply", date(2025, 2, 1), None), ("approve", date(2025, 3, 1), None))             # a new user
+    session.flush()
+    counties = f.city_counties(session)
+    m = f.movements(session, goji(), 2025, counties)
+    t = m["totals"]
+    assert (t["expiries"], t["renewals"], t["new_users"], t["approvals"], t["revocations"]) == (3, 1, 1, 2, 1)
+    assert m["by_county"]["640521"]["expiries"] == 3 and m["by_county"]["640502"]["expiries"] == 0
+    assert m["by_reason"]["other"]["revocations"] == 1

@@ -35,6 +35,9 @@ PARAMS = {
     "serial": lambda w: w.unit.code,  # AI (21) is the package's own unit code
     "filename": lambda w: "css/app.css",
     "job_id": lambda w: w.job_id,
+    "version_id": lambda w: w.report_version_id,
+    "case_id": lambda w: w.case_id,
+    "ext": lambda w: "json",
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -46,6 +49,8 @@ OWNERS = {
     "flag_id": {"regulator_city", "admin"},
     "token_id": {"producer_a"},
     "job_id": {"producer_a", "admin"},  # a long job producer A asked for (admins see every job)
+    "version_id": {"regulator_city", "admin"},
+    "case_id": {"regulator_city", "admin"},
 }
 
 # Endpoints a county-limited regulator may not use although regulators may (city-level work).

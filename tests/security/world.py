@@ -8,9 +8,11 @@ the whole city, one for 海原县 (640522), where none of the data lives.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from gi_trace.accounts import services as accounts
 from gi_trace.accounts.models import User
+from gi_trace.oversight.models import AnnualReport, EnforcementCase
 from gi_trace.jobs.models import Job
 from gi_trace.scan.complaints import file_complaint
 from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
@@ -39,6 +41,8 @@ class World:
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     job_id: int = 0  # a finished long job producer A asked for, with a result to download
+    report_version_id: int = 0  # a draft annual report (city-wide)
+    case_id: int = 0  # an enforcement case (city-wide)
 
 
 def build(session) -> World:
@@ -73,5 +77,11 @@ def build(session) -> World:
               result_mime="text/plain")
     session.add(job)
     session.flush()
+    version = AnnualReport(product_id=goji(session).id, year=2025, county_code=None, authority="中卫市市场监督管理局")
+    case = EnforcementCase(case_no="中市监处〔2025〕1号", party="某商行", county_code=None, finding="外地枸杞冒充",
+                           opened_on=date(2025, 5, 1))
+    session.add_all([version, case])
+    session.flush()
     session.commit()
-    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, users, tokens, job.id)
+    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, users, tokens, job.id,
+                 report_version_id=version.id, case_id=case.id)

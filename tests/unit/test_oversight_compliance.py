@@ -131,8 +131,8 @@ def test_no_producers_gives_no_share_and_does_not_meet_target():
 
 def test_register_is_the_denominator_without_an_official_total():
     r = result({ZN: c.Tally(4, 3, 400.0, 300.0)})
-    assert r["denominator_source"] == {"producers": {"kind": "register", "source": ""},
-                                       "output_value": {"kind": "register", "source": ""}}
+    assert r["denominator_source"] == {"producers": {"kind": "register", "source": "", "scope": "protected_area"},
+                                       "output_value": {"kind": "register", "source": "", "scope": "protected_area"}}
 
 
 def test_official_total_for_one_county_only_replaces_only_that_countys_denominator():
@@ -143,7 +143,8 @@ def test_official_total_for_one_county_only_replaces_only_that_countys_denominat
                                                                        for row in r["by_county"]}[SPT]
     assert (zn["producers_total"], zn["user_share"], zn["output_value_total"], zn["output_share"]) == (
         10, 0.3, 1000.0, 0.3)
-    assert zn["denominator_source"]["producers"] == {"kind": "official", "source": "中宁县统计局 2025"}
+    assert zn["denominator_source"]["producers"] == {"kind": "official", "source": "中宁县统计局 2025",
+                                                     "scope": "protected_area"}
     assert zn["producers_registered"] == 4
     assert (spt["producers_total"], spt["user_share"], spt["output_share"]) == (2, 0.5, 0.5)
     assert spt["denominator_source"]["producers"]["kind"] == "register"
@@ -159,7 +160,8 @@ def test_city_official_total_with_only_an_output_value_keeps_the_register_count(
     r = result({ZN: c.Tally(4, 3, 400.0, 300.0)}, {None: c.Official(None, 600.0, "市统计局")})
     assert r["producers_total"] == 4 and r["denominator_source"]["producers"]["kind"] == "register"
     assert r["output_value_total"] == 600.0 and r["output_share"] == 0.5
-    assert r["denominator_source"]["output_value"] == {"kind": "official", "source": "市统计局"}
+    assert r["denominator_source"]["output_value"] == {"kind": "official", "source": "市统计局",
+                                                         "scope": "protected_area"}
 
 
 def test_result_has_every_documented_field():

@@ -20,6 +20,7 @@ from gi_trace.oversight.compliance.queries import (
     _last_decisions,
     _prefers_window,
     authorised_subquery,
+    on_register,
 )
 from gi_trace.oversight.compliance.shares import (
     _STATE_REASON,
@@ -77,7 +78,8 @@ def drilldown(session: Session, product: Product, year: int, county_code: Option
     authorised = authorised_subquery(product.id, as_of)
     base = (select(p.c.id)
             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
-            .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code)))
+            .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
+            .where(on_register(as_of)))
     if county_code is not None:
         base = base.where(p.c.county_code == county_code)
     if only == "outside":
@@ -137,7 +139,8 @@ def drilldown_rows(session: Session, product: Product, year: int, county_code: O
                    pt.c.town_code.label("protected"), o.c.output_value_yuan, o.c.output_kg)
             .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product.id))
             .outerjoin(pt, and_(pt.c.product_id == product.id, pt.c.town_code == p.c.town_code))
-            .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year)))
+            .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product.id, o.c.year == year))
+            .where(on_register(as_of)))
     if _prefers_window(session):
         last, approval = _last_decisions(product.id, as_of)
         query = (base.add_columns(last.c.action, last.c.effective_date, approval.c.valid_until)

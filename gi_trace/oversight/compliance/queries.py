@@ -12,7 +12,14 @@ from sqlmodel import Session
 
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.errors import Forbidden, ValidationError
-from gi_trace.oversight.compliance.shares import FIRST_YEAR, Official, Tally, assemble, default_as_of
+from gi_trace.oversight.compliance.shares import (
+    FIRST_YEAR,
+    PROTECTED_AREA,
+    Official,
+    Tally,
+    assemble,
+    default_as_of,
+)
 from gi_trace.registry.models import OutputRecord, Producer, ProducerProduct, Product, ProductTown, Region, SectorTotal
 from gi_trace.registry.services import get_product
 from gi_trace.timeutil import local_today, parse_iso_date
@@ -100,12 +107,21 @@ def authorised_subquery(product_id: int, as_of: date):
             .subquery("authorised"))
 
 
-def region_producers(product_id: int, county_code: Optional[str]):
-    """Producers of the region as SQL: registered for the product, base town protected (and in the county)."""
+def on_register(as_of: date):
+    """SQL condition: the producer is on the register on `as_of` (registered by then, not yet deregistered)."""
+    p = Producer.__table__
+    return and_(or_(p.c.registered_on.is_(None), p.c.registered_on <= as_of),
+                or_(p.c.deregistered_on.is_(None), p.c.deregistered_on > as_of))
+
+
+def region_producers(product_id: int, county_code: Optional[str], as_of: Optional[date] = None):
+    """Producers of the region as SQL: registered for the product (on `as_of`), base town protected (in the county)."""
     p, pp, pt = Producer.__table__, ProducerProduct.__table__, ProductTown.__table__
     query = (select(p.c.id, p.c.county_code)
              .join(pp, and_(pp.c.producer_id == p.c.id, pp.c.product_id == product_id))
              .join(pt, and_(pt.c.product_id == product_id, pt.c.town_code == p.c.town_code)))
+    if as_of is not None:
+        query = query.where(on_register(as_of))
     if county_code is not None:
         query = query.where(p.c.county_code == county_code)
     return query
@@ -143,7 +159,7 @@ def tallies_sql(session: Session, product_id: int, year: int, as_of: date,
     """Per-county tallies from one aggregate query."""
     o = OutputRecord.__table__
     if _prefers_window(session):
-        members = region_producers(product_id, county_code).subquery("members")
+        members = region_producers(product_id, county_code, as_of).subquery("members")
         authorised = authorised_subquery(product_id, as_of)
         is_authorised = authorised.c.producer_id.is_not(None)
         value = func.coalesce(o.c.output_value_yuan, literal(0.0))
@@ -157,30 +173,93 @@ def tallies_sql(session: Session, product_id: int, year: int, as_of: date,
                  .outerjoin(o, and_(o.c.producer_id == members.c.id, o.c.product_id == product_id,
                                     o.c.year == year))
                  .group_by(members.c.county_code))
+        tallies = {row[0]: Tally(int(row[1]), int(row[2] or 0), float(row[3]), float(row[4]))
+                   for row in session.execute(query).all()}
+        for code, (n, in_year_value) in in_year_tallies(session, product_id, year, as_of, county_code).items():
+            tally = tallies.setdefault(code, Tally())
+            tally.authorised_in_year, tally.output_value_authorised_in_year = n, in_year_value
+        return tallies
     else:
         p = Producer.__table__
-        last_action, _last_date, _valid, approval_ok = _correlated_state(product_id, as_of, p.c.id)
+        last_action, last_date, valid_until, approval_ok = _correlated_state(product_id, as_of, p.c.id)
         flag = case((and_(last_action.in_(("approve", "reinstate")), func.coalesce(approval_ok, 0) == 1), 1),
                     else_=0)
         # MATERIALIZED: the flag is used twice below; without it SQLite would run the subqueries twice.
-        members = (region_producers(product_id, county_code)
-                   .add_columns(o.c.output_value_yuan.label("value"), flag.label("authorised"))
+        start = date(year, 1, 1)
+        # In force at some time in the year (CASE is lazy, cheapest tests first): in force on the date; or,
+        # when nothing was decided since 1 January, approved and expired within the year; else the full test.
+        in_year = (case((flag == 1, 1),
+                        (last_action.is_(None), 0),
+                        (last_date < start, case((and_(last_action.in_(("approve", "reinstate")),
+                                                       valid_until >= start), 1), else_=0)),
+                        (in_force_in_period(product_id, start, as_of, p.c.id), 1), else_=0)
+                   if as_of >= start else literal(0))
+        members = (region_producers(product_id, county_code, as_of)
+                   .add_columns(o.c.output_value_yuan.label("value"), flag.label("authorised"),
+                                in_year.label("in_year"))
                    .outerjoin(o, and_(o.c.producer_id == p.c.id, o.c.product_id == product_id, o.c.year == year))
                    .cte("members").prefix_with("MATERIALIZED"))
         query = (select(members.c.county_code, func.count(), func.sum(members.c.authorised),
                         func.coalesce(func.sum(members.c.value), 0.0),
-                        func.coalesce(func.sum(case((members.c.authorised == 1, members.c.value), else_=None)), 0.0))
+                        func.coalesce(func.sum(case((members.c.authorised == 1, members.c.value), else_=None)), 0.0),
+                        func.sum(members.c.in_year),
+                        func.coalesce(func.sum(case((members.c.in_year == 1, members.c.value), else_=None)), 0.0))
                  .group_by(members.c.county_code))
-    return {row[0]: Tally(int(row[1]), int(row[2] or 0), float(row[3]), float(row[4]))
+    return {row[0]: Tally(int(row[1]), int(row[2] or 0), float(row[3]), float(row[4]), int(row[5] or 0),
+                          float(row[6]))
             for row in session.execute(query).all()}
+
+
+def in_force_in_period(product_id: int, start: date, end: date, producer_id_col):
+    """SQL condition: the producer's authorisation was in force on at least one day from `start` to `end`.
+
+    Decisions follow the state machine, so that is when an approval or reinstatement up to `end` began a
+    run of authorisation that no later decision ended on or before the run's first day in the period
+    (`start`, or the decision's own day: one undone the same day never took effect), and whose approval
+    had not expired by then. One index walk over the producer's decisions, no window over all of them.
+    """
+    ad = AuthorisationDecision.__table__
+    d, n, a = ad.alias("d_run"), ad.alias("d_next"), ad.alias("d_approval")
+    first_day = case((d.c.effective_date > start, d.c.effective_date), else_=literal(start, type_=d.c.effective_date.type))
+    ended = (select(n.c.id).where(n.c.producer_id == d.c.producer_id, n.c.product_id == product_id,
+                                  or_(n.c.effective_date > d.c.effective_date,
+                                      and_(n.c.effective_date == d.c.effective_date, n.c.id > d.c.id)),
+                                  n.c.effective_date <= first_day).exists())
+    governing = (select(a.c.valid_until).where(a.c.producer_id == d.c.producer_id, a.c.product_id == product_id,
+                                               a.c.action == "approve",
+                                               or_(a.c.effective_date < d.c.effective_date,
+                                                   and_(a.c.effective_date == d.c.effective_date, a.c.id < d.c.id)))
+                 .order_by(a.c.effective_date.desc(), a.c.id.desc()).limit(1).scalar_subquery())
+    valid_until = case((d.c.action == "approve", d.c.valid_until), else_=governing)
+    return (select(d.c.id).where(d.c.producer_id == producer_id_col, d.c.product_id == product_id,
+                                 d.c.action.in_(("approve", "reinstate")), d.c.effective_date <= end, ~ended,
+                                 or_(valid_until.is_(None), valid_until >= first_day)).exists())
+
+
+def in_year_tallies(session: Session, product_id: int, year: int, as_of: date,
+                    county_code: Optional[str] = None) -> dict[str, tuple[int, float]]:
+    """Per county: producers of the region (on `as_of`) authorised at any time from 1 January to `as_of`,
+    and their output value in the year."""
+    start = date(year, 1, 1)
+    if as_of < start:
+        return {}
+    p, o = Producer.__table__, OutputRecord.__table__
+    members = (region_producers(product_id, county_code, as_of)
+               .where(in_force_in_period(product_id, start, as_of, p.c.id)).subquery("members"))
+    query = (select(members.c.county_code, func.count(), func.coalesce(func.sum(o.c.output_value_yuan), 0.0))
+             .select_from(members)
+             .outerjoin(o, and_(o.c.producer_id == members.c.id, o.c.product_id == product_id, o.c.year == year))
+             .group_by(members.c.county_code))
+    return {row[0]: (int(row[1]), float(row[2])) for row in session.execute(query).all()}
 
 
 def officials(session: Session, product_id: int, year: int) -> dict[Optional[str], Official]:
     """Official sector totals for the product and year, by county (None = the whole city)."""
     s = SectorTotal.__table__
-    rows = session.execute(select(s.c.county_code, s.c.producers_total, s.c.output_value_yuan, s.c.source)
+    rows = session.execute(select(s.c.county_code, s.c.producers_total, s.c.output_value_yuan, s.c.source,
+                                  s.c.scope)
                            .where(s.c.product_id == product_id, s.c.year == year)).all()
-    return {row[0]: Official(row[1], row[2], row[3] or "") for row in rows}
+    return {row[0]: Official(row[1], row[2], row[3] or "", row[4] or PROTECTED_AREA) for row in rows}
 
 
 def product_counties(session: Session, product_id: int, county_code: Optional[str] = None) -> list[tuple[str, str]]:

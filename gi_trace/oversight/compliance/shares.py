@@ -3,13 +3,15 @@ tally from plain facts (no database)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Iterable, Optional, Sequence
 
 from gi_trace.authorisation import rules
 
 REGISTER = "register"
 OFFICIAL = "official"
+PROTECTED_AREA = "protected_area"  # what an official total counts (SectorTotal.scope)
+WHOLE_SECTOR = "whole_sector"
 FIRST_YEAR = 2000
 
 # Why a producer counts or does not (drill-down).
@@ -40,11 +42,16 @@ class Tally:
     authorised: int = 0
     output_value: float = 0.0
     output_value_authorised: float = 0.0
+    # Authorised at any time in the year (up to the as-of date), not only on the date.
+    authorised_in_year: int = 0
+    output_value_authorised_in_year: float = 0.0
 
     def __add__(self, other: "Tally") -> "Tally":
         return Tally(self.producers + other.producers, self.authorised + other.authorised,
                      self.output_value + other.output_value,
-                     self.output_value_authorised + other.output_value_authorised)
+                     self.output_value_authorised + other.output_value_authorised,
+                     self.authorised_in_year + other.authorised_in_year,
+                     self.output_value_authorised_in_year + other.output_value_authorised_in_year)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Official:
     producers_total: Optional[int] = None
     output_value: Optional[float] = None
     source: str = ""
+    scope: str = "protected_area"
 
 
 def share(numerator: float, denominator: Optional[float]) -> Optional[float]:
@@ -76,14 +84,16 @@ def default_as_of(year: int, today: date) -> date:
 def area_figures(tally: Tally, official: Optional[Official], target: float) -> dict:
     """The shares of one area from its register tally and its official total, if any."""
     official = official or Official()
+    stated = {"kind": OFFICIAL, "source": official.source, "scope": official.scope}
+    register = {"kind": REGISTER, "source": "", "scope": PROTECTED_AREA}
     if official.producers_total is not None:
-        producers_total, producers_src = official.producers_total, {"kind": OFFICIAL, "source": official.source}
+        producers_total, producers_src = official.producers_total, stated
     else:
-        producers_total, producers_src = tally.producers, {"kind": REGISTER, "source": ""}
+        producers_total, producers_src = tally.producers, register
     if official.output_value is not None:
-        output_total, output_src = float(official.output_value), {"kind": OFFICIAL, "source": official.source}
+        output_total, output_src = float(official.output_value), stated
     else:
-        output_total, output_src = tally.output_value, {"kind": REGISTER, "source": ""}
+        output_total, output_src = tally.output_value, register
     user_share = share(tally.authorised, producers_total)
     output_share = share(tally.output_value_authorised, output_total)
     return {
@@ -99,6 +109,11 @@ def area_figures(tally: Tally, official: Optional[Official], target: float) -> d
         "user_share_met": meets(user_share, target),
         "output_share_met": meets(output_share, target),
         "denominator_source": {"producers": producers_src, "output_value": output_src},
+        # Counting every user authorised at any time in the year (same denominators).
+        "producers_authorised_in_year": tally.authorised_in_year,
+        "user_share_in_year": share(tally.authorised_in_year, producers_total),
+        "output_value_authorised_in_year": round(tally.output_value_authorised_in_year, 2),
+        "output_share_in_year": share(tally.output_value_authorised_in_year, output_total),
     }
 
 
@@ -137,6 +152,8 @@ class ProducerFacts:
     town_code: str
     decisions: list = field(default_factory=list)  # objects with action, effective_date, valid_until, id
     outputs: dict[int, float] = field(default_factory=dict)  # year -> output value
+    registered_on: Optional[date] = None
+    deregistered_on: Optional[date] = None
 
 
 def reasons(in_region: bool, status: rules.Status, has_output: bool) -> list[str]:
@@ -149,6 +166,11 @@ def reasons(in_region: bool, status: rules.Status, has_output: bool) -> list[str
     return found
 
 
+def registered(registered_on: Optional[date], deregistered_on: Optional[date], as_of: date) -> bool:
+    """On the register on `as_of`: registered by then and not yet deregistered (queries.on_register in SQL)."""
+    return (registered_on is None or registered_on <= as_of) and (deregistered_on is None or deregistered_on > as_of)
+
+
 def tally_facts(producers: Iterable[ProducerFacts], towns: set[str], year: int, as_of: date,
                 county_code: Optional[str] = None, product_id: Optional[int] = None) -> dict[str, Tally]:
     """Reference tallies per county straight from the definitions (status_on per producer).
@@ -159,9 +181,16 @@ def tally_facts(producers: Iterable[ProducerFacts], towns: set[str], year: int, 
     for p in producers:
         if p.town_code not in towns or (county_code is not None and p.county_code != county_code):
             continue
+        if not registered(p.registered_on, p.deregistered_on, as_of):
+            continue
         value = float(p.outputs.get(year, 0.0))
         mine = [d for d in p.decisions if product_id is None or getattr(d, "product_id", product_id) == product_id]
         in_force = rules.status_on(mine, as_of).in_force
+        start = date(year, 1, 1)
+        day, in_year = start, False
+        while day <= as_of and not in_year:  # any day of the year up to the as-of date
+            in_year = rules.status_on(mine, day).in_force
+            day += timedelta(days=1)
         tallies[p.county_code] = tallies.get(p.county_code, Tally()) + Tally(
-            1, int(in_force), value, value if in_force else 0.0)
+            1, int(in_force), value, value if in_force else 0.0, int(in_year), value if in_year else 0.0)
     return tallies

@@ -17,6 +17,7 @@ from gi_trace.registry.imports.results import ImportFileError, ImportResult, Row
 from gi_trace.registry.imports.runner import estimate_rows, import_file, import_rows
 from gi_trace.registry.imports.tables import (
     Table,
+    allowed_values,
     detect_format,
     read_table,
     template_csv,
@@ -25,7 +26,7 @@ from gi_trace.registry.imports.tables import (
 )
 
 __all__ = [
-    "COLUMNS", "KINDS", "ImportFileError", "ImportResult", "RowProblem", "Table", "detect_format",
+    "COLUMNS", "KINDS", "ImportFileError", "allowed_values", "ImportResult", "RowProblem", "Table", "detect_format",
     "estimate_rows", "import_file", "import_rows", "read_table", "register_kind", "template_csv",
     "template_header", "template_xlsx",
 ]

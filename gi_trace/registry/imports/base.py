@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from gi_trace.registry.imports.results import ImportResult, RowProblem
-from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.types import utcnow
 
 CHUNK = 5000  # rows per executemany
@@ -41,7 +41,22 @@ class _Importer:
         self.error(row, column, _("This row is outside your county (%(county)s).", county=self.county_limit))
 
     def products(self) -> dict[str, int]:
-        return dict(self.session.execute(select(Product.slug, Product.id)).all())
+        """Product slug or Chinese name -> id."""
+        found = dict(self.session.execute(select(Product.name_zh, Product.id)).all())
+        found.update(self.session.execute(select(Product.slug, Product.id)).all())
+        return found
+
+    def region_code(self, text: str, level: str, parent: Optional[str] = None) -> str:
+        """A region's code from its code or its Chinese name (a town's name within its county when given)."""
+        if not hasattr(self, "_regions"):
+            self._regions = self.session.execute(select(Region.code, Region.name_zh, Region.level,
+                                                        Region.parent_code)).all()
+        text = (text or "").strip()
+        if not text or text.isdigit():
+            return text
+        matches = [code for code, name, lvl, up in self._regions
+                   if lvl == level and name == text and (parent is None or up == parent)]
+        return matches[0] if len(matches) == 1 else text
 
     def producer_codes(self) -> dict[str, tuple]:
         """USCC and registry number -> (id, county code, town code), from one query."""

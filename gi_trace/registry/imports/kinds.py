@@ -8,6 +8,7 @@ from __future__ import annotations
 from gi_trace.registry.imports.base import _Importer
 from gi_trace.registry.imports.output import _OutputImporter
 from gi_trace.registry.imports.prefixes import _PrefixImporter
+from gi_trace.registry.imports.plots import _PlotImporter
 from gi_trace.registry.imports.producers import _ProducerImporter
 from gi_trace.registry.imports.sector_totals import _SectorTotalImporter
 
@@ -28,8 +29,10 @@ def register_kind(kind: str, importer: type[_Importer], required: tuple[str, ...
 
 register_kind("producers", _ProducerImporter,
               ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"),
-              ("address", "contact_name", "contact_phone"))
+              ("address", "contact_name", "contact_phone", "registered_on", "deregistered_on"))
 register_kind("output", _OutputImporter, ("producer", "product", "year", "output_kg", "output_value_yuan"))
 register_kind("sector-totals", _SectorTotalImporter,
-              ("product", "year", "county_code", "producers_total", "output_value_yuan", "source"))
+              ("product", "year", "county_code", "producers_total", "output_value_yuan", "source"), ("scope",))
 register_kind("gs1-prefixes", _PrefixImporter, ("producer", "prefix"))
+# From the planting census: one row per plot.
+register_kind("plots", _PlotImporter, ("producer", "town_code", "area_mu"), ("cultivar", "lat", "lon", "name"))

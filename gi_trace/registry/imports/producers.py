@@ -7,10 +7,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from gi_trace.registry.imports.base import Progress, _Importer
+from gi_trace.registry.imports.cells import _Bad, _iso_date
 from gi_trace.registry.imports.results import RowProblem
-from gi_trace.registry.models import Producer, ProducerProduct, Region
+from gi_trace.registry.models import Producer, ProducerProduct, Product, Region
 from gi_trace.registry.services import ProducerInput, check_producer_input
 from gi_trace.registry.uscc import normalise as normalise_uscc
+from gi_trace.timeutil import local_today
 
 # Spreadsheets kept by regulators often use the Chinese words; the ids stay English.
 PRODUCER_KIND_ALIASES = {
@@ -31,7 +33,7 @@ class _RegionRow(NamedTuple):
 class _ProducerImporter(_Importer):
     kind = "producers"
     FIELDS = ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "address", "contact_name",
-              "contact_phone")
+              "contact_phone", "registered_on", "deregistered_on")
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -62,10 +64,15 @@ class _ProducerImporter(_Importer):
         errors_before = len(self.result.errors)
         kind = cells["kind"]
         kind = PRODUCER_KIND_ALIASES.get(kind, PRODUCER_KIND_ALIASES.get(kind.lower(), kind.lower()))
-        parts = cells["products"].replace("；", ";").split(";")
-        slugs = list(dict.fromkeys(s.strip() for s in parts if s.strip()))
+        parts = cells["products"].replace("；", ";").replace("、", ";").split(";")
+        slug_of = dict(self.session.execute(select(Product.name_zh, Product.slug)).all()) \
+            if not hasattr(self, "_slug_of") else self._slug_of
+        self._slug_of = slug_of
+        slugs = list(dict.fromkeys(slug_of.get(s.strip(), s.strip()) for s in parts if s.strip()))
+        county_code = self.region_code(cells["county_code"], "county")
         data = ProducerInput(
-            name=cells["name"], kind=kind, county_code=cells["county_code"], town_code=cells["town_code"],
+            name=cells["name"], kind=kind, county_code=county_code,
+            town_code=self.region_code(cells["town_code"], "town", county_code),
             uscc=normalise_uscc(cells["uscc"]), registry_no=cells["registry_no"],
             address=cells.get("address", ""), contact_name=cells.get("contact_name", ""),
             contact_phone=cells.get("contact_phone", ""), products=slugs,
@@ -82,6 +89,15 @@ class _ProducerImporter(_Importer):
                 self.error(row, column, _("Longer than %(n)s characters.", n=limit))
         if self.outside_county(data.county_code):
             self.county_error(row, "county_code")
+        dates = {}
+        for column in ("registered_on", "deregistered_on"):
+            try:
+                dates[column] = _iso_date(cells.get(column, ""), column, required=False)
+            except _Bad as bad:
+                self.error(row, bad.column, bad.message)
+        if dates.get("registered_on") and dates.get("deregistered_on") and \
+                dates["deregistered_on"] <= dates["registered_on"]:
+            self.error(row, "deregistered_on", _("The producer leaves the register before it joins it."))
         uscc, registry_no = data.uscc, data.registry_no
         # The same producer twice in one file is a mistake the user should see.
         if uscc:
@@ -122,6 +138,10 @@ class _ProducerImporter(_Importer):
         for column in ("address", "contact_name", "contact_phone"):
             if column in self.present:
                 values[column] = getattr(data, column)
+        for column in ("registered_on", "deregistered_on"):
+            # An empty cell never erases a date already on the register.
+            if column in self.present and (dates.get(column) or existing is None):
+                values[column] = dates.get(column)
         product_ids = [self.product_ids[s] for s in slugs]
         if existing is None:
             self.new.append(values)
@@ -163,6 +183,8 @@ class _ProducerImporter(_Importer):
                 "town_code": values["town_code"], "address": values.get("address", ""),
                 "contact_name": values.get("contact_name", ""),
                 "contact_phone": values.get("contact_phone", ""),
+                "registered_on": values.get("registered_on") or local_today(),
+                "deregistered_on": values.get("deregistered_on"),
                 "created_at": self.now, "created_by": user_id,
             })
         before = self.session.execute(select(func.max(table.c.id))).scalar() or 0

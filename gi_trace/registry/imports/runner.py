@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from gi_trace.errors import Conflict, Forbidden, ValidationError
 from gi_trace.registry.imports.base import Progress
+from gi_trace.registry.imports.headings import _PRODUCTS_ALIAS, HEADER_ALIASES
 from gi_trace.registry.imports.kinds import COLUMNS, IMPORTERS, KINDS
 from gi_trace.registry.imports.results import ImportFileError, ImportResult, RowProblem
 from gi_trace.registry.imports.tables import _XLSX_MAGIC, Source, read_table
@@ -28,6 +29,8 @@ def import_rows(session: Session, kind: str, header: list[str], rows: Iterable[t
         raise Forbidden(_("Only regulators can import register data."))
     result = ImportResult(kind=kind, accept_warnings=accept_warnings, dry_run=dry_run)
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
+    names = [(_PRODUCTS_ALIAS.get(n) if kind == "producers" and n in _PRODUCTS_ALIAS else HEADER_ALIASES.get(n, n))
+             for n in names]
     index: dict[str, int] = {}
     for position, name in enumerate(names):
         index.setdefault(name, position)

@@ -6,7 +6,10 @@ from sqlalchemy import select
 
 from gi_trace.registry.imports.base import Progress, _Importer
 from gi_trace.registry.imports.cells import _Bad, _integer, _number, _text, _year
-from gi_trace.registry.models import Region, SectorTotal
+from gi_trace.registry.models import TOTAL_SCOPES, Region, SectorTotal
+
+SCOPE_ALIASES = {"": "protected_area", "保护范围": "protected_area", "保护区域": "protected_area",
+                 "全行业": "whole_sector", "全县": "whole_sector", "全市": "whole_sector"}
 
 
 class _SectorTotalImporter(_Importer):
@@ -26,7 +29,7 @@ class _SectorTotalImporter(_Importer):
         if product_id is None:
             self.error(row, "product", _("Unknown product %(slug)s.", slug=cells["product"]))
             bad = True
-        county = cells["county_code"] or None
+        county = self.region_code(cells["county_code"], "county") or None
         if county is not None and county not in self.counties:
             self.error(row, "county_code", _("Unknown county code %(code)s.", code=county))
             bad = True
@@ -57,6 +60,11 @@ class _SectorTotalImporter(_Importer):
         except _Bad as exc:
             self.error(row, exc.column, exc.message)
             bad = True
+        scope = SCOPE_ALIASES.get(cells.get("scope", "").strip().lower(), cells.get("scope", "").strip())
+        if scope not in TOTAL_SCOPES:
+            self.error(row, "scope", _("The scope is protected_area (the protected towns) or whole_sector "
+                                       "(the whole county or city)."))
+            bad = True
         if not bad and producers is None and value is None:
             self.error(row, "producers_total", _("Give the number of producers, the output value, or both."))
             bad = True
@@ -69,24 +77,25 @@ class _SectorTotalImporter(_Importer):
             return
         self.seen[key] = row
         self.rows.append({"product_id": product_id, "year": year, "county_code": county,
-                          "producers_total": producers, "output_value_yuan": value, "source": source})
+                          "producers_total": producers, "output_value_yuan": value, "source": source,
+                          "scope": scope})
 
     def finish(self) -> None:
         table = SectorTotal.__table__
         existing = {(r.product_id, r.year, r.county_code): r for r in self.session.execute(
             select(table.c.id, table.c.product_id, table.c.year, table.c.county_code, table.c.producers_total,
-                   table.c.output_value_yuan, table.c.source))}
+                   table.c.output_value_yuan, table.c.source, table.c.scope))}
         self.inserts: list[dict] = []
         self.updates: list[dict] = []
         for values in self.rows:
             old = existing.get((values["product_id"], values["year"], values["county_code"]))
             if old is None:
                 self.inserts.append(values)
-            elif (old.producers_total, old.output_value_yuan, old.source) != (
-                    values["producers_total"], values["output_value_yuan"], values["source"]):
+            elif (old.producers_total, old.output_value_yuan, old.source, old.scope) != (
+                    values["producers_total"], values["output_value_yuan"], values["source"], values["scope"]):
                 self.updates.append({"b_id": old.id, "b_producers_total": values["producers_total"],
                                      "b_output_value_yuan": values["output_value_yuan"],
-                                     "b_source": values["source"]})
+                                     "b_source": values["source"], "b_scope": values["scope"]})
             else:
                 self.result.unchanged += 1
         self.result.inserted = len(self.inserts)
@@ -95,4 +104,4 @@ class _SectorTotalImporter(_Importer):
     def write(self, progress: Progress) -> None:
         table = SectorTotal.__table__
         self.bulk_insert(table, self.inserts, progress)
-        self.bulk_update(table, ["producers_total", "output_value_yuan", "source"], self.updates, progress)
+        self.bulk_update(table, ["producers_total", "output_value_yuan", "source", "scope"], self.updates, progress)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -325,6 +326,42 @@ def template_csv(kind: str) -> bytes:
     return spreadsheets.csv_bytes(template_header(kind), [])
 
 
-def template_xlsx(kind: str) -> bytes:
-    """An XLSX template with the header row."""
-    return spreadsheets.xlsx_bytes({kind: (template_header(kind), [])})
+def template_xlsx(kind: str, allowed: Optional[dict[str, list[str]]] = None) -> bytes:
+    """An XLSX template: the header row to fill in (first sheet, the one imported), a filled-in example row
+    (sheet "example", so an untouched template imports nothing) and the allowed values (codes with their
+    names; names are accepted too)."""
+    header = template_header(kind)
+    allowed = allowed or {}
+    values = list(itertools.zip_longest(*allowed.values(), fillvalue="")) if allowed else []
+    return spreadsheets.xlsx_bytes({kind: (header, []), "example": (header, [EXAMPLES.get(kind, [])[:len(header)]]),
+                                    "allowed values": (list(allowed), values)})
+
+
+def allowed_values(session) -> dict[str, list[str]]:
+    """What the templates' coded columns accept: code and name of each county, town and product; kinds; scopes."""
+    from sqlalchemy import select
+
+    from gi_trace.registry.imports.producers import PRODUCER_KIND_ALIASES
+    from gi_trace.registry.models import Product, Region
+
+    regions = session.execute(select(Region.code, Region.name_zh, Region.level).order_by(Region.code)).all()
+    return {
+        "kind": [f"{k} {zh}" for zh, k in PRODUCER_KIND_ALIASES.items() if k in ("enterprise", "cooperative",
+                                                                              "family_farm", "household")],
+        "county_code": [f"{code} {name}" for code, name, level in regions if level == "county"],
+        "town_code": [f"{code} {name}" for code, name, level in regions if level == "town"],
+        "product": [f"{slug} {name}" for slug, name in session.execute(select(Product.slug, Product.name_zh))],
+        "scope": ["protected_area 保护范围", "whole_sector 全行业"],
+    }
+
+
+# One example row per kind (the XLSX template's second row).
+EXAMPLES = {
+    "producers": ["91640521MA76XXXXX1", "", "中宁县示例枸杞合作社", "合作社", "中宁县", "宁安镇", "zhongning-goji",
+                  "宁夏中卫市中宁县宁安镇", "张三", "13900000000", "2024-03-01", ""],
+    "output": ["91640521MA76XXXXX1", "中宁枸杞", "2025", "12000", "600000"],
+    "sector-totals": ["中宁枸杞", "2025", "中宁县", "3600", "", "中宁县统计局《统计公报》2025", "whole_sector"],
+    "authorisations": ["91640521MA76XXXXX1", "中宁枸杞", "批准", "2025-03-01", "中宁地标许字〔2025〕1号", "",
+                       "2028-02-28"],
+    "plots": ["91640521MA76XXXXX1", "宁安镇", "35.5", "宁杞7号", "37.49", "105.66", "宁安一号地块"],
+}

@@ -1,0 +1,37 @@
+"""Users' annual use reports: drafted from records, confirmed in the portal, regulators see who has not."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from gi_trace.timeutil import local_today
+from tests.conftest import csrf_token, login
+from tests.factories import DecisionFactory, UserFactory, producer_user
+from tests.factories_scan import lot_from_tested_harvest
+
+
+def test_user_confirms_its_use_report_and_the_regulator_sees_who_has_not(client, session):
+    year = local_today().year - 1
+    grower, harvest, lot = lot_from_tested_harvest(session)
+    for batch in (harvest, lot):
+        batch.created_at = datetime(year, 9, 1, 4, tzinfo=timezone.utc)
+    DecisionFactory(producer_id=grower.producer.id, effective_date=date(year - 2, 1, 1))
+    from tests.factories import ProducerFactory
+
+    silent = ProducerFactory(name="未报送合作社")
+    DecisionFactory(producer_id=silent.id, effective_date=date(year - 2, 1, 1))
+    UserFactory(username="city")
+    session.commit()
+    login(client, grower.user.username)
+    page = client.get("/oversight/my/use-report").get_data(as_text=True)
+    assert "采收批次" in page and "240 公斤" in page  # the harvest batch, dried
+    token = csrf_token(client, "/oversight/my/use-report")
+    response = client.post("/oversight/my/use-report", data={"csrf_token": token, "product": "zhongning-goji",
+                                                              "note": "部分产品以散货销售，未贴码。"})
+    assert response.status_code == 302
+    again = client.post("/oversight/my/use-report", data={"csrf_token": token, "product": "zhongning-goji"})
+    assert again.status_code == 422
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "city")
+    listing = client.get(f"/oversight/use-reports?product=zhongning-goji&year={year}").get_data(as_text=True)
+    assert "未报送合作社" in listing and grower.producer.name not in listing.split("尚未报送")[1]
+    assert "2家使用者中已有1家确认" in listing
