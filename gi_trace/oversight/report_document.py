@@ -266,8 +266,16 @@ def render_html(data: dict, cover: Cover, problems_text: str = "", lang: str = "
                           row["output_share"]) for row in report["counties"]["this"]["rows"]],
             chart_labels=(_("User share"), _("Output share"), _("Target")),
             svg_share_bars=svg.share_bars, svg_share_lines=svg.share_lines,
-            comp=comp,
+            comp=comp, table_names=table_names(),
         )
+
+
+def table_names() -> dict[str, str]:
+    """The data tables' names as people read them (the files keep their identifiers)."""
+    return {"compliance_by_county": _("Shares by county"), "compliance_history": _("Shares over the years"),
+            "producers": _("Producers and why each counts"), "decisions": _("Decisions of the year"),
+            "movements_by_county": _("Changes of users by county"), "traceability_by_stage": _("Kilograms by stage"),
+            "inspections": _("Inspections"), "complaints": _("Complaints")}
 
 
 def _county_names(report: dict, lang: str) -> dict:

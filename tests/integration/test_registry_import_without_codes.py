@@ -56,4 +56,4 @@ def test_xlsx_template_has_an_example_row_and_the_allowed_values(session):
                                                      for r in range(2, allowed.max_row + 1)]
                for c in range(1, allowed.max_column + 1)}
     assert "640521 中宁县" in columns["county_code"] and "640521101 鸣沙镇" in columns["town_code"]
-    assert "zhongning-goji 中宁枸杞" in columns["product"]
+    assert "中宁枸杞" in columns["product"] and "农户" in columns["kind"]

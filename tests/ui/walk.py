@@ -31,18 +31,20 @@ PARAMS = {
     "filename": lambda w: "css/app.css",
     "reference": lambda w: w.complaint_reference,
     "job_id": lambda w: w.job_id,
+    "version_id": lambda w: w.report_version_id,
+    "case_id": lambda w: w.case_id,
+    "ext": lambda w: "html",
 }
 
 # Not pages: machine formats, images, redirects.
 SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tracing.qr_svg",
                   "oversight_supervision.complaint_photo", "tracing.labels_zip", "oversight_report.annual_zip",
-                  "tracing.digital_link", "tracing.digital_link_serial"}
+                  "tracing.digital_link", "tracing.digital_link_serial", "registry.producer_search"}
 
 # Exports whose column names are identifiers by design (import templates: the importer reads them).
 IDENTIFIER_HEADERS = ("/import/templates/",)
-# Being rewritten in another area's issue; to be walked once it lands (issue 15: the annual report
-# is built on gi_trace.formatting).
-ELSEWHERE = {"oversight_report.annual_html"}
+# Being rewritten in another area's issue; to be walked once it lands.
+ELSEWHERE: set[str] = set()
 
 STAGES = ("planting", "harvest", "drying", "testing", "storage", "processing", "distribution")
 

@@ -346,12 +346,13 @@ def allowed_values(session) -> dict[str, list[str]]:
 
     regions = session.execute(select(Region.code, Region.name_zh, Region.level).order_by(Region.code)).all()
     return {
-        "kind": [f"{k} {zh}" for zh, k in PRODUCER_KIND_ALIASES.items() if k in ("enterprise", "cooperative",
-                                                                              "family_farm", "household")],
+        # Words people write, which the importer reads (the codes are accepted too).
+        "kind": [zh for zh, k in PRODUCER_KIND_ALIASES.items() if k in ("enterprise", "cooperative", "family_farm",
+                                                                       "household") and not zh.isascii()],
         "county_code": [f"{code} {name}" for code, name, level in regions if level == "county"],
         "town_code": [f"{code} {name}" for code, name, level in regions if level == "town"],
-        "product": [f"{slug} {name}" for slug, name in session.execute(select(Product.slug, Product.name_zh))],
-        "scope": ["protected_area 保护范围", "whole_sector 全行业"],
+        "product": [name for (name,) in session.execute(select(Product.name_zh))],
+        "scope": ["保护范围", "全行业"],
     }
 
 
