@@ -7,7 +7,7 @@ Sector totals get `scope`: protected_area (the protected towns) or whole_sector 
 existing totals keep the meaning the shares gave them (protected_area).
 
 Revision ID: c5a1e0d2f7b1
-Revises: d81f3b6c2a47
+Revises: 1bf208fcf764
 Create Date: 2026-11-29 07:40:00
 """
 from datetime import date, datetime
@@ -18,7 +18,7 @@ import sqlmodel
 
 
 revision = 'c5a1e0d2f7b1'
-down_revision = 'd81f3b6c2a47'
+down_revision = '1bf208fcf764'
 branch_labels = None
 depends_on = None
 
