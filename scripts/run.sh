@@ -4,12 +4,17 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh" ""
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"
-# The annual report's PDF (WeasyPrint) embeds a CJK font from the system: Debian's fonts-noto-cjk.
-if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+# The annual report's PDF (WeasyPrint) lays text out with pango and embeds a CJK font from the system:
+# Debian's libpango-1.0-0, libpangoft2-1.0-0 and fonts-noto-cjk.
+missing=()
+for pkg in libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk; do
+  command -v dpkg >/dev/null 2>&1 && ! dpkg -s "$pkg" >/dev/null 2>&1 && missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "fonts-noto-cjk is missing: the annual report's PDF will lack Chinese glyphs (apt-get install fonts-noto-cjk)" >&2
+    echo "missing ${missing[*]}: the annual report's PDF cannot be made (apt-get install ${missing[*]})" >&2
   fi
 fi
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"

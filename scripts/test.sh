@@ -4,9 +4,9 @@
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" "[test]"
 # Debian packages the tests use: the browser, CJK fonts for screenshots and PDFs, poppler-utils
-# (pdftotext, pdftoppm, pdffonts) to read the annual report's PDF back.
+# (pdftotext, pdftoppm, pdffonts) to read the annual report's PDF back, pango for WeasyPrint.
 missing=()
-for pkg in chromium fonts-noto-cjk poppler-utils; do
+for pkg in chromium fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
