@@ -68,11 +68,11 @@ def build(app, descendants: int, fanout: int) -> dict:
     from sqlmodel import SQLModel, func, select
 
     from gi_trace.db import get_engine, session_scope
-    from gi_trace.registry.demo import load_demo_data
+    from gi_trace.demo.registry_data import load_demo_data
     from gi_trace.registry.reference import ensure_reference_data
     from gi_trace.tracing import codes
     from gi_trace.tracing.chain import compute_hash
-    from gi_trace.tracing.demo import load_demo_batches
+    from gi_trace.demo.batches import load_demo_batches
     from gi_trace.tracing.models import Batch, BatchLink, Event
 
     engine = get_engine(app)

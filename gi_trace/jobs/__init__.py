@@ -45,7 +45,10 @@ CLAIM_BATCH = 500  # outbox rows of one kind handled together (e.g. 50 correctio
 MAX_BACKOFF_SECONDS = 300
 
 # handler(app, payloads, heartbeat): does the work of these outbox rows (all of one kind), committing
-# its own units of work; `heartbeat()` extends the claim during long work.
+# its own units of work. `heartbeat()`, called now and then during long work, extends the claim and
+# claims the rows of the same kind that arrived meanwhile, returning their payloads: the handler must do
+# their work too (they are deleted with the others when it returns), and can fold it into the work under
+# way (e.g. 50 corrections of one harvest in a row: one rebuild of its pages, not 50).
 Handler = Callable[[Flask, list, Callable[[], None]], None]
 
 
@@ -171,10 +174,22 @@ def drain(app: Optional[Flask] = None, *, lease: Optional[float] = None) -> int:
             return done
         kind, token, rows = claimed
 
-        def heartbeat(token=token) -> None:
+        known = {row.id for row in rows}
+
+        def heartbeat(token=token, kind=kind, known=known) -> list:
+            now = utcnow()
+            until = now + timedelta(seconds=lease)
             with engine.begin() as conn:
-                conn.execute(update(OUTBOX).where(OUTBOX.c.claim == token)
-                             .values(claimed_until=utcnow() + timedelta(seconds=lease)))
+                conn.execute(update(OUTBOX).where(OUTBOX.c.claim == token).values(claimed_until=until))
+                waiting = select(OUTBOX.c.id).where(_claimable(now), OUTBOX.c.kind == kind) \
+                    .order_by(OUTBOX.c.id).limit(CLAIM_BATCH)
+                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(waiting), _claimable(now))
+                             .values(claim=token, claimed_until=until, attempts=OUTBOX.c.attempts + 1))
+                new = [row for row in conn.execute(select(OUTBOX.c.id, OUTBOX.c.payload)
+                                                   .where(OUTBOX.c.claim == token).order_by(OUTBOX.c.id))
+                       if row.id not in known]
+            known.update(row.id for row in new)
+            return [row.payload for row in new]
 
         try:
             handler = registry.handlers.get(kind)
@@ -191,8 +206,7 @@ def drain(app: Optional[Flask] = None, *, lease: Optional[float] = None) -> int:
                     last_error=f"{type(exc).__name__}: {exc}"[:2000]))
             continue
         with engine.begin() as conn:  # their work has committed: now they may go
-            conn.execute(delete(OUTBOX).where(OUTBOX.c.claim == token))
-        done += len(rows)
+            done += conn.execute(delete(OUTBOX).where(OUTBOX.c.claim == token)).rowcount
 
 
 # --- long jobs ------------------------------------------------------------------------------------
@@ -218,10 +232,16 @@ class JobContext:
         self._heartbeat()
 
 
-def _run_jobs(app: Flask, payloads: list, heartbeat: Callable[[], None]) -> None:
-    """The outbox handler of long jobs: run each one not finished yet."""
-    for payload in payloads:
-        run_job(app, int(payload["job_id"]), heartbeat)
+def _run_jobs(app: Flask, payloads: list, heartbeat: Callable[[], list]) -> None:
+    """The outbox handler of long jobs: run each one not finished yet (and those queued meanwhile)."""
+    waiting = list(payloads)
+
+    def renew() -> None:
+        waiting.extend(heartbeat())
+
+    while waiting:
+        run_job(app, int(waiting.pop(0)["job_id"]), renew)
+        renew()
 
 
 def run_job(app: Flask, job_id: int, heartbeat: Callable[[], None] = lambda: None) -> None:

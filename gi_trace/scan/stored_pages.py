@@ -257,27 +257,42 @@ JOB_KIND = "stored_pages"
 JOB_CHUNK = 200  # pages built and stored per transaction by the job
 
 
-def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], None] = lambda: None) -> int:
-    """Build and store the pages of these batches and of every batch made from them; how many were stored.
+def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambda: []) -> int:
+    """Build and store the missing pages of these batches and of every batch made from them; how many
+    were stored.
 
-    The work of the outbox rows that writers leave (`on_commit`), chunk by chunk; idempotent.
+    The work of the outbox rows that writers leave (`on_commit`), chunk by chunk; idempotent. A page
+    already stored is current (a write to any of its sources deletes it), so it is skipped. After each
+    chunk `heartbeat()` hands over the rows of later writes: their batches join the work, which goes
+    over the (new) family again, skipping what is stored — so a run of corrections on one harvest
+    costs one rebuild of its family after the last of them, not one per correction.
     """
     engine = get_engine(app)
     ref = read_path.ReferenceCache(ttl=60)
+    ids = {int(i) for i in batch_ids}
     with engine.connect() as conn:
-        members = family(conn, batch_ids)
-    stored = 0
-    for start in range(0, len(members), JOB_CHUNK):
+        members = family(conn, ids)
+    stored = position = 0
+    while position < len(members):
+        chunk = members[position:position + JOB_CHUNK]
+        position += JOB_CHUNK
         with engine.connect() as conn:
             ref.get(conn)
-            built = _build(conn, members[start:start + JOB_CHUNK], ref)
+            have = {r[0] for r in conn.exec_driver_sql(
+                f"SELECT batch_id FROM storedpage WHERE batch_id IN ({', '.join(map(str, chunk))})")}
+            built = _build(conn, [i for i in chunk if i not in have], ref)
         stored += store_current(engine, built)
-        heartbeat()
+        later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
+        if later:
+            ids |= later
+            with engine.connect() as conn:
+                members = family(conn, ids)
+            position = 0
     log.info("stored pages: %s of %s batches stored", stored, len(members))
     return stored
 
 
-def _refresh_job(app, payloads: list, heartbeat: Callable[[], None]) -> None:
+def _refresh_job(app, payloads: list, heartbeat: Callable[[], list]) -> None:
     refresh(app, {int(i) for p in payloads for i in p.get("batches", ())}, heartbeat)
 
 

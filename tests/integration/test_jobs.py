@@ -90,3 +90,25 @@ def test_a_rolled_back_transaction_leaves_no_outbox_row(app, session):
     jobs.start(session, "test_sheet", user.id)
     session.rollback()
     assert session.exec(select(OutboxEntry)).all() == [] and session.exec(select(Job)).all() == []
+
+
+def test_a_job_queued_while_another_runs_is_taken_into_the_same_drain_and_run(app, session):
+    from gi_trace.db import session_scope
+
+    def first(context: jobs.JobContext) -> jobs.Result:
+        with session_scope(context.app) as s:  # someone asks for another job meanwhile
+            jobs.start(s, "test_sheet", context.requested_by, {"pages": 1})
+        context.progress(1, 1)  # the heartbeat claims the new row for this drain
+        return jobs.Result(b"first", "first.txt")
+
+    jobs.register_job(app, "test_first", first)
+    jobs.register_job(app, "test_sheet", _label_sheet)
+    user = factories.UserFactory(username="zheng")
+    session.commit()
+    jobs.start(session, "test_first", user.id)
+    session.commit()
+    assert jobs.drain() == 2
+    session.expire_all()
+    assert [(j.kind, j.status) for j in session.exec(select(Job).order_by(Job.id))] == [
+        ("test_first", "done"), ("test_sheet", "done")]
+    assert session.exec(select(OutboxEntry)).all() == []
