@@ -428,8 +428,12 @@ class Record:
     verifies: bool
 
 
-def _record(ancestry: list, events: list) -> Record:
-    """A Record from a batch's ancestry (nearest first) and the events of its first MAX_TIMELINE_BATCHES."""
+def _record(ancestry: list, events: list, checked: Optional[dict] = None) -> Record:
+    """A Record from a batch's ancestry (nearest first) and the events of its first MAX_TIMELINE_BATCHES.
+
+    `checked` (building many records from one read): chain checks already made, by batch id, so an
+    ancestor shared by many batches (a harvest behind 10,000 lots) is re-hashed once, not per record.
+    """
     timeline_batches = ancestry[:MAX_TIMELINE_BATCHES]
     by_batch: dict[int, list] = {a.id: [] for a in timeline_batches}
     for ev in events:
@@ -440,7 +444,12 @@ def _record(ancestry: list, events: list) -> Record:
     verifies = True
     for a in timeline_batches:
         own = by_batch[a.id]
-        if len(own) != a.event_count or not check_events(a.code, a.head_hash, own).ok:
+        ok = checked.get(a.id) if checked is not None else None
+        if ok is None:
+            ok = len(own) == a.event_count and check_events(a.code, a.head_hash, own).ok
+            if checked is not None:
+                checked[a.id] = ok
+        if not ok:
             verifies = False
             break
     return Record(ancestry, shown, by_batch, verifies)
@@ -491,9 +500,11 @@ def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
         for at in range(0, len(shown), 2000):
             for ev in MANY_EVENTS_QUERY.for_ids(conn, shown[at:at + 2000]):
                 events.setdefault(ev.batch_id, []).append(ev)
+        checked: dict[int, bool] = {}  # one read: each batch's chain is the same for every record showing it
         for root, rows in ancestry.items():
             if rows:
-                records[root] = _record(rows, [ev for a in rows[:MAX_TIMELINE_BATCHES] for ev in events.get(a.id, ())])
+                records[root] = _record(rows, [ev for a in rows[:MAX_TIMELINE_BATCHES] for ev in events.get(a.id, ())],
+                                        checked)
     return records
 
 
