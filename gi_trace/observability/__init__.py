@@ -16,15 +16,13 @@ from flask import Flask, g, request
 from gi_trace.observability import logs, metrics
 
 _STARTED = "gi_trace_started"
-_LOGGED = "gi_trace_logged"
 _UNMATCHED = "unmatched"  # 404s of no route and 405s: one label, whatever the path
 
 
 def _begin_request() -> None:
     setattr(g, _STARTED, time.perf_counter())
+    # In `g`, not in structlog's context variables: a processor adds it to every line of the request.
     g.request_id = logs.request_id_from(request.headers.get(logs.REQUEST_ID_HEADER))
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
 def _finish(status: int) -> None:
@@ -33,10 +31,11 @@ def _finish(status: int) -> None:
         return
     elapsed = time.perf_counter() - started
     route = request.endpoint or _UNMATCHED
-    metrics.HTTP_REQUESTS.labels(route, request.method, status).inc()
-    metrics.HTTP_DURATION.labels(route).observe(elapsed)
-    logs.request_log.info("request", route=route, method=request.method, status=status,
-                          duration_ms=round(elapsed * 1000, 2), user_id=logs.current_user_id())
+    method = request.method
+    metrics.request_done(route, method, status, elapsed)
+    logs.request_log.info("request", route=route, method=method, status=status,
+                          duration_ms=round(elapsed * 1000, 2), request_id=g.get("request_id"),
+                          user_id=logs.current_user_id())
 
 
 def _after_request(response):
@@ -48,7 +47,6 @@ def _after_request(response):
 def _teardown_request(exc) -> None:
     if exc is not None:
         _finish(500)  # an exception no handler answered (after_request did not run)
-    structlog.contextvars.clear_contextvars()
 
 
 def _wrap_command(command: click.Command) -> None:

@@ -51,6 +51,19 @@ _WRITES_NOTE = "metrics_writes"  # in the transaction's notes (gi_trace.db.notes
 
 
 
+_REQUEST_SERIES: dict = {}
+
+
+def request_done(route: str, method: str, status: int, seconds: float) -> None:
+    """Count an answered request and its duration (the series are looked up once per combination)."""
+    key = (route, method, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        series = _REQUEST_SERIES[key] = (HTTP_REQUESTS.labels(route, method, status), HTTP_DURATION.labels(route))
+    series[0].inc()
+    series[1].observe(seconds)
+
+
 def scan(outcome: str) -> None:
     """Count one scan of a trace page by what it showed."""
     _SCAN[outcome].inc()
