@@ -127,6 +127,17 @@ def counts(conn_or_session) -> QueueCounts:
     return QueueCounts(int(pending), int(failing or 0), int(jobs_failed))
 
 
+def metric_samples(engine) -> list[tuple[str, str, int]]:
+    """The queue's gauges for /metrics (gi_trace.observability.metrics reads them at each scrape)."""
+    with engine.connect() as conn:
+        queued = counts(conn)
+    return [("gi_trace_outbox_pending", "Outbox rows waiting for the jobs worker (claimed or not).",
+             queued.pending),
+            ("gi_trace_outbox_failing", "Outbox rows whose last attempt failed (they are retried).",
+             queued.failing),
+            ("gi_trace_jobs_failed", "Long jobs that ended failed.", queued.jobs_failed)]
+
+
 def _claimable(now):
     return or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now)
 

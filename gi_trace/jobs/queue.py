@@ -25,6 +25,7 @@ from huey import RedisHuey, SqliteHuey, crontab
 
 from gi_trace import jobs
 from gi_trace.db import add_commit_step, get_engine
+from gi_trace.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def init_app(app: Flask) -> None:
     """The queue, and the after-commit step that wakes it when a transaction wrote outbox rows."""
     app.extensions[_KEY] = Queue(app)
     add_commit_step(app, after=_wake_after_commit(app))
+    metrics.add_scrape_reader(app, lambda: jobs.metric_samples(get_engine(app)))
 
 
 def run_worker(app: Flask, workers: int = 2, sweep_seconds: Optional[float] = None) -> None:

@@ -96,7 +96,7 @@ _second_text = ""
 
 
 def _time(_logger, _method, event_dict: dict) -> dict:
-    """UTC time in ISO 8601 with microseconds (the date part formatted once a second: this runs per request)."""
+    """UTC time in ISO 8601 with microseconds (the date part is formatted once a second)."""
     global _second, _second_text
     now = time.time()
     second = int(now)
@@ -208,6 +208,10 @@ def job_context(kind: str, job_id: Optional[str] = None, **fields) -> Iterator[s
         yield job_id
     except BaseException as exc:
         job_log.error("job failed", error=type(exc).__name__, duration_ms=_ms(started), **fields)
+        if isinstance(exc, Exception):
+            from gi_trace.observability import metrics
+
+            metrics.job_failed(kind)
         raise
     else:
         job_log.info("job finished", duration_ms=_ms(started), **fields)

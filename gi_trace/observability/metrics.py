@@ -49,6 +49,10 @@ BATCHES_CREATED = Counter("gi_trace_batches_created",
 _WRITES = {"event": EVENTS_RECORDED, "batch": BATCHES_CREATED}
 _WRITES_NOTE = "metrics_writes"  # in the transaction's notes (gi_trace.db.notes)
 
+# Background work (gi_trace.jobs): failures counted where they happen, the queue read at scrape time ------
+JOB_FAILURES = Counter("gi_trace_job_failures",
+                       "Background work that raised (outbox handlers and long jobs), by kind.", ["job"])
+
 
 
 _REQUEST_SERIES: dict = {}
@@ -59,7 +63,8 @@ def request_done(route: str, method: str, status: int, seconds: float) -> None:
     key = (route, method, status)
     series = _REQUEST_SERIES.get(key)
     if series is None:
-        series = _REQUEST_SERIES[key] = (HTTP_REQUESTS.labels(route, method, status), HTTP_DURATION.labels(route))
+        series = _REQUEST_SERIES[key] = (HTTP_REQUESTS.labels(route, method, status),
+                                         HTTP_DURATION.labels(route))
     series[0].inc()
     series[1].observe(seconds)
 
@@ -74,6 +79,10 @@ def scan_flush_failed(scans: int) -> None:
     SCAN_RECORDER_DROPPED.inc(scans)
 
 
+def job_failed(kind: str) -> None:
+    JOB_FAILURES.labels(kind).inc()
+
+
 def wrote(session, kind: str, count: int = 1) -> None:
     """Note a write ('event' or 'batch') in the session's transaction; it is counted if that commits."""
     written = notes(session).setdefault(_WRITES_NOTE, {})
@@ -85,28 +94,31 @@ def _count_committed_writes(_session, done: dict) -> None:
         _WRITES[kind].inc(count)
 
 
-# Collectors read at scrape time (queue depth lives in the database, shared by every process) ------
-_COLLECTORS_KEY = "gi_trace.metrics_collectors"
+# Read at scrape time: what lives in the database, shared by every process (e.g. the job queue) -------
+_READERS_KEY = "gi_trace.metrics_readers"
 
 
-def add_gauge(app, name: str, documentation: str, read: Callable[[], float]) -> None:
-    """Expose `read()` as a gauge, evaluated at each scrape (e.g. the job queue's depth)."""
-    app.extensions.setdefault(_COLLECTORS_KEY, []).append((name, documentation, read))
+def add_scrape_reader(app, read: Callable[[], Iterable[tuple[str, str, float]]]) -> None:
+    """Expose gauges read at each scrape: `read()` gives (name, documentation, value) for each."""
+    app.extensions.setdefault(_READERS_KEY, []).append(read)
 
 
 class _ScrapeTimeGauges:
-    def __init__(self, gauges: Iterable) -> None:
-        self.gauges = list(gauges)
+    def __init__(self, readers: Iterable) -> None:
+        self.readers = list(readers)
 
     def collect(self):
-        for name, documentation, read in self.gauges:
-            family = GaugeMetricFamily(name, documentation)
+        for read in self.readers:
             try:
-                family.add_metric([], float(read()))
+                samples = list(read())
             except Exception:  # noqa: BLE001 - a scrape shows what it can; the failure is logged
-                current_app.logger.exception("metric %s could not be read", name)
+                current_app.logger.exception("metrics could not be read from %s",
+                                             getattr(read, "__qualname__", read))
                 continue
-            yield family
+            for name, documentation, value in samples:
+                family = GaugeMetricFamily(name, documentation)
+                family.add_metric([], float(value))
+                yield family
 
 
 class _Forward:
@@ -125,9 +137,9 @@ def exposition(app) -> bytes:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_Forward())
-    gauges = app.extensions.get(_COLLECTORS_KEY)
-    if gauges:
-        registry.register(_ScrapeTimeGauges(gauges))
+    readers = app.extensions.get(_READERS_KEY)
+    if readers:
+        registry.register(_ScrapeTimeGauges(readers))
     return generate_latest(registry)
 
 

@@ -141,3 +141,29 @@ def test_a_write_is_counted_only_when_its_unit_of_work_commits(session):
     grower.event(session, batch, "planting", PLANTED, {"plot_id": grower.plot.id, "cultivar": "宁杞7号"})
     session.commit()
     assert events() == before + 1
+
+
+def test_the_job_queue_and_job_failures_show_on_metrics(app, session, client):
+    from gi_trace import jobs
+    from gi_trace.errors import Refused
+    from tests import factories
+
+    def refuses(context):
+        raise Refused("The batch was withdrawn meanwhile.")
+
+    jobs.register_job(app, "test_metrics_refuses", refuses)
+    user = factories.UserFactory(username="zhou", role="regulator")
+    session.commit()
+    before = scrape(client)
+    jobs.start(session, "test_metrics_refuses", user.id)
+    jobs.start(session, "test_metrics_refuses", user.id)
+    session.commit()
+    queued = scrape(client)
+    assert sample(queued, "gi_trace_outbox_pending") == sample(before, "gi_trace_outbox_pending") + 2
+    jobs.drain()
+    after = scrape(client)
+    assert sample(after, "gi_trace_outbox_pending") == sample(before, "gi_trace_outbox_pending")
+    assert sample(after, "gi_trace_jobs_failed") == sample(before, "gi_trace_jobs_failed") + 2
+    failures = dict(job="test_metrics_refuses")
+    assert sample(after, "gi_trace_job_failures_total", **failures) == sample(
+        before, "gi_trace_job_failures_total", **failures) + 2
