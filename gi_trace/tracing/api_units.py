@@ -1,5 +1,5 @@
 """API for unit codes (一物一码) and product lines (GTIN): POST/GET /api/v1/batches/<code>/units,
-POST/GET /api/v1/product-lines. Shapes are in `tracing/schemas.py` (section "unit codes")."""
+POST/GET /api/v1/product-lines. Shapes are in `tracing/schemas_units.py`."""
 from __future__ import annotations
 
 from gi_trace.access import access, actor
@@ -8,7 +8,7 @@ from gi_trace.db import get_session
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.tracing import gs1, rules, services, units
 from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
-from gi_trace.tracing.schemas import (ProductLineCreate, ProductLineList, ProductLinePublic, UnitFlag, UnitIssue,
+from gi_trace.tracing.schemas_units import (ProductLineCreate, ProductLineList, ProductLinePublic, UnitFlag, UnitIssue,
                                       UnitList, UnitPublic, UnitsCreate, UnitsQuery)
 
 
