@@ -271,7 +271,9 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "verdict": {"pass": ("合格", "Pass"), "fail": ("不合格", "Fail")},
     # register
     "producer_kind": {"enterprise": ("企业", "Enterprise"), "cooperative": ("合作社", "Cooperative"),
-                      "family_farm": ("家庭农场", "Family farm"), "household": ("农户", "Household")},
+                      "family_farm": ("家庭农场", "Family farm"), "household": ("农户", "Household"),
+                      "trader": ("经销商", "Trader"), "processor": ("加工企业", "Processor"),
+                      "market": ("市场开办者", "Market operator"), "retailer": ("零售商", "Retailer")},
     "product_kind": {"certification_mark": ("证明商标", "Certification mark"),
                      "gi_protected_product": ("地理标志保护产品", "GI-protected product"),
                      "agricultural_gi": ("农产品地理标志", "Agricultural GI"),

@@ -8,6 +8,10 @@ PRODUCER_KIND_LABELS = {
     "cooperative": _l("Cooperative"),
     "family_farm": _l("Family farm"),
     "household": _l("Household"),
+    "trader": _l("Trader"),
+    "processor": _l("Processor"),
+    "market": _l("Market operator"),
+    "retailer": _l("Retailer"),
 }
 
 PRODUCT_KIND_LABELS = {

@@ -10,7 +10,11 @@ from sqlmodel import Field, SQLModel
 from gi_trace.types import UTCDateTime, utcnow
 
 REGION_LEVELS = ("city", "county", "town")
-PRODUCER_KINDS = ("enterprise", "cooperative", "family_farm", "household")
+# Growers (the GI register's producers of today) and the businesses further down the chain; every one is
+# a registered party (a `Producer` row) that can own batches and ship or receive goods.
+GROWER_KINDS = ("enterprise", "cooperative", "family_farm", "household")
+BUSINESS_KINDS = ("trader", "processor", "market", "retailer")
+PRODUCER_KINDS = GROWER_KINDS + BUSINESS_KINDS
 # What an official sector total counts: the producers/output of the protected towns, or of the whole area.
 TOTAL_SCOPES = ("protected_area", "whole_sector")
 PRODUCT_KINDS = ("certification_mark", "gi_protected_product", "agricultural_gi", "collective_mark")
@@ -86,7 +90,8 @@ class ProductTown(SQLModel, table=True):
 
 
 class Producer(SQLModel, table=True):
-    """A grower, cooperative or firm. Households may have no USCC and get a registry number."""
+    """A registered party of the chain: a grower, cooperative or firm, or a trader, processor, market or
+    retailer (`kind`). Households may have no USCC and get a registry number."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
     uscc: Optional[str] = Field(default=None, max_length=18, unique=True, index=True)

@@ -34,6 +34,7 @@ _MIME = {
 def kind_labels() -> dict[str, str]:
     return {
         "producers": _("Producers"),
+        "parties": _("Parties of the chain (traders, processors, markets, retailers)"),
         "output": _("Output records"),
         "sector-totals": _("Sector totals"),
         "authorisations": _("Authorisation decisions"),

@@ -9,7 +9,7 @@ from gi_trace.registry.imports.base import _Importer
 from gi_trace.registry.imports.output import _OutputImporter
 from gi_trace.registry.imports.prefixes import _PrefixImporter
 from gi_trace.registry.imports.plots import _PlotImporter
-from gi_trace.registry.imports.producers import _ProducerImporter
+from gi_trace.registry.imports.producers import _PartyImporter, _ProducerImporter
 from gi_trace.registry.imports.sector_totals import _SectorTotalImporter
 
 KINDS: list[str] = []
@@ -30,6 +30,10 @@ def register_kind(kind: str, importer: type[_Importer], required: tuple[str, ...
 register_kind("producers", _ProducerImporter,
               ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"),
               ("address", "contact_name", "contact_phone", "registered_on", "deregistered_on"))
+# Every party of the chain (growers, traders, processors, markets, retailers); `contact` is a phone number or
+# a name, and products are optional (only growers are the compliance shares' members).
+register_kind("parties", _PartyImporter, ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "contact"),
+              ("address", "products"))
 register_kind("output", _OutputImporter, ("producer", "product", "year", "output_kg", "output_value_yuan"))
 register_kind("sector-totals", _SectorTotalImporter,
               ("product", "year", "county_code", "producers_total", "output_value_yuan", "source"), ("scope",))

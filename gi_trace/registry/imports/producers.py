@@ -18,6 +18,8 @@ from gi_trace.timeutil import local_today
 PRODUCER_KIND_ALIASES = {
     "企业": "enterprise", "合作社": "cooperative", "农民专业合作社": "cooperative", "家庭农场": "family_farm",
     "农户": "household", "种植户": "household", "family farm": "family_farm", "family-farm": "family_farm",
+    "经销商": "trader", "商行": "trader", "收购商": "trader", "贸易商": "trader", "加工企业": "processor",
+    "加工商": "processor", "市场": "market", "市场开办者": "market", "零售商": "retailer", "超市": "retailer",
 }
 
 # Column widths of the producer table that the register rule does not already check.
@@ -64,7 +66,7 @@ class _ProducerImporter(_Importer):
         errors_before = len(self.result.errors)
         kind = cells["kind"]
         kind = PRODUCER_KIND_ALIASES.get(kind, PRODUCER_KIND_ALIASES.get(kind.lower(), kind.lower()))
-        parts = cells["products"].replace("；", ";").replace("、", ";").split(";")
+        parts = cells.get("products", "").replace("；", ";").replace("、", ";").split(";")
         slug_of = dict(self.session.execute(select(Product.name_zh, Product.slug)).all()) \
             if not hasattr(self, "_slug_of") else self._slug_of
         self._slug_of = slug_of
@@ -207,3 +209,19 @@ class _ProducerImporter(_Importer):
             if accepted:
                 self.bulk_update(table, ["uscc_warning_accepted_by"], accepted)
         self.bulk_insert(ProducerProduct.__table__, self.new_links)
+
+
+class _PartyImporter(_ProducerImporter):
+    """Parties of the chain: the producers' rules, with one `contact` column (a phone number or a name)."""
+
+    kind = "parties"
+
+    def check(self, row: int, cells: dict[str, str]) -> None:
+        contact = cells.pop("contact", "")
+        if "contact" in self.present:
+            digits = sum(ch.isdigit() for ch in contact)
+            is_phone = digits >= 5 and digits >= len(contact.replace(" ", "").replace("-", "")) - 2
+            # The file's contact replaces both: a phone number clears an older contact name, and back.
+            cells["contact_phone"], cells["contact_name"] = (contact, "") if is_phone else ("", contact)
+            self.present |= {"contact_phone", "contact_name"}
+        super().check(row, cells)
