@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from gi_trace import formatting
 from gi_trace.accounts.models import User
 from gi_trace.errors import Forbidden, NotFound, ValidationError
 from gi_trace.registry.models import (
@@ -74,6 +75,15 @@ def get_producer(session: Session, producer_id: int) -> Producer:
     if producer is None:
         raise NotFound(_("No such producer."), field="producer")
     return producer
+
+
+def public_name(producer: Producer, town: Optional[Region], locale: Optional[str] = None) -> str:
+    """How a party is shown on public pages: a household as "农户 · <town>" (its personal name is personal
+    information), every business by its registered name."""
+    if producer.kind == "household":
+        where = formatting.name(town, locale) if town is not None else producer.town_code
+        return f"{formatting.label('producer_kind', 'household', locale)} · {where}"
+    return producer.name
 
 
 # --- who may see what ---------------------------------------------------------------------

@@ -37,13 +37,21 @@ from sqlmodel import Field, SQLModel
 
 from gi_trace.types import UTCDateTime, utcnow
 
-BATCH_KINDS = ("harvest", "lot", "merged", "processed")
-LINK_KINDS = ("split", "merge", "transform")
+BATCH_KINDS = ("harvest", "lot", "merged", "processed", "received", "purchased")
+# `transfer`: kilograms of the parent (the sender's batch) arrived in the child (the receiver's batch).
+LINK_KINDS = ("split", "merge", "transform", "transfer")
 # Stages outside the product template that services write themselves.
 SYSTEM_STAGES = ("split", "merge", "withdrawal")
 TEST_STATES = ("untested", "passed", "failed")
 FLAG_KINDS = ("yield_over_cap", "drying_ratio", "out_of_season", "labels_over_quantity")
 FLAG_STATUSES = ("open", "cleared", "confirmed")
+SHIPMENT_STATUSES = ("in_transit", "received", "rejected")
+# Where a batch's kilograms come from, as far as the GI mark is concerned (Batch.origin_state):
+# "" a harvest batch (its own harvest town decides) or a batch from before the state was kept;
+# "verified" every kilogram traces to harvests in the product's protected towns by registered producers;
+# "declared" some kilograms were bought from an unregistered seller (origin declared, not verified);
+# "outside" some kilograms were harvested outside the protected towns (or have no harvest town).
+ORIGIN_STATES = ("", "verified", "declared", "outside")
 # Rounding of masses: grams.
 KG_DIGITS = 3
 
@@ -103,6 +111,10 @@ class Batch(SQLModel, table=True):
     first_event_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     last_event_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     head_hash: str = Field(default="", max_length=64)  # hash of the latest event
+    # Origin projection, set when the batch is made (split/merge/processing/receipt/purchase) from its
+    # parents' origins, so the GI-mark check on a scan never walks the lineage (ORIGIN_STATES).
+    origin_state: str = Field(default="", max_length=16)
+    origin_break_code: Optional[str] = Field(default=None, max_length=14)  # the source batch that breaks it
     units_issued: int = 0  # unit codes (一物一码) issued under this batch
     # Copies of the batch code printed as labels: each one labels a package of the batch's size.
     label_copies: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
@@ -217,3 +229,69 @@ class PlausibilityFlag(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<PlausibilityFlag {self.kind} batch={self.batch_id} {self.status}>"
+
+
+class Shipment(SQLModel, table=True):
+    """A hand-over of kilograms of a batch from its owner to another registered party (ship → receive/reject).
+
+    Shipping takes the kilograms out of the sender's batch at once (an event in it); receiving makes a
+    new batch of the receiver linked to the shipped one (`BatchLink` kind `transfer`) holding what arrived,
+    the rest being a loss in transit; rejecting returns them to the sender's batch. A market purchase of a
+    registered seller's batch is a shipment received at once (`purchase_id`).
+    """
+
+    __table_args__ = (
+        Index("ix_shipment_to_status", "to_party_id", "status"),
+        Index("ix_shipment_from_status", "from_party_id", "status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    from_party_id: int = Field(foreign_key="producer.id")
+    to_party_id: int = Field(foreign_key="producer.id")
+    quantity_kg: float
+    shipped_at: datetime = Field(sa_type=UTCDateTime)
+    utc_offset_min: int = 480
+    document_no: str = Field(default="", max_length=64)  # waybill or invoice
+    status: str = Field(default="in_transit", max_length=16)  # SHIPMENT_STATUSES
+    op_id: str = Field(max_length=32)  # groups the events of this shipment in both parties' batches
+    ship_event_id: Optional[int] = Field(default=None, foreign_key="event.id")
+    received_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    received_kg: Optional[float] = None
+    loss_kg: Optional[float] = None  # shipped minus received: lost in transit
+    received_batch_id: Optional[int] = Field(default=None, foreign_key="batch.id")
+    rejected_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    reject_reason: str = Field(default="", max_length=1000)
+    purchase_id: Optional[int] = Field(default=None, foreign_key="purchase.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    closed_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+    def __repr__(self) -> str:
+        return f"<Shipment {self.id} {self.from_party_id}->{self.to_party_id} {self.quantity_kg}kg {self.status}>"
+
+
+class Purchase(SQLModel, table=True):
+    """A market purchase (收购) recorded by the buyer: from a registered seller (and its batch) or from an
+    unregistered farmer, whose origin is then declared, not verified."""
+
+    __table_args__ = (Index("ix_purchase_buyer_at", "buyer_id", "purchased_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    buyer_id: int = Field(foreign_key="producer.id")
+    seller_id: Optional[int] = Field(default=None, foreign_key="producer.id")
+    # An unregistered seller as the buyer typed it: personal information, never shown on public pages.
+    seller_name: str = Field(default="", max_length=200)
+    town_code: Optional[str] = Field(default=None, foreign_key="region.code", max_length=12)
+    quantity_kg: float
+    grade: str = Field(default="", max_length=16)
+    price_yuan_per_kg: Optional[float] = None
+    purchased_at: datetime = Field(sa_type=UTCDateTime)
+    utc_offset_min: int = 480
+    source_batch_id: Optional[int] = Field(default=None, foreign_key="batch.id")
+    batch_id: int = Field(foreign_key="batch.id", index=True)  # the buyer's new batch
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+    def __repr__(self) -> str:
+        return f"<Purchase {self.id} buyer={self.buyer_id} {self.quantity_kg}kg>"

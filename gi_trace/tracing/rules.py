@@ -544,6 +544,8 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             check_outflow(p.available_kg, e.quantity_kg or 0, batch_code)
             p.out_kg = kg(p.out_kg + (e.quantity_kg or 0))
             p.stage = next_position(template, p.stage, stage)
+        elif role == "return":  # a shipment of this batch was rejected: its kilograms came back
+            p.out_kg = kg(max(0.0, p.out_kg - (e.quantity_kg or 0)))
         elif stage == "harvest":
             p.quantity_kg = kg(p.quantity_kg + (e.quantity_kg or 0))
             if p.origin_town_code is None:

@@ -18,7 +18,7 @@ from gi_trace.errors import Gone, NotFound
 from gi_trace.extensions import is_loopback, limiter, network_key, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
-from gi_trace.tracing import codes, gs1, guidance, labels, qr, rules, services, units
+from gi_trace.tracing import codes, gs1, guidance, labels, qr, rules, services, transfers, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.web.forms import attempt
@@ -143,8 +143,12 @@ def my_batches():
     products = {p.id: p for p in session.exec(select(Product)).all()}
     scans = units.scan_counts(session, rows)
     templates = {pid: services.template_of(p) for pid, p in products.items()}
+    incoming = transfers.shipments_of(session, user, "in", "in_transit", limit=100)
+    parties = {p.id: p for p in session.exec(select(Producer).where(
+        Producer.id.in_({s.from_party_id for s in incoming}))).all()} if incoming else {}
     return render_template("tracing/batches.html", batches=rows, products=products, scans=scans,
-                           templates=templates, display=codes.display, form_names=dict(pf.product_form_choices()))
+                           templates=templates, display=codes.display, form_names=dict(pf.product_form_choices()),
+                           incoming=incoming, parties=parties)
 
 
 def _offer_products_and_trademarks(session, user, form) -> list:

@@ -1,0 +1,77 @@
+"""The chain through the portal's pages: 发货 on a batch page, the inbox (收货/拒收), 收购 on a phone form."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from gi_trace.tracing.models import Batch, Purchase, Shipment
+from tests.conftest import login
+from tests.factories import ProducerFactory, producer_user
+from tests.factories_tracing import Grower
+from tests.functional.test_tracing_portal_walk import _errors, _post
+
+
+def test_ship_receive_and_reject_through_the_pages(client, session):
+    grower = Grower.make(session)
+    batch = grower.tested(session)
+    grower.user.username = "grower1"
+    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    producer_user(dealer, "dealer1")
+    code, dealer_code = batch.code, dealer.code
+    session.commit()
+
+    login(client, "grower1")
+    page = client.get(f"/batches/{code}").get_data(as_text=True)
+    assert f"/batches/{code}/ship" in page
+    refused = _post(client, f"/batches/{code}/ship", {"to": dealer_code, "quantity_kg": "999",
+                                                      "shipped_at": "2025-08-10T10:00"})
+    assert refused.status_code == 200 and any("240" in e for e in _errors(refused))
+    for kg in ("100", "20"):
+        done = _post(client, f"/batches/{code}/ship", {"to": dealer_code, "quantity_kg": kg,
+                                                       "shipped_at": "2025-08-10T10:00", "document_no": "WB-1"})
+        assert done.status_code == 302, _errors(done)
+    client.post("/logout")
+
+    login(client, "dealer1")
+    home = client.get("/batches").get_data(as_text=True)
+    assert "待收货物" in home or "Incoming shipments" in home
+    first, second = session.exec(select(Shipment).order_by(Shipment.id)).all()
+    assert f"/shipments/{first.id}/receive" in home
+    too_much = _post(client, f"/shipments/{first.id}/receive", {"received_at": "2025-08-11T09:00",
+                                                               "quantity_kg": "101"})
+    assert too_much.status_code == 200 and _errors(too_much)
+    received = _post(client, f"/shipments/{first.id}/receive", {"received_at": "2025-08-11T09:00",
+                                                               "quantity_kg": "99.5", "producer_lot": "D-1"})
+    assert received.status_code == 302, _errors(received)
+    new_code = received.headers["Location"].rsplit("/", 1)[1]
+    rejected = _post(client, f"/shipments/{second.id}/reject", {"reason": "霉变"})
+    assert rejected.status_code == 302, _errors(rejected)
+    session.expire_all()
+    mine = session.exec(select(Batch).where(Batch.code == new_code)).one()
+    assert mine.producer_id == dealer.id and mine.quantity_kg == 99.5
+    source = session.get(Batch, batch.id)
+    assert source.available_kg == 140.0  # 100 left for good, 20 came back
+
+
+def test_purchase_form_finds_sellers_and_records_unregistered_farmers(client, session):
+    grower = Grower.make(session)
+    batch = grower.tested(session)
+    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    producer_user(dealer, "dealer2")
+    grower_code, batch_code, grower_name = grower.producer.code, batch.code, grower.producer.name
+    session.commit()
+    login(client, "dealer2")
+    found = client.get(f"/purchases/new?q={grower_name[:6]}").get_data(as_text=True)
+    assert grower_name in found and f"seller={grower_code}" in found
+
+    bought = _post(client, f"/purchases/new?seller={grower_code}",
+                   {"seller": grower_code, "source_batch": batch_code, "quantity_kg": "30",
+                    "purchased_at": "2025-08-11T09:00", "grade": "特级"})
+    assert bought.status_code == 302, _errors(bought)
+    missing_town = _post(client, "/purchases/new", {"seller_name": "王五", "quantity_kg": "25",
+                                                    "purchased_at": "2025-08-11T09:00"})
+    assert missing_town.status_code == 200 and _errors(missing_town)
+    farmer = _post(client, "/purchases/new", {"seller_name": "王五", "town_code": "640521104", "quantity_kg": "25",
+                                              "purchased_at": "2025-08-11T09:30"})
+    assert farmer.status_code == 302, _errors(farmer)
+    records = session.exec(select(Purchase).order_by(Purchase.id)).all()
+    assert [(r.seller_id is not None, r.quantity_kg) for r in records] == [(True, 30.0), (False, 25.0)]
