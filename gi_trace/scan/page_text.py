@@ -82,6 +82,15 @@ def texts(locale: str) -> SimpleNamespace:
         harvested_in=_("Harvested in"),
         fresh=_("%(kg)s fresh"),
         no_sources=_("No harvest is linked to this batch."),
+        custody=_("Chain of custody"),
+        household=_("Household"),
+        households=_("%(n)s households"),
+        not_gi=_("Registered trace code: this product may not carry the GI mark"),
+        origin_declared=_("Part of this product was bought from growers who are not registered: its origin is "
+                          "declared, not verified, so it may not carry the GI mark."),
+        origin_outside=_("Part of this product was not harvested in the protected towns, so it may not carry the "
+                         "GI mark."),
+        origin_break=_("(source batch %(code)s)"),
         record_check=_("Record check"),
         verifies=_("The record verifies: each of its %(n)s entries is sealed with the one before it, so none has "
                    "been changed since it was recorded."),
@@ -133,8 +142,17 @@ def history_text(t: SimpleNamespace, h: read_path.History) -> dict:
         if src.fresh_kg:
             text += " · " + t.fresh % {"kg": kg(src.fresh_kg, t.english)}
         sources.append(text)
+    custody = []
+    for holder in h.custody:
+        if holder.kind == "household":
+            name = f"{t.household} · {t.town_separator.join(holder.towns) or '—'}"
+            if holder.households > 1:
+                name += f" ({t.households % {'n': holder.households}})"
+        else:
+            name = holder.name + (f" · {holder.towns[0]}" if holder.towns else "")
+        custody.append([_day(holder.on, t.english) if holder.on else "", name])
     return {"lines": lines, "sources": sources, "towns": t.town_separator.join(h.source_towns),
-            "more_sources": h.more_sources}
+            "more_sources": h.more_sources, "custody": custody}
 
 
 HISTORY_TEMPLATE = "scan/_history.html"
@@ -180,7 +198,10 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
     st, sm = page.status_today, page.status_made
     authorised = st.in_force and sm.in_force
     ok = page.genuine and page.passed_test
-    headline = ("✔ " + t.genuine) if ok else ("⚠ " + (t.not_authorised if not authorised else t.not_passed))
+    if ok or not authorised or page.origin_verified:
+        headline = ("✔ " + t.genuine) if ok else ("⚠ " + (t.not_authorised if not authorised else t.not_passed))
+    else:
+        headline = "⚠ " + t.not_gi
     code_line = (" · " + t.package_no % {"n": page.serial}) if page.kind == "unit" else ""
     made = _day(page.made_on, english)
     status = [(t.today % {"date": _day(page.today, english)}, st.state, _status_text(t, st)),
@@ -194,6 +215,11 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
         alerts.append(("alert", text))
     if not sm.in_force:
         alerts.append(("alert", t.made_unauthorised % {"date": made, "state": t.state_labels.get(sm.state, sm.state)}))
+    if not page.origin_verified:
+        text = t.origin_declared if page.origin_state == "declared" else t.origin_outside
+        if page.origin_break and page.origin_break != b.code:
+            text += " " + t.origin_break % {"code": page.origin_break}
+        alerts.append(("alert", text))
     if b.test_state == "failed":
         alerts.append(("alert", t.test_failed))
     elif b.test_state != "passed":

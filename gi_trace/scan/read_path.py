@@ -160,6 +160,7 @@ SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, 
        u.serial, u.package_kg,
        sc.scans, sc.networks, sc.first_at, sc.flagged,
        sp.head_hash, sp.basis, sp.entries, sp.verifies, CASE WHEN :english = 1 THEN sp.body_en ELSE sp.body_zh END,
+       b.origin_state, b.origin_break_code, p.kind,
        {decisions}
 FROM batch b
 JOIN producer p ON p.id = b.producer_id
@@ -178,14 +179,15 @@ BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_KEY), ""
         harvest_year open_flags event_count first_event_at head_hash withdrawn_at withdrawn_reason created_at
         producer_id product_id origin_town_code producer_name uscc registry_no producer_town_code
         producer_county_code serial package_kg stored_scans stored_networks stored_first_at stored_flagged
-        page_head page_basis page_entries page_verifies page_body decisions_key""",
+        page_head page_basis page_entries page_verifies page_body origin_state origin_break_code producer_kind
+        decisions_key""",
     {"first_event_at": "time", "withdrawn_at": "time", "created_at": "time", "stored_first_at": "time",
      "stored_flagged": "bool", "page_verifies": "bool"})
 
 # The page's batch: the query's columns plus names and product data from the reference cache.
 BatchRow = namedtuple("BatchRow", BATCH_QUERY.row._fields + (
     "product_zh", "product_en", "stage_template", "grade_scale", "max_moisture_pct", "origin_zh", "origin_en",
-    "ptown_zh", "ptown_en", "county_zh", "county_en", "decisions"))
+    "ptown_zh", "ptown_en", "county_zh", "county_en", "decisions", "protected_towns"))
 
 DecisionRow = namedtuple("DecisionRow", "id action effective_date valid_until reference_no reason")
 DECISIONS_QUERY = Query("DecisionRow", """
@@ -225,6 +227,9 @@ SELECT id, name_zh, name_en, CAST(stage_template AS TEXT), CAST(grade_scale AS T
     {"stage_template": "cached_json", "grade_scale": "cached_json"})
 
 
+PROTECTED_QUERY = Query("ProtectedRow", "SELECT product_id, town_code FROM producttown", "product_id town_code")
+
+
 class ReferenceCache:
     """Regions and products (reference data, a few dozen rows) kept per process for `ttl` seconds.
 
@@ -239,6 +244,7 @@ class ReferenceCache:
         self._loaded = -1e18
         self.regions: dict[str, tuple] = {}
         self.products: dict[int, tuple] = {}
+        self.protected: dict[int, frozenset] = {}  # product id -> its protected towns
         self.regions_digest = ""
         self.digests: dict[int, str] = {}  # stored pages' basis per product (scan.stored_pages.basis)
 
@@ -248,6 +254,10 @@ class ReferenceCache:
             self.regions = {r.code: (r.name_zh, r.name_en) for r in REGIONS_QUERY.all(conn, {})}
             self.products = {p.id: (p.name_zh, p.name_en, p.stage_template, p.grade_scale, p.max_moisture_pct)
                              for p in PRODUCTS_QUERY.all(conn, {})}
+            protected: dict[int, set] = {}
+            for product_id, town in PROTECTED_QUERY.all(conn, {}):
+                protected.setdefault(product_id, set()).add(town)
+            self.protected = {k: frozenset(v) for k, v in protected.items()}
             self.regions_digest = hashlib.sha1(repr(sorted(self.regions.items())).encode()).hexdigest()
             self.digests = {}
             self._loaded = now
@@ -265,12 +275,12 @@ WITH RECURSIVE up(id, depth) AS (
     SELECT l.parent_id, up.depth + 1 FROM batchlink l JOIN up ON l.child_id = up.id WHERE up.depth < {MAX_DEPTH}
 )
 SELECT b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year, b.origin_town_code,
-       MIN(up.depth)
+       b.producer_id, MIN(up.depth)
 FROM up JOIN batch b ON b.id = up.id
 GROUP BY b.id
 ORDER BY MIN(up.depth), b.id
 LIMIT {MAX_SOURCES + 1}
-""", "id code kind head_hash event_count first_event_at harvest_year origin_town_code depth",
+""", "id code kind head_hash event_count first_event_at harvest_year origin_town_code producer_id depth",
     {"first_event_at": "time"})
 
 # The events of the batch and its nearest ancestors (the timeline), in chain order per batch.
@@ -330,11 +340,19 @@ class TracePage:
     status_today: rules.Status
     status_made: rules.Status
     withdrawn: bool
+    origin_state: str = "verified"  # tracing.origin: verified, declared or outside
+    origin_break: Optional[str] = None  # the source batch that keeps the mark off
+
+    @property
+    def origin_verified(self) -> bool:
+        return self.origin_state == "verified"
 
     @property
     def genuine(self) -> bool:
-        """A registered code whose producer may use the GI mark today and could when the batch was made."""
-        return self.status_today.in_force and self.status_made.in_force and not self.withdrawn
+        """A registered code whose producer may use the GI mark today and could when the batch was made, and
+        every kilogram of which was harvested in the product's protected towns by registered producers."""
+        return (self.status_today.in_force and self.status_made.in_force and not self.withdrawn
+                and self.origin_verified)
 
     @property
     def passed_test(self) -> bool:
@@ -362,7 +380,7 @@ def find_batch(conn, code: str, ref: ReferenceCache, english: bool = False):
     product = ref.products.get(base.product_id) or (None, None, None, None, None)
     decisions = ref.decisions.get(conn, base.producer_id, base.product_id, base.decisions_key)
     return BatchRow(*base, *product, *ref.region(base.origin_town_code), *ref.region(base.producer_town_code),
-                    *ref.region(base.producer_county_code), decisions)
+                    *ref.region(base.producer_county_code), decisions, ref.protected.get(base.product_id, frozenset()))
 
 
 def _name(zh: Optional[str], en: Optional[str], english: bool) -> str:
@@ -426,6 +444,7 @@ class Record:
     events: list
     by_batch: dict
     verifies: bool
+    parties: dict = field(default_factory=dict)  # producer id -> PartyRow (the owners along the chain)
 
 
 def _record(ancestry: list, events: list, checked: Optional[dict] = None) -> Record:
@@ -455,12 +474,26 @@ def _record(ancestry: list, events: list, checked: Optional[dict] = None) -> Rec
     return Record(ancestry, shown, by_batch, verifies)
 
 
+PARTIES_QUERY = Query("PartyRow", "SELECT id, name, kind, town_code FROM producer WHERE id IN ({ids})",
+                      "id name kind town_code")
+
+
+def read_parties(conn, ids) -> dict:
+    """The owners along a chain (name, kind, town), by id: one statement."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return {}
+    return {r.id: r for r in PARTIES_QUERY.for_ids(conn, wanted)}
+
+
 def read_record(conn, batch_id: int) -> Record:
     """The batch's ancestors (nearest first) and the events of it and its nearest ancestors, chain-checked."""
     ancestry = ANCESTRY_QUERY.all(conn, {"batch_id": batch_id})
     timeline_batches = ancestry[:MAX_TIMELINE_BATCHES]
     events = EVENTS_QUERIES[len(timeline_batches)].all(conn, {f"b{i}": a.id for i, a in enumerate(timeline_batches)})
-    return _record(ancestry, events)
+    record = _record(ancestry, events)
+    record.parties = read_parties(conn, {a.producer_id for a in ancestry})
+    return record
 
 
 # The ancestors of many batches at once (for building stored pages in bulk): as ANCESTRY_QUERY, per root.
@@ -472,10 +505,10 @@ WITH RECURSIVE up(root, id, depth) AS (
     WHERE up.depth < {MAX_DEPTH}
 )
 SELECT up.root, b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year,
-       b.origin_town_code, MIN(up.depth)
+       b.origin_town_code, b.producer_id, MIN(up.depth)
 FROM up JOIN batch b ON b.id = up.id
 GROUP BY up.root, b.id, b.code, b.kind, b.head_hash, b.event_count, b.first_event_at, b.harvest_year,
-         b.origin_town_code
+         b.origin_town_code, b.producer_id
 ORDER BY up.root, MIN(up.depth), b.id
 """
 MANY_ANCESTRY_QUERY = Query("RootedAncestor", _MANY_ANCESTRY_SQL, "root " + " ".join(ANCESTRY_QUERY.row._fields),
@@ -501,10 +534,12 @@ def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
             for ev in MANY_EVENTS_QUERY.for_ids(conn, shown[at:at + 2000]):
                 events.setdefault(ev.batch_id, []).append(ev)
         checked: dict[int, bool] = {}  # one read: each batch's chain is the same for every record showing it
+        parties = read_parties(conn, {a.producer_id for rows in ancestry.values() for a in rows})
         for root, rows in ancestry.items():
             if rows:
                 records[root] = _record(rows, [ev for a in rows[:MAX_TIMELINE_BATCHES] for ev in events.get(a.id, ())],
                                         checked)
+                records[root].parties = parties
     return records
 
 
@@ -516,6 +551,18 @@ class History:
     sources: list[Source]
     more_sources: bool
     source_towns: list[str]
+    custody: list = field(default_factory=list)  # [Holder]: the owners in the order the goods reached them
+
+
+@dataclass
+class Holder:
+    """One owner on the chain of custody as the public sees it (households by town, never by name)."""
+
+    kind: str
+    name: str  # a business's registered name; "" for households
+    towns: list[str]
+    households: int  # how many households this line stands for
+    on: str  # local date the goods first were in this owner's hands
 
 
 def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, words: Words = Words()) -> History:
@@ -554,18 +601,64 @@ def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, w
                               last_on=last.isoformat() if last and last != first else "", fresh_kg=fresh,
                               year=a.harvest_year))
     towns = list(dict.fromkeys(s.town for s in sources if s.town))
-    return History(steps=steps, sources=sources, more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns)
+    return History(steps=steps, sources=sources, more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns,
+                   custody=custody(ancestry, record.parties, english=english, ref=ref))
+
+
+def custody(ancestry: list, parties: dict, *, english: bool, ref: ReferenceCache) -> list[Holder]:
+    """The chain of custody: each owner once, in the order the goods reached them (their first batch on the
+    chain); households next to each other are one line, shown by their towns."""
+    first: dict[int, tuple] = {}
+    for a in ancestry:
+        when = a.first_event_at
+        key = (when is None, when or datetime.min.replace(tzinfo=timezone.utc), -a.depth)
+        if a.producer_id not in first or key < first[a.producer_id]:
+            first[a.producer_id] = key
+    if len(first) < 2:
+        return []
+    holders: list[Holder] = []
+    for producer_id, key in sorted(first.items(), key=lambda kv: kv[1]):
+        party = parties.get(producer_id)
+        if party is None:
+            continue
+        on = local_date(key[1]) if not key[0] else None
+        town = _name(*ref.region(party.town_code), english)
+        if party.kind == "household":
+            last = holders[-1] if holders else None
+            if last is not None and last.kind == "household":
+                last.households += 1
+                if town and town not in last.towns:
+                    last.towns.append(town)
+                continue
+            holders.append(Holder("household", "", [town] if town else [], 1, on.isoformat() if on else ""))
+        else:
+            holders.append(Holder(party.kind, party.name, [town] if town else [], 1, on.isoformat() if on else ""))
+    return holders
 
 
 def load_page(row: tuple, *, code: str, today: date) -> TracePage:
     """The live part of the page for a batch row found by `find_batch`: statuses today and when made."""
     decisions = row.decisions
     made_on = local_date(row.first_event_at) or local_date(row.created_at)
+    state, breaking = origin_of_row(row)
     return TracePage(
         code=code, kind="unit" if row.serial is not None else "batch", batch=row, serial=row.serial,
         package_kg=row.package_kg, made_on=made_on, today=today, status_today=rules.status_on(decisions, today),
         status_made=rules.status_on(decisions, made_on), withdrawn=row.withdrawn_at is not None,
+        origin_state=state, origin_break=breaking,
     )
+
+
+def origin_of_row(row: tuple) -> tuple[str, Optional[str]]:
+    """The batch's origin for the GI mark from its row (tracing.origin's rule, without walking the lineage):
+    a harvest batch by its town; a made batch by the projection kept on it."""
+    if row.kind == "harvest":
+        if row.origin_town_code and row.origin_town_code in row.protected_towns:
+            return "verified", None
+        return "outside", row.code
+    if row.origin_state in ("verified", "declared", "outside"):
+        return row.origin_state, row.origin_break_code
+    return "verified", None  # made before origins were kept: the authorisation and test rules still apply
 
 
 _FACTS_CACHE: dict[tuple, list] = {}

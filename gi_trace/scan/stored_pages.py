@@ -55,7 +55,7 @@ from gi_trace.types import utcnow
 
 log = logging.getLogger(__name__)
 
-PAGE_FORMAT = 3  # bump when what history_text or history_html make changes in a way the basis cannot see
+PAGE_FORMAT = 4  # bump when what history_text or history_html make changes in a way the basis cannot see
 LANGUAGES = ("zh", "en")
 MAX_DESCENDANT_DEPTH = read_path.MAX_DEPTH
 
