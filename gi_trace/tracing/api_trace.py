@@ -13,6 +13,7 @@ from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.db import get_session
 from gi_trace.errors import NotFound
 from gi_trace.registry.models import Producer, Product, Region
+from gi_trace.registry.services import public_name
 from gi_trace.tracing import chain, codes, epcis, lineage, rules, services
 from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
 from gi_trace.tracing.models import Batch, Event, UnitCode
@@ -127,11 +128,12 @@ def public_view(session, batch: Batch) -> PublicTrace:
     return PublicTrace(
         code=batch.code, display_code=codes.display(batch.code),
         product=ProductRef(slug=product.slug, name_zh=product.name_zh, name_en=product.name_en),
-        producer=ProducerRef(name=producer.name, code=producer.code),
+        producer=ProducerRef(name=public_name(producer, towns.get(producer.town_code)), code=producer.code),
         trademark=batch.trademark_name or None, origin_town=origin.name_zh if origin else None, kind=batch.kind,
         product_form=batch.product_form, grade=batch.grade, test_state=batch.test_state,
         gi_label=LabelPermissionPublic(allowed=permission.allowed, code=permission.code,
                                        reason=permission.reason or None),
+        gi_mark=permission.allowed, gi_mark_reason=permission.reason or None,
         authorisation=AuthorisationState(state=status.state, since=status.since.isoformat() if status.since else None),
         withdrawn=batch.is_withdrawn, withdrawn_reason=batch.withdrawn_reason or None,
         verifies=chain.verify_batch(session, batch).ok, timeline=timeline,

@@ -48,7 +48,7 @@ class BatchPublic(Public):
     qr_svg_url: str
     product: Optional[str]
     producer_id: int
-    kind: Literal["harvest", "lot", "merged", "processed"]
+    kind: Literal["harvest", "lot", "merged", "processed", "received", "purchased"]
     unit: str
     quantity_kg: float
     out_kg: float
@@ -163,7 +163,8 @@ class LabelPermissionPublic(Public):
     """Whether the batch may carry the GI label now, and why not."""
 
     allowed: bool
-    code: str = Field(description="ok, withdrawn, not_authorised, test_failed or untested")
+    code: str = Field(description="ok, withdrawn, not_authorised, test_failed, untested, origin_declared or "
+                                  "origin_outside")
     reason: Optional[str]
 
 
@@ -423,4 +424,117 @@ class PublicTrace(Public):
     timeline: list[TimelineStep]
     sources: list[SourceBatch]
     source_towns: list[str]
+    gi_mark: bool = Field(description="Whether the batch may carry the GI mark: its owner authorised, its test "
+                                      "passed, and every kilogram traced to the protected towns")
+    gi_mark_reason: Optional[str] = Field(description="Why not, when gi_mark is false (names the source batch "
+                                                      "that breaks the origin)")
     unit: Optional[UnitRef] = Field(None, description="The package's unit code, when one was scanned")
+
+
+# --- the chain across owners: shipments and purchases -------------------------------------
+
+class ShipmentPublic(Public):
+    """A hand-over of kilograms of a batch from one party to another."""
+
+    id: int
+    status: Literal["in_transit", "received", "rejected"]
+    from_: str = Field(alias="from", description="The sender's USCC or registry number")
+    to: str = Field(description="The receiver's USCC or registry number")
+    batch: str = Field(description="The shipped batch's code")
+    quantity_kg: float
+    shipped_at: str
+    document_no: Optional[str]
+    received_at: Optional[str]
+    received_kg: Optional[float]
+    loss_kg: Optional[float] = Field(description="Shipped minus received: lost in transit")
+    received_batch: Optional[str] = Field(description="The receiver's new batch")
+    rejected_at: Optional[str]
+    reject_reason: Optional[str]
+    purchase_id: Optional[int]
+
+
+class ShipResult(Public):
+    """The shipment, in transit, and the shipped batch."""
+
+    shipment: ShipmentPublic
+    batch: BatchPublic
+
+
+class ReceiveResult(Public):
+    """The receiver's new batch and the shipment."""
+
+    batch: BatchPublic
+    shipment: ShipmentPublic
+
+
+class RejectResult(Public):
+    """The refused shipment."""
+
+    shipment: ShipmentPublic
+
+
+class ShipmentList(Public):
+    """The party's shipments, newest first."""
+
+    shipments: list[ShipmentPublic]
+    direction: Literal["in", "out"]
+
+
+class PurchasePublic(Public):
+    id: int
+    seller: Optional[str] = Field(description="A registered seller's code")
+    seller_name: Optional[str]
+    town_code: Optional[str]
+    quantity_kg: float
+    grade: Optional[str]
+    price_yuan_per_kg: Optional[float]
+    purchased_at: str
+    source_batch: Optional[str]
+    origin: Literal["verified", "declared"] = Field(description="declared: bought from an unregistered seller, "
+                                                                "origin not verified")
+
+
+class PurchaseResult(Public):
+    """The purchase and the buyer's new batch (and the shipment when a registered seller's batch gave it)."""
+
+    purchase: PurchasePublic
+    batch: BatchPublic
+    shipment: Optional[ShipmentPublic] = None
+
+
+class ShipCreate(Body):
+    to: str = Field(description="The receiver's USCC or registry number")
+    quantity_kg: float
+    shipped_at: Optional[str] = Field(None, description=TIME_DOC)
+    document_no: Optional[str] = Field(None, description="Waybill or invoice number")
+
+
+class ReceiveCreate(Body):
+    received_at: Optional[str] = Field(None, description=TIME_DOC)
+    quantity_kg: Optional[float] = Field(None, description="What arrived (default: all that was shipped)")
+    producer_lot: Optional[str] = None
+
+
+class RejectCreate(Body):
+    reason: str
+    rejected_at: Optional[str] = Field(None, description=TIME_DOC)
+
+
+class ShipmentListQuery(Query):
+    direction: Literal["in", "out"] = "in"
+    status: Optional[Literal["in_transit", "received", "rejected"]] = None
+    limit: int = Field(50, description="At most 200")
+    offset: int = 0
+
+
+class PurchaseCreate(Body):
+    seller: Optional[str] = Field(None, description="A registered seller's USCC or registry number")
+    seller_name: Optional[str] = Field(None, description="An unregistered farmer's name")
+    town_code: Optional[str] = Field(None, description="Where an unregistered farmer's goji grew")
+    quantity_kg: float
+    purchased_at: Optional[str] = Field(None, description=TIME_DOC)
+    source_batch: Optional[str] = Field(None, description="The seller's batch code, if its package carries one")
+    grade: Optional[str] = None
+    price_yuan_per_kg: Optional[float] = None
+    product: Optional[str] = Field(None, description="Product slug (default 中宁枸杞)")
+    producer_lot: Optional[str] = None

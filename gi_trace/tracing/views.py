@@ -267,7 +267,7 @@ def record_stage(code: str, stage: str):
         raise NotFound(_("This product has no stage %(stage)s.", stage=stage[:40]), field="stage")
     corrected = None
     if request.args.get("corrects"):
-        corrected = session.get(Event, request.args.get("corrects", type=int) or 0)
+        corrected = services._get(session, Event, request.args.get("corrects", type=int))
         if corrected is None or corrected.batch_id != batch.id or corrected.stage != stage:
             raise NotFound(_("No such event on this batch."), field="corrects")
     form = pf.stage_form(spec, _plots(session, user.producer_id), _towns(session), correcting=corrected is not None)

@@ -71,6 +71,23 @@ def test_every_documented_success_is_met_by_a_real_response_of_its_schema(app, s
     api.call("post", "/product-lines", "/product-lines", {"gtin": "4006381333931", "name": "礼盒 250 g",
                                                           "package_kg": 0.25, "product_form": "dried"})
     api.call("get", "/product-lines", "/product-lines")
+    # The chain across owners: ship to producer B, who receives one shipment and refuses another; purchases.
+    b = {"Authorization": f"Bearer {world.tokens['producer_b']}"}
+    to_b = world.producer_b.producer.code
+    sent = api.call("post", "/batches/{code}/ship", f"/batches/{lot}/ship",
+                    {"to": to_b, "quantity_kg": 5, "shipped_at": "2025-08-15T10:00:00+08:00",
+                     "document_no": "WB-1"}).get_json()["shipment"]
+    again = api.call("post", "/batches/{code}/ship", f"/batches/{lot}/ship",
+                     {"to": to_b, "quantity_kg": 1}).get_json()["shipment"]
+    api.call("get", "/shipments", "/shipments?direction=in&status=in_transit", headers=b)
+    api.call("post", "/shipments/{shipment_id}/receive", f"/shipments/{sent['id']}/receive",
+             {"received_at": "2025-08-16T10:00:00+08:00", "quantity_kg": 4.5}, headers=b)
+    api.call("post", "/shipments/{shipment_id}/reject", f"/shipments/{again['id']}/reject", {"reason": "破损"},
+             headers=b)
+    api.call("post", "/purchases", "/purchases", {"seller_name": "王五", "town_code": "640521104", "quantity_kg": 3,
+                                                  "purchased_at": "2025-08-16T10:00:00+08:00"}, headers=b)
+    api.call("post", "/purchases", "/purchases", {"seller": world.producer_a.producer.code, "source_batch": lot,
+                                                  "quantity_kg": 2}, headers=b)
     api.call("get", "/trace/{code}", f"/trace/{lot}", headers={})
     api.call("get", "/trace/{code}", f"/trace/{world.unit.code}", headers={})  # a package's code: with its unit
     api.call("post", "/batches/{code}/withdraw", f"/batches/{fresh}/withdraw", {"reason": "录入错误"})

@@ -38,6 +38,7 @@ PARAMS = {
     "version_id": lambda w: w.report_version_id,
     "case_id": lambda w: w.case_id,
     "ext": lambda w: "json",
+    "shipment_id": lambda w: w.shipment_id,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -51,6 +52,7 @@ OWNERS = {
     "job_id": {"producer_a", "admin"},  # a long job producer A asked for (admins see every job)
     "version_id": {"regulator_city", "admin"},
     "case_id": {"regulator_city", "admin"},
+    "shipment_id": {"producer_a"},  # the receiver
 }
 
 # Endpoints a county-limited regulator may not use although regulators may (city-level work).

@@ -15,6 +15,7 @@ from gi_trace.accounts.models import User
 from gi_trace.oversight.models import AnnualReport, EnforcementCase
 from gi_trace.jobs.models import Job
 from gi_trace.scan.complaints import file_complaint
+from gi_trace.tracing import transfers
 from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
 from tests.factories import UserFactory, goji, gs1_prefix
 from tests.factories_scan import lot_from_tested_harvest, unit_code
@@ -38,6 +39,7 @@ class World:
     flag: PlausibilityFlag
     complaint_id: int
     b_batch: Batch = None
+    shipment_id: int = 0  # in transit from producer B to producer A
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     job_id: int = 0  # a finished long job producer A asked for, with a result to download
@@ -65,6 +67,7 @@ def build(session) -> World:
     complaint = file_complaint(session, source="scan", category="counterfeit", text="标签看起来是假的",
                                code=lot.code, batch_id=lot.id, producer_id=grower_a.producer.id,
                                photo=PNG, photo_mime="image/png")
+    shipment = transfers.ship(session, grower_b.user, b_batch, to=grower_a.producer.code, quantity_kg=1)
     users = {
         "producer_a": grower_a.user,
         "producer_b": grower_b.user,
@@ -83,5 +86,5 @@ def build(session) -> World:
     session.add_all([version, case])
     session.flush()
     session.commit()
-    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, users, tokens, job.id,
-                 report_version_id=version.id, case_id=case.id)
+    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, shipment_id=shipment.id,
+                 users=users, tokens=tokens, job_id=job.id, report_version_id=version.id, case_id=case.id)

@@ -13,7 +13,9 @@ from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.errors import Refused
 from gi_trace.registry.models import Product
+from gi_trace.registry.services import protected_towns
 from gi_trace.timeutil import local_today
+from gi_trace.tracing import origin as origins
 from gi_trace.tracing.models import Batch
 
 
@@ -64,13 +66,13 @@ class LabelPermission:
     """Whether a batch may carry the GI label now, and why not."""
 
     allowed: bool
-    code: str  # ok, withdrawn, not_authorised, test_failed, untested
+    code: str  # ok, withdrawn, not_authorised, origin_declared, origin_outside, test_failed, untested
     reason: str = ""
 
 
 def label_allowed(session: Session, batch: Batch) -> LabelPermission:
     """No unit codes, label sheets or "passed" page unless the latest test passed, the batch is not
-    withdrawn and the producer's authorisation is in force today."""
+    withdrawn, the producer's authorisation is in force today and every kilogram's origin is verified."""
     if batch.is_withdrawn:
         return LabelPermission(False, "withdrawn", _("The batch has been withdrawn: %(reason)s",
                                                      reason=batch.withdrawn_reason or "-"))
@@ -79,6 +81,9 @@ def label_allowed(session: Session, batch: Batch) -> LabelPermission:
     refusal = authorisation_refusal(status, product)
     if refusal:
         return LabelPermission(False, "not_authorised", refusal)
+    found = origins.origin_of(session, batch, protected_towns(session, batch.product_id))
+    if not found.verified:
+        return LabelPermission(False, f"origin_{found.state}", origins.reason(found, batch.code))
     if batch.test_state == "failed":
         return LabelPermission(False, "test_failed", _("The latest test of this batch failed; it may not carry the GI "
                                                        "label until a later test passes."))

@@ -13,6 +13,8 @@ from gi_trace.accounts.models import User
 from gi_trace.errors import Refused, ValidationError
 from gi_trace.observability import metrics
 from gi_trace.registry.models import Product
+from gi_trace.registry.services import protected_towns
+from gi_trace.tracing import origin as origins
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, BatchLink, Event
 from gi_trace.tracing.services.batches import _check_lot, _new_code
@@ -97,6 +99,8 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
     town, place = location
     parents = [b for b, _a in taken]
     inherited = _inherit(session, parents, template, kind)
+    protected = protected_towns(session, product.id)
+    made_of = origins.combine(origins.origin_of(session, p, protected) for p in parents)
     children: list[Batch] = []
     for out in outputs:
         lot = _check_lot(session, producer_id, out.get("producer_lot"))
@@ -108,6 +112,7 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
             product_form=form or parents[0].product_form, producer_lot=lot,
             product_line_id=parents[0].product_line_id if kind != "transform" else None, created_by=user.id,
         )
+        origins.keep(child, made_of)
         session.add(child)
         children.append(child)
     _flush(session)
