@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from gi_trace.db import session_scope
 from gi_trace.demo import registry_data as demo
 from gi_trace.demo.batches import load_demo_batches
+from gi_trace.demo.chain import load_demo_chain
 
 
 @click.command("demo-data")
@@ -39,6 +40,7 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
         summary = demo.load_demo_data(session, seed=seed, producers=producers)
         session.flush()
         batches = load_demo_batches(session)
+        chain = load_demo_chain(session, seed=seed)
     elapsed = time.perf_counter() - started
     click.echo(f"demo-data (seed {seed}) loaded in {elapsed:.1f}s:")
     click.echo(f"  producers      {summary.producers} ({summary.in_area} in the protected towns of 中宁枸杞)")
@@ -52,9 +54,11 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
         click.echo(f"  {username:<10} / {demo.DEMO_PASSWORD} / {note}")
     for username in summary.skipped_accounts:
         click.echo(f"  {username:<10} already existed; its password is unchanged")
-    if batches.codes:
+    for username, note in chain.accounts:
+        click.echo(f"  {username:<10} / {demo.DEMO_PASSWORD} / {note}")
+    if batches.codes or chain.codes:
         click.echo("demo trace codes (open /t/<code>, or scan the QR at /t/<code>/qr.png):")
-        for what, code in batches.codes:
+        for what, code in batches.codes + chain.codes:
             click.echo(f"  {code}  {what}")
 
 

@@ -84,6 +84,7 @@ def texts(locale: str) -> SimpleNamespace:
         no_sources=_("No harvest is linked to this batch."),
         custody=_("Chain of custody"),
         household=_("Household"),
+        unregistered_grower=_("Grower not on the register (origin declared)"),
         households=_("%(n)s households"),
         not_gi=_("Registered trace code: this product may not carry the GI mark"),
         origin_declared=_("Part of this product was bought from growers who are not registered: its origin is "
@@ -144,7 +145,9 @@ def history_text(t: SimpleNamespace, h: read_path.History) -> dict:
         sources.append(text)
     custody = []
     for holder in h.custody:
-        if holder.kind == "household":
+        if holder.kind == "declared":
+            name = f"{t.unregistered_grower} · {t.town_separator.join(holder.towns) or '—'}"
+        elif holder.kind == "household":
             name = f"{t.household} · {t.town_separator.join(holder.towns) or '—'}"
             if holder.households > 1:
                 name += f" ({t.households % {'n': holder.households}})"
@@ -181,6 +184,7 @@ class View:
     origin_line: str
     verifies: bool
     chain_line: str
+    gi_mark: bool = True  # False when some kilograms' origin is not verified: the page shows no GI mark
 
 
 def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
@@ -245,4 +249,4 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
     return View(ok=ok, headline=headline, code_line=code_line, status=status, alerts=alerts, scans_line=scans_line,
                 product=read_path._name(b.product_zh, b.product_en, english), marks_trademark=b.trademark_name or "",
                 product_line=" · ".join(details), producer=b.producer_name, producer_id_line=producer_id_line,
-                origin_line=origin_line, verifies=verifies, chain_line=chain_line)
+                origin_line=origin_line, verifies=verifies, chain_line=chain_line, gi_mark=page.origin_verified)

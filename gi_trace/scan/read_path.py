@@ -608,20 +608,26 @@ def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, w
 def custody(ancestry: list, parties: dict, *, english: bool, ref: ReferenceCache) -> list[Holder]:
     """The chain of custody: each owner once, in the order the goods reached them (their first batch on the
     chain); households next to each other are one line, shown by their towns."""
-    first: dict[int, tuple] = {}
+    first: dict = {}
     for a in ancestry:
         when = a.first_event_at
         key = (when is None, when or datetime.min.replace(tzinfo=timezone.utc), -a.depth)
-        if a.producer_id not in first or key < first[a.producer_id]:
-            first[a.producer_id] = key
+        # Goji bought from a farmer who is not on the register: shown as such, by the declared town.
+        owner = ("declared", a.origin_town_code) if a.kind == "purchased" else a.producer_id
+        if owner not in first or key < first[owner]:
+            first[owner] = key
     if len(first) < 2:
         return []
     holders: list[Holder] = []
-    for producer_id, key in sorted(first.items(), key=lambda kv: kv[1]):
-        party = parties.get(producer_id)
+    for owner, key in sorted(first.items(), key=lambda kv: kv[1]):
+        on = local_date(key[1]) if not key[0] else None
+        if isinstance(owner, tuple):
+            town = _name(*ref.region(owner[1]), english)
+            holders.append(Holder("declared", "", [town] if town else [], 1, on.isoformat() if on else ""))
+            continue
+        party = parties.get(owner)
         if party is None:
             continue
-        on = local_date(key[1]) if not key[0] else None
         town = _name(*ref.region(party.town_code), english)
         if party.kind == "household":
             last = holders[-1] if holders else None
