@@ -19,7 +19,8 @@ from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
 from gi_trace.tracing.models import Batch, Event, UnitCode
 from gi_trace.tracing.schemas import (AuthorisationState, EPCISDocument, EpcisQuery, LabelPermissionPublic,
                                       ProducerRef, ProductRef, PublicTrace, SourceBatch, TimelineStep, Trace,
-                                      TraceHarvest, TraceLink, TraceNode, TraceQuery, UnitRef, Verify)
+                                      TraceHarvest, TraceLink, TraceNode, TraceOwner, TraceQuery, UnitRef,
+                                      Verify)
 
 
 def _towns(session) -> dict[str, Region]:
@@ -37,9 +38,12 @@ def trace_of(session, batch: Batch, result: lineage.Trace) -> Trace:
             town = towns.get(n.origin_town_code)
             harvests.append(TraceHarvest(code=n.code, town_code=n.origin_town_code,
                                          town=town.name_zh if town else None, plots=result.plots.get(n.id, [])))
+    ids = {n.producer_id for n in result.nodes.values()}
+    owners = {p.id: TraceOwner(name=public_name(p, towns.get(p.town_code)), kind=p.kind)
+              for p in session.exec(select(Producer).where(Producer.id.in_(ids))).all()} if ids else {}
     return Trace(
         root=batch.code, direction=result.direction,
-        batches=[TraceNode(**{k: v for k, v in n._asdict().items() if k != "id"})
+        batches=[TraceNode(**{k: v for k, v in n._asdict().items() if k != "id"}, owner=owners.get(n.producer_id))
                  for n in sorted(result.nodes.values(), key=lambda n: n.id)],
         links=[TraceLink(parent=code_of[e.parent_id], child=code_of[e.child_id], quantity_kg=e.quantity_kg,
                          kind=e.kind) for e in result.edges],

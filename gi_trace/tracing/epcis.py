@@ -12,6 +12,12 @@ TransformationEvent, repackaging; merge → TransformationEvent, commissioning; 
 inspecting, conformant / non_conformant; storage → storing (or transporting with a carrier);
 distribution → shipping, in_transit; withdrawal → holding, recalled; planting → ObjectEvent with a
 gi-trace business step. A corrected event carries an errorDeclaration naming its correction.
+
+A hand-over between parties (`Shipment`) is two ObjectEvents with the same eventIDs in the sender's and
+the receiver's export: `/shipments/<id>/shipping` (shipping, in_transit) and `/shipments/<id>/receiving`
+(receiving, in_progress), with `sourceList`/`destinationList` naming the owning and possessing parties
+(`/id/party/<USCC or registry number>`) and `bizTransactionList` the waybill or invoice; a refused
+shipment adds `/shipments/<id>/return` (the goods back with the sender, disposition returned).
 """
 from __future__ import annotations
 
@@ -20,9 +26,11 @@ from typing import Iterable, Optional
 
 from sqlmodel import Session, select
 
-from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
+from urllib.parse import quote
+
+from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment
 from gi_trace.tracing.rules import local_time, test_outcome
-from gi_trace.registry.models import Product
+from gi_trace.registry.models import Producer, Product
 from gi_trace.types import utcnow
 
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
@@ -71,6 +79,15 @@ class _Ids:
 
     def step(self, name: str) -> str:
         return f"{self.base}/voc/bizstep/{name}"
+
+    def party(self, code: str) -> str:
+        return f"{self.base}/id/party/{quote(code, safe='')}"
+
+    def shipment(self, shipment_id: int, what: str) -> str:
+        return f"{self.base}/shipments/{shipment_id}/{what}"
+
+    def document(self, number: str) -> str:
+        return f"{self.base}/id/document/{quote(number, safe='')}"
 
 
 def _qty(epc_class: str, kg: Optional[float]) -> dict:
@@ -135,10 +152,14 @@ def build_document(session: Session, batches: list[Batch], base_url: str) -> dic
         if e.corrects_event_id is not None:
             corrections[e.corrects_event_id] = e
     by_id = {e.id: e for e in events}
+    handovers = _Handovers(session, events, ids_by_batch)
     out = []
     seen_ops: set[str] = set()
     for e in events:
         batch = ids_by_batch[e.batch_id]
+        if handovers.covers(e):
+            out.extend(handovers.events(ids, e))
+            continue
         if e.op_id:
             if e.op_id in seen_ops:
                 continue
@@ -246,3 +267,62 @@ def _made_kg(child: Batch, linked_kg: float) -> float:
     if child.kind == "processed":
         return round(child.quantity_kg, 3)
     return linked_kg
+
+
+class _Handovers:
+    """The shipments behind a document's shipping/delivery/receiving/return events, with both parties."""
+
+    STAGES = ("shipping", "delivery", "receiving", "return")
+
+    def __init__(self, session: Session, events: list[Event], batches: dict[int, Batch]):
+        wanted = {(e.data or {}).get("shipment") for e in events if e.stage in self.STAGES}
+        wanted.discard(None)
+        self.shipments = {s.id: s for s in session.exec(select(Shipment).where(Shipment.id.in_(wanted))).all()} \
+            if wanted else {}
+        party_ids = {p for s in self.shipments.values() for p in (s.from_party_id, s.to_party_id)}
+        self.parties = {p.id: p.code for p in session.exec(select(Producer).where(Producer.id.in_(party_ids)))} \
+            if party_ids else {}
+        batch_ids = {b for s in self.shipments.values() for b in (s.batch_id, s.received_batch_id) if b}
+        missing = batch_ids - set(batches)
+        self.batches = dict(batches)
+        if missing:
+            self.batches.update({b.id: b for b in session.exec(select(Batch).where(Batch.id.in_(missing)))})
+        self.emitted: set[str] = set()
+
+    def covers(self, e: Event) -> bool:
+        return e.stage in self.STAGES and (e.data or {}).get("shipment") in self.shipments
+
+    def _ends(self, ids: _Ids, s: Shipment) -> dict:
+        sender, receiver = ids.party(self.parties[s.from_party_id]), ids.party(self.parties[s.to_party_id])
+        out = {"sourceList": [{"type": "owning_party", "source": sender}, {"type": "possessing_party", "source": sender}],
+               "destinationList": [{"type": "owning_party", "destination": receiver},
+                                   {"type": "possessing_party", "destination": receiver}]}
+        if s.document_no:
+            out["bizTransactionList"] = [{"type": "desadv", "bizTransaction": ids.document(s.document_no)}]
+        return out
+
+    def _event(self, ids: _Ids, s: Shipment, what: str, at: datetime, recorded: datetime, batch: Batch,
+               kg: Optional[float], step: str, disposition: str) -> Optional[dict]:
+        event_id = ids.shipment(s.id, what)
+        if event_id in self.emitted:
+            return None
+        self.emitted.add(event_id)
+        return {"type": "ObjectEvent", "eventID": event_id,
+                "eventTime": _iso(local_time(at, s.utc_offset_min)), "eventTimeZoneOffset": _offset(s.utc_offset_min),
+                "recordTime": _iso(recorded.astimezone(timezone.utc)), "action": "OBSERVE",
+                "quantityList": [_qty(ids.batch_class(batch), kg)], "bizStep": step, "disposition": disposition,
+                **self._ends(ids, s)}
+
+    def events(self, ids: _Ids, e: Event) -> list[dict]:
+        """The EPCIS events of one shipment seen from either side (each eventID once per document)."""
+        s = self.shipments[e.data["shipment"]]
+        source = self.batches[s.batch_id]
+        out = [self._event(ids, s, "shipping", s.shipped_at, s.created_at, source, s.quantity_kg, "shipping",
+                           "in_transit")]
+        if s.status == "received" and s.received_batch_id:
+            out.append(self._event(ids, s, "receiving", s.received_at, s.received_at, self.batches[s.received_batch_id],
+                                   s.received_kg, "receiving", "in_progress"))
+        elif s.status == "rejected":
+            out.append(self._event(ids, s, "return", s.rejected_at, s.rejected_at, source, s.quantity_kg,
+                                   ids.step("returning"), "returned"))
+        return [item for item in out if item is not None]

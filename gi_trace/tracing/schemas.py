@@ -308,9 +308,17 @@ class FlagListQuery(Query):
 
 # --- traces, verification, EPCIS, the public view -----------------------------------------
 
-# A batch reached by a trace: the fields of lineage.Node, less its row id.
+class TraceOwner(Public):
+    """Who holds a batch, as anyone may see it: a household by its town, a business by its registered name."""
+
+    name: str
+    kind: str
+
+
+# A batch reached by a trace: the fields of lineage.Node, less its row id, and its owner's public name.
 TraceNode = create_model("TraceNode", __base__=Public, __module__=__name__,
-                         **{name: (kind, ...) for name, kind in get_type_hints(lineage.Node).items() if name != "id"})
+                         **{name: (kind, ...) for name, kind in get_type_hints(lineage.Node).items() if name != "id"},
+                         owner=(Optional[TraceOwner], None))
 
 
 class TraceLink(Public):

@@ -122,3 +122,37 @@ def test_purchases_registered_and_unregistered(client, world):
     error = error_of(client.post("/api/v1/purchases", headers=world["dealer_h"],
                                  json={"source_batch": "XXXX", "quantity_kg": 5}), 422)
     assert error["field"] == "source_batch"
+
+
+def test_epcis_shipping_and_receiving_have_the_same_event_ids_in_both_exports(client, world):
+    import json
+
+    from jsonschema import Draft7Validator, FormatChecker
+
+    from tests.functional.test_tracing_api import EPCIS_SCHEMA
+
+    grower, dealer = world["grower"], world["dealer"]
+    shipment = post(client, f"/api/v1/batches/{world['batch']}/ship", grower.headers,
+                    {"to": dealer.code, "quantity_kg": 50, "shipped_at": SHIP, "document_no": "WB 9/1"})["shipment"]
+    received = post(client, f"/api/v1/shipments/{shipment['id']}/receive", world["dealer_h"],
+                    {"received_at": ARRIVE, "quantity_kg": 49.5})["batch"]["code"]
+    sender = client.get(f"/api/v1/batches/{world['batch']}/epcis", headers=grower.headers).get_json()
+    receiver = client.get(f"/api/v1/batches/{received}/epcis", headers=world["dealer_h"]).get_json()
+    validator = Draft7Validator(json.loads(EPCIS_SCHEMA.read_text()), format_checker=FormatChecker())
+    for document in (sender, receiver):
+        assert not list(validator.iter_errors(document))
+
+    def handover(document):
+        return {e["eventID"]: e for e in document["epcisBody"]["eventList"] if "/shipments/" in e["eventID"]}
+
+    ours, theirs = handover(sender), handover(receiver)
+    assert set(ours) == set(theirs) and len(ours) == 2
+    steps = {e["bizStep"]: e for e in ours.values()}
+    assert set(steps) == {"shipping", "receiving"}
+    assert steps["shipping"]["sourceList"][0]["source"].endswith(f"/id/party/{grower.producer.code}")
+    assert steps["receiving"]["destinationList"][0]["destination"].endswith(f"/id/party/{dealer.code}")
+    assert steps["shipping"]["bizTransactionList"][0]["bizTransaction"].endswith("/id/document/WB%209%2F1")
+    assert steps["receiving"]["quantityList"][0]["quantity"] == 49.5
+    trace = client.get(f"/api/v1/batches/{received}/trace", headers=world["dealer_h"]).get_json()
+    owners = {b["code"]: b["owner"] for b in trace["batches"]}
+    assert owners[world["batch"]] == {"name": grower.producer.name, "kind": "cooperative"}
