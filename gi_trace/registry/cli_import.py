@@ -12,10 +12,29 @@ from flask_babel import gettext as _
 from gi_trace.accounts.services import get_user_by_username
 from gi_trace.db import session_scope
 from gi_trace.errors import DomainError
-from gi_trace.registry.imports import KINDS, ImportResult, estimate_rows, import_file
+from gi_trace.registry.imports import HANDLERS, KINDS, ImportResult, all_kinds, estimate_rows, import_file
 
 # A progress bar only pays for itself on long files.
 PROGRESS_FROM_ROWS = 5000
+
+
+class _Kinds(click.Choice):
+    """The import kinds, including those other areas added when the app started."""
+
+    def __init__(self):
+        super().__init__(KINDS)
+
+    @property
+    def choices(self):
+        return all_kinds()
+
+    @choices.setter
+    def choices(self, value):
+        pass
+
+
+class _DryRun(Exception):
+    """A dry run of an importer that writes as it checks: roll it back."""
 
 
 class _Refused(Exception):
@@ -35,7 +54,7 @@ def _report(result: ImportResult) -> None:
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=_Kinds())
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--accept-warnings", is_flag=True,
               help="Import rows with warnings too (a USCC whose check character fails).")
@@ -45,7 +64,8 @@ def _report(result: ImportResult) -> None:
                    "its county.")
 @with_appcontext
 def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, username: str | None) -> None:
-    """Import KIND (producers, output, sector-totals, authorisations, plots) from FILE (CSV in UTF-8, or XLSX).
+    """Import KIND (producers, parties, output, sector-totals, authorisations, plots, purchases) from FILE (CSV in
+    UTF-8, or XLSX).
 
     The first row names the columns. The file is all-or-nothing: if any row is bad, nothing is
     written, every bad row is printed (row number as in the spreadsheet, column, reason) and the
@@ -55,7 +75,14 @@ def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, user
         estimated = estimate_rows(file)
         with session_scope() as session:
             user = get_user_by_username(session, username) if username else None
-            if estimated and estimated >= PROGRESS_FROM_ROWS:
+            if kind in HANDLERS:
+                result = HANDLERS[kind](session, user, file, dry_run)
+                _report(result)
+                if not result.ok:
+                    raise _Refused()
+                if dry_run:
+                    raise _DryRun()
+            elif estimated and estimated >= PROGRESS_FROM_ROWS:
                 # Twice the rows: once to check them, once to write them.
                 with click.progressbar(length=2 * estimated, label=_("Importing %(file)s", file=file.name),
                                        file=sys.stderr) as bar:
@@ -74,6 +101,8 @@ def import_cmd(kind: str, file: Path, accept_warnings: bool, dry_run: bool, user
             click.echo(_("Nothing was imported: check the warnings and run again with --accept-warnings."),
                        err=True)
         raise click.exceptions.Exit(1) from None
+    except _DryRun:
+        pass
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     if dry_run:

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, or_, select
 
 from gi_trace.accounts.models import User
-from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
+from gi_trace.errors import Conflict, DomainError, NotFound, Refused, ValidationError
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.services import get_product, protected_towns
@@ -346,9 +346,14 @@ def purchase(session: Session, user: User, data: PurchaseInput) -> PurchaseResul
         record.batch_id = source.id  # provisional (NOT NULL); replaced by the received batch below
         session.add(record)
         _flush(session)
-        shipment = _ship(session, user, source, buyer, amount, when, offset, "", purchase_id=record.id)
-        batch = _receive(session, user, shipment, amount, when, offset,
-                         data.producer_lot if data.producer_lot not in (None, "") else None)
+        try:
+            shipment = _ship(session, user, source, buyer, amount, when, offset, "", purchase_id=record.id)
+            batch = _receive(session, user, shipment, amount, when, offset,
+                             data.producer_lot if data.producer_lot not in (None, "") else None)
+        except DomainError as exc:
+            if exc.field in ("shipped_at", "received_at"):
+                exc.field = "purchased_at"  # the buyer gave one time: name its field
+            raise
         record.batch_id = batch.id
         session.add(record)
         _flush(session)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf.file import FileField, FileRequired
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -14,10 +15,13 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional as O
 
 from gi_trace import formatting
 from gi_trace.access import access, actor
-from gi_trace.db import get_session
+from gi_trace.db import fail, get_session
+from gi_trace.errors import DomainError
+from gi_trace.registry.views_import import _read_upload
 from gi_trace.registry.models import Producer, Region
 from gi_trace.registry.services import public_name
 from gi_trace.tracing import codes, services, transfers
+from gi_trace.tracing.purchase_import import OPTIONAL, REQUIRED, import_purchases
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, Shipment
 from gi_trace.web.forms import attempt
@@ -202,3 +206,39 @@ def purchase():
             return redirect(url_for("chain.purchase"))
     return render_template("tracing/chain/purchase.html", form=form, query=query,
                            matches=_sellers(session, query), seller=seller, public_name=public_name)
+
+
+class PurchaseImportForm(FlaskForm):
+    file = FileField(_l("File (CSV in UTF-8, or XLSX)"), validators=[FileRequired(message=_l("Choose a file to "
+                                                                                             "upload."))])
+
+
+@bp.route("/purchases/import", methods=["GET", "POST"])
+@access("producer")
+def purchase_import():
+    """A day's purchases from a spreadsheet: all rows or none, every bad row named."""
+    form = PurchaseImportForm()
+    result = None
+    status = 200
+    if form.validate_on_submit():
+        data, problem = _read_upload(form.file.data)
+        if problem is None:
+            try:
+                result = import_purchases(get_session(), actor(), data, filename=form.file.data.filename)
+            except DomainError as exc:
+                problem = exc.message
+            else:
+                if not result.ok:
+                    fail()  # a bad row: nothing of the file is kept
+                    status = 422
+                else:
+                    flash(_("%(n)s purchases recorded.", n=result.inserted), "success")
+                    return redirect(url_for("chain.purchase_import"))
+        if problem is not None:
+            fail()
+            form.file.errors.append(problem)
+            status = 400
+    elif form.is_submitted():
+        status = 400
+    return render_template("tracing/chain/purchase_import.html", form=form, result=result,
+                           columns=REQUIRED + OPTIONAL), status

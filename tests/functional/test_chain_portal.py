@@ -75,3 +75,31 @@ def test_purchase_form_finds_sellers_and_records_unregistered_farmers(client, se
     assert farmer.status_code == 302, _errors(farmer)
     records = session.exec(select(Purchase).order_by(Purchase.id)).all()
     assert [(r.seller_id is not None, r.quantity_kg) for r in records] == [(True, 30.0), (False, 25.0)]
+
+
+def test_purchases_upload_page_names_bad_rows_and_keeps_nothing(client, session):
+    import io
+
+    from tests.integration.test_chain_purchase_import import HEADER
+    from tests.integration.test_registry_import import csv_bytes
+
+    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    producer_user(dealer, "dealer3")
+    code = dealer.code
+    session.commit()
+    login(client, "dealer3")
+    rows = [[code, "", "王五", "640521104", "25", "2025-08-11", "", ""],
+            [code, "", "", "640521104", "5", "2025-08-11", "", ""]]
+    token = client.get("/purchases/import").get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1]
+    token = token.split('"')[0]
+    bad = client.post("/purchases/import", data={"csrf_token": token, "file": (io.BytesIO(csv_bytes(HEADER, rows)),
+                                                                               "day.csv")},
+                      content_type="multipart/form-data")
+    assert bad.status_code == 422 and "第 3 行" in bad.get_data(as_text=True)
+    assert session.exec(select(Purchase)).all() == []
+    good = client.post("/purchases/import", data={"csrf_token": token, "file": (io.BytesIO(csv_bytes(HEADER, rows[:1])),
+                                                                                "day.csv")},
+                       content_type="multipart/form-data")
+    assert good.status_code == 302
+    session.expire_all()
+    assert len(session.exec(select(Purchase)).all()) == 1

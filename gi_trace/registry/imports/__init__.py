@@ -12,7 +12,7 @@ files (`tables`), parsing cells (`cells`), results (`results`), what importers s
 importer per kind (`producers`, `output`, `sector_totals`), the kinds (`kinds`) and running an
 import (`runner`).
 """
-from gi_trace.registry.imports.kinds import COLUMNS, KINDS, register_kind
+from gi_trace.registry.imports.kinds import COLUMNS, HANDLERS, KINDS, all_kinds, register_handler, register_kind
 from gi_trace.registry.imports.results import ImportFileError, ImportResult, RowProblem
 from gi_trace.registry.imports.runner import estimate_rows, import_file, import_rows
 from gi_trace.registry.imports.tables import (
@@ -26,7 +26,8 @@ from gi_trace.registry.imports.tables import (
 )
 
 __all__ = [
-    "COLUMNS", "KINDS", "ImportFileError", "allowed_values", "ImportResult", "RowProblem", "Table", "detect_format",
+    "COLUMNS", "HANDLERS", "KINDS", "all_kinds", "register_handler", "ImportFileError", "allowed_values",
+    "ImportResult", "RowProblem", "Table", "detect_format",
     "estimate_rows", "import_file", "import_rows", "read_table", "register_kind", "template_csv",
     "template_header", "template_xlsx",
 ]

@@ -16,6 +16,20 @@ KINDS: list[str] = []
 # kind -> (required columns, optional columns), in the order of the template files.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 IMPORTERS: dict[str, type[_Importer]] = {}
+# Imports of areas above the register that write through their own services as they check (a dealer's
+# day of purchases, in tracing): kind -> handler(session, user, path, dry_run) -> ImportResult. Offered by
+# `flask --app gi_trace import` only; the area has its own upload page.
+HANDLERS: dict = {}
+
+
+def register_handler(kind: str, handler) -> None:
+    """Let `flask --app gi_trace import KIND FILE` run another area's importer."""
+    HANDLERS[kind] = handler
+
+
+def all_kinds() -> tuple[str, ...]:
+    """Every kind the command line imports."""
+    return tuple(KINDS) + tuple(k for k in HANDLERS if k not in KINDS)
 
 
 def register_kind(kind: str, importer: type[_Importer], required: tuple[str, ...],
