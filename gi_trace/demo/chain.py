@@ -63,7 +63,7 @@ def _authorise(session: Session, party: Producer, product: Product, admin_id: Op
     """Traders and processors need their own authorisation to put the GI mark on what they pack."""
     for action, day in (("apply", date(2024, 3, 1)), ("approve", date(2024, 4, 1))):
         session.add(AuthorisationDecision(producer_id=party.id, product_id=product.id, action=action,
-                                          effective_date=day, reference_no=f"ZN-GI-{party.id:04d}",
+                                          effective_date=day, reference_no=f"中宁地标许字〔2024〕{900 + party.id}号" if action == "approve" else "",
                                           reason="", decided_by=admin_id, source="web"))
     session.flush()
 

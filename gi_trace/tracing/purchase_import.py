@@ -15,7 +15,8 @@ from sqlmodel import Session, or_, select
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import DomainError, Forbidden
-from gi_trace.registry.imports import ImportResult, RowProblem, Source, read_table
+from gi_trace.registry.imports import ImportResult, RowProblem, read_table
+from gi_trace.registry.imports.tables import Source
 from gi_trace.registry.models import Producer
 from gi_trace.tracing import transfers
 
@@ -85,13 +86,11 @@ def import_purchases(session: Session, user: Optional[User], source: Source, *, 
                 seller_name=cells["seller_name"], town_code=cells["town_code"] or None,
                 purchased_at=_time(cells["purchased_at"]), source_batch=cells["source_batch"] or None,
                 grade=cells["grade"], price_yuan_per_kg=_number(cells["price_yuan_per_kg"]))
-            savepoint = session.begin_nested()
             try:
-                transfers.purchase(session, buyer, data)
-                savepoint.commit()
+                with session.begin_nested():  # a bad row is undone alone, so the next rows are checked as usual
+                    transfers.purchase(session, buyer, data)
                 result.inserted += 1
             except DomainError as exc:
-                savepoint.rollback()
                 result.errors.append(RowProblem(number, exc.field or "", exc.message))
     if result.errors:
         result.inserted = 0

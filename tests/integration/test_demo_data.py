@@ -7,7 +7,7 @@ from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.db import get_engine
-from gi_trace.registry.models import OutputRecord, Plot, Producer, SectorTotal, Trademark
+from gi_trace.registry.models import GROWER_KINDS, OutputRecord, Plot, Producer, SectorTotal, Trademark
 from gi_trace.registry.reference import GOJI_TOWNS, ensure_reference_data
 from gi_trace.registry.uscc import check_uscc
 from tests.conftest import _empty_tables, login
@@ -47,7 +47,8 @@ def test_demo_data_is_deterministic_with_seed(app, runner):
     _reset(app)
     assert runner.invoke(args=["demo-data", "--seed", "8", "--producers", "80"]).exit_code == 0
     assert _snapshot(app)["producers"] != first["producers"]
-    assert len(first["producers"]) == 80 and first["decisions"] and first["outputs"] and first["totals"]
+    growers = [p for p in first["producers"] if p[2] in GROWER_KINDS]  # the chain adds dealers and a processor
+    assert len(growers) == 80 and first["decisions"] and first["outputs"] and first["totals"]
 
 
 def test_if_empty_is_a_no_op_on_a_filled_register(app, runner):
@@ -80,7 +81,8 @@ def test_demo_histories_are_valid_and_realistic(app, runner):
         outputs = s.exec(select(OutputRecord)).all()
         plots = s.exec(select(Plot)).all()
     assert 250 <= len(producers) <= 350
-    assert {p.kind for p in producers.values()} == {"enterprise", "cooperative", "family_farm", "household"}
+    assert {p.kind for p in producers.values()} == {"enterprise", "cooperative", "family_farm", "household",
+                                                     "trader", "processor"}  # the chain: dealers, a processor
     assert any(p.town_code == "640521206" for p in producers.values())  # 太阳梁乡, outside the area
     assert any(not p.county_code == "640521" for p in producers.values())
     for p in producers.values():
