@@ -21,6 +21,7 @@ from gi_trace.registry.services import plots_of, producer_products, trademarks_o
 from gi_trace.tracing import codes, gs1, guidance, labels, qr, rules, services, transfers, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
+from gi_trace.tracing.services.visibility import _get as row_by_id
 from gi_trace.web.forms import attempt
 
 bp = Blueprint("tracing", __name__)
@@ -267,7 +268,7 @@ def record_stage(code: str, stage: str):
         raise NotFound(_("This product has no stage %(stage)s.", stage=stage[:40]), field="stage")
     corrected = None
     if request.args.get("corrects"):
-        corrected = services._get(session, Event, request.args.get("corrects", type=int))
+        corrected = row_by_id(session, Event, request.args.get("corrects", type=int))
         if corrected is None or corrected.batch_id != batch.id or corrected.stage != stage:
             raise NotFound(_("No such event on this batch."), field="corrects")
     form = pf.stage_form(spec, _plots(session, user.producer_id), _towns(session), correcting=corrected is not None)
