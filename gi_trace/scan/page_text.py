@@ -105,7 +105,9 @@ def texts(locale: str) -> SimpleNamespace:
         words=read_path.Words(
             yes=_("yes"), no=_("no"), passed=_("passed"), failed=_("failed"), test_result=_("Test result"),
             grade=_("Grade"),
-            system_stages={"split": _("Split into lots"), "merge": _("Merged"), "withdrawal": _("Withdrawn")},
+            system_stages={"split": _("Split into lots"), "merge": _("Merged"), "withdrawal": _("Withdrawn"),
+                           "receiving": _("Received from the seller"), "purchase": _("Bought at the market"),
+                           "return": _("Refused by the buyer, back in stock")},
         ),
     )
     _TEXTS[locale] = t

@@ -573,7 +573,8 @@ def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, w
     by_id = {ev.id: ev for ev in events}
     steps = []
     # A parent's "gave kg to a child" event is the same step as the child's first event: show it once.
-    shown = [ev for ev in events if not (isinstance(ev.data, dict) and ev.data.get("role") == "input")]
+    # A hand-over is told once too: by the receiver's "received" event, not the sender's delivery note.
+    shown = [ev for ev in events if not (isinstance(ev.data, dict) and ev.data.get("role") in ("input", "delivered"))]
     shown.sort(key=lambda ev: (ev.occurred_at, -depth_of[ev.batch_id], ev.seq))
     for ev in shown:
         stage = template.get(ev.stage) or {}

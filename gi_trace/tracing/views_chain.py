@@ -4,7 +4,8 @@
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from flask_wtf.file import FileField, FileRequired
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +21,7 @@ from gi_trace.errors import DomainError
 from gi_trace.registry.views_import import _read_upload
 from gi_trace.registry.models import Producer, Region
 from gi_trace.registry.services import public_name
-from gi_trace.tracing import codes, services, transfers
+from gi_trace.tracing import certificate, codes, qr, services, transfers
 from gi_trace.tracing.purchase_import import OPTIONAL, REQUIRED, import_purchases
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, Shipment
@@ -204,8 +205,9 @@ def purchase():
             flash(_("Purchase recorded: batch %(code)s, %(kg)s kg.", code=codes.display(batch.code),
                     kg=formatting.kg(batch.quantity_kg, unit=False)), "success")
             return redirect(url_for("chain.purchase"))
+    recent = certificate.recent_purchases(session, user, limit=10)
     return render_template("tracing/chain/purchase.html", form=form, query=query,
-                           matches=_sellers(session, query), seller=seller, public_name=public_name)
+                           matches=_sellers(session, query), seller=seller, public_name=public_name, recent=recent)
 
 
 class PurchaseImportForm(FlaskForm):
@@ -242,3 +244,48 @@ def purchase_import():
         status = 400
     return render_template("tracing/chain/purchase_import.html", form=form, result=result,
                            columns=REQUIRED + OPTIONAL), status
+
+
+# --- 承诺达标合格证 -------------------------------------------------------------------------------
+
+def _certificate_page(cert: certificate.Certificate, pdf_url: str):
+    return render_template("tracing/chain/certificate.html", cert=cert, commitment=certificate.COMMITMENT,
+                           bases=certificate.BASES, pdf_url=pdf_url,
+                           qr_svg=Markup(qr.svg_element(cert.trace_url, size="22mm")))
+
+
+def _certificate_pdf(cert: certificate.Certificate) -> Response:
+    return Response(certificate.pdf(cert), mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="certificate-{cert.batch_code}.pdf"'})
+
+
+@bp.get("/shipments/<int:shipment_id>/certificate")
+@access("producer")
+def shipment_certificate(shipment_id: int):
+    """承诺达标合格证 of a shipment: A6 print view."""
+    cert = certificate.for_shipment(get_session(), actor(), shipment_id, current_app.config["PUBLIC_BASE_URL"])
+    return _certificate_page(cert, url_for("chain.shipment_certificate_pdf", shipment_id=shipment_id))
+
+
+@bp.get("/shipments/<int:shipment_id>/certificate.pdf")
+@access("producer")
+def shipment_certificate_pdf(shipment_id: int):
+    """承诺达标合格证 of a shipment: A6 PDF."""
+    return _certificate_pdf(certificate.for_shipment(get_session(), actor(), shipment_id,
+                                                     current_app.config["PUBLIC_BASE_URL"]))
+
+
+@bp.get("/purchases/<int:purchase_id>/certificate")
+@access("producer")
+def purchase_certificate(purchase_id: int):
+    """承诺达标合格证 of a purchase (the buyer's intake record): A6 print view."""
+    cert = certificate.for_purchase(get_session(), actor(), purchase_id, current_app.config["PUBLIC_BASE_URL"])
+    return _certificate_page(cert, url_for("chain.purchase_certificate_pdf", purchase_id=purchase_id))
+
+
+@bp.get("/purchases/<int:purchase_id>/certificate.pdf")
+@access("producer")
+def purchase_certificate_pdf(purchase_id: int):
+    """承诺达标合格证 of a purchase: A6 PDF."""
+    return _certificate_pdf(certificate.for_purchase(get_session(), actor(), purchase_id,
+                                                     current_app.config["PUBLIC_BASE_URL"]))

@@ -103,3 +103,43 @@ def test_purchases_upload_page_names_bad_rows_and_keeps_nothing(client, session)
     assert good.status_code == 302
     session.expire_all()
     assert len(session.exec(select(Purchase)).all()) == 1
+
+
+def test_certificate_of_a_shipment_in_a6_print_view_and_pdf_with_a_qr_to_the_trace_page(client, session, app,
+                                                                                           output_dir):
+    import subprocess
+
+    import zxingcpp
+
+    from gi_trace.tracing import transfers
+
+    grower = Grower.make(session)
+    batch = grower.tested(session)
+    grower.user.username = "grower_cert"
+    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    shipment = transfers.ship(session, grower.user, batch, to=dealer.code, quantity_kg=20,
+                              shipped_at="2025-08-10T10:00:00+08:00")
+    shipment_id, code = shipment.id, batch.code
+    session.commit()
+    login(client, "grower_cert")
+    page = client.get(f"/shipments/{shipment_id}/certificate").get_data(as_text=True)
+    for fact in ("承诺达标合格证", "中宁枸杞", "20 公斤", grower.producer.name, "宁安镇", "2025-08-10",
+                 "不使用禁用农药兽药、停用兽药和非法添加物", "■委托检测", "签名", "宁夏杞乡枸杞商行"):
+        assert fact in page, fact
+    pdf = client.get(f"/shipments/{shipment_id}/certificate.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    path = output_dir / "certificate.pdf"
+    path.write_bytes(pdf.data)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "297.6 x 419.52 pts" in info, info  # A6: 105 x 148 mm
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(path), str(output_dir / "certificate")],
+                   check=True)
+    from PIL import Image
+    shot = Image.open(output_dir / "certificate.png").convert("L")
+    assert [r.text for r in zxingcpp.read_barcodes(shot)] == [f"{app.config['PUBLIC_BASE_URL']}/t/{code}"]
+    # A withdrawn batch gets no certificate.
+    from gi_trace.tracing import services
+    session.expire_all()
+    services.withdraw(session, grower.user, session.get(type(batch), batch.id), "召回")
+    session.commit()
+    assert client.get(f"/shipments/{shipment_id}/certificate").status_code == 422

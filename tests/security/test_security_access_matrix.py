@@ -39,6 +39,7 @@ PARAMS = {
     "case_id": lambda w: w.case_id,
     "ext": lambda w: "json",
     "shipment_id": lambda w: w.shipment_id,
+    "purchase_id": lambda w: w.purchase_id,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -53,7 +54,11 @@ OWNERS = {
     "version_id": {"regulator_city", "admin"},
     "case_id": {"regulator_city", "admin"},
     "shipment_id": {"producer_a"},  # the receiver
+    "purchase_id": {"producer_a"},  # the buyer
 }
+# Routes whose owners differ from their parameter's: a shipment's certificate is the sender's and the receiver's.
+ENDPOINT_OWNERS = {"chain.shipment_certificate": {"producer_a", "producer_b"},
+                   "chain.shipment_certificate_pdf": {"producer_a", "producer_b"}}
 
 # Endpoints a county-limited regulator may not use although regulators may (city-level work).
 CITY_LEVEL = {"registry.new_product", "registry.edit_product"}
@@ -84,6 +89,8 @@ def _expected(app, rule, method, actor: str) -> str:
         return "deny"
     if actor == "regulator_other" and rule.endpoint in CITY_LEVEL:
         return "deny"
+    if rule.endpoint in ENDPOINT_OWNERS:
+        return "allow" if actor in ENDPOINT_OWNERS[rule.endpoint] else "deny"
     for name in rule.arguments:
         if name in OWNERS and actor not in OWNERS[name]:
             return "deny"

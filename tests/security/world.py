@@ -40,6 +40,7 @@ class World:
     complaint_id: int
     b_batch: Batch = None
     shipment_id: int = 0  # in transit from producer B to producer A
+    purchase_id: int = 0  # producer A's purchase from a farmer not on the register
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     job_id: int = 0  # a finished long job producer A asked for, with a result to download
@@ -68,6 +69,8 @@ def build(session) -> World:
                                code=lot.code, batch_id=lot.id, producer_id=grower_a.producer.id,
                                photo=PNG, photo_mime="image/png")
     shipment = transfers.ship(session, grower_b.user, b_batch, to=grower_a.producer.code, quantity_kg=1)
+    purchase = transfers.purchase(session, grower_a.user, transfers.PurchaseInput(
+        quantity_kg=5, seller_name="王五", town_code="640521104")).purchase
     users = {
         "producer_a": grower_a.user,
         "producer_b": grower_b.user,
@@ -87,4 +90,6 @@ def build(session) -> World:
     session.flush()
     session.commit()
     return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, shipment_id=shipment.id,
-                 users=users, tokens=tokens, job_id=job.id, report_version_id=version.id, case_id=case.id)
+    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, shipment_id=shipment.id,
+                 purchase_id=purchase.id, users=users, tokens=tokens, job_id=job.id, report_version_id=version.id,
+                 case_id=case.id)
