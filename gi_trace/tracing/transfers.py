@@ -26,6 +26,7 @@ from gi_trace.tracing import origin as origins
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import SHIPMENT_STATUSES, Batch, BatchLink, Event, Purchase, Shipment
 from gi_trace.tracing.services.batches import _check_lot, _new_code
+from gi_trace.tracing.services.gates import require_authorised
 from gi_trace.tracing.services.ledger import _append, _events, _flush, _op_time, _project, lock_batch, template_of
 from gi_trace.tracing.services.lineage_ops import _inherit
 from gi_trace.tracing.services.visibility import _get, _require_owner, _require_producer, batch_by_code
@@ -104,6 +105,8 @@ def ship(session: Session, user: User, batch: Batch, *, to: Any, quantity_kg: An
 def _ship(session: Session, user: User, batch: Batch, receiver: Producer, amount: float, when: datetime,
           offset: int, document: str, purchase_id: Optional[int] = None) -> Shipment:
     lock_batch(session, batch)
+    if purchase_id is None:  # the owner ships: the one gate for moving goods (a purchase gates its buyer)
+        require_authorised(session, batch.producer_id, session.get(Product, batch.product_id))
     if batch.is_withdrawn:
         raise Refused(_("Batch %(code)s has been withdrawn: it cannot be shipped.", code=batch.code),
                       field="batch", code="withdrawn")
@@ -177,6 +180,7 @@ def _receive(session: Session, user: User, shipment: Shipment, amount: float, wh
     session.refresh(shipment, with_for_update=True)
     _require_in_transit(shipment)
     product = session.get(Product, source.product_id)
+    require_authorised(session, shipment.to_party_id, product)  # a new batch: the same gate as opening one
     template = template_of(product)
     sender = session.get(Producer, shipment.from_party_id)
     receiver = session.get(Producer, shipment.to_party_id)
@@ -337,6 +341,7 @@ def purchase(session: Session, user: User, data: PurchaseInput) -> PurchaseResul
     else:
         slug = data.product if isinstance(data.product, str) and data.product else None
         product = get_product(session, slug) if slug else _default_product(session)
+    require_authorised(session, buyer_id, product)  # the purchase makes the buyer a batch: the one gate
     record = Purchase(buyer_id=buyer_id, seller_id=seller.id if seller else None, seller_name=name if seller is None
                       else "", town_code=town, quantity_kg=amount, grade=grade, price_yuan_per_kg=price,
                       purchased_at=when, utc_offset_min=offset, source_batch_id=source.id if source else None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import ProducerFactory, producer_user
+from tests.factories import ProducerFactory, authorised_producer, producer_user  # noqa: F401
 from tests.factories_tracing import Grower
 from tests.functional.test_tracing_api import bearer, post
 
@@ -16,9 +16,9 @@ def world(session):
     grower = Grower.make(session)
     grower.headers = bearer(session, grower.user)
     batch = grower.tested(session)
-    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     dealer_user = producer_user(dealer)
-    other = ProducerFactory(kind="processor", name="中宁杞韵食品有限公司")
+    other = authorised_producer(kind="processor", name="中宁杞韵食品有限公司")
     other_user = producer_user(other)
     world = {"grower": grower, "batch": batch.code, "dealer": dealer, "dealer_h": bearer(session, dealer_user),
              "other": other, "other_h": bearer(session, other_user)}

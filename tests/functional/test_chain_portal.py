@@ -5,7 +5,7 @@ from sqlmodel import select
 
 from gi_trace.tracing.models import Batch, Purchase, Shipment
 from tests.conftest import login
-from tests.factories import ProducerFactory, producer_user
+from tests.factories import ProducerFactory, authorised_producer, producer_user  # noqa: F401
 from tests.factories_tracing import Grower
 from tests.functional.test_tracing_portal_walk import _errors, _post
 
@@ -14,7 +14,7 @@ def test_ship_receive_and_reject_through_the_pages(client, session):
     grower = Grower.make(session)
     batch = grower.tested(session)
     grower.user.username = "grower1"
-    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     producer_user(dealer, "dealer1")
     code, dealer_code = batch.code, dealer.code
     session.commit()
@@ -55,7 +55,7 @@ def test_ship_receive_and_reject_through_the_pages(client, session):
 def test_purchase_form_finds_sellers_and_records_unregistered_farmers(client, session):
     grower = Grower.make(session)
     batch = grower.tested(session)
-    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     producer_user(dealer, "dealer2")
     grower_code, batch_code, grower_name = grower.producer.code, batch.code, grower.producer.name
     session.commit()
@@ -83,7 +83,7 @@ def test_purchases_upload_page_names_bad_rows_and_keeps_nothing(client, session)
     from tests.integration.test_chain_purchase_import import HEADER
     from tests.integration.test_registry_import import csv_bytes
 
-    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     producer_user(dealer, "dealer3")
     code = dealer.code
     session.commit()
@@ -116,7 +116,7 @@ def test_certificate_of_a_shipment_in_a6_print_view_and_pdf_with_a_qr_to_the_tra
     grower = Grower.make(session)
     batch = grower.tested(session)
     grower.user.username = "grower_cert"
-    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     shipment = transfers.ship(session, grower.user, batch, to=dealer.code, quantity_kg=20,
                               shipped_at="2025-08-10T10:00:00+08:00")
     shipment_id, code = shipment.id, batch.code

@@ -7,7 +7,7 @@ from sqlmodel import select
 from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
 from gi_trace.tracing import chain, lineage, services, transfers
 from gi_trace.tracing.models import BatchLink, Event, Shipment
-from tests.factories import ProducerFactory, producer_user
+from tests.factories import ProducerFactory, authorised_producer, producer_user
 from tests.factories_tracing import TESTED, Grower
 
 SHIP = "2025-08-10T10:00:00+08:00"
@@ -26,7 +26,7 @@ def grower(session):
 
 @pytest.fixture
 def dealer(session):
-    party = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行")
+    party = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     return party, producer_user(party)
 
 
@@ -97,7 +97,7 @@ def test_refusals_name_their_fields(session, grower, dealer):
 
 def test_receiving_refusals(session, grower, dealer):
     batch, shipment = shipped(session, grower, dealer, 100.0)
-    other = ProducerFactory(kind="processor")
+    other = authorised_producer(kind="processor")
     with pytest.raises(NotFound):
         transfers.incoming(session, producer_user(other), shipment.id)
     with pytest.raises(ValidationError) as more:
@@ -170,3 +170,18 @@ def test_shipments_are_listed_per_direction_and_status(session, grower, dealer):
         transfers.shipments_of(session, grower.user, "sideways")
     assert session.exec(select(Shipment)).one().status == "in_transit"
     assert TESTED  # the grower's batch was tested before it was shipped
+
+
+def test_a_party_not_authorised_cannot_receive_ship_or_buy(session, grower):
+    """The one authorisation gate applies to hand-overs: they create batches and move goods."""
+    unauthorised = ProducerFactory(kind="trader")
+    user = producer_user(unauthorised)
+    batch = grower.tested(session)
+    shipment = transfers.ship(session, grower.user, batch, to=unauthorised.code, quantity_kg=10, shipped_at=SHIP)
+    with pytest.raises(Refused) as refused:
+        transfers.receive(session, user, shipment, received_at=ARRIVE)
+    assert refused.value.code.startswith("authorisation_")
+    with pytest.raises(Refused):
+        transfers.purchase(session, user, transfers.PurchaseInput(quantity_kg=5, seller_name="王五",
+                                                                  town_code="640521104", purchased_at=ARRIVE))
+    assert shipment.status == "in_transit"

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from gi_trace.tracing.models import Purchase
 from gi_trace.tracing.purchase_import import import_purchases
-from tests.factories import ProducerFactory, producer_user
+from tests.factories import ProducerFactory, authorised_producer, producer_user  # noqa: F401
 from tests.factories_tracing import Grower
 from tests.integration.test_registry_import import csv_bytes, xlsx_bytes
 
@@ -22,7 +22,7 @@ def app_config(app_config):
 def day(session):
     grower = Grower.make(session)
     batch = grower.tested(session)
-    dealer = ProducerFactory(kind="trader")
+    dealer = authorised_producer(kind="trader")
     rows = [
         [dealer.code, grower.producer.code, "", "", "30", "2025-08-11 09:00", batch.code, "特级"],
         [dealer.code, "", "王五", "640521104", "25.5", "2025-08-11", "", ""],

@@ -4,7 +4,7 @@ Shipments between parties (ship → receive/reject), market purchases, and the o
 every made batch for the GI mark (gi_trace.tracing.origin).
 
 Revision ID: 5c469b5a6860
-Revises: b3f47ba4eab2
+Revises: d81f3b6c2a47
 Create Date: 2026-11-29 07:51:47.024079
 """
 from alembic import op
@@ -14,7 +14,7 @@ import gi_trace.types
 
 
 revision = '5c469b5a6860'
-down_revision = 'b3f47ba4eab2'
+down_revision = 'd81f3b6c2a47'
 branch_labels = None
 depends_on = None
 
