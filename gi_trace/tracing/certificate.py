@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
+from gi_trace import formatting
 from gi_trace.accounts.models import User
 from gi_trace.errors import NotFound, Refused
 from gi_trace.registry.models import Producer, Product, Region
@@ -140,7 +141,7 @@ def pdf(cert: Certificate) -> bytes:
     draw.text((A6_PX[0] // 2, y), "承诺达标合格证", font=title, fill=0, anchor="mt")
     y += round(title.size * 1.6)
     rows = [("产品名称", cert.product), ("数量（重量）", f"{cert.quantity_kg:g} 公斤"), ("生产者/销售者", cert.seller),
-            ("联系方式", cert.contact or "—"), ("产地", cert.origin), ("开具日期", cert.issued_on),
+            ("联系方式", cert.contact or "—"), ("产地", cert.origin), ("开具日期", formatting.day(cert.issued_on, "zh")),
             ("收货方", cert.buyer or "—"), ("追溯码", cert.display_code)]
     for label, value in rows:
         text = f"{label}：{value}"

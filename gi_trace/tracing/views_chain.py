@@ -246,6 +246,15 @@ def purchase_import():
                            columns=REQUIRED + OPTIONAL), status
 
 
+@bp.get("/purchases/import/template.csv")
+@access("producer")
+def purchase_import_template():
+    """The purchases file's header row, to fill in."""
+    header = ",".join(REQUIRED + OPTIONAL) + "\r\n"
+    return Response(header.encode("utf-8-sig"), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="purchases.csv"'})
+
+
 # --- 承诺达标合格证 -------------------------------------------------------------------------------
 
 def _certificate_page(cert: certificate.Certificate, pdf_url: str):

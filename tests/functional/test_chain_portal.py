@@ -123,7 +123,7 @@ def test_certificate_of_a_shipment_in_a6_print_view_and_pdf_with_a_qr_to_the_tra
     session.commit()
     login(client, "grower_cert")
     page = client.get(f"/shipments/{shipment_id}/certificate").get_data(as_text=True)
-    for fact in ("承诺达标合格证", "中宁枸杞", "20 公斤", grower.producer.name, "宁安镇", "2025-08-10",
+    for fact in ("承诺达标合格证", "中宁枸杞", "20 公斤", grower.producer.name, "宁安镇", "2025年8月10日",
                  "不使用禁用农药兽药、停用兽药和非法添加物", "■委托检测", "签名", "宁夏杞乡枸杞商行"):
         assert fact in page, fact
     pdf = client.get(f"/shipments/{shipment_id}/certificate.pdf")

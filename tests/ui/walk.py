@@ -34,12 +34,15 @@ PARAMS = {
     "version_id": lambda w: w.report_version_id,
     "case_id": lambda w: w.case_id,
     "ext": lambda w: "html",
+    "shipment_id": lambda w: w.shipment_id,
+    "purchase_id": lambda w: w.purchase_id,
 }
 
 # Not pages: machine formats, images, redirects.
 SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tracing.qr_svg",
                   "oversight_supervision.complaint_photo", "tracing.labels_zip", "oversight_report.annual_zip",
-                  "tracing.digital_link", "tracing.digital_link_serial", "registry.producer_search"}
+                  "tracing.digital_link", "tracing.digital_link_serial", "registry.producer_search",
+                  "chain.shipment_certificate_pdf", "chain.purchase_certificate_pdf", "chain.purchase_import_template"}
 
 # Exports whose column names are identifiers by design (import templates: the importer reads them).
 IDENTIFIER_HEADERS = ("/import/templates/",)

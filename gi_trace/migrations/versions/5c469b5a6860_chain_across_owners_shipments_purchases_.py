@@ -4,7 +4,7 @@ Shipments between parties (ship → receive/reject), market purchases, and the o
 every made batch for the GI mark (gi_trace.tracing.origin).
 
 Revision ID: 5c469b5a6860
-Revises: d81f3b6c2a47
+Revises: 95a8b67df273
 Create Date: 2026-11-29 07:51:47.024079
 """
 from alembic import op
@@ -14,7 +14,7 @@ import gi_trace.types
 
 
 revision = '5c469b5a6860'
-down_revision = 'd81f3b6c2a47'
+down_revision = '95a8b67df273'
 branch_labels = None
 depends_on = None
 
