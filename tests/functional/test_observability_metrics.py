@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from gi_trace.db import get_engine
 from tests.factories_scan import lot_from_tested_harvest
 
 TOKEN = "metrics-token-4f9a2c"
@@ -83,20 +84,27 @@ def test_a_forged_forwarded_for_does_not_make_a_remote_client_local(app_config):
     app = create_app({**app_config, "PROXY_HOPS": 1})
     client = app.test_client()
     forged = {"X-Forwarded-For": "127.0.0.1"}
-    assert client.get("/metrics", environ_base=REMOTE, headers=forged).status_code == 404
-    # A proxy on this machine passing on a remote client's request: loopback peer, but forwarded.
-    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
-    assert client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1, 127.0.0.1"}).status_code == 404
-    assert client.get("/metrics").status_code == 200  # the local scraper, straight to the app
+    try:
+        assert client.get("/metrics", environ_base=REMOTE, headers=forged).status_code == 404
+        # A proxy on this machine passing on a remote client's request: loopback peer, but forwarded.
+        assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+        assert client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1, 127.0.0.1"}).status_code == 404
+        assert client.get("/metrics").status_code == 200  # the local scraper, straight to the app
+    finally:
+        get_engine(app).dispose()  # the scrape read the job queue: close the pool's connection
 
 
 def test_without_a_configured_token_no_bearer_opens_it(app_config):
     from gi_trace import create_app
 
-    client = create_app({**app_config, "METRICS_TOKEN": ""}).test_client()
-    empty = client.get("/metrics", environ_base=REMOTE, headers={"Authorization": "Bearer "})
-    assert empty.status_code in (403, 404)
-    assert client.get("/metrics", environ_base=REMOTE).status_code == 404
+    app = create_app({**app_config, "METRICS_TOKEN": ""})
+    client = app.test_client()
+    try:
+        empty = client.get("/metrics", environ_base=REMOTE, headers={"Authorization": "Bearer "})
+        assert empty.status_code in (403, 404)
+        assert client.get("/metrics", environ_base=REMOTE).status_code == 404
+    finally:
+        get_engine(app).dispose()
 
 
 def test_writes_are_counted_when_they_commit_and_not_when_they_fail(client, session):
