@@ -90,6 +90,5 @@ def build(session) -> World:
     session.flush()
     session.commit()
     return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, shipment_id=shipment.id,
-    return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, shipment_id=shipment.id,
                  purchase_id=purchase.id, users=users, tokens=tokens, job_id=job.id, report_version_id=version.id,
                  case_id=case.id)
