@@ -416,14 +416,19 @@ def content_hash(figures: str, html_zh: str, html_en: str, pdf_zh: bytes, pdf_en
     return outer.hexdigest()
 
 
-def issue(session: Session, user: User, version: AnnualReport, *, today: date,
-          data: Optional[dict] = None) -> AnnualReport:
-    """Freeze a draft: compute the figures, render both languages and their PDFs, store them with the hash."""
+def check_issuable(user: User, version: AnnualReport) -> None:
+    """What issuing needs and can be checked at once: the user's scope, a draft, a document number."""
     _require_scope(user, version.county_code)
     if version.issued:
         raise Conflict(_("This version is already issued."))
     if not version.document_no:
         raise ValidationError(_("Give the document number before issuing."), field="document_no")
+
+
+def issue(session: Session, user: User, version: AnnualReport, *, today: date,
+          data: Optional[dict] = None) -> AnnualReport:
+    """Freeze a draft: compute the figures, render both languages and their PDFs, store them with the hash."""
+    check_issuable(user, version)
     version.dated = version.dated or today
     version.status = "issued"
     data = data or build_for(session, version, today=today)

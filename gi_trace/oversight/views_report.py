@@ -10,6 +10,7 @@ from wtforms import BooleanField, DateField, FloatField, StringField, TextAreaFi
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalV
 
+from gi_trace import jobs
 from gi_trace.access import access, actor
 from gi_trace.db import fail, get_session
 from gi_trace.errors import DomainError
@@ -19,6 +20,7 @@ from gi_trace.oversight import dashboard as d
 from gi_trace.oversight import enforcement as enf
 from gi_trace.oversight import report as rep
 from gi_trace.oversight import report_document as doc
+from gi_trace.oversight.tasks import ISSUE_REPORT
 from gi_trace.registry.services import list_products
 from gi_trace.timeutil import local_today
 from gi_trace.web.forms import attempt
@@ -166,15 +168,18 @@ def issue(version_id: int):
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("oversight_report.version", version_id=item.id))
     try:
-        doc.issue(session, user, item, today=local_today())
+        doc.check_issuable(user, item)
     except DomainError as exc:
         fail()
         if exc.status in (403, 404):
             raise
         flash(exc.message, "error")
         return redirect(url_for("oversight_report.version", version_id=item.id))
-    flash(_("Version %(n)s issued.", n=item.version), "success")
-    return redirect(url_for("oversight_report.version", version_id=item.id))
+    back = url_for("oversight_report.version", version_id=item.id)
+    job = jobs.start(session, ISSUE_REPORT, user.id, {"version_id": item.id, "back_url": back}, total=1)
+    flash(_("Version %(n)s is being issued; the PDF can be downloaded here when it is ready.", n=item.version),
+          "success")
+    return redirect(url_for("jobs.progress", job_id=job.id))
 
 
 @bp.get("/reports/<int:version_id>/report.<ext>")

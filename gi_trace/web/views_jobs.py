@@ -43,8 +43,10 @@ def progress(job_id: int):
         return job_json(job)
     status_text = {"queued": _("Waiting to start."), "running": _("Working on it: this page updates itself."),
                    "done": _("Ready."), "failed": _("This job failed.")}[job.status]
+    back = (job.params or {}).get("back_url") or ""
+    back = back if back.startswith("/") and not back.startswith("//") else ""  # a path of this site only
     return render_template("jobs/progress.html", job=job, running=job.status in ("queued", "running"),
-                           label=job_label(job.kind), status_text=status_text)
+                           label=job_label(job.kind), status_text=status_text, back_url=back)
 
 
 @bp.get("/jobs/<int:job_id>/result")

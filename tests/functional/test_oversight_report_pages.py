@@ -102,8 +102,22 @@ def test_draft_written_saved_issued_and_served_as_stored(client, register, sessi
     assert saved.status_code == 302
     draft_html = client.get(page + "/report.html").get_data(as_text=True)
     assert "草稿" in draft_html and "溯源覆盖面仍然不足。" in draft_html and "2026年1月20日" in draft_html
-    assert client.post(page + "/issue", data={"csrf_token": token}).status_code == 302
+    # issuing is a background job: the page answers at once with the job's progress page
+    queued = client.post(page + "/issue", data={"csrf_token": token})
+    assert queued.status_code == 302 and "/jobs/" in queued.headers["Location"]
+    progress = queued.headers["Location"]
+    waiting = client.get(progress).get_data(as_text=True)
+    assert "印发年度报告" in waiting and progress + "/result" not in waiting
+    assert "草稿" in client.get(page).get_data(as_text=True)  # nothing is issued before the job runs
+    from gi_trace import jobs
+
+    jobs.drain()
+    ready = client.get(progress).get_data(as_text=True)
+    assert progress + "/result" in ready and f'href="{page}"' in ready  # the download and the way back
+    pdf = client.get(progress + "/result")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     issued = client.get(page + "/report.pdf")
+    assert pdf.data == issued.data
     assert issued.status_code == 200 and issued.data.startswith(b"%PDF") and issued.headers["X-Report-SHA256"]
     english = client.get(page + "/report.html?lang=en").get_data(as_text=True)
     assert "Overall situation" in english and "Issued" in english
