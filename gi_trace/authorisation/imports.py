@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
-from gi_trace.authorisation.services import DecisionInput, check_decision
+from gi_trace.authorisation.services import DecisionInput, check_decision, check_evidence
 from gi_trace.errors import DomainError
 from gi_trace.registry import imports
 from gi_trace.registry.imports.base import Progress, _Importer
 from gi_trace.registry.imports.cells import _Bad, _iso_date, _text
-from gi_trace.registry.models import Product, ProductTown
+from gi_trace.registry.models import Plot, Producer, Product, ProductTown
 
-COLUMNS = (("producer", "product", "action", "effective_date", "reference_no", "reason"), ("valid_until",))
+COLUMNS = (("producer", "product", "action", "effective_date", "reference_no", "reason"), ("valid_until", "sources"))
 ACTION_ALIASES = {"申请": "apply", "批准": "approve", "驳回": "reject", "暂停": "suspend", "恢复": "reinstate",
                   "撤销": "revoke"}
 
@@ -49,6 +49,13 @@ class _DecisionImporter(_Importer):
         self.towns: dict[int, set[str]] = {}
         for product_id, town in self.session.execute(select(ProductTown.product_id, ProductTown.town_code)):
             self.towns.setdefault(product_id, set()).add(town)
+        # An imported approval needs the same evidence as one decided on the page: a grower's plot inside
+        # the protected towns, or a processor's or trader's declared sources (check_evidence).
+        self.kinds = dict(self.session.execute(select(Producer.id, Producer.kind)).all())
+        self.names = dict(self.session.execute(select(Producer.id, Producer.name)).all())
+        self.plot_towns: dict[int, set[str]] = {}
+        for producer_id, town in self.session.execute(select(Plot.producer_id, Plot.town_code)):
+            self.plot_towns.setdefault(producer_id, set()).add(town)
         table = AuthorisationDecision.__table__
         self.history: dict[tuple[int, int], list] = {}
         self.identical: set[tuple] = set()
@@ -85,8 +92,8 @@ class _DecisionImporter(_Importer):
                                         action=cells["action"], actions=", ".join(rules.ACTIONS)))
             bad = True
         effective = valid_until = None
-        reference_no = reason = ""
-        for column in ("effective_date", "valid_until", "reference_no", "reason"):
+        reference_no = reason = sources = ""
+        for column in ("effective_date", "valid_until", "reference_no", "reason", "sources"):
             try:
                 if column == "effective_date":
                     effective = _iso_date(cells["effective_date"], column)
@@ -94,6 +101,8 @@ class _DecisionImporter(_Importer):
                     valid_until = _iso_date(cells.get("valid_until", ""), column, required=False)
                 elif column == "reference_no":
                     reference_no = _text(cells["reference_no"], column, 64)
+                elif column == "sources":
+                    sources = _text(cells.get("sources", ""), column, 1000)
                 else:
                     reason = _text(cells["reason"], column, 1000)
             except _Bad as exc:
@@ -116,11 +125,15 @@ class _DecisionImporter(_Importer):
         producer = SimpleNamespace(id=producer_id, county_code=county, town_code=town)
         existing = self.history.setdefault((producer_id, product.id), [])
         data = DecisionInput(action=action, effective_date=effective, reference_no=reference_no,
-                             valid_until=valid_until, reason=reason)
+                             valid_until=valid_until, reason=reason, sources=sources)
+        towns = self.towns.get(product.id, set())
         try:
-            check_decision(self.actor, producer, product, self.towns.get(product.id, set()), existing, data)
+            check_decision(self.actor, producer, product, towns, existing, data)
+            check_evidence(SimpleNamespace(kind=self.kinds.get(producer_id), name=self.names.get(producer_id, "")),
+                           product, towns, self.plot_towns.get(producer_id, set()), data)
         except DomainError as exc:
-            column = exc.field if exc.field in COLUMNS[0] + ("valid_until",) else "action"
+            column = exc.field if exc.field in COLUMNS[0] + COLUMNS[1] else "action"
+            column = {"plots": "producer", "sources": "sources"}.get(exc.field or "", column)
             self.error(row, column, exc.message)
             return
         existing.append(_PendingDecision(self.next_id, action, effective, valid_until, reference_no, reason))
@@ -130,7 +143,7 @@ class _DecisionImporter(_Importer):
             "effective_date": effective,
             "reference_no": reference_no, "valid_until": valid_until, "reason": reason,
             "decided_by": getattr(self.user, "id", None), "recorded_at": self.now, "source": "import",
-            "inspection_id": None,
+            "inspection_id": None, "sources": sources,
         })
 
     def finish(self) -> None:

@@ -85,8 +85,8 @@ def test_xlsx_numbers_and_dates_are_read_as_the_user_typed_them(session):
     rows = [[WORKED_EXAMPLE, "", "红宝", "enterprise", 640521, 640521100, GOJI]]
     result = import_file(session, "producers", xlsx_bytes(PRODUCER_HEADER, rows), filename="p.xlsx")
     assert result.errors == [] and result.inserted == 1
-    header = ["producer", "product", "action", "effective_date", "reference_no", "reason", "valid_until"]
-    rows = [[WORKED_EXAMPLE, GOJI, "approve", date(2024, 3, 1), "REF-1", None, date(2026, 12, 31)]]
+    header = ["producer", "product", "action", "effective_date", "reference_no", "reason", "valid_until", "sources"]
+    rows = [[WORKED_EXAMPLE, GOJI, "approve", date(2024, 3, 1), "REF-1", None, date(2026, 12, 31), "宁安镇农户"]]
     result = import_file(session, "authorisations", xlsx_bytes(header, rows), filename="a.xlsx")
     assert result.errors == [] and result.inserted == 1
     decision = session.exec(select(AuthorisationDecision)).one()
@@ -343,6 +343,13 @@ def test_county_regulator_cannot_import_city_totals(session):
 DECISION_HEADER = ["producer", "product", "action", "effective_date", "reference_no", "reason", "valid_until"]
 
 
+def grower(**fields):
+    """A cooperative with a plot in its own town (an approval's evidence, see check_evidence)."""
+    producer = factories.ProducerFactory(**fields)
+    factories.PlotFactory(producer_id=producer.id, town_code=producer.town_code)
+    return producer
+
+
 def decision_rows(code):
     return [[code, GOJI, "apply", "2023-01-05", "", "", ""],
             [code, GOJI, "approve", "2023-03-01", "中宁地标许字〔2023〕1号", "", "2026-02-28"],
@@ -352,7 +359,7 @@ def decision_rows(code):
 
 @pytest.mark.parametrize("fmt", ["csv", "csv-bom", "xlsx"])
 def test_decisions_import_in_every_format(session, fmt):
-    producer = factories.ProducerFactory()
+    producer = grower()
     rows = decision_rows(producer.uscc)
     data = xlsx_bytes(DECISION_HEADER, rows) if fmt == "xlsx" else csv_bytes(DECISION_HEADER, rows,
                                                                             bom=fmt == "csv-bom")
@@ -370,7 +377,7 @@ def test_decisions_import_in_every_format(session, fmt):
 
 
 def test_decision_reimport_skips_identical_rows_and_applies_new_ones_after_them(session):
-    producer = factories.ProducerFactory()
+    producer = grower()
     rows = decision_rows(producer.uscc)
     import_file(session, "authorisations", csv_bytes(DECISION_HEADER, rows[:2]), filename="a.csv")
     session.commit()
@@ -382,7 +389,7 @@ def test_decision_reimport_skips_identical_rows_and_applies_new_ones_after_them(
 
 
 def test_same_day_decision_in_the_file_applies_after_the_recorded_one(session):
-    producer = factories.ProducerFactory()
+    producer = grower()
     factories.DecisionFactory(producer_id=producer.id, effective_date=date(2024, 1, 1))  # approve
     rows = [[producer.uscc, GOJI, "suspend", "2024-01-01", "", "标签不合格", ""]]
     result = import_file(session, "authorisations", csv_bytes(DECISION_HEADER, rows), filename="a.csv")
@@ -390,8 +397,8 @@ def test_same_day_decision_in_the_file_applies_after_the_recorded_one(session):
 
 
 def test_approval_outside_the_protected_area_is_a_row_error(session):
-    outside = factories.ProducerFactory(town_code="640521206")  # 太阳梁乡: in 中宁县 but not protected
-    inside = factories.ProducerFactory()
+    outside = grower(town_code="640521206")  # 太阳梁乡: in 中宁县 but not protected
+    inside = grower()
     rows = [[inside.uscc, GOJI, "approve", "2024-01-01", "REF-1", "", ""],
             [outside.uscc, GOJI, "approve", "2024-01-01", "REF-2", "", ""]]
     result = import_file(session, "authorisations", csv_bytes(DECISION_HEADER, rows), filename="a.csv")
@@ -401,7 +408,7 @@ def test_approval_outside_the_protected_area_is_a_row_error(session):
 
 
 def test_impossible_transitions_and_missing_reasons_are_row_errors(session):
-    a, b, c = factories.ProducerFactory(), factories.ProducerFactory(), factories.ProducerFactory()
+    a, b, c = grower(), grower(), grower()
     rows = [[a.uscc, GOJI, "reinstate", "2024-01-01", "", "", ""],       # 2: nothing to reinstate
             [b.uscc, GOJI, "approve", "2024-01-01", "REF-9", "", ""],    # 3: fine
             [b.uscc, GOJI, "revoke", "2024-02-01", "", "", ""],          # 4: a revocation needs a reason
@@ -426,7 +433,7 @@ def test_county_regulator_cannot_import_decisions_for_another_county(session):
 
 
 def test_valid_until_column_is_optional(session):
-    producer = factories.ProducerFactory()
+    producer = grower()
     header = DECISION_HEADER[:-1]
     rows = [[producer.uscc, GOJI, "approve", "2024-01-01", "REF", ""]]
     result = import_file(session, "authorisations", csv_bytes(header, rows), filename="a.csv")
@@ -475,3 +482,27 @@ def test_rows_written_by_someone_else_meanwhile_give_a_conflict_not_a_crash(sess
                     progress=meanwhile)
     session.rollback()
     assert count(session, Producer) == 0
+
+
+def test_imported_approval_needs_the_same_evidence_as_one_decided_on_the_page(session):
+    # A cooperative (a grower) without a plot in the protected towns cannot be approved by import either;
+    # a processor without one needs its declared sources; nothing of the file is written.
+    grower = factories.ProducerFactory()
+    processor = factories.ProducerFactory(kind="enterprise")
+    with_plot = factories.ProducerFactory()
+    factories.PlotFactory(producer_id=with_plot.id)
+    header = DECISION_HEADER + ["sources"]
+    rows = [[with_plot.uscc, GOJI, "approve", "2024-01-01", "REF-1", "", "", ""],
+            [grower.uscc, GOJI, "approve", "2024-01-01", "REF-2", "", "", ""],
+            [processor.uscc, GOJI, "approve", "2024-01-01", "REF-3", "", "", ""]]
+    result = import_file(session, "authorisations", csv_bytes(header, rows), filename="a.csv")
+    assert problems(result) == {(3, "producer"), (4, "sources")}
+    assert "plot" in result.errors[0].message and result.inserted == 0
+    assert count(session, AuthorisationDecision) == 0
+    rows[1] = [with_plot.uscc, GOJI, "suspend", "2024-02-01", "", "抽检不合格", "", ""]
+    rows[2][-1] = "宁安镇合作社收购，鸣沙镇农户"
+    result = import_file(session, "authorisations", csv_bytes(header, rows), filename="a.csv")
+    assert result.errors == [] and result.inserted == 3
+    stored = session.exec(select(AuthorisationDecision).where(
+        AuthorisationDecision.producer_id == processor.id)).one()
+    assert stored.sources == "宁安镇合作社收购，鸣沙镇农户"

@@ -84,6 +84,7 @@ def test_dry_run_writes_nothing(runner, session, tmp_path):
 
 def test_as_user_records_who_decided_and_limits_the_county(runner, session, tmp_path):
     producer = factories.ProducerFactory()
+    factories.PlotFactory(producer_id=producer.id)  # a grower's evidence for the approval
     factories.UserFactory(username="zn", role="regulator", county_code="640521")
     factories.UserFactory(username="hy", role="regulator", county_code="640522")
     session.commit()
