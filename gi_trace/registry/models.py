@@ -109,6 +109,10 @@ class Producer(SQLModel, table=True):
     # On the register from / until (a year's denominators count only producers registered on its date).
     registered_on: Optional[date] = Field(default=None, index=True)
     deregistered_on: Optional[date] = None
+    # Who took the producer off the register, why and when that was recorded (the page's deregistration).
+    deregistered_by: Optional[int] = None  # user id (see uscc_warning_accepted_by)
+    deregistration_reason: str = Field(default="", max_length=500)
+    deregistration_recorded_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: Optional[int] = None  # user id (see uscc_warning_accepted_by)
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from gi_trace import formatting
 from gi_trace.accounts.models import User
-from gi_trace.errors import Forbidden, NotFound, ValidationError
+from gi_trace.errors import Conflict, Forbidden, NotFound, ValidationError
 from gi_trace.registry.models import (
     PRODUCER_KINDS,
     PRODUCT_KINDS,
@@ -28,6 +28,7 @@ from gi_trace.registry.models import (
 )
 from gi_trace.registry.uscc import check_uscc
 from gi_trace.timeutil import local_today
+from gi_trace.types import utcnow
 
 
 def get_product(session: Session, slug: str) -> Product:
@@ -240,6 +241,35 @@ def add_plot(session: Session, user: User, producer: Producer, *, town_code: str
     session.add(plot)
     session.flush()
     return plot
+
+
+def deregister(session: Session, user: User, producer: Producer, *, on: Optional[date], reason: str) -> Producer:
+    """Take a producer off the register from a date (it closed, merged, stopped growing): it stays in the
+    figures of the years it was registered and leaves the denominators after that date. Once recorded,
+    a deregistration is not changed here; who did it, why and when are kept."""
+    _require_can_edit(user, producer)
+    reason = (reason or "").strip()
+    if on is None:
+        raise ValidationError(_("Give the date the producer leaves the register."), field="deregistered_on")
+    if not reason:
+        raise ValidationError(_("Give the reason for deregistering the producer."), field="reason")
+    if len(reason) > 500:
+        raise ValidationError(_("Longer than %(n)s characters.", n=500), field="reason")
+    if producer.deregistered_on is not None:
+        raise Conflict(_("%(name)s left the register on %(date)s already.", name=producer.name,
+                         date=formatting.day(producer.deregistered_on)))
+    if producer.registered_on is not None and on < producer.registered_on:
+        raise ValidationError(_("The producer was registered on %(date)s; it cannot leave the register before.",
+                                date=formatting.day(producer.registered_on)), field="deregistered_on")
+    if on > local_today():
+        raise ValidationError(_("The date cannot be in the future."), field="deregistered_on")
+    producer.deregistered_on = on
+    producer.deregistered_by = user.id
+    producer.deregistration_reason = reason
+    producer.deregistration_recorded_at = utcnow()
+    session.add(producer)
+    session.flush()
+    return producer
 
 
 def add_trademark(session: Session, user: User, producer: Producer, name: str, registration_no: str = "") -> Trademark:

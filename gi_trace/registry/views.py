@@ -80,6 +80,11 @@ class PlotForm(FlaskForm):
     longitude = FloatField(_l("Longitude"), validators=[OptionalValue(), NumberRange(min=-180, max=180)])
 
 
+class DeregisterForm(FlaskForm):
+    deregistered_on = DateField(_l("Off the register from"), validators=[DataRequired()])
+    reason = StringField(_l("Reason (closed, merged, stopped growing…)"), validators=[DataRequired(), Length(max=500)])
+
+
 class TrademarkForm(FlaskForm):
     name = StringField(_l("Trademark"), validators=[DataRequired(), Length(max=100)])
     registration_no = StringField(_l("Registration number"), validators=[Length(max=64)])
@@ -196,6 +201,8 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
         if "plot" not in forms:
             forms["plot"] = PlotForm(prefix="plot", formdata=None, town_code=producer.town_code)
         forms["plot"].town_code.choices = town_choices(session)
+        if "deregister" not in forms and producer.deregistered_on is None:
+            forms["deregister"] = DeregisterForm(prefix="dereg", formdata=None)
         if "trademark" not in forms:
             forms["trademark"] = TrademarkForm(prefix="tm", formdata=None)
         if "prefix" not in forms:
@@ -339,6 +346,17 @@ def add_plot(producer_id: int):
                           cultivar=form.cultivar.data or "", name=form.name.data or "",
                           latitude=form.latitude.data, longitude=form.longitude.data)
     return _add(producer_id, "plot", form, save, "area_mu", _("Plot added."))
+
+
+@bp.post("/producers/<int:producer_id>/deregister")
+@access(*REGULATORS)
+def deregister(producer_id: int):
+    """Take a producer off the register from a date, with the reason."""
+    form = DeregisterForm(prefix="dereg")
+
+    def save(session, producer):
+        services.deregister(session, actor(), producer, on=form.deregistered_on.data, reason=form.reason.data)
+    return _add(producer_id, "deregister", form, save, "reason", _("The producer has been taken off the register."))
 
 
 @bp.post("/producers/<int:producer_id>/trademarks")

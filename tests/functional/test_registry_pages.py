@@ -269,3 +269,50 @@ def test_edit_form_of_goji_shows_its_protected_towns_and_keeps_its_templates(cli
     session.expire_all()
     goji = factories.goji()
     assert goji.max_dried_yield_kg_per_mu == 380 and goji.stage_template == stages
+
+
+def test_deregistration_on_the_producer_page_records_who_why_and_leaves_later_counts(client, session):
+    from datetime import date
+
+    producer = factories.ProducerFactory(name="歇业合作社", registered_on=date(2020, 1, 1))
+    other_county = factories.ProducerFactory(county_code="640522", town_code="640522100")
+    zn = factories.UserFactory(username="zn", role="regulator", county_code="640521")
+    session.commit()
+    login(client, "zn")
+    page = f"/producers/{producer.id}"
+    token = csrf_token(client, page)
+    # errors beside the fields, nothing recorded
+    bad = client.post(page + "/deregister", data={"dereg-csrf_token": token, "dereg-deregistered_on": "2019-12-31",
+                                                   "dereg-reason": "歇业"})
+    assert bad.status_code == 422
+    assert _has_error_beside(bad.get_data(as_text=True), "dereg-deregistered_on")
+    missing = client.post(page + "/deregister", data={"dereg-csrf_token": token,
+                                                       "dereg-deregistered_on": "2025-06-30", "dereg-reason": ""})
+    assert missing.status_code == 422 and _has_error_beside(missing.get_data(as_text=True), "dereg-reason")
+    session.expire_all()
+    assert session.get(Producer, producer.id).deregistered_on is None
+    # another county's producer: not this regulator's to change
+    assert client.post(f"/producers/{other_county.id}/deregister", data={
+        "dereg-csrf_token": token, "dereg-deregistered_on": "2025-06-30", "dereg-reason": "歇业"}).status_code == 404
+    done = client.post(page + "/deregister", data={"dereg-csrf_token": token,
+                                                    "dereg-deregistered_on": "2025-06-30", "dereg-reason": "歇业注销"})
+    assert done.status_code == 302
+    session.expire_all()
+    stored = session.get(Producer, producer.id)
+    assert stored.deregistered_on == date(2025, 6, 30) and stored.deregistered_by == zn.id
+    assert stored.deregistration_reason == "歇业注销" and stored.deregistration_recorded_at is not None
+    html = client.get(page).get_data(as_text=True)
+    assert "2025年6月30日" in html and "歇业注销" in html and "dereg-reason" not in html  # no second form
+    # a second deregistration is refused and the first one stands
+    again = client.post(page + "/deregister", data={"dereg-csrf_token": token,
+                                                     "dereg-deregistered_on": "2025-07-01", "dereg-reason": "x"})
+    assert again.status_code in (409, 422)
+    session.expire_all()
+    assert session.get(Producer, producer.id).deregistered_on == date(2025, 6, 30)
+    # the denominators: counted on 2025-06-29, not from 2025-06-30
+    from sqlalchemy import func
+
+    from gi_trace.oversight.compliance.queries import on_register
+    counted = lambda day: session.execute(select(func.count()).select_from(Producer.__table__).where(  # noqa: E731
+        on_register(day), Producer.__table__.c.id == producer.id)).scalar_one()
+    assert (counted(date(2025, 6, 29)), counted(date(2025, 6, 30))) == (1, 0)
