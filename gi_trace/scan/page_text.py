@@ -6,7 +6,7 @@ decide. Values typed by producers stay plain text here and are escaped by Jinja.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from flask import current_app
@@ -16,7 +16,7 @@ from markupsafe import Markup
 from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
-from gi_trace.scan import read_path
+from gi_trace.scan import read_path, verdict
 from gi_trace.scan.complaints import category_label
 from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.services import ScanCount
@@ -37,8 +37,22 @@ def texts(locale: str) -> SimpleNamespace:
     t = SimpleNamespace(
         english=locale == "en",
         genuine=_("Genuine GI-traced product"),
+        headlines={
+            verdict.SELLABLE: "✔ " + _("Genuine GI-traced product"),  # the one green headline
+            verdict.NOT_GI: "✘ " + _("Not to be sold as a GI product"),
+            verdict.RECALLED: "✘ " + _("Recalled: do not eat or sell"),
+            verdict.SUSPICIOUS: "⚠ " + _("Check this package before you trust it"),
+        },
+        test_failed_items=_("The quality test failed: %(items)s."),
+        test_ungraded=_("The quality test found the goji below the lowest grade, so it may not carry the GI mark."),
+        test_report=_("Test report %(no)s"),
+        cleared=_("Passed on re-test (first test failed: %(items)s)"),
+        cleared_plain=_("Passed on re-test (the first test failed)"),
+        cleared_reports=_("Re-test report %(no)s; first test report %(earlier)s"),
+        cleared_by=_("Failure cleared by: %(by)s"),
+        record_broken_reason=_("The record does not verify: an entry has been changed or removed since it was "
+                               "recorded."),
         not_authorised=_("The producer may not use the GI mark for this product"),
-        not_passed=_("Registered trace code: this batch has not passed its quality test"),
         trace_code=_("Trace code"),
         package_no=_("package No. %(n)s"),
         today=_("Today (%(date)s)"),
@@ -86,7 +100,6 @@ def texts(locale: str) -> SimpleNamespace:
         household=_("Household"),
         unregistered_grower=_("Grower not on the register (origin declared)"),
         households=_("%(n)s households"),
-        not_gi=_("Registered trace code: this product may not carry the GI mark"),
         origin_declared=_("Part of this product was bought from growers who are not registered: its origin is "
                           "declared, not verified, so it may not carry the GI mark."),
         origin_outside=_("Part of this product was not harvested in the protected towns, so it may not carry the "
@@ -172,10 +185,10 @@ def history_html(t: SimpleNamespace, record: dict) -> Markup:
 class View:
     """The trace page as strings (escaped by the template)."""
 
-    ok: bool
+    ok: bool  # the headline is green (verdict "sellable"); when False nothing below it is green
     headline: str
     code_line: str  # after the code: the package number of a unit code
-    status: list  # [(label, state, text)]
+    status: list  # [(label, css class, text)]
     alerts: list  # [(css class, text)]
     scans_line: str
     product: str
@@ -187,6 +200,12 @@ class View:
     verifies: bool
     chain_line: str
     gi_mark: bool = True  # False when some kilograms' origin is not verified: the page shows no GI mark
+    state: str = verdict.SELLABLE  # scan.verdict state
+    tone: str = "ok"  # the headline's css class: ok (green), bad (red), warn (amber)
+    test_lines: list = field(default_factory=list)  # what the tests say, under the headline
+
+
+_TONE_CLASS = {"green": "ok", "red": "bad", "amber": "warn"}
 
 
 def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
@@ -195,41 +214,78 @@ def _status_text(t: SimpleNamespace, status: rules.Status) -> str:
     return text % {"date": _day(since, t.english)} if "%(date)s" in text else text
 
 
-def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_display: str, first_scanned: str,
-          verifies: bool, entries: int) -> View:
-    """Turn the live facts, the record's chain check (stored or just made) and the scan count into what the
-    template prints, in order (the record's timeline and sources come as HTML: `history_html`)."""
+def _items(t: SimpleNamespace, items) -> str:
+    return ("; " if t.english else "；").join(items)
+
+
+def test_lines(t: SimpleNamespace, test: verdict.TestEvidence) -> list[str]:
+    """What the tests say beside the verdict: a failure with its items, or a cleared failure with both reports."""
+    lines = []
+    if test.state == "cleared":
+        lines.append(t.cleared % {"items": _items(t, test.earlier_failures)} if test.earlier_failures
+                     else t.cleared_plain)
+        if test.report_no or test.earlier_report_no:
+            lines.append(t.cleared_reports % {"no": test.report_no or "—", "earlier": test.earlier_report_no or "—"})
+        if test.cleared_by and test.cleared_by not in ("retest", "re-test", "test"):
+            lines.append(t.cleared_by % {"by": test.cleared_by})
+    elif test.state in ("failed", "ungraded") and test.report_no:
+        lines.append(t.test_report % {"no": test.report_no})
+    return lines
+
+
+def reason_lines(t: SimpleNamespace, page: read_path.TracePage, found: verdict.Verdict) -> list[tuple[str, str]]:
+    """(css class, sentence) for each reason of the verdict, in its order."""
     b = page.batch
     english = t.english
     st, sm = page.status_today, page.status_made
-    authorised = st.in_force and sm.in_force
-    ok = page.genuine and page.passed_test
-    if ok or not authorised or page.origin_verified:
-        headline = ("✔ " + t.genuine) if ok else ("⚠ " + (t.not_authorised if not authorised else t.not_passed))
-    else:
-        headline = "⚠ " + t.not_gi
+    made = _day(page.made_on, english)
+    lines: list[tuple[str, str]] = []
+    for reason in found.reasons:
+        if reason == verdict.NOT_AUTHORISED_TODAY:
+            if st.state in (rules.REVOKED, rules.SUSPENDED):
+                warning = t.revoked_warning if st.state == rules.REVOKED else t.suspended_warning
+                text = warning % {"date": _day(st.since, english)}
+                if sm.in_force:
+                    text += " " + t.made_while_authorised % {"date": made}
+            else:
+                text = t.not_authorised
+            lines.append(("alert", text))
+        elif reason == verdict.NOT_AUTHORISED_MADE:
+            lines.append(("alert", t.made_unauthorised % {"date": made,
+                                                         "state": t.state_labels.get(sm.state, sm.state)}))
+        elif reason in (verdict.ORIGIN_DECLARED, verdict.ORIGIN_OUTSIDE):
+            text = t.origin_declared if reason == verdict.ORIGIN_DECLARED else t.origin_outside
+            if page.origin_break and page.origin_break != b.code:
+                text += " " + t.origin_break % {"code": page.origin_break}
+            lines.append(("alert", text))
+        elif reason == verdict.TEST_FAILED:
+            failures = found.test.failures if found.test else ()
+            lines.append(("alert", t.test_failed_items % {"items": _items(t, failures)} if failures
+                          else t.test_failed))
+        elif reason == verdict.TEST_UNGRADED:
+            lines.append(("alert", t.test_ungraded))
+        elif reason == verdict.UNTESTED:
+            lines.append(("alert", t.untested))
+        elif reason == verdict.RECORD_BROKEN:
+            lines.append(("alert", t.record_broken_reason))
+    return lines
+
+
+def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_display: str, first_scanned: str,
+          verifies: bool, entries: int, found: verdict.Verdict) -> View:
+    """Turn the live facts, the verdict (scan.verdict), the record's chain check (stored or just made) and the
+    scan count into what the template prints, in order (the record's timeline and sources come as HTML:
+    `history_html`). Below a headline that is not green, nothing is printed as reassurance."""
+    b = page.batch
+    english = t.english
+    ok = found.green
+    st, sm = page.status_today, page.status_made
     code_line = (" · " + t.package_no % {"n": page.serial}) if page.kind == "unit" else ""
     made = _day(page.made_on, english)
-    status = [(t.today % {"date": _day(page.today, english)}, st.state, _status_text(t, st)),
-              (t.made % {"date": made}, sm.state, _status_text(t, sm))]
-    alerts: list[tuple[str, str]] = []
-    if st.state in (rules.REVOKED, rules.SUSPENDED):
-        warning = t.revoked_warning if st.state == rules.REVOKED else t.suspended_warning
-        text = warning % {"date": _day(st.since, english)}
-        if sm.in_force:
-            text += " " + t.made_while_authorised % {"date": made}
-        alerts.append(("alert", text))
-    if not sm.in_force:
-        alerts.append(("alert", t.made_unauthorised % {"date": made, "state": t.state_labels.get(sm.state, sm.state)}))
-    if not page.origin_verified:
-        text = t.origin_declared if page.origin_state == "declared" else t.origin_outside
-        if page.origin_break and page.origin_break != b.code:
-            text += " " + t.origin_break % {"code": page.origin_break}
-        alerts.append(("alert", text))
-    if b.test_state == "failed":
-        alerts.append(("alert", t.test_failed))
-    elif b.test_state != "passed":
-        alerts.append(("note", t.untested))
+    status = [(t.today % {"date": _day(page.today, english)}, f"s-{st.state}" if ok else "s-neutral",
+               _status_text(t, st)),
+              (t.made % {"date": made}, f"s-{sm.state}" if ok else "s-neutral", _status_text(t, sm))]
+    alerts = reason_lines(t, page, found)
     if scan.flagged:  # raised on distinct networks or days, never on repeated scans from one network
         seen = t.unit_seen if page.kind == "unit" else t.batch_seen
         alerts.append(("caution", seen % {"n": scan.networks, "date": first_scanned}))
@@ -247,8 +303,13 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
     origin = read_path._name(b.origin_zh, b.origin_en, english) or read_path._name(b.ptown_zh, b.ptown_en, english)
     county = read_path._name(b.county_zh, b.county_en, english)
     origin_line = f"{t.origin}{t.colon}{origin}" + ((", " if english else "，") + county if county else "")
-    chain_line = ("✔ " + t.verifies % {"n": entries}) if verifies else ("✘ " + t.broken)
-    return View(ok=ok, headline=headline, code_line=code_line, status=status, alerts=alerts, scans_line=scans_line,
-                product=read_path._name(b.product_zh, b.product_en, english), marks_trademark=b.trademark_name or "",
-                product_line=" · ".join(details), producer=b.producer_name, producer_id_line=producer_id_line,
-                origin_line=origin_line, verifies=verifies, chain_line=chain_line, gi_mark=page.origin_verified)
+    if not verifies:
+        chain_line = "✘ " + t.broken
+    else:  # a sealed record of a product that may not be sold is no reassurance: no tick
+        chain_line = (("✔ " if ok else "") + t.verifies % {"n": entries})
+    return View(ok=ok, headline=t.headlines[found.state], code_line=code_line, status=status, alerts=alerts,
+                scans_line=scans_line, product=read_path._name(b.product_zh, b.product_en, english),
+                marks_trademark=b.trademark_name or "", product_line=" · ".join(details), producer=b.producer_name,
+                producer_id_line=producer_id_line, origin_line=origin_line, verifies=verifies, chain_line=chain_line,
+                gi_mark=page.origin_verified, state=found.state, tone=_TONE_CLASS[found.tone],
+                test_lines=test_lines(t, found.test) if found.test else [])

@@ -28,7 +28,7 @@ from gi_trace.extensions import is_loopback, limiter, network_key
 from gi_trace.network import network_hash
 from gi_trace.observability import metrics
 from gi_trace.scan import page_text
-from gi_trace.scan import photos, read_path, services, stored_pages
+from gi_trace.scan import photos, read_path, services, stored_pages, verdict
 from gi_trace.scan.complaints import MAX_CONTACT, MAX_TEXT, REPLY_WORKING_DAYS, category_label, file_complaint
 from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.readconn import ReadConnections
@@ -38,6 +38,7 @@ from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
 from gi_trace.web.forms import attempt
 from gi_trace.tracing import codes
+from gi_trace.tracing.models import Batch
 
 bp = Blueprint("scan", __name__)
 
@@ -140,7 +141,9 @@ def trace_page(code: str):
         count = _count_scan(conn, compact, row, recorder)
         t = page_text.texts(locale)
         layout = _layout_context(locale)
-        if row.withdrawn_at is not None:
+        batch_of = _batch_loader(row.id)
+        recall = verdict.recall_evidence(row.withdrawn_at, row.withdrawn_reason, batch_of)
+        if recall is not None:  # the verdict "recalled": the recall notice is the page
             metrics.scan("withdrawn")
             return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
                                    withdrawn_on=fmt.day(read_path.local_date(row.withdrawn_at), locale),
@@ -155,7 +158,10 @@ def trace_page(code: str):
     metrics.scan("flagged" if count.flagged else "genuine")
     first = read_path.local_date(count.first_at)
     display = codes.display(compact)
-    view = page_text.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries)
+    found = verdict.for_page(page, verdict.test_evidence(row.test_state, batch_of), None, verifies=verifies,
+                             flagged=count.flagged)
+    view = page_text.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries,
+                           found)
     gettext = _GETTEXT.get(locale)
     if gettext is None:
         gettext = _GETTEXT[locale] = _template_gettext(get_translations())
@@ -163,6 +169,16 @@ def trace_page(code: str):
     template = current_app.jinja_env.get_template("scan/trace.html")
     return template.render(t=t, v=view, history=history, code_display=display, gettext=gettext,
                            report_url=f"{layout['report_base']}?code={compact}", **layout), 200, NO_STORE
+
+
+def _batch_loader(batch_id: int):
+    """() -> (session, Batch): the ORM batch for a verdict's evidence adapter, loaded only if one asks."""
+
+    def batch_of():
+        session = get_session()
+        return session, session.get(Batch, batch_id)
+
+    return batch_of
 
 
 _RECORDER_KEY = "gi_trace.scan_recorder"

@@ -83,7 +83,7 @@ def test_banner_when_batch_was_made_after_the_decision(client, session, action, 
     decide(grower.producer.id, action, made - timedelta(days=3))
     session.commit()
     _response, html = _page(client, lot.code)
-    assert "生产者无权在此产品上使用地理标志" in html
+    assert "<h1>✘ 不得作为地理标志产品销售</h1>" in html
     assert f"警告：此批次生产时（{fmt.day(made, 'zh')}），生产者的使用资格处于“{label}”状态" in html
     assert "当时生产者仍获准使用地理标志" not in html
 

@@ -1,0 +1,192 @@
+"""The scan page's one verdict (issue 12): four states through /t/<code>, and nothing green below a red or
+amber headline (here by what the page prints; tests/e2e/test_scan_verdict.py checks the computed colours)."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from gi_trace import jobs
+from gi_trace.scan import read_path
+from gi_trace.tracing import services as tracing
+from gi_trace.tracing import transfers
+from tests.factories import authorised_producer, producer_user
+from tests.factories_scan import decide, lot_from_tested_harvest, unit_code
+from tests.factories_tracing import Grower
+from tests.factories_verdict import failed, recalled, sellable
+
+ARRIVE = "2025-08-11T09:00:00+08:00"
+SHIP = "2025-08-10T10:00:00+08:00"
+LATER = "2025-08-20T09:00:00+08:00"
+
+
+def _page(client, code, lang="zh", address="198.51.100.7"):
+    response = client.get(f"/t/{code}", query_string={"lang": lang}, environ_base={"REMOTE_ADDR": address})
+    return response, response.get_data(as_text=True)
+
+
+def _verdict(html: str) -> str:
+    found = re.findall(r'<section class="verdict (\w+)" data-verdict="(\w+)">', html)
+    assert len(found) == 1 and html.count("<h1>") == 1, found
+    return found[0]
+
+
+def _nothing_reassures(html: str) -> None:
+    """Below a headline that is not green: no green status, no GI mark, neutral badge and record check."""
+    assert "s-authorised" not in html and 'class="gi-mark"' not in html and "✔" not in html
+    assert 'class="tag gi"' not in html and 'class="card ok"' not in html
+    assert 'class="verdict ok"' not in html
+
+
+def test_sellable_lot_batch_and_unit_are_green(client, session):
+    harvest, lot, unit = sellable(session)
+    session.commit()
+    for code in (harvest.code, lot.code, unit.code):
+        response, html = _page(client, code)
+        assert response.status_code == 200
+        assert _verdict(html) == ("ok", "sellable")
+        assert "<h1>✔ 正品：地理标志产品，全程可追溯</h1>" in html
+        assert 'class="gi-mark"' in html and "s-authorised" in html and 'class="card ok"' in html
+        assert 'role="alert"' not in html
+
+
+@pytest.mark.parametrize("lang, headline, reason", [
+    ("zh", "✘ 不得作为地理标志产品销售", "此批次质量检测不合格，不得使用地理标志标签。"),
+    ("en", "✘ Not to be sold as a GI product", "This batch failed its quality test and may not carry the GI label."),
+])
+def test_failed_batch_lot_and_unit_show_one_red_verdict_and_nothing_green(client, session, lang, headline, reason):
+    harvest, lot, unit = failed(session)
+    session.commit()
+    for code in (harvest.code, lot.code, unit.code):
+        response, html = _page(client, code, lang)
+        assert response.status_code == 200
+        assert _verdict(html) == ("bad", "not_gi"), code
+        assert f"<h1>{headline}</h1>" in html and reason in html
+        # The reason stands under the headline, before anything else on the page.
+        assert html.index("<h1>") < html.index(reason) < html.index('class="code"')
+        _nothing_reassures(html)
+        assert 's-neutral' in html and 'class="card neutral"' in html
+
+
+def test_stored_and_live_pages_of_a_failed_batch_print_the_same(client, session):
+    harvest, lot, unit = failed(session)
+    session.commit()
+    jobs.drain()
+    for lang in ("zh", "en"):
+        stored = {c: _page(client, c, lang)[1] for c in (harvest.code, lot.code, unit.code)}
+        session.execute(text("DELETE FROM storedpage"))
+        session.commit()
+        for code, html in stored.items():
+            live = _page(client, code, lang)[1]
+            strip = lambda h: re.sub(r'<p class="scans">.*?</p>', "", h)  # noqa: E731 - the count moves on
+            assert strip(live) == strip(html), code
+            assert _verdict(live) == ("bad", "not_gi")
+        jobs.drain()
+
+
+def test_untested_batch_is_not_sold_as_gi(client, session):
+    batch = Grower.make(session).dried(session)
+    session.commit()
+    _response, html = _page(client, batch.code)
+    assert _verdict(html) == ("bad", "not_gi") and "尚未通过质量检测" in html
+    _nothing_reassures(html)
+
+
+def test_producer_not_authorised_when_the_batch_was_made(client, session):
+    grower, _harvest, lot = lot_from_tested_harvest(session)
+    decide(grower.producer.id, "suspend", read_path.local_date(lot.first_event_at) - timedelta(days=3))
+    session.commit()
+    _response, html = _page(client, lot.code)
+    assert _verdict(html) == ("bad", "not_gi")
+    assert "警告：此批次生产时" in html
+    _nothing_reassures(html)
+
+
+def test_origin_not_verified_is_red_with_the_source_named(client, session):
+    grower = Grower.make(session)
+    batch = grower.tested(session)
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
+    dealer_user = producer_user(dealer)
+    bought = transfers.purchase(session, dealer_user, transfers.PurchaseInput(
+        quantity_kg=30, seller_name="王五", town_code="640521206", purchased_at=ARRIVE)).batch
+    shipment = transfers.ship(session, grower.user, batch, to=dealer.code, quantity_kg=50, shipped_at=SHIP)
+    received = transfers.receive(session, dealer_user, shipment, received_at=ARRIVE)
+    blend = tracing.merge(session, dealer_user, [(received, None), (bought, None)], occurred_at=LATER).children[0]
+    session.commit()
+    _response, html = _page(client, blend.code)
+    assert _verdict(html) == ("bad", "not_gi") and "不能使用地理标志专用标志" in html
+    assert bought.code in html.replace(" ", "")
+    _nothing_reassures(html)
+
+
+def test_recalled_batch_and_its_package_answer_with_the_recall_notice(client, session):
+    _harvest, lot, unit = recalled(session)
+    session.commit()
+    for code in (lot.code, unit.code):
+        response, html = _page(client, code)
+        assert response.status_code == 410
+        assert html.count("<h1>") == 1 and "此批次已召回" in html and "霉变" in html
+        _nothing_reassures(html)
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "SCAN_UNIT_FLAG_NETWORKS": 3}
+
+
+def test_code_seen_on_three_networks_is_amber_and_says_what_was_seen(client, session):
+    _harvest, _lot, unit = sellable(session)
+    session.commit()
+    for address in ("198.51.100.7", "203.0.113.5"):
+        assert _verdict(_page(client, unit.code, address=address)[1]) == ("ok", "sellable")
+    _response, html = _page(client, unit.code, address="192.0.2.1")
+    assert _verdict(html) == ("warn", "suspicious") and "<h1>⚠ 请先核实此包装</h1>" in html
+    assert "此码已在 3 个不同网络被扫描，首次扫描于" in html
+    _nothing_reassures(html)
+
+
+def test_a_failed_batch_whose_code_was_copied_stays_red(client, session):
+    _harvest, _lot, unit = failed(session)
+    session.commit()
+    for address in ("198.51.100.7", "203.0.113.5", "192.0.2.1"):
+        _response, html = _page(client, unit.code, address=address)
+    assert _verdict(html) == ("bad", "not_gi") and 'class="caution"' in html
+
+
+def test_a_record_that_does_not_verify_is_amber(client, session):
+    _grower, harvest, lot = lot_from_tested_harvest(session)
+    session.commit()
+    session.execute(text("UPDATE event SET quantity_kg = 5000 WHERE batch_id = :b AND stage = 'harvest'"),
+                    {"b": harvest.id})
+    session.execute(text("DELETE FROM storedpage"))
+    session.commit()
+    _response, html = _page(client, lot.code)
+    assert _verdict(html) == ("warn", "suspicious") and "记录校验未通过" in html
+    _nothing_reassures(html)
+
+
+def test_an_unregistered_code_is_amber(client, session):
+    from gi_trace.tracing import codes
+
+    response, html = _page(client, codes.new_code())
+    assert response.status_code == 404
+    assert _verdict(html) == ("warn", "suspicious")
+
+
+@pytest.mark.parametrize("lang, first, reports", [
+    ("zh", "复检合格（首次检测不合格：含水率 14.6% > 13%）", "复检报告 NX-2；首次检测报告 NX-1"),
+    ("en", "Passed on re-test (first test failed: 含水率 14.6% > 13%)", "Re-test report NX-2; first test report NX-1"),
+])
+def test_a_cleared_failure_reads_with_both_reports(app, lang, first, reports):
+    """The words of a cleared failure (the state itself comes from tracing.quality once it is connected)."""
+    from flask_babel import force_locale
+
+    from gi_trace.scan import page_text
+    from gi_trace.scan.verdict import TestEvidence
+
+    cleared = TestEvidence("cleared", (), "NX-2", ("含水率 14.6% > 13%",), "NX-1", "retest")
+    with app.test_request_context(), force_locale(lang):
+        t = page_text.texts(lang)
+        assert page_text.test_lines(t, cleared) == [first, reports]
