@@ -103,8 +103,11 @@ def _connect_areas(app: Flask) -> None:
     from gi_trace.authorisation import imports as authorisation_imports
     from gi_trace.authorisation import views as authorisation_views
     from gi_trace.scan import services as scan_services
+    from gi_trace.scan import public_verdict as scan_verdict
 
     authorisation_imports.register()  # the register's import page and CLI offer authorisation decisions
     # the register's producer list and producer page show authorisation statuses, history and decisions
     app.extensions["registry_producer_statuses"] = authorisation_views.PRODUCER_STATUSES
     app.extensions["tracing_scan_counts"] = scan_services.batch_scan_counts  # the producer portal's scan counts
+    # the public trace JSON carries the scan page's one verdict
+    app.extensions["tracing_public_verdict"] = scan_verdict.public_verdict

@@ -18,8 +18,8 @@ from gi_trace.tracing import chain, codes, epcis, lineage, rules, services
 from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
 from gi_trace.tracing.models import Batch, Event, UnitCode
 from gi_trace.tracing.schemas import (AuthorisationState, EPCISDocument, EpcisQuery, LabelPermissionPublic,
-                                      ProducerRef, ProductRef, PublicTrace, SourceBatch, TimelineStep, Trace,
-                                      TraceHarvest, TraceLink, TraceNode, TraceOwner, TraceQuery, UnitRef,
+                                      ProducerRef, ProductRef, PublicTrace, PublicVerdict, SourceBatch, TimelineStep,
+                                      Trace, TraceHarvest, TraceLink, TraceNode, TraceOwner, TraceQuery, UnitRef,
                                       Verify)
 
 
@@ -169,4 +169,7 @@ def public_trace(code: str):
     view = public_view(session, batch)
     if unit is not None:
         view.unit = UnitRef(code=unit.code, serial=unit.serial)
+    headline = current_app.extensions.get("tracing_public_verdict")  # scan.verdict, connected by the app
+    if headline is not None:
+        view.verdict = PublicVerdict(**headline(session, batch, unit.code if unit is not None else batch.code))
     return view, 410 if batch.is_withdrawn else 200

@@ -411,6 +411,18 @@ class UnitRef(Public):
     serial: int
 
 
+class PublicVerdict(Public):
+    """The scan page's one headline (gi_trace.scan.verdict), for anyone reading the code by API."""
+
+    state: Literal["sellable", "not_gi", "recalled", "suspicious"] = Field(
+        description="sellable: a GI product that may be sold as such (the only green headline); not_gi: not to be "
+                    "sold as a GI product; recalled; suspicious: a copied code or a record that does not verify")
+    reasons: list[str] = Field(description="Every reason that applies, in the page's order: recalled, test_failed, "
+                                           "test_ungraded, untested, not_authorised_when_made, not_authorised_today, "
+                                           "origin_declared, origin_outside, record_broken, code_flagged")
+    headline: str = Field(description="The headline as the scan page prints it, in the request's language")
+
+
 class PublicTrace(Public):
     """What anyone may read about a code: product, producer, origin, tests, timeline, sources, integrity."""
 
@@ -437,6 +449,7 @@ class PublicTrace(Public):
     gi_mark_reason: Optional[str] = Field(description="Why not, when gi_mark is false (names the source batch "
                                                       "that breaks the origin)")
     unit: Optional[UnitRef] = Field(None, description="The package's unit code, when one was scanned")
+    verdict: Optional[PublicVerdict] = Field(None, description="The scan page's headline for this code")
 
 
 # --- the chain across owners: shipments and purchases -------------------------------------

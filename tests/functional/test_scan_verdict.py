@@ -190,3 +190,30 @@ def test_a_cleared_failure_reads_with_both_reports(app, lang, first, reports):
     with app.test_request_context(), force_locale(lang):
         t = page_text.texts(lang)
         assert page_text.test_lines(t, cleared) == [first, reports]
+
+
+def test_the_public_trace_json_carries_the_pages_verdict(client, session):
+    good, bad, gone, copied = sellable(session), failed(session), recalled(session), sellable(session)
+    session.commit()
+    for address in ("198.51.100.7", "203.0.113.5", "192.0.2.1"):
+        _page(client, copied[2].code, address=address)
+    expected = [(good[1].code, 200, "sellable", [], "✔ 正品：地理标志产品，全程可追溯"),
+                (good[2].code, 200, "sellable", [], "✔ 正品：地理标志产品，全程可追溯"),
+                (bad[0].code, 200, "not_gi", ["test_failed"], "✘ 不得作为地理标志产品销售"),
+                (bad[2].code, 200, "not_gi", ["test_failed"], "✘ 不得作为地理标志产品销售"),
+                (gone[1].code, 410, "recalled", ["recalled"], "✘ 已召回：请勿食用或销售"),
+                (copied[2].code, 200, "suspicious", ["code_flagged"], "⚠ 请先核实此包装")]
+    for code, status, state, reasons, headline in expected:
+        response = client.get(f"/api/v1/trace/{code}")
+        assert response.status_code == status, code
+        assert response.get_json()["verdict"] == {"state": state, "reasons": reasons, "headline": headline}, code
+        if status == 200:  # the page says the same
+            assert _verdict(_page(client, code)[1])[1] == state
+
+
+def test_the_public_trace_json_headline_is_in_the_language_asked_for(client, session):
+    # (One language per test: the test client's requests share the fixture's app context, locale included.)
+    _harvest, lot, _unit = failed(session)
+    session.commit()
+    english = client.get(f"/api/v1/trace/{lot.code}", query_string={"lang": "en"}).get_json()["verdict"]
+    assert english == {"state": "not_gi", "reasons": ["test_failed"], "headline": "✘ Not to be sold as a GI product"}
