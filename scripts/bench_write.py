@@ -172,6 +172,7 @@ def family_state(app, harvest_id: int, reason: str) -> tuple[int, int, int]:
         ids = ", ".join(map(str, members))
         stored, current = conn.execute(text(
             f"SELECT COUNT(*), COUNT(CASE WHEN s.body_zh LIKE :reason THEN 1 END) FROM storedpage s "
+            f"JOIN storedpagelive l ON l.batch_id = s.batch_id "
             f"JOIN batch b ON b.id = s.batch_id AND b.head_hash = s.head_hash WHERE s.batch_id IN ({ids})"),
             {"reason": f"%{reason}%"}).one()
     return len(members), int(stored), int(current)

@@ -91,9 +91,9 @@ class CounterfeitFlag(SQLModel, table=True):
 class StoredPage(SQLModel, table=True):
     """The part of a batch's trace page that its record makes: timeline, harvests behind it, chain check.
 
-    Deleted by the transaction that changes the record (for the batch and every batch made from it),
-    built again by a background job (`scan.stored_pages`), and read by a scan in place of walking the
-    lineage and re-hashing the events. A cache of the record, never evidence: it can be dropped and
+    Made stale by the transaction that changes the record (for the batch and every batch made from it:
+    its `StoredPageLive` row is deleted), built again by a background job (`scan.stored_pages`), and read
+    by a scan in place of walking the lineage and re-hashing the events. A cache of the record, never evidence: it can be dropped and
     rebuilt at any time.
     """
 
@@ -110,6 +110,21 @@ class StoredPage(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<StoredPage batch {self.batch_id} {self.basis}>"
+
+
+class StoredPageLive(SQLModel, table=True):
+    """The stored pages no write has invalidated since they were built: one narrow row per page.
+
+    A writer's transaction deletes these rows for the batches it changed and every batch made from them
+    (`scan.stored_pages.invalidate`); the wide `StoredPage` rows (HTML in two languages, ~10 KB) stay
+    until the job replaces them, so a correction on a harvest with 10,000 descendants deletes 10,000
+    small rows instead of ~100 MB of page bodies. A scan uses a stored page only when both rows exist.
+    """
+
+    batch_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+
+    def __repr__(self) -> str:
+        return f"<StoredPageLive batch {self.batch_id}>"
 
 
 class Complaint(SQLModel, table=True):

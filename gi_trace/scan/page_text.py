@@ -132,9 +132,20 @@ def kg(value, english: bool = False) -> str:
     return fmt.kg(value, "en" if english else "zh")
 
 
+_DAYS: dict = {}  # (value, english) -> text: a family's pages repeat the same few dozen dates
+
+
 def _day(value, english: bool) -> str:
     """An ISO date string of the record (or a date) as people read it."""
-    return fmt.day(value, "en" if english else "zh") if value else ""
+    if not value:
+        return ""
+    key = (value, english)
+    text = _DAYS.get(key)
+    if text is None:
+        if len(_DAYS) > 20000:
+            _DAYS.clear()
+        text = _DAYS[key] = fmt.day(value, "en" if english else "zh")
+    return text
 
 
 def history_text(t: SimpleNamespace, h: read_path.History) -> dict:

@@ -166,7 +166,8 @@ FROM batch b
 JOIN producer p ON p.id = b.producer_id
 LEFT JOIN unitcode u ON u.code = :code AND u.batch_id = b.id
 LEFT JOIN scancounter sc ON sc.code = :code
-LEFT JOIN storedpage sp ON sp.batch_id = b.id
+LEFT JOIN storedpagelive spl ON spl.batch_id = b.id
+LEFT JOIN storedpage sp ON sp.batch_id = spl.batch_id
 WHERE b.id = (SELECT id FROM batch WHERE code = :code UNION ALL SELECT batch_id FROM unitcode WHERE code = :code
               LIMIT 1)
 """

@@ -4,9 +4,10 @@ A batch's record only grows (events are appended, never edited; corrections are 
 what the public page shows of it — the timeline of the batch's and its nearest ancestors' events,
 the harvests behind it, and whether those events' hash chains verify — changes only when an event is
 written. The tracing services note every batch they append to (`tracing.chain.touch`). When that
-transaction commits, the unit of work (`on_commit`, a step registered by `init_app`) deletes the
-stored pages of the touched batches and of every batch made from them — one statement, in the same
-transaction — and writes an outbox row; a background job (`refresh`, run by the jobs worker) then
+transaction commits, the unit of work (`on_commit`, a step registered by `init_app`) takes the
+stored pages of the touched batches and of every batch made from them out of use — one statement, in
+the same transaction, deleting their narrow `storedpagelive` rows (the page bodies stay until they are
+replaced: deleting 10,000 bodies took a writer half a second) — and writes an outbox row; a background job (`refresh`, run by the jobs worker) then
 builds those pages again, in both languages, from the same code a live page runs
 (`scan.read_path.history`, `scan.page_text.history_text`). Until it has, scans of those batches build the
 page live. A scan with a stored page reads one row with the batch instead of walking the lineage,
@@ -49,7 +50,7 @@ from gi_trace import jobs
 from gi_trace.db import add_commit_step, get_engine, notes
 from gi_trace.scan import page_text
 from gi_trace.scan import read_path
-from gi_trace.scan.models import StoredPage
+from gi_trace.scan.models import StoredPage, StoredPageLive
 from gi_trace.tracing.chain import TOUCHED
 from gi_trace.types import utcnow
 
@@ -72,12 +73,13 @@ WITH RECURSIVE down(id, depth) AS (
 )"""
 # The batches made from some batches (any depth), themselves included.
 _FAMILY_SQL = _DOWN + "\nSELECT DISTINCT id FROM down ORDER BY id"
+# Only the narrow `storedpagelive` rows go: the page bodies stay until the job replaces them.
 _INVALIDATE_SQL = {
-    "sqlite": _DOWN + "\nDELETE FROM storedpage WHERE batch_id IN (SELECT id FROM down)",
+    "sqlite": _DOWN + "\nDELETE FROM storedpagelive WHERE batch_id IN (SELECT id FROM down)",
     "postgresql": _DOWN + """, doomed AS (
-    SELECT batch_id FROM storedpage WHERE batch_id IN (SELECT id FROM down) ORDER BY batch_id FOR UPDATE
+    SELECT batch_id FROM storedpagelive WHERE batch_id IN (SELECT id FROM down) ORDER BY batch_id FOR UPDATE
 )
-DELETE FROM storedpage WHERE batch_id IN (SELECT batch_id FROM doomed)""",
+DELETE FROM storedpagelive WHERE batch_id IN (SELECT batch_id FROM doomed)""",
 }
 
 _words_digest: Optional[str] = None
@@ -177,19 +179,23 @@ def family(conn, batch_ids: Iterable[int]) -> list[int]:
 
 
 def store(conn, pages: list[dict]) -> None:
-    """Write (insert or replace) these stored pages, in batch id order (callers racing writers: `store_current`).
+    """Write (insert or replace) these stored pages and mark them live, in batch id order (callers racing
+    writers: `store_current`).
 
-    An upsert, in id order like the writers' deletions (`invalidate`): two jobs storing the same page
+    Upserts, in id order like the writers' deletions (`invalidate`): two jobs storing the same page
     do not collide, and a job and a writer take the rows' locks in the same order (no deadlock).
     """
     if not pages:
         return
+    pages = sorted(pages, key=lambda p: p["batch_id"])
     table = StoredPage.__table__
-    upsert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    upsert = dialect_insert(table)
     columns = [c.name for c in table.columns if c.name != "batch_id"]
     conn.execute(upsert.on_conflict_do_update(index_elements=["batch_id"],
-                                              set_={c: upsert.excluded[c] for c in columns}),
-                 sorted(pages, key=lambda p: p["batch_id"]))
+                                              set_={c: upsert.excluded[c] for c in columns}), pages)
+    conn.execute(dialect_insert(StoredPageLive.__table__).on_conflict_do_nothing(index_elements=["batch_id"]),
+                 [{"batch_id": p["batch_id"]} for p in pages])
 
 
 def store_current(engine, built: list[tuple[dict, dict]]) -> int:
@@ -219,9 +225,9 @@ def store_current(engine, built: list[tuple[dict, dict]]) -> int:
 
 
 def invalidate(conn, batch_ids: Iterable[int]) -> None:
-    """In a writer's transaction: remove the stored pages of these batches and of every batch made from
-    them (one statement per 500 touched batches), so scans build those pages live until a job stores
-    them again.
+    """In a writer's transaction: take the stored pages of these batches and of every batch made from
+    them out of use (their `storedpagelive` rows; one statement per 500 touched batches), so scans build
+    those pages live until a job stores them again. "Deleted" below means that row.
 
     Why a scan never takes a page built from an older record as current:
 
@@ -254,7 +260,8 @@ def on_commit(session: Session) -> None:
 
 
 JOB_KIND = "stored_pages"
-JOB_CHUNK = 200  # pages built and stored per transaction by the job
+JOB_CHUNK = 200  # pages built per round by the job
+STORE_CHUNK = 50  # pages stored per transaction (SQLite: the write lock is held that long)
 
 
 def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambda: []) -> int:
@@ -279,9 +286,11 @@ def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambd
         with engine.connect() as conn:
             ref.get(conn)
             have = {r[0] for r in conn.exec_driver_sql(
-                f"SELECT batch_id FROM storedpage WHERE batch_id IN ({', '.join(map(str, chunk))})")}
+                "SELECT l.batch_id FROM storedpagelive l JOIN storedpage s ON s.batch_id = l.batch_id "
+                f"WHERE l.batch_id IN ({', '.join(map(str, chunk))})")}
             built = _build(conn, [i for i in chunk if i not in have], ref)
-        stored += store_current(engine, built)
+        for start in range(0, len(built), STORE_CHUNK):  # short write transactions: writers wait less
+            stored += store_current(engine, built[start:start + STORE_CHUNK])
         later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
         if later:
             ids |= later
@@ -308,7 +317,8 @@ def batches_to_build(conn, ref: read_path.ReferenceCache, after_id: int, limit: 
     upto = f" AND b.id <= {int(last_id)}" if last_id is not None else ""
     rows = conn.exec_driver_sql(
         "SELECT b.id, b.product_id, b.head_hash, s.head_hash, s.basis FROM batch b "
-        f"LEFT JOIN storedpage s ON s.batch_id = b.id WHERE b.id > {int(after_id)}{upto} ORDER BY b.id "
+        "LEFT JOIN storedpagelive l ON l.batch_id = b.id LEFT JOIN storedpage s ON s.batch_id = l.batch_id "
+        f"WHERE b.id > {int(after_id)}{upto} ORDER BY b.id "
         f"LIMIT {int(limit)}").all()
     todo = [r[0] for r in rows
             if not stale_only or r[4] is None or r[3] != (r[2] or "") or r[4] != basis(ref, r[1])]
@@ -340,8 +350,10 @@ def rebuild(engine, *, stale_only: bool = False, check: bool = False, chunk: int
                 break
             pages = _build(conn, todo, ref)
             if check and pages:
+                live = StoredPageLive.__table__
                 old = {r.batch_id: r for r in conn.execute(
                     select(table.c.batch_id, *(table.c[f] for f in _COMPARED))
+                    .join(live, live.c.batch_id == table.c.batch_id)
                     .where(table.c.batch_id.in_([p["batch_id"] for p, _inputs in pages])))}
                 pages = [(p, inputs) for p, inputs in pages if p["batch_id"] not in old
                          or any(getattr(old[p["batch_id"]], f) != p[f] for f in _COMPARED)]

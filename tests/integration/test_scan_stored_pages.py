@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from gi_trace import db, jobs
 from gi_trace.jobs.models import OutboxEntry
-from gi_trace.scan.models import StoredPage
+from gi_trace.scan.models import StoredPage, StoredPageLive
 from gi_trace.tracing import chain
 from gi_trace.tracing.models import Event
 from tests.factories_scan import lot_from_tested_harvest, unit_code
@@ -37,7 +37,10 @@ def _settle(session) -> int:
 
 
 def _stored(session, batch_id: int) -> StoredPage | None:
+    """The batch's stored page if one is in use (a write takes it out of use; the job replaces it)."""
     session.expire_all()
+    if session.get(StoredPageLive, batch_id) is None:
+        return None
     return session.get(StoredPage, batch_id)
 
 

@@ -68,7 +68,8 @@ def _state(engine, harvest_id: int, reason: str) -> tuple[int, int, int]:
     with engine.connect() as conn:
         ids = ", ".join(map(str, stored_pages.family(conn, [harvest_id])))
         current = conn.execute(text(
-            f"SELECT COUNT(*) FROM storedpage s JOIN batch b ON b.id = s.batch_id AND b.head_hash = s.head_hash "
+            f"SELECT COUNT(*) FROM storedpage s JOIN storedpagelive l ON l.batch_id = s.batch_id "
+            f"JOIN batch b ON b.id = s.batch_id AND b.head_hash = s.head_hash "
             f"WHERE s.batch_id IN ({ids}) AND s.body_zh LIKE :reason"), {"reason": f"%{reason}%"}).scalar_one()
         outbox = conn.exec_driver_sql("SELECT COUNT(*) FROM outbox").scalar_one()
     return len(ids.split(", ")), int(current), int(outbox)
