@@ -40,7 +40,7 @@ def texts(locale: str) -> SimpleNamespace:
         headlines={
             verdict.SELLABLE: "✔ " + _("Genuine GI-traced product"),  # the one green headline
             verdict.NOT_GI: "✘ " + _("Not to be sold as a GI product"),
-            verdict.RECALLED: "✘ " + _("Recalled: do not eat or sell"),
+            verdict.RECALLED: "⚠ " + _("Recalled"),  # as the recall notice (templates/scan/_recall_notice.html)
             verdict.SUSPICIOUS: "⚠ " + _("Check this package before you trust it"),
         },
         test_failed_items=_("The quality test failed: %(items)s."),
@@ -49,7 +49,7 @@ def texts(locale: str) -> SimpleNamespace:
         cleared=_("Passed on re-test (first test failed: %(items)s)"),
         cleared_plain=_("Passed on re-test (the first test failed)"),
         cleared_reports=_("Re-test report %(no)s; first test report %(earlier)s"),
-        cleared_by=_("Failure cleared by: %(by)s"),
+        cleared_by_regulator=_("The failure was cleared by a regulator's recorded decision."),
         record_broken_reason=_("The record does not verify: an entry has been changed or removed since it was "
                                "recorded."),
         not_authorised=_("The producer may not use the GI mark for this product"),
@@ -237,8 +237,8 @@ def test_lines(t: SimpleNamespace, test: verdict.TestEvidence) -> list[str]:
                      else t.cleared_plain)
         if test.report_no or test.earlier_report_no:
             lines.append(t.cleared_reports % {"no": test.report_no or "—", "earlier": test.earlier_report_no or "—"})
-        if test.cleared_by and test.cleared_by not in ("retest", "re-test", "test"):
-            lines.append(t.cleared_by % {"by": test.cleared_by})
+        if test.cleared_by == "regulator":  # (a re-test needs no words: the reports say it)
+            lines.append(t.cleared_by_regulator)
     elif test.state in ("failed", "ungraded") and test.report_no:
         lines.append(t.test_report % {"no": test.report_no})
     return lines

@@ -97,11 +97,12 @@ class RecallEvidence:
 
     @classmethod
     def of(cls, info: Any) -> Optional["RecallEvidence"]:
-        """From a tracing.recall.RecallInfo, or None."""
-        if info is None:
+        """From a tracing.recall.RecallInfo: None when there is none or it was lifted from this batch."""
+        if info is None or getattr(info, "lifted", False):
             return None
+        own = getattr(info, "source", False) is True  # the withdrawn batch itself
         return cls(reason=getattr(info, "reason", None) or "", recalled_at=getattr(info, "recalled_at", None),
-                   source_code=getattr(info, "source_code", None) or getattr(info, "source", None))
+                   source_code=None if own else getattr(info, "source_code", None))
 
 
 BatchOf = Callable[[], tuple]  # () -> (session, tracing.models.Batch), loaded only when called

@@ -137,8 +137,8 @@ def test_failed_recalled_and_copied_codes_show_one_verdict_and_nothing_green(cli
     red = [(bad_harvest.code, 200, "✘ 不得作为地理标志产品销售", "failed-batch"),
            (bad_lot.code, 200, "✘ 不得作为地理标志产品销售", "failed-lot"),
            (bad_unit.code, 200, "✘ 不得作为地理标志产品销售", "failed-unit"),
-           (gone_lot.code, 410, "此批次已召回", "recalled-lot"),
-           (gone_unit.code, 410, "此批次已召回", "recalled-unit")]
+           (gone_lot.code, 410, "已召回", "recalled-lot"),
+           (gone_unit.code, 410, "已召回", "recalled-unit")]
     for code, status, headline, shot in red:
         url = f"{live_url}/t/{code}"
         text, colour, colours = _look(phone, url, status)

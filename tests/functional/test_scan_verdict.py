@@ -127,7 +127,7 @@ def test_recalled_batch_and_its_package_answer_with_the_recall_notice(client, se
     for code in (lot.code, unit.code):
         response, html = _page(client, code)
         assert response.status_code == 410
-        assert html.count("<h1>") == 1 and "此批次已召回" in html and "霉变" in html
+        assert html.count("<h1>") == 1 and "已召回" in html and "霉变" in html
         _nothing_reassures(html)
 
 
@@ -201,7 +201,7 @@ def test_the_public_trace_json_carries_the_pages_verdict(client, session):
                 (good[2].code, 200, "sellable", [], "✔ 正品：地理标志产品，全程可追溯"),
                 (bad[0].code, 200, "not_gi", ["test_failed"], "✘ 不得作为地理标志产品销售"),
                 (bad[2].code, 200, "not_gi", ["test_failed"], "✘ 不得作为地理标志产品销售"),
-                (gone[1].code, 410, "recalled", ["recalled"], "✘ 已召回：请勿食用或销售"),
+                (gone[1].code, 410, "recalled", ["recalled"], "⚠ 已召回"),
                 (copied[2].code, 200, "suspicious", ["code_flagged"], "⚠ 请先核实此包装")]
     for code, status, state, reasons, headline in expected:
         response = client.get(f"/api/v1/trace/{code}")
@@ -217,3 +217,16 @@ def test_the_public_trace_json_headline_is_in_the_language_asked_for(client, ses
     session.commit()
     english = client.get(f"/api/v1/trace/{lot.code}", query_string={"lang": "en"}).get_json()["verdict"]
     assert english == {"state": "not_gi", "reasons": ["test_failed"], "headline": "✘ Not to be sold as a GI product"}
+
+
+def test_a_failure_cleared_by_a_regulator_says_so_without_codes(app):
+    from flask_babel import force_locale
+
+    from gi_trace.scan import page_text
+    from gi_trace.scan.verdict import TestEvidence
+
+    cleared = TestEvidence("cleared", (), "NX-3", ("二氧化硫 120 mg/kg > 50 mg/kg",), "NX-1", "regulator")
+    with app.test_request_context(), force_locale("zh"):
+        lines = page_text.test_lines(page_text.texts("zh"), cleared)
+    assert lines == ["复检合格（首次检测不合格：二氧化硫 120 mg/kg > 50 mg/kg）", "复检报告 NX-3；首次检测报告 NX-1",
+                     "该不合格项已由监管部门作出记录在案的决定予以解除。"]

@@ -61,5 +61,9 @@ def test_evidence_is_read_from_the_helpers_results_by_attribute():
                                              earlier_report_no="NX-1", cleared_by="retest"))
     assert tested == TestEvidence("cleared", (), "NX-2", ("a",), "NX-1", "retest")
     assert RecallEvidence.of(None) is None
-    recall = RecallEvidence.of(SimpleNamespace(reason="霉变", recalled_at=None, source_code="ABC"))
+    recall = RecallEvidence.of(SimpleNamespace(reason="霉变", recalled_at=None, source_code="ABC", source=False))
     assert recall == RecallEvidence("霉变", None, "ABC")
+    own = RecallEvidence.of(SimpleNamespace(reason="霉变", recalled_at=None, source_code="ABC", source=True))
+    assert own == RecallEvidence("霉变", None, None)
+    lifted = SimpleNamespace(reason="霉变", recalled_at=None, source_code="ABC", source=False, lifted=True)
+    assert RecallEvidence.of(lifted) is None  # lifted from this batch by a regulator: history, not a recall
