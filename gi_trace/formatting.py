@@ -373,6 +373,15 @@ def _list_item(item: Any, locale: Optional[str]) -> str:
     return f"{head}（{sep.join(parts)}）" if current_locale(locale) == "zh" else f"{head} ({sep.join(parts)})"
 
 
+def residues_text(residues: list, locale: Optional[str] = None) -> str:
+    """Measured residues, e.g. "吡虫啉 0.05 mg/kg；啶虫脒 0.1 mg/kg", or "none found" for an empty list."""
+    items = [f"{r.get('substance', '')} {number(r.get('mg_per_kg'), None, locale)} mg/kg"
+             for r in residues if isinstance(r, Mapping)]
+    if not items:
+        return pick("未检出", "none found", locale)
+    return ("；" if current_locale(locale) == "zh" else "; ").join(items)
+
+
 def value_text(value: Any, spec: Optional[Mapping] = None, locale: Optional[str] = None) -> str:
     """One value as people read it, by its template field type (number with unit, date, choice...)."""
     spec = spec or {}
@@ -381,6 +390,8 @@ def value_text(value: Any, spec: Optional[Mapping] = None, locale: Optional[str]
         return DASH
     if kind == "boolean" or isinstance(value, bool):
         return yes_no(bool(value), locale)
+    if kind == "residues" and isinstance(value, list):
+        return residues_text(value, locale)
     if kind == "choice":
         for choice in spec.get("choices") or []:
             if choice.get("value") == value:
@@ -421,7 +432,7 @@ def fields(data: Any, field_specs: Iterable[Mapping] = (), locale: Optional[str]
         if key in skip or spec.get("type") == "plot":
             continue
         value = data.get(key)
-        if value is None or value == "" or value == []:
+        if value is None or value == "" or (value == [] and spec.get("type") != "residues"):
             continue
         out.append((field_label(spec, locale), value_text(value, spec, locale)))
     for key, value in data.items():

@@ -44,8 +44,9 @@ PROCESSED = "2025-08-01T10:00:00+08:00"
 STORED = "2025-08-05T10:00:00+08:00"
 SHIPPED = "2025-08-10T10:00:00+08:00"
 
-PASSING_TEST = {"lab": "宁夏农产品质量检测中心", "report_no": "NX-2025-0715", "moisture_pct": 11.5,
-                "grains_per_50g": 300, "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"}
+PASSING_TEST = {"lab": "宁夏农产品质量检测中心", "report_no": "NX-2025-0715", "sampled_at": "2025-07-14",
+                "sampled_by": "王检", "method": "GB/T 18672-2014", "moisture_pct": 11.5, "grains_per_50g": 300,
+                "so2_mg_per_kg": 8.0, "residues": [], "lab_verdict": "pass"}
 
 
 @dataclass

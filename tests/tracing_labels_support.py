@@ -17,9 +17,11 @@ def record(session, user, batch, stage, when, data, **kwargs):
 
 
 def lab_report(moisture=11.0, passed=True, report="QS-2026-001"):
-    """A testing event's data (the 合格证)."""
-    return {"lab": "宁夏食品检测中心", "report_no": report, "moisture_pct": moisture, "grains_per_50g": 300,
-            "so2_pass": passed, "pesticide_pass": True}
+    """A testing event's data (the 合格证); `passed=False` measures SO₂ far above the limit."""
+    return {"lab": "宁夏食品检测中心", "report_no": report, "sampled_at": "2026-07-06", "sampled_by": "王检",
+            "method": "GB/T 18672-2014",
+            "moisture_pct": moisture, "grains_per_50g": 300, "so2_mg_per_kg": 8.0 if passed else 600.0,
+            "residues": []}
 
 
 def dried_batch(session, producer=None, user=None, *, fresh=1000.0, dried=250.0, lot=None, product_line_id=None,

@@ -26,6 +26,13 @@ class DemoBatches:
     codes: list[tuple[str, str]] = field(default_factory=list)  # (what it shows, code)
 
 
+
+def lab_test(report_no: str, sampled_at: str, **values) -> dict:
+    """A demo lab report: who sampled when, the method, and the measured values (never typed pass ticks)."""
+    return {"lab": LAB, "lab_cma_no": "CMA 200000000000", "report_no": report_no, "sampled_at": sampled_at,
+            "sampled_by": "中宁县农产品质量安全检测站 抽样员", "method": "GB/T 18672-2014; GB 5009.34; GB 23200.8",
+            **values}
+
 def load_demo_batches(session: Session, username: str = "producer") -> DemoBatches:
     """Record the demo season for `username`'s producer; nothing when it has no plot in the protected area."""
     result = DemoBatches()
@@ -55,9 +62,9 @@ def load_demo_batches(session: Session, username: str = "producer") -> DemoBatch
         return batch
 
     good = harvest_and_dry("ZN2025-07A", "2025-07-01T08:00:00+08:00", "2025-07-05T18:00:00+08:00", fresh)
-    record(good, "testing", "2025-07-08T10:00:00+08:00", {
-        "lab": LAB, "report_no": "NX-2025-0708-17", "moisture_pct": 11.2, "grains_per_50g": 268,
-        "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"})
+    record(good, "testing", "2025-07-08T10:00:00+08:00", lab_test(
+        "NX-2025-0708-17", "2025-07-06", moisture_pct=11.2, grains_per_50g=268, so2_mg_per_kg=6.0,
+        residues=[{"substance": "吡虫啉", "mg_per_kg": 0.05}], lab_verdict="pass"))
     record(good, "storage", "2025-07-10T09:00:00+08:00", {"place": "中宁县枸杞交易市场冷库", "conditions": "0–4 °C, 干燥避光"})
     half = round(good.available_kg / 2, 1)
     lots = services.split(session, user, good, [{"quantity_kg": half, "producer_lot": "ZN2025-07A-1"},
@@ -67,9 +74,19 @@ def load_demo_batches(session: Session, username: str = "producer") -> DemoBatch
     issued = units.issue_units(session, user, lots[1], 3, 0.25)
     failed = harvest_and_dry("ZN2025-08B", "2025-08-12T08:00:00+08:00", "2025-08-16T18:00:00+08:00",
                              round(fresh / 2, 1))
-    record(failed, "testing", "2025-08-19T10:00:00+08:00", {
-        "lab": LAB, "report_no": "NX-2025-0819-03", "moisture_pct": 14.6, "grains_per_50g": 350,
-        "so2_pass": True, "pesticide_pass": True, "lab_verdict": "fail"})
+    # Fails by its values: moisture 14.6% above the 13% limit (the lab's own conclusion is only recorded).
+    record(failed, "testing", "2025-08-19T10:00:00+08:00", lab_test(
+        "NX-2025-0819-03", "2025-08-18", moisture_pct=14.6, grains_per_50g=350, so2_mg_per_kg=9.0, residues=[],
+        lab_verdict="fail"))
+    # Too wet at first, re-dried and re-tested: the moisture failure is cleared by the passing re-test.
+    redried = harvest_and_dry("ZN2025-08C", "2025-08-13T08:00:00+08:00", "2025-08-17T18:00:00+08:00",
+                              round(fresh / 3, 1))
+    record(redried, "testing", "2025-08-20T10:00:00+08:00", lab_test(
+        "NX-2025-0820-05", "2025-08-19", moisture_pct=14.6, grains_per_50g=300, so2_mg_per_kg=7.0, residues=[]))
+    record(redried, "testing", "2025-08-24T10:00:00+08:00", lab_test(
+        "NX-2025-0824-02", "2025-08-23", moisture_pct=11.8, grains_per_50g=300, so2_mg_per_kg=7.0, residues=[],
+        lab_verdict="pass"))
     result.codes = [("harvest batch, tested and split", good.code), ("packing lot, partly distributed", lots[0].code),
-                    ("one package (一物一码)", issued[0].code), ("batch whose test failed", failed.code)]
+                    ("one package (一物一码)", issued[0].code), ("batch whose test failed", failed.code),
+                    ("batch re-dried and re-tested (failure cleared)", redried.code)]
     return result

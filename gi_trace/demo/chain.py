@@ -23,6 +23,7 @@ from gi_trace.accounts.services import create_user
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import status as authorisation_status
+from gi_trace.demo.batches import lab_test
 from gi_trace.registry.models import Plot, Producer, Product, ProductTown
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.uscc import ALPHABET, check_character
@@ -157,9 +158,9 @@ def load_demo_chain(session: Session, seed: int = 2025, password: str = "demo123
     blend_c = services.merge(session, second_user, [(b, None) for b in own[half:] + outside],
                              occurred_at="2025-08-12T16:30:00+08:00", producer_lot="HB-2025-08-2").children[0]
     for blend, user in ((blend_a, first_user), (blend_b, second_user), (blend_c, second_user)):
-        record(user, blend, "testing", "2025-08-13T10:00:00+08:00", {
-            "lab": LAB, "report_no": f"NX-2025-0813-{blend.id:03d}", "moisture_pct": 11.4, "grains_per_50g": 330,
-            "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"})
+        record(user, blend, "testing", "2025-08-13T10:00:00+08:00", lab_test(
+            f"NX-2025-0813-{blend.id:03d}", "2025-08-12", moisture_pct=11.4, grains_per_50g=330, so2_mg_per_kg=5.0,
+            residues=[], lab_verdict="pass"))
 
     # The dealers ship the two GI blends to the processor, which receives them (a little lost in transit).
     received = []
@@ -186,9 +187,9 @@ def load_demo_chain(session: Session, seed: int = 2025, password: str = "demo123
                               occurred_at="2025-08-20T09:00:00+08:00", extra={"process": "分选、包装"}).children
     issued = []
     for child, (form, _lot, package_kg, count) in zip(made, PRODUCTS):
-        record(processor_user, child, "testing", "2025-08-22T10:00:00+08:00", {
-            "lab": LAB, "report_no": f"NX-2025-0822-{child.id:03d}", "moisture_pct": 10.8, "grains_per_50g": 300,
-            "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"})
+        record(processor_user, child, "testing", "2025-08-22T10:00:00+08:00", lab_test(
+            f"NX-2025-0822-{child.id:03d}", "2025-08-21", moisture_pct=10.8, grains_per_50g=300, so2_mg_per_kg=4.0,
+            residues=[{"substance": "啶虫脒", "mg_per_kg": 0.02}], lab_verdict="pass"))
         issued.append(units.issue_units(session, processor_user, child, count, package_kg))
     result.codes = [
         ("processor's package (一物一码): chain back to the households", issued[0][0].code),

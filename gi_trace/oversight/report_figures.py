@@ -22,6 +22,7 @@ from gi_trace.oversight.models import EnforcementCase, Inspection
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.scan.models import Complaint, CounterfeitFlag, ScanCounter
 from gi_trace.timeutil import LOCAL_TZ
+from gi_trace.tracing import quality
 from gi_trace.tracing.models import Batch, Event, UnitCode
 
 NO_COUNTY = ""  # the key of "not in a county" lines
@@ -186,24 +187,26 @@ def sampling_tests(session: Session, product: Product, year: int, county_code: O
         query = query.where(p.c.county_code == county_code)
     items = {k: {"tested": 0, "passed": 0} for k in TEST_ITEMS}
     tests = passed_all = 0
+    fallback = {"moisture_max_pct": product.max_moisture_pct, "grade_scale": product.grade_scale or []}
     for (data,) in session.execute(query).all():
+        # The computed verdict (measured values against the limits kept in the event), never typed ticks
+        # or the lab's own conclusion; an older test without measured values is not counted as passed.
         data = data or {}
         tests += 1
-        ok = True
-        moisture = data.get("moisture_pct")
-        if moisture is not None:
-            items["moisture"]["tested"] += 1
-            good = product.max_moisture_pct is None or float(moisture) <= product.max_moisture_pct
-            items["moisture"]["passed"] += good
-            ok &= good
-        for item, key in (("so2", "so2_pass"), ("pesticide", "pesticide_pass")):
-            if data.get(key) is not None:
+        outcome = quality.evaluate(data, fallback=fallback)
+        failed = {f["item"] for f in outcome.failures}
+        measured = {
+            "moisture": data.get("moisture_pct") is not None,
+            "so2": data.get("so2_mg_per_kg") is not None or data.get("so2_pass") is not None,
+            "pesticide": "residues" in data or data.get("pesticide_pass") is not None,
+        }
+        fails = {"moisture": {quality.MOISTURE}, "so2": {quality.SO2, quality.LEGACY_SO2},
+                 "pesticide": {quality.RESIDUE, quality.BANNED, quality.LEGACY_PESTICIDE}}
+        for item in TEST_ITEMS:
+            if measured[item]:
                 items[item]["tested"] += 1
-                items[item]["passed"] += bool(data[key])
-                ok &= bool(data[key])
-        if data.get("lab_verdict") == "fail":
-            ok = False
-        passed_all += ok
+                items[item]["passed"] += not (failed & fails[item])
+        passed_all += not outcome.failures and not outcome.legacy
     for row in items.values():
         row["pass_rate"] = c.share(row["passed"], row["tested"])
     return {"tests": tests, "passed": passed_all, "pass_rate": c.share(passed_all, tests), "items": items}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gi_trace.types import UTCDateTime, utcnow
@@ -209,3 +209,34 @@ class SectorTotal(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<SectorTotal {self.product_id} {self.year} {self.county_code}>"
+
+
+class ProductLimits(SQLModel, table=True):
+    """One version of a product's quality limits, recorded by a regulator and in force from `effective_from`.
+
+    Versions are never edited: a change is a new row. The limits in force on a day are those of the
+    version with the latest `effective_from` on or before it (the latest recorded wins a tie). A test is
+    judged against the limits in force on its sampling date.
+    """
+
+    __table_args__ = (Index("ix_productlimits_product_from", "product_id", "effective_from"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id")
+    effective_from: date
+    moisture_max_pct: Optional[float] = None
+    so2_max_mg_per_kg: Optional[float] = None
+    # [{"grade", "grade_en", "max_grains_per_50g"}]: fewest grains = best; above the last = ungraded.
+    grade_scale: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    # {"substance": max mg/kg} (maximum residue limits); unlisted substances get the default.
+    residue_limits: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    default_residue_mg_per_kg: Optional[float] = None
+    banned_substances: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    # Where the figures come from, e.g. "GB/T 18672-2014; GB 2763-2021"; demo values say so here.
+    source: str = Field(default="", max_length=500)
+    is_demo: bool = False  # shipped figures to be checked against the standard in force
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    recorded_by: Optional[int] = None  # user id (no FK, as Producer.created_by)
+
+    def __repr__(self) -> str:
+        return f"<ProductLimits {self.product_id} from {self.effective_from}>"

@@ -4,9 +4,11 @@ Source: ../shared/domain.md (statistical codes of 中卫市 640500 and its count
 """
 from __future__ import annotations
 
+from datetime import date
+
 from sqlmodel import Session, select
 
-from gi_trace.registry.models import Product, ProductRegistration, ProductTown, Region
+from gi_trace.registry.models import Product, ProductLimits, ProductRegistration, ProductTown, Region
 
 CITY = ("640500", "中卫市", "Zhongwei")
 
@@ -46,6 +48,25 @@ GOJI_GRADES = [
     {"grade": "乙级", "grade_en": "Grade B", "max_grains_per_50g": 900},
 ]
 
+# Quality limits of 中宁枸杞 shipped as DEMO values: plausible figures in the shape of GB/T 18672-2014
+# (moisture, grades) and GB 2763 (maximum residue limits), to be checked by a regulator against the
+# standards in force and recorded again as a new version (registry.limits). Until then every page that
+# shows them says they are demo values.
+GOJI_DEMO_LIMITS = {
+    "effective_from": "2015-01-01",
+    "moisture_max_pct": 13.0,
+    "so2_max_mg_per_kg": 50.0,
+    "grade_scale": GOJI_GRADES,
+    "residue_limits": {"吡虫啉": 1.0, "啶虫脒": 2.0, "多菌灵": 5.0, "高效氯氟氰菊酯": 0.5, "阿维菌素": 0.1,
+                       "苯醚甲环唑": 1.0, "哒螨灵": 0.5},
+    "default_residue_mg_per_kg": 0.01,
+    "banned_substances": ["甲胺磷", "对硫磷", "甲基对硫磷", "久效磷", "磷胺", "甲拌磷", "克百威", "涕灭威",
+                          "氧乐果", "水胺硫磷", "毒死蜱", "三唑磷"],
+    "source": "演示数值：须对照现行 GB/T 18672、GB 2763、GB 2760 核对 / demo values, to be checked against the "
+              "standards in force",
+    "is_demo": True,
+}
+
 # Stage template: data, not code (tracing.rules validates events against it; the producer portal
 # builds its forms from it). Per stage:
 #   order       stages with a "fixed" place must follow each other in this order (equal = same place);
@@ -62,6 +83,35 @@ def _f(name, type_, label_zh, label_en, *, required=False, unit=None, choices=No
         field["choices"] = choices
     return field
 
+
+# A test (检测) is evidence: the lab, its report, who sampled when and by which method, and the measured
+# values. The verdict and the grade are computed from the values and the product's limits in force on
+# the sampling date (tracing.quality); the lab's own conclusion is recorded but never decides. Older
+# events may carry typed ticks (so2_pass, pesticide_pass): they are read, never offered again.
+LAB_VERDICT_CHOICES = [{"value": "pass", "label_zh": "合格", "label_en": "Pass"},
+                       {"value": "fail", "label_zh": "不合格", "label_en": "Fail"}]
+
+
+def _test_fields(*, goji: bool) -> list:
+    return [
+        _f("lab", "string", "检测机构", "Laboratory", required=True),
+        _f("lab_cma_no", "string", "检测机构CMA证书编号", "Laboratory CMA certificate no."),
+        _f("report_no", "string", "报告编号", "Report number", required=True),
+        _f("sampled_at", "date", "抽样日期", "Sampled on", required=True),
+        _f("sampled_by", "string", "抽样人", "Sampled by", required=True),
+        _f("method", "string", "检测方法（标准）", "Method (standards)", required=True),
+        _f("moisture_pct", "number", "含水率", "Moisture", required=goji, unit="%"),
+        _f("so2_mg_per_kg", "number", "二氧化硫残留量", "SO₂ residue", required=goji, unit="mg/kg"),
+        _f("grains_per_50g", "integer", "每50克粒数", "Grains per 50 g", required=goji),
+        # [{"substance", "mg_per_kg"}]; an empty list: no residue found above the method's limit.
+        _f("residues", "residues", "农药残留（检出值）", "Pesticide residues (measured)", required=True),
+        _f("lab_verdict", "choice", "检测机构结论（仅记录，不作判定依据）", "Laboratory's conclusion (recorded, not decisive)",
+           choices=LAB_VERDICT_CHOICES),
+    ]
+
+
+TEST_FIELDS_GOJI = _test_fields(goji=True)
+TEST_FIELDS_GENERIC = _test_fields(goji=False)
 
 GOJI_STAGES = [
     {"stage": "planting", "name_zh": "种植", "name_en": "Planting", "order": 1, "start": True,
@@ -91,18 +141,7 @@ GOJI_STAGES = [
          _f("moisture_pct", "number", "含水率", "Moisture", unit="%"),
      ]},
     {"stage": "testing", "name_zh": "检测", "name_en": "Testing", "order": 3, "free": True, "after": "harvest",
-     "repeatable": True, "fields": [
-         _f("lab", "string", "检测机构", "Laboratory", required=True),
-         _f("report_no", "string", "报告编号", "Report number", required=True),
-         _f("moisture_pct", "number", "含水率", "Moisture", required=True, unit="%"),
-         _f("grains_per_50g", "integer", "每50克粒数", "Grains per 50 g", required=True),
-         _f("so2_mg_per_kg", "number", "二氧化硫残留", "SO₂ residue", unit="mg/kg"),
-         _f("so2_pass", "boolean", "二氧化硫合格", "SO₂ passed", required=True),
-         _f("pesticide_pass", "boolean", "农药残留合格", "Pesticide residues passed", required=True),
-         _f("lab_verdict", "choice", "检测结论", "Laboratory verdict",
-            choices=[{"value": "pass", "label_zh": "合格", "label_en": "Pass"},
-                     {"value": "fail", "label_zh": "不合格", "label_en": "Fail"}]),
-     ]},
+     "repeatable": True, "fields": TEST_FIELDS_GOJI},
     {"stage": "storage", "name_zh": "运储", "name_en": "Storage and transport", "order": 4, "free": True,
      "after": "harvest", "repeatable": True, "fields": [
          _f("place", "string", "仓储地点", "Place", required=True),
@@ -132,16 +171,7 @@ GOJI_STAGES = [
 # For a product a regulator added without its own template (e.g. 海原马铃薯): the same chain of
 # custody without goji's drying stage and grain-count grading.
 GENERIC_STAGES = [
-    s if s["stage"] not in ("testing",) else {
-        **s, "fields": [
-            _f("lab", "string", "检测机构", "Laboratory", required=True),
-            _f("report_no", "string", "报告编号", "Report number", required=True),
-            _f("moisture_pct", "number", "含水率", "Moisture", unit="%"),
-            _f("pesticide_pass", "boolean", "农药残留合格", "Pesticide residues passed", required=True),
-            _f("lab_verdict", "choice", "检测结论", "Laboratory verdict",
-               choices=[{"value": "pass", "label_zh": "合格", "label_en": "Pass"},
-                        {"value": "fail", "label_zh": "不合格", "label_en": "Fail"}]),
-        ]}
+    s if s["stage"] != "testing" else {**s, "fields": TEST_FIELDS_GENERIC}
     for s in GOJI_STAGES if s["stage"] != "drying"
 ]
 
@@ -184,4 +214,12 @@ def ensure_reference_data(session: Session) -> None:
                                         registration_no="", registered_on="2017-01-10"))
         for town in GOJI_TOWNS:
             session.add(ProductTown(product_id=goji.id, town_code=town))
+        session.add(demo_limits(goji.id))
         session.flush()
+
+
+def demo_limits(product_id: int) -> ProductLimits:
+    """The first (demo) version of 中宁枸杞's quality limits."""
+    figures = dict(GOJI_DEMO_LIMITS)
+    figures["effective_from"] = date.fromisoformat(figures["effective_from"])
+    return ProductLimits(product_id=product_id, **figures)

@@ -20,10 +20,12 @@ from gi_trace.registry.models import Producer, Product
 from gi_trace.registry.services import get_product
 from gi_trace.tracing import rules, services
 from gi_trace.tracing.models import Batch, Event, PlausibilityFlag
+from gi_trace.tracing import quality
 from gi_trace.tracing.schemas import (BatchCreate, BatchDetail, BatchInput, BatchList, BatchListQuery, BatchPublic,
-                                      EventCreate, EventPublic, EventResult, FlagList, FlagListQuery, FlagPublic,
-                                      FlagReview, LabelPermissionPublic, LineageInput, LineageResult, MergeCreate,
-                                      ProcessCreate, ReviewFlagPublic, SplitCreate, Withdrawal, WithdrawCreate)
+                                      Clearance, ClearanceCreate, EventCreate, EventPublic, EventResult, FlagList,
+                                      FlagListQuery, FlagPublic, FlagReview, LabelPermissionPublic, LineageInput,
+                                      LineageResult, MergeCreate, ProcessCreate, ReviewFlagPublic, SplitCreate,
+                                      TestResultPublic, TestVerdictPublic, Withdrawal, WithdrawCreate)
 
 MAX_LIMIT = 200
 CODE = {"code": "Trace code of the batch (with or without hyphens)"}
@@ -97,7 +99,8 @@ def get_batch(code: str):
                        events=[EventPublic.of(e) for e in events],
                        flags=[FlagPublic.of(f) for f in services.open_flags(session, batch)],
                        label=LabelPermissionPublic(allowed=permission.allowed, code=permission.code,
-                                                   reason=permission.reason or None))
+                                                   reason=permission.reason or None),
+                       test_verdict=TestVerdictPublic.of(quality.test_verdict(session, batch)))
 
 
 @api_bp.post("/batches/<code>/events")
@@ -118,8 +121,12 @@ def create_event(code: str, body: Load[EventCreate]):
         made = list(session.exec(select(Batch).join(Event, Event.batch_id == Batch.id)
                                  .where(Event.op_id == event.op_id, Batch.id != batch.id)).all())
     slug = _slug(session, batch)
-    return EventResult(event=EventPublic.of(event), batch=_batch(session, batch, slug),
-                       flags=[FlagPublic.of(f) for f in flags], children=[_batch(session, c, slug) for c in made])
+    result = EventResult(event=EventPublic.of(event), batch=_batch(session, batch, slug),
+                         flags=[FlagPublic.of(f) for f in flags], children=[_batch(session, c, slug) for c in made])
+    if event.stage == "testing":
+        result.test = TestResultPublic.of(event.data or {})
+        result.test_verdict = TestVerdictPublic.of(quality.test_verdict(session, batch))
+    return result
 
 
 # --- lineage: split, merge, process -------------------------------------------------------
@@ -200,6 +207,22 @@ def withdraw_batch(code: str, body: Load[WithdrawCreate]):
     given = body()
     event = services.withdraw(session, user, batch, given.reason, occurred_at=given.occurred_at)
     return Withdrawal(event=EventPublic.of(event), batch=_batch(session, batch))
+
+
+@api_bp.post("/batches/<code>/clearances")
+@access("regulator", "admin")
+@operation(body=ClearanceCreate, responses={201: (Clearance, "The recorded decision and the batch's verdict")},
+           errors={403: "Another county's batch", 404: "Unknown code", 409: "No uncleared test failure"}, path=CODE)
+def clear_failure(code: str, body: Load[ClearanceCreate]):
+    """A regulator clears a batch's test failure (SO₂, residue, banned substance, or one carried in from a
+    source batch) with a recorded decision: reason and the new report number. Never an edit of the test."""
+    session = get_session()
+    batch = services.visible_batch(session, actor(), code)
+    given = body()
+    event = services.clear_failure(session, actor(), batch, reason=given.reason, report_no=given.report_no,
+                                   occurred_at=given.occurred_at)
+    return Clearance(event=EventPublic.of(event), batch=_batch(session, batch),
+                     test_verdict=TestVerdictPublic.of(quality.test_verdict(session, batch)))
 
 
 # --- plausibility flags (regulators) ------------------------------------------------------

@@ -14,7 +14,7 @@ from gi_trace.db import get_session
 from gi_trace.errors import NotFound
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.registry.services import public_name
-from gi_trace.tracing import chain, codes, epcis, lineage, rules, services
+from gi_trace.tracing import chain, codes, epcis, lineage, quality, rules, services
 from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
 from gi_trace.tracing.models import Batch, Event, UnitCode
 from gi_trace.tracing.schemas import (AuthorisationState, EPCISDocument, EpcisQuery, LabelPermissionPublic,
@@ -98,9 +98,10 @@ def _facts(product: Product, event: Event) -> dict[str, Any]:
     """What the public timeline says about a step besides its time and place."""
     data = event.data or {}
     if event.stage == "testing":
-        outcome = rules.test_outcome(product.max_moisture_pct, data)
-        grade = rules.grade_for(product.grade_scale, data.get("grains_per_50g"))
-        return {"passed": outcome.passed, "grade": grade["grade"] if grade else None,
+        outcome = quality.evaluate(data, fallback={"moisture_max_pct": product.max_moisture_pct,
+                                                   "grade_scale": product.grade_scale or []})
+        grade = outcome.grade
+        return {"passed": outcome.state == quality.PASSED, "grade": grade["grade"] if grade else None,
                 "grains_per_50g": data.get("grains_per_50g"), "moisture_pct": data.get("moisture_pct"),
                 "lab": data.get("lab"), "report_no": data.get("report_no")}
     if event.stage == "drying":

@@ -215,7 +215,8 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
     elif e.stage == "testing":
         passed = test_outcome(product.max_moisture_pct if product else None, data).passed
         item.update(bizStep="inspecting", disposition="conformant" if passed else "non_conformant")
-        item.update(_ext(data, ("lab", "report_no", "moisture_pct", "grains_per_50g", "so2_mg_per_kg", "so2_pass",
+        item.update(_ext(data, ("lab", "lab_cma_no", "report_no", "sampled_at", "sampled_by", "method", "moisture_pct",
+                                "grains_per_50g", "so2_mg_per_kg", "residues", "lab_verdict", "so2_pass",
                                 "pesticide_pass")))
     elif e.stage == "storage":
         moving = bool(data.get("carrier"))

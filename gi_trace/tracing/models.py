@@ -41,8 +41,9 @@ BATCH_KINDS = ("harvest", "lot", "merged", "processed", "received", "purchased")
 # `transfer`: kilograms of the parent (the sender's batch) arrived in the child (the receiver's batch).
 LINK_KINDS = ("split", "merge", "transform", "transfer")
 # Stages outside the product template that services write themselves.
-SYSTEM_STAGES = ("split", "merge", "withdrawal")
-TEST_STATES = ("untested", "passed", "failed")
+SYSTEM_STAGES = ("split", "merge", "withdrawal", "clearance")
+# "ungraded": passes the limits but lies below the lowest grade (no GI mark); see tracing.quality.
+TEST_STATES = ("untested", "passed", "failed", "ungraded")
 FLAG_KINDS = ("yield_over_cap", "drying_ratio", "out_of_season", "labels_over_quantity")
 FLAG_STATUSES = ("open", "cleared", "confirmed")
 SHIPMENT_STATUSES = ("in_transit", "received", "rejected")
@@ -102,8 +103,11 @@ class Batch(SQLModel, table=True):
     stage: str = Field(default="", max_length=32)  # furthest template stage reached
     test_state: str = Field(default="untested", max_length=16)  # TEST_STATES, from the latest test
     tested_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    # The computed verdict with its failures (own and carried in from inputs) and clearances
+    # (tracing.quality.Ledger.record); None before any test. Read by tracing.quality.test_verdict.
+    quality: Optional[dict] = Field(default=None, sa_column=Column(JSON))
     grains_per_50g: Optional[int] = None
-    grade: Optional[str] = Field(default=None, max_length=16)  # derived from grains via Product.grade_scale
+    grade: Optional[str] = Field(default=None, max_length=16)  # derived from grains via the limits' grade scale
     origin_town_code: Optional[str] = Field(default=None, foreign_key="region.code", max_length=12)
     harvest_year: Optional[int] = None
     open_flags: int = 0  # > 0: regulators see the batch "under review"

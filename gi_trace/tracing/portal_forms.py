@@ -89,6 +89,11 @@ class InputRow(Form):
     amount = StringField(_l("Amount"), validators=[Opt(), Length(max=100)])
 
 
+class ResidueRow(Form):
+    substance = StringField(_l("Substance"), validators=[Opt(), Length(max=100)])
+    mg_per_kg = FloatField(_l("Measured (mg/kg)"), validators=[Opt(), NumberRange(min=0)])
+
+
 class OutputRow(Form):
     quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
     product_form = SelectField(_l("Product form"), choices=choices([NONE]), default="", validate_choice=False)
@@ -113,6 +118,12 @@ class SplitForm(_WhereWhen):
 class MergeForm(_WhereWhen):
     inputs = FieldList(FormField(MergeRow), label=_l("Batches to merge"), min_entries=4, max_entries=50)
     producer_lot = StringField(_l("Lot number of the new batch"), validators=[Opt(), Length(max=40)])
+
+
+class ClearanceForm(FlaskForm):
+    reason = TextAreaField(_l("Why is the failure cleared?"), validators=[InputRequired(), Length(max=1000)])
+    report_no = StringField(_l("Number of the new test report the decision rests on"),
+                            validators=[InputRequired(), Length(max=64)])
 
 
 class UnitsForm(FlaskForm):
@@ -168,6 +179,9 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
             field = FieldList(FormField(InputRow), label=label, min_entries=3, max_entries=50)
         elif kind == "outputs":
             field = FieldList(FormField(OutputRow), label=label, min_entries=3, max_entries=50)
+        elif kind == "residues":
+            field = FieldList(FormField(ResidueRow), label=_l("%(label)s — leave empty when none was found",
+                                                              label=label), min_entries=4, max_entries=100)
         elif kind == "text":
             field = TextAreaField(label, validators=required + [Length(max=500)])
         else:
@@ -194,6 +208,14 @@ def prefill(spec: dict, form: FlaskForm, event) -> None:
     form.location_name.data = event.location_name or ""
     for f in spec.get("fields", []):
         value = (event.data or {}).get(f["name"])
+        if f["type"] == "residues" and isinstance(value, list):
+            field = form["f_" + f["name"]]
+            while len(field.entries) < len(value):
+                field.append_entry()
+            for entry, residue in zip(field.entries, value):
+                entry.form.substance.data = residue.get("substance")
+                entry.form.mg_per_kg.data = residue.get("mg_per_kg")
+            continue
         if value is None or f["type"] in ("inputs", "outputs"):
             continue
         field = form["f_" + f["name"]]
@@ -250,6 +272,17 @@ def stage_data(spec: dict, form: FlaskForm) -> dict:
                 rows.append(item)
             if rows:
                 data[f["name"]] = rows
+            continue
+        if kind == "residues":
+            # Every row with a substance; the list is always sent (empty: the lab found none).
+            residues = []
+            for entry in field:
+                row = entry.form
+                name = (row.substance.data or "").strip()
+                if not name and row.mg_per_kg.data is None:
+                    continue
+                residues.append({"substance": name, "mg_per_kg": row.mg_per_kg.data})
+            data[f["name"]] = residues
             continue
         if kind == "outputs":
             rows = []

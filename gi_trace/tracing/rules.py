@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from gi_trace import formatting as fmt
 from gi_trace.errors import Refused, ValidationError
 from gi_trace.timeutil import LOCAL_TZ
+from gi_trace.tracing import quality
 from gi_trace.tracing.models import KG_DIGITS
 
 # Clocks differ: an event up to this far ahead of the server's clock is not "in the future".
@@ -183,6 +184,29 @@ def _inputs(value: Any, name: str) -> list:
     return cleaned
 
 
+def _residues(value: Any, name: str) -> list:
+    """Measured residues: [{"substance", "mg_per_kg"}], each substance once (an empty list: none found)."""
+    if not isinstance(value, list) or len(value) > MAX_LIST:
+        raise ValidationError(_("%(field)s must be a list of {substance, mg_per_kg}.", field=name), field=name)
+    cleaned, seen = [], set()
+    for i, item in enumerate(value):
+        where = f"{name}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"substance", "mg_per_kg"}:
+            raise ValidationError(_("%(field)s must be {substance, mg_per_kg}.", field=where), field=where)
+        if not isinstance(item.get("substance"), str) or not item["substance"].strip():
+            raise ValidationError(_("%(field)s needs the substance's name.", field=where + ".substance"),
+                                  field=where + ".substance")
+        substance = _text(item["substance"], where + ".substance")
+        if item.get("mg_per_kg") is None:
+            raise ValidationError(_("%(field)s is required.", field=where + ".mg_per_kg"), field=where + ".mg_per_kg")
+        key = quality.substance_key(substance)
+        if key in seen:
+            raise ValidationError(_("%(substance)s is listed twice.", substance=substance), field=where + ".substance")
+        seen.add(key)
+        cleaned.append({"substance": substance, "mg_per_kg": _number(item["mg_per_kg"], where + ".mg_per_kg")})
+    return cleaned
+
+
 def _outputs(value: Any, name: str) -> list:
     if not isinstance(value, list) or not value or len(value) > MAX_LIST:
         raise ValidationError(_("%(field)s must list at least one output.", field=name), field=name)
@@ -266,6 +290,8 @@ def clean_data(spec: dict, data: Any, quantity_kg: Optional[float]) -> tuple[dic
             cleaned[name] = _inputs(value, where)
         elif kind == "outputs":
             cleaned[name] = _outputs(value, where)
+        elif kind == "residues":
+            cleaned[name] = _residues(value, where)
         else:  # a template type this code does not know: keep text only
             cleaned[name] = _text(str(value), where)
     quantity = cleaned.get(qfield) if qfield else quantity_kg
@@ -328,44 +354,31 @@ def check_time(occurred_at: datetime, now: datetime, previous: Optional[datetime
 
 def grade_for(grade_scale: Optional[list], grains_per_50g: Optional[int]) -> Optional[dict]:
     """The grade a grain count implies (fewest grains = best), or None below the lowest grade."""
-    if grains_per_50g is None:
-        return None
-    for entry in sorted(grade_scale or [], key=lambda g: g["max_grains_per_50g"]):
-        if grains_per_50g <= entry["max_grains_per_50g"]:
-            return entry
-    return None
+    return quality.grade_for(grade_scale, grains_per_50g)
 
 
 @dataclass(frozen=True)
 class TestOutcome:
+    __test__ = False  # not a pytest class
+
     passed: bool
-    failures: tuple[str, ...]  # moisture, so2, pesticide, lab
+    failures: tuple[str, ...]  # moisture, so2, residue, banned, legacy_so2, legacy_pesticide
 
 
 def test_outcome(max_moisture_pct: Optional[float], data: dict) -> TestOutcome:
-    """Pass or fail of a test (the 合格证) from its measured facts, never from a typed verdict alone."""
-    failures = []
-    moisture = data.get("moisture_pct")
-    if max_moisture_pct is not None and moisture is not None and moisture > max_moisture_pct:
-        failures.append("moisture")
-    if data.get("so2_pass") is False:
-        failures.append("so2")
-    if data.get("pesticide_pass") is False:
-        failures.append("pesticide")
-    if data.get("lab_verdict") == "fail":
-        failures.append("lab")
-    return TestOutcome(not failures, tuple(failures))
+    """Pass or fail of one test from its measured values and the limits kept in its event (older events:
+    the product's moisture limit); never from a typed verdict. See `tracing.quality`."""
+    outcome = quality.evaluate(data, fallback={"moisture_max_pct": max_moisture_pct})
+    return TestOutcome(outcome.state == quality.PASSED, tuple(f["item"] for f in outcome.failures))
+
+
+test_outcome.__test__ = False  # type: ignore[attr-defined]
 
 
 def failure_text(failures: Iterable[str], max_moisture_pct: Optional[float]) -> str:
-    """What failed, in words."""
-    texts = {
-        "moisture": _("moisture above %(max)s%%", max=max_moisture_pct),
-        "so2": _("SO₂ residue failed"),
-        "pesticide": _("pesticide residue failed"),
-        "lab": _("the laboratory's verdict is fail"),
-    }
-    return "; ".join(texts[f] for f in failures)
+    """What failed, in words (item names only; `quality.failure_text` gives value and limit)."""
+    return "; ".join(quality.failure_text({"item": f, "limit": max_moisture_pct if f == "moisture" else None})
+                     for f in failures)
 
 
 def check_drying(fresh_kg_in: float, dried_kg_out: float) -> None:
@@ -488,6 +501,7 @@ class Projection:
     product_form: str = ""
     test_state: str = "untested"
     tested_at: Optional[datetime] = None
+    quality: Optional[dict] = None  # tracing.quality.Ledger.record(): the verdict kept on the batch
     grains_per_50g: Optional[int] = None
     grade: Optional[str] = None
     origin_town_code: Optional[str] = None
@@ -524,6 +538,8 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             local_offset_min: int = 480) -> Projection:
     """Fold a batch's events (corrections applied) into its state; Refused when they break a rule."""
     p = Projection(product_form=initial_form)
+    ledger = quality.Ledger(code=batch_code)
+    fallback = {"moisture_max_pct": max_moisture_pct, "grade_scale": grade_scale or []}
     for e in effective_events(events):
         data = e.data or {}
         role = data.get("role")
@@ -533,6 +549,7 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             inherited = data.get("inherited") or {}
             p.stage = inherited.get("stage", p.stage) if stage != "processing" else "processing"
             p.test_state = inherited.get("test_state", p.test_state)
+            ledger.inherit(inherited)
             p.grains_per_50g = inherited.get("grains_per_50g", p.grains_per_50g)
             p.grade = inherited.get("grade", p.grade)
             if inherited.get("tested_at"):
@@ -567,12 +584,16 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             p.product_form = DRIED
             p.stage = next_position(template, p.stage, stage)
         elif stage == "testing":
-            outcome = test_outcome(max_moisture_pct, data)
-            p.test_state = "passed" if outcome.passed else "failed"
+            outcome = quality.evaluate(data, fallback=fallback)
+            ledger.test(outcome, data, sampled_on(e, local_offset_min))
             p.tested_at = e.occurred_at
-            p.grains_per_50g = data.get("grains_per_50g")
-            entry = grade_for(grade_scale, p.grains_per_50g)
-            p.grade = entry["grade"] if entry else None
+            if data.get("grains_per_50g") is not None:
+                p.grains_per_50g = data.get("grains_per_50g")
+                p.grade = outcome.grade["grade"] if outcome.grade else None
+            p.test_state = quality.TEST_STATE_OF[ledger.state]
+        elif stage == "clearance":  # a regulator's recorded decision (tracing.services.clearance)
+            ledger.clearance(data)
+            p.test_state = quality.TEST_STATE_OF[ledger.state]
         elif stage == "distribution":
             check_outflow(p.available_kg, e.quantity_kg or 0, batch_code)
             p.out_kg = kg(p.out_kg + (e.quantity_kg or 0))
@@ -586,4 +607,19 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             p.recorded_stages.add(stage)
         if p.last_occurred_at is None or e.occurred_at > p.last_occurred_at:
             p.last_occurred_at = e.occurred_at
+    p.quality = ledger.record()
+    if p.quality is not None:
+        p.test_state = quality.TEST_STATE_OF[ledger.state]
     return p
+
+
+def sampled_on(event: Any, local_offset_min: int = 480) -> date:
+    """A test's date for its limits: the sampling date, else the (local) day it was recorded as happening."""
+    text = (event.data or {}).get("sampled_at")
+    if isinstance(text, str):
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            pass
+    offset = getattr(event, "utc_offset_min", None)
+    return local_time(event.occurred_at, offset if offset is not None else local_offset_min).date()

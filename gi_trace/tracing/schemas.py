@@ -12,7 +12,7 @@ from pydantic import Field, WithJsonSchema, create_model, model_validator
 
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.schemas import Body, Public, Query
-from gi_trace.tracing import codes, lineage, rules
+from gi_trace.tracing import codes, lineage, quality, rules
 from gi_trace.tracing.models import Batch, Event, PlausibilityFlag
 
 # --- shared pieces ------------------------------------------------------------------------
@@ -58,7 +58,7 @@ class BatchPublic(Public):
     producer_lot: Optional[str]
     trademark: Optional[str]
     stage: Optional[str]
-    test_state: Literal["untested", "passed", "failed"]
+    test_state: Literal["untested", "passed", "failed", "ungraded"]
     grade: Optional[str]
     grains_per_50g: Optional[int]
     origin_town_code: Optional[str]
@@ -168,12 +168,61 @@ class LabelPermissionPublic(Public):
     reason: Optional[str]
 
 
+class TestVerdictPublic(Public):
+    """A batch's computed test verdict (tracing.quality.TestVerdict)."""
+
+    __test__ = False
+
+    state: Literal["passed", "cleared", "failed", "ungraded", "untested"]
+    failures: list[str] = Field(description="Each failing item with its value and limit, e.g. 含水率 14.6% > 13%; "
+                                            "a failure carried in from an input names the source batch")
+    report_no: Optional[str]
+    earlier_failures: list[str] = Field(description="For \"cleared\": what the first failing test found")
+    earlier_report_no: Optional[str]
+    cleared_by: Optional[Literal["retest", "regulator"]]
+    legacy: bool = Field(description="An older test without measured values was recorded (it does not count as a "
+                                     "pass)")
+
+    @classmethod
+    def of(cls, verdict: quality.TestVerdict) -> "TestVerdictPublic":
+        return cls(state=verdict.state, failures=list(verdict.failures), report_no=verdict.report_no,
+                   earlier_failures=list(verdict.earlier_failures), earlier_report_no=verdict.earlier_report_no,
+                   cleared_by=verdict.cleared_by, legacy=verdict.legacy)
+
+
+class TestResultPublic(Public):
+    """One test judged: the computed verdict of its values against the limits in force on its sampling date."""
+
+    __test__ = False
+
+    state: Literal["passed", "failed", "ungraded", "untested"]
+    failures: list[str]
+    grade: Optional[str]
+    limits_version: Optional[int] = Field(description="The product-limits version the test was judged against")
+    limits_are_demo: bool
+    lab_verdict: Optional[str]
+    lab_verdict_note: Optional[str] = Field(description="Set when the lab's conclusion disagrees with the computed "
+                                                        "verdict (which stands)")
+
+    @classmethod
+    def of(cls, data: dict) -> "TestResultPublic":
+        outcome = quality.evaluate(data)
+        failures = [quality.failure_text(f) for f in outcome.failures]
+        if outcome.ungraded:
+            failures.append(quality.ungraded_text(outcome.grains_per_50g, outcome.lowest_grade_max))
+        limits = data.get("limits") or {}
+        return cls(state=outcome.state, failures=failures, grade=outcome.grade["grade"] if outcome.grade else None,
+                   limits_version=limits.get("version"), limits_are_demo=bool(limits.get("is_demo")),
+                   lab_verdict=outcome.lab_verdict, lab_verdict_note=quality.lab_disagreement_text(outcome) or None)
+
+
 class BatchDetail(BatchPublic):
-    """A batch with its events, open flags and GI-label permission."""
+    """A batch with its events, open flags, GI-label permission and test verdict."""
 
     events: list[EventPublic]
     flags: list[FlagPublic]
     label: LabelPermissionPublic
+    test_verdict: TestVerdictPublic
 
 
 class BatchList(Public):
@@ -185,12 +234,15 @@ class BatchList(Public):
 
 
 class EventResult(Public):
-    """The recorded event, the batch, the flags it raised and the batches a processing event made."""
+    """The recorded event, the batch, the flags it raised and the batches a processing event made; for a test,
+    its computed verdict (`test`) and the batch's verdict after it (`test_verdict`)."""
 
     event: EventPublic
     batch: BatchPublic
     flags: list[FlagPublic]
     children: list[BatchPublic]
+    test: Optional[TestResultPublic] = None
+    test_verdict: Optional[TestVerdictPublic] = None
 
 
 class LineageInput(Public):
@@ -283,6 +335,20 @@ class ProcessCreate(Body):
     process: Optional[str] = None
     occurred_at: Optional[str] = Field(None, description=TIME_DOC)
     location: Location = None
+
+
+class ClearanceCreate(Body):
+    reason: str = Field(description="Why the failure is cleared (recorded with the decision)")
+    report_no: str = Field(description="The new test report the decision rests on")
+    occurred_at: Optional[str] = Field(None, description=TIME_DOC)
+
+
+class Clearance(Public):
+    """The regulator's clearance event, the batch and its verdict after it."""
+
+    event: EventPublic
+    batch: BatchPublic
+    test_verdict: TestVerdictPublic
 
 
 class WithdrawCreate(Body):

@@ -23,6 +23,7 @@ from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.services import get_product, protected_towns
 from gi_trace.tracing import origin as origins
+from gi_trace.tracing import quality
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import SHIPMENT_STATUSES, Batch, BatchLink, Event, Purchase, Shipment
 from gi_trace.tracing.services.batches import _check_lot, _new_code
@@ -111,8 +112,10 @@ def _ship(session: Session, user: User, batch: Batch, receiver: Producer, amount
         raise Refused(_("Batch %(code)s has been withdrawn: it cannot be shipped.", code=batch.code),
                       field="batch", code="withdrawn")
     if batch.test_state == "failed" and _origin_of(session, batch).verified:
-        raise Refused(_("The latest test of batch %(code)s failed: it cannot be handed over as a GI product until a "
-                        "later test passes.", code=batch.code), field="batch", code="test_failed")
+        raise Refused(_("Batch %(code)s failed its test (%(failures)s): it cannot be handed over as a GI product "
+                        "until the failure is cleared.", code=batch.code,
+                        failures="; ".join(quality.test_verdict(session, batch).failures)),
+                      field="batch", code="test_failed")
     _check_time(when, batch.last_event_at, "shipped_at")
     events = _events(session, batch)
     available = _project(session, batch, events).available_kg

@@ -18,7 +18,7 @@ from gi_trace.errors import Gone, NotFound
 from gi_trace.extensions import is_loopback, limiter, network_key, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
-from gi_trace.tracing import codes, gs1, guidance, labels, qr, rules, services, transfers, units
+from gi_trace.tracing import codes, gs1, guidance, labels, qr, quality, rules, services, transfers, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.tracing.services.visibility import _get as row_by_id
@@ -214,6 +214,12 @@ def _event_rows(session: Session, batch: Batch, template: list) -> list[dict]:
         facts = [(fmt.field_label(f), plot_names.get(data[f["name"]], "—"))
                  for f in specs if f["type"] == "plot" and data.get(f["name"]) is not None]
         facts += fmt.fields(data, specs, skip=[(spec or {}).get("quantity_field")])
+        if e.stage == "testing" and not role:
+            facts = _test_facts(data, facts, specs)
+        elif e.stage == "clearance":
+            facts = [(_("Reason"), data.get("reason") or "—"), (_("New report number"), data.get("report_no") or "—")]
+            if data.get("sources"):
+                facts.append((_("Failed source batches"), ", ".join(codes.display(c) for c in data["sources"])))
         role = data.get("role")
         links = data.get("to") or [s.get("code") for s in data.get("from", []) if isinstance(s, dict)]
         rows.append({"event": e, "name": pf.stage_name(spec) if spec else _system_stage(e.stage), "facts": facts,
@@ -221,8 +227,27 @@ def _event_rows(session: Session, batch: Batch, template: list) -> list[dict]:
     return rows
 
 
+def _test_facts(data: dict, facts: list, specs: list) -> list:
+    """A test's facts with the computed verdict first; the lab's conclusion, when it disagrees, says so beside it."""
+    outcome = quality.evaluate(data)
+    why = [quality.failure_text(f) for f in outcome.failures]
+    if outcome.ungraded:
+        why.append(quality.ungraded_text(outcome.grains_per_50g, outcome.lowest_grade_max))
+    verdict = quality.state_label(outcome.state) + (f" ({'; '.join(why)})" if why else "")
+    if outcome.legacy:
+        verdict = _("not judged: an older test without measured values")
+    shown = [(_("Computed verdict"), verdict)]
+    if outcome.lab_disagrees:
+        label = next((fmt.field_label(f) for f in specs if f["name"] == "lab_verdict"), "lab_verdict")
+        shown_lab = dict(facts).get(label, "")
+        facts = [(k, v) for k, v in facts if k != label]
+        shown.append((label, f"{shown_lab} — {quality.lab_disagreement_text(outcome)}"))
+    return shown + facts
+
+
 def _system_stage(stage: str) -> str:
-    return {"split": _("Split"), "merge": _("Merge"), "withdrawal": _("Withdrawal")}.get(stage, stage)
+    return {"split": _("Split"), "merge": _("Merge"), "withdrawal": _("Withdrawal"),
+            "clearance": _("Regulator's clearance of a test failure")}.get(stage, stage)
 
 
 @bp.get("/batches/<code>")
@@ -252,7 +277,8 @@ def batch_detail(code: str):
         display=codes.display, qr_svg=Markup(qr.svg_element(qr.trace_url(_base_url(), batch.code))),
         trace_url=qr.trace_url(_base_url(), batch.code),
         digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
-        flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session))
+        flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session),
+        verdict=quality.test_verdict(session, batch), regulator=actor().role in ("regulator", "admin"))
 
 
 @bp.route("/batches/<code>/record/<stage>", methods=["GET", "POST"])
@@ -286,6 +312,10 @@ def record_stage(code: str, stage: str):
             event = done.value
             made = (event.data or {}).get("to") or []
             flash(_("%(stage)s recorded.", stage=pf.stage_name(spec)), "success")
+            if stage == "testing":
+                outcome = quality.evaluate(event.data or {})
+                if outcome.lab_disagrees:
+                    flash(quality.lab_disagreement_text(outcome), "error")
             if made:
                 flash(_("New batches: %(codes)s", codes=", ".join(codes.display(c) for c in made)), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
@@ -369,6 +399,24 @@ def withdraw_batch(code: str):
             flash(_("Batch %(code)s withdrawn.", code=codes.display(batch.code)), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
     return render_template("tracing/withdraw.html", form=form, batch=batch, display=codes.display)
+
+
+@bp.route("/batches/<code>/clearance", methods=["GET", "POST"])
+@access("regulator", "admin")
+def clear_failure(code: str):
+    """A regulator clears a batch's test failure with a recorded decision (reason, new report no.)."""
+    session = get_session()
+    batch = _visible_batch(session, code)
+    form = pf.ClearanceForm()
+    if form.validate_on_submit():
+        done = attempt(form, lambda: services.clear_failure(session, actor(), batch, reason=form.reason.data,
+                                                            report_no=form.report_no.data), place=_placer())
+        if done:
+            flash(_("The test failure of batch %(code)s is cleared by your decision.", code=codes.display(batch.code)),
+                  "success")
+            return redirect(url_for("tracing.batch_detail", code=batch.code))
+    return render_template("tracing/clearance.html", form=form, batch=batch, display=codes.display,
+                           verdict=quality.test_verdict(session, batch))
 
 
 # --- portal: unit codes and labels ------------------------------------------------------------

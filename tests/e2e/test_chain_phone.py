@@ -71,8 +71,9 @@ def test_dealer_records_a_purchase_on_a_phone_and_the_package_shows_the_househol
                                 [{"quantity_kg": 58, "product_form": "dried"}]).children[0]
     services.record_event(session, processor_user, packed, services.EventInput(
         stage="testing", occurred_at=datetime.now(timezone.utc).isoformat(),
-        data={"lab": "宁夏农产品质量检测中心", "report_no": "NX-E2E-1", "moisture_pct": 11.0, "grains_per_50g": 300,
-              "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"}))
+        data={"lab": "宁夏农产品质量检测中心", "report_no": "NX-E2E-1", "sampled_by": "王检", "method": "GB/T 18672-2014",
+              "moisture_pct": 11.0, "grains_per_50g": 300, "so2_mg_per_kg": 8.0, "residues": [], "lab_verdict": "pass",
+              "sampled_at": datetime.now(timezone.utc).date().isoformat()}))
     package = units.issue_units(session, processor_user, packed, 1, 0.25)[0].code
     session.commit()
 

@@ -4,6 +4,7 @@ models refuse bad input with the API's error shape, naming the field, in the use
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from flask import Flask
@@ -102,6 +103,23 @@ def test_every_documented_success_is_met_by_a_real_response_of_its_schema(app, s
              headers={})
     api.call("get", "/register/check",
              f"/register/check?uscc={world.producer_a.producer.uscc}&product=zhongning-goji", headers={})
+    # Measured tests: the product's limits (read, new version), a failing test, a regulator's clearance.
+    api.call("get", "/products/{slug}/limits", "/products/zhongning-goji/limits?on=2025-08-01")
+    api.call("post", "/products/{slug}/limits", "/products/zhongning-goji/limits",
+             {"effective_from": "2030-01-01", "moisture_max_pct": 12.5, "so2_max_mg_per_kg": 50,
+              "grade_scale": [{"grade": "特优", "max_grains_per_50g": 280}], "residue_limits": {"吡虫啉": 1.0},
+              "default_residue_mg_per_kg": 0.01, "banned_substances": ["克百威"], "source": "GB/T 18672-2014"},
+             headers=reg)
+    now = datetime.now(timezone(timedelta(hours=8)))
+    tested = api.call("post", "/batches/{code}/events", f"/batches/{world.harvest.code}/events",
+                      {"stage": "testing", "occurred_at": now.isoformat(),
+                       "data": {"lab": "宁夏农产品质量检测中心", "report_no": "API-1", "sampled_at": now.date().isoformat(),
+                                "sampled_by": "王检", "method": "GB/T 18672-2014", "moisture_pct": 11.0,
+                                "so2_mg_per_kg": 600, "grains_per_50g": 300, "residues": [],
+                                "lab_verdict": "pass"}}).get_json()
+    assert tested["test"]["state"] == "failed" and tested["test"]["lab_verdict_note"]
+    api.call("post", "/batches/{code}/clearances", f"/batches/{world.harvest.code}/clearances",
+             {"reason": "监督抽检复检合格", "report_no": "GOV-API-1"}, headers=reg)
 
     documented = {(method, path, int(status)) for path, ops in api.document["paths"].items()
                   for method, op in ops.items() for status in op["responses"]

@@ -16,7 +16,7 @@ from gi_trace.tracing import codes
 from gi_trace.tracing import services as tracing
 from gi_trace.tracing.models import Event
 from tests.factories_scan import decide, lot_from_tested_harvest, unit_code
-from tests.factories_tracing import Grower
+from tests.factories_tracing import PASSING_TEST, Grower
 
 
 def _made_on(lot) -> date:
@@ -98,8 +98,7 @@ def test_reinstated_producer_shows_no_warning_for_batch_made_before_suspension(c
 
 
 def test_failed_test_is_said_plainly(client, session):
-    failing = {"lab": "宁夏农产品质量检测中心", "report_no": "NX-1", "moisture_pct": 14.5, "grains_per_50g": 300,
-               "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"}
+    failing = {**PASSING_TEST, "report_no": "NX-1", "moisture_pct": 14.5, "lab_verdict": "pass"}
     grower = Grower.make(session)
     batch = grower.tested(session, test=failing)
     session.commit()

@@ -46,8 +46,9 @@ def _grow(client, code, plot_id, fresh, dried, day):
     _record(client, code, "drying", f"2026-07-{day + 4:02d}T18:00", method="hot_air", fresh_kg_in=str(fresh),
             dried_kg_out=str(dried), moisture_pct="11.2", temperature_c="55")
     _record(client, code, "testing", f"2026-07-{day + 5:02d}T10:00", lab="宁夏食品检测研究院",
-            report_no=f"NX-{code[:4]}", moisture_pct="11.2", grains_per_50g="320", so2_mg_per_kg="0",
-            so2_pass="yes", pesticide_pass="yes", lab_verdict="pass")
+            report_no=f"NX-{code[:4]}", sampled_at=f"2026-07-{day + 4:02d}", sampled_by="王检",
+            method="GB/T 18672-2014", moisture_pct="11.2", grains_per_50g="320", so2_mg_per_kg="0",
+            lab_verdict="pass", **{"f_residues-0-substance": "吡虫啉", "f_residues-0-mg_per_kg": "0.05"})
 
 
 def test_goji_walks_from_planting_to_distribution_through_the_portal(client, session):

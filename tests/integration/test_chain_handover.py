@@ -8,7 +8,7 @@ from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
 from gi_trace.tracing import chain, lineage, services, transfers
 from gi_trace.tracing.models import BatchLink, Event, Shipment
 from tests.factories import ProducerFactory, authorised_producer, producer_user
-from tests.factories_tracing import TESTED, Grower
+from tests.factories_tracing import PASSING_TEST, TESTED, Grower
 
 SHIP = "2025-08-10T10:00:00+08:00"
 ARRIVE = "2025-08-11T09:00:00+08:00"
@@ -117,8 +117,7 @@ def test_withdrawn_or_failed_batches_cannot_be_shipped(session, grower, dealer):
     with pytest.raises(Refused) as withdrawn:
         transfers.ship(session, grower.user, batch, to=dealer[0].code, quantity_kg=1)
     assert withdrawn.value.code == "withdrawn"
-    failed = grower.tested(session, test={"lab": "x", "report_no": "F-1", "moisture_pct": 18.0,
-                                          "grains_per_50g": 300, "so2_pass": True, "pesticide_pass": True,
+    failed = grower.tested(session, test={**PASSING_TEST, "report_no": "F-1", "moisture_pct": 18.0,
                                           "lab_verdict": "fail"})
     with pytest.raises(Refused) as bad:
         transfers.ship(session, grower.user, failed, to=dealer[0].code, quantity_kg=1)

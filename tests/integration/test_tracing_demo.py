@@ -3,6 +3,7 @@ import re
 
 from sqlmodel import select
 
+from gi_trace.tracing import quality
 from gi_trace.tracing.models import Batch, UnitCode
 
 
@@ -14,7 +15,7 @@ def test_demo_data_prints_trace_codes_that_open_and_verify(runner, client, sessi
                                                      "packing lot, partly distributed", "one package (一物一码)",
                                                      "batch whose test failed"]
     producer = session.exec(select(Batch).where(Batch.code == printed[0][0])).one().producer_id
-    assert len(session.exec(select(Batch).where(Batch.producer_id == producer)).all()) == 4
+    assert len(session.exec(select(Batch).where(Batch.producer_id == producer)).all()) == 5
     assert len(session.exec(select(UnitCode).join(Batch, Batch.id == UnitCode.batch_id)
                             .where(Batch.producer_id == producer)).all()) == 3
     verified = runner.invoke(args=["verify"])
@@ -23,3 +24,9 @@ def test_demo_data_prints_trace_codes_that_open_and_verify(runner, client, sessi
     assert all(page.status_code == 200 for page in pages.values())
     assert "合格" in pages["harvest batch, tested and split"].get_data(as_text=True)
     assert "不合格" in pages["batch whose test failed"].get_data(as_text=True)
+    # the failing batch fails by its measured values, the re-dried one is cleared by its re-test
+    by_what = {what: session.exec(select(Batch).where(Batch.code == code)).first() for code, what in printed}
+    failed = quality.test_verdict(session, by_what["batch whose test failed"])
+    assert failed.state == "failed" and failed.failures == ["含水率 14.6% > 13%"]
+    cleared = quality.test_verdict(session, by_what["batch re-dried and re-tested (failure cleared)"])
+    assert (cleared.state, cleared.cleared_by, cleared.earlier_report_no) == ("cleared", "retest", "NX-2025-0820-05")

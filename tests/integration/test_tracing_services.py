@@ -207,8 +207,8 @@ def test_failed_test_is_recorded_and_blocks_the_label_until_a_later_pass(session
 
 
 def test_so2_or_residue_failure_fails_the_test(session, grower):
-    so2 = grower.tested(session, test={**PASSING_TEST, "so2_pass": False})
-    residue = grower.tested(session, test={**PASSING_TEST, "pesticide_pass": False})
+    so2 = grower.tested(session, test={**PASSING_TEST, "so2_mg_per_kg": 600.0})
+    residue = grower.tested(session, test={**PASSING_TEST, "residues": [{"substance": "吡虫啉", "mg_per_kg": 3.0}]})
     assert so2.test_state == residue.test_state == "failed"
 
 
@@ -236,7 +236,7 @@ def test_merged_batch_inherits_the_weaker_test_and_grade(session, grower):
     merged = services.merge(session, grower.user, [(good, None), (fair, None)],
                             occurred_at="2025-07-20T08:00:00+08:00").children[0]
     assert (merged.test_state, merged.grade, merged.quantity_kg) == ("passed", "甲级", 480)
-    failed = grower.tested(session, test={**PASSING_TEST, "so2_pass": False})
+    failed = grower.tested(session, test={**PASSING_TEST, "so2_mg_per_kg": 600.0})
     bad_mix = services.merge(session, grower.user, [(merged, 10), (failed, 10)],
                              occurred_at="2025-07-21T08:00:00+08:00").children[0]
     assert bad_mix.test_state == "failed"
@@ -384,6 +384,7 @@ def test_a_product_without_its_own_template_gets_the_generic_chain(session):
     record("harvest", "2025-09-20T08:00:00+08:00", {"plot_id": plot.id, "fresh_kg": 3000})
     with pytest.raises(ValidationError):
         record("drying", "2025-09-21T08:00:00+08:00", {"method": "sun", "dried_kg_out": 10})
-    record("testing", "2025-09-22T08:00:00+08:00", {"lab": "L", "report_no": "R", "pesticide_pass": True})
+    record("testing", "2025-09-22T08:00:00+08:00", {"lab": "L", "report_no": "R", "sampled_at": "2025-09-21",
+                                                    "sampled_by": "S", "method": "GB 2763", "residues": []})
     assert (batch.test_state, batch.grade, batch.quantity_kg) == ("passed", None, 3000)
     assert services.label_allowed(session, batch).allowed

@@ -109,7 +109,9 @@ def test_required_fields_and_types_are_checked():
     with pytest.raises(ValidationError):
         rules.clean_data(STAGES["harvest"], {"plot_id": 1, "fresh_kg": "ten"}, None)
     with pytest.raises(ValidationError):
-        rules.clean_data(STAGES["testing"], {**_passing(), "so2_pass": "yes"}, None)
+        rules.clean_data(STAGES["testing"], {**_passing(), "so2_mg_per_kg": "yes"}, None)
+    with pytest.raises(ValidationError, match="Unknown field"):  # the typed ticks are gone from new tests
+        rules.clean_data(STAGES["testing"], {**_passing(), "so2_pass": True}, None)
     with pytest.raises(ValidationError, match="Unknown field"):
         rules.clean_data(STAGES["harvest"], {"plot_id": 1, "fresh_kg": 1, "colour": "red"}, None)
 
@@ -143,8 +145,8 @@ def test_an_event_in_the_future_or_before_its_predecessor_is_refused():
 # --- grades, tests, drying, season, yield, balance ----------------------------------------
 
 def _passing():
-    return {"lab": "L", "report_no": "R", "moisture_pct": 11.0, "grains_per_50g": 300, "so2_pass": True,
-            "pesticide_pass": True}
+    return {"lab": "L", "report_no": "R", "sampled_at": "2025-07-01", "sampled_by": "S", "method": "GB/T 18672",
+            "moisture_pct": 11.0, "grains_per_50g": 300, "so2_mg_per_kg": 10.0, "residues": []}
 
 
 @pytest.mark.parametrize("grains, grade", [(250, "特优"), (280, "特优"), (281, "特级"), (370, "特级"),
@@ -158,8 +160,10 @@ def test_a_test_fails_on_moisture_so2_or_residue_whatever_the_verdict_says():
     assert rules.test_outcome(13.0, _passing()).passed
     assert rules.test_outcome(13.0, {**_passing(), "moisture_pct": 13.5, "lab_verdict": "pass"}).failures == (
         "moisture",)
-    assert not rules.test_outcome(13.0, {**_passing(), "so2_pass": False}).passed
-    assert not rules.test_outcome(13.0, {**_passing(), "pesticide_pass": False}).passed
+    limits = {"so2_max_mg_per_kg": 50, "residues": {}, "default_residue_mg_per_kg": 0.01}
+    assert not rules.test_outcome(13.0, {**_passing(), "so2_mg_per_kg": 600, "limits": limits}).passed
+    assert not rules.test_outcome(13.0, {**_passing(), "residues": [{"substance": "x", "mg_per_kg": 0.2}],
+                                        "limits": limits}).passed
 
 
 def test_dried_weight_must_be_less_than_fresh():

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Optional
 
 from flask_babel import gettext as _
 from sqlmodel import Session
 
+from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Forbidden, NotFound, Refused, ValidationError
 from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.registry.services import protected_towns, require_regulator_scope
-from gi_trace.tracing import rules
+from gi_trace.registry import limits
+from gi_trace.tracing import quality, rules
 from gi_trace.tracing.models import Batch, Event
 from gi_trace.tracing.services.flags import plausibility, raise_flag
 from gi_trace.tracing.services.gates import GOODS_MOVING_STAGES, require_authorised
@@ -86,6 +89,9 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
                            location=(town, place), extra=cleaned)
         return result.input_events[0]
 
+    if data.stage == "testing":
+        _judge_against_limits(session, product, cleaned, occurred_at, offset)
+
     if data.stage == "drying" and cleaned.get("fresh_kg_in") is None:
         # Record the fresh weight that went in as a fact, not as a default left implicit.
         target_seq = corrected.seq if corrected is not None else None
@@ -108,6 +114,22 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
     for flag in plausibility(session, batch, product, event):
         raise_flag(session, batch, flag.kind, flag.params, event=event)
     return event
+
+
+def _judge_against_limits(session: Session, product: Product, cleaned: dict, occurred_at, offset: int) -> None:
+    """Keep in the test's event the limits in force on its sampling date (its verdict is computed from them);
+    refuse a test that lacks a value those limits check."""
+    reported = rules.local_time(occurred_at, offset).date()
+    sampled = date.fromisoformat(cleaned["sampled_at"]) if cleaned.get("sampled_at") else reported
+    if sampled > reported:
+        raise ValidationError(_("The sample cannot be taken after the test is reported (%(day)s).",
+                                day=fmt.day(reported)), field="data.sampled_at")
+    found = limits.in_force(session, product, sampled)
+    missing = quality.missing_values(found, cleaned)
+    if missing:
+        raise ValidationError(_("The product's limits check %(field)s: give the measured value.",
+                                field=missing[0]), field=f"data.{missing[0]}")
+    cleaned["limits"] = quality.limits_snapshot(found, [r["substance"] for r in cleaned.get("residues") or []])
 
 
 def _projection_before(session: Session, batch: Batch, events: list) -> rules.Projection:

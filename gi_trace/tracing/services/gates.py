@@ -16,6 +16,7 @@ from gi_trace.registry.models import Product
 from gi_trace.registry.services import protected_towns
 from gi_trace.timeutil import local_today
 from gi_trace.tracing import origin as origins
+from gi_trace.tracing import quality
 from gi_trace.tracing.models import Batch
 
 
@@ -66,7 +67,7 @@ class LabelPermission:
     """Whether a batch may carry the GI label now, and why not."""
 
     allowed: bool
-    code: str  # ok, withdrawn, not_authorised, origin_declared, origin_outside, test_failed, untested
+    code: str  # ok, withdrawn, not_authorised, origin_declared, origin_outside, test_failed, ungraded, untested
     reason: str = ""
 
 
@@ -84,10 +85,17 @@ def label_allowed(session: Session, batch: Batch) -> LabelPermission:
     found = origins.origin_of(session, batch, protected_towns(session, batch.product_id))
     if not found.verified:
         return LabelPermission(False, f"origin_{found.state}", origins.reason(found, batch.code))
-    if batch.test_state == "failed":
-        return LabelPermission(False, "test_failed", _("The latest test of this batch failed; it may not carry the GI "
-                                                       "label until a later test passes."))
-    if batch.test_state != "passed":
+    verdict = quality.test_verdict(session, batch)
+    if verdict.state == quality.FAILED:
+        return LabelPermission(False, "test_failed", _("Test failed: %(failures)s. It may not carry the GI label until "
+                                                       "the failure is cleared.", failures="; ".join(verdict.failures)))
+    if verdict.state == quality.UNGRADED:
+        return LabelPermission(False, "ungraded", _("Below the lowest grade (%(why)s): it may not carry the GI label.",
+                                                    why="; ".join(verdict.failures)))
+    if not verdict.sellable:
+        if verdict.legacy:
+            return LabelPermission(False, "untested", _("Only an older test without measured values is recorded; "
+                                                        "record a test with measured values (合格证)."))
         return LabelPermission(False, "untested", _("No passing test (合格证) has been recorded for this batch yet."))
     return LabelPermission(True, "ok")
 

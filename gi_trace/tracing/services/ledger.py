@@ -81,6 +81,7 @@ def _apply(batch: Batch, p: rules.Projection) -> None:
     batch.stage = p.stage
     batch.product_form = p.product_form
     batch.test_state = p.test_state
+    batch.quality = p.quality
     batch.tested_at = p.tested_at
     batch.grains_per_50g = p.grains_per_50g
     batch.grade = p.grade

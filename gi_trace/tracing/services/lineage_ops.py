@@ -15,7 +15,7 @@ from gi_trace.observability import metrics
 from gi_trace.registry.models import Product
 from gi_trace.registry.services import protected_towns
 from gi_trace.tracing import origin as origins
-from gi_trace.tracing import rules
+from gi_trace.tracing import quality, rules
 from gi_trace.tracing.models import Batch, BatchLink, Event
 from gi_trace.tracing.services.batches import _check_lot, _new_code
 from gi_trace.tracing.services.gates import require_authorised
@@ -156,7 +156,9 @@ def _common(values) -> str:
 def _inherit(session: Session, parents: list[Batch], template: list, kind: str) -> dict:
     """What a made batch takes over from its parents: position, test state, grade, origin."""
     states = {p.test_state for p in parents}
-    test_state = "failed" if "failed" in states else ("passed" if states == {"passed"} else "untested")
+    test_state = ("failed" if "failed" in states else "ungraded" if "ungraded" in states and states <= {
+        "passed", "ungraded"} else "passed" if states == {"passed"} else "untested")
+    carried = quality.combine(quality.carried(p.quality, p.test_state, p.code) for p in parents)
     worst = None
     if all(p.grains_per_50g is not None for p in parents):
         worst = max(parents, key=lambda p: p.grains_per_50g)
@@ -172,6 +174,8 @@ def _inherit(session: Session, parents: list[Batch], template: list, kind: str) 
         "origin_town_code": towns.pop() if len(towns) == 1 else None,
         "harvest_year": min(years) if years else None,
         "product_form": parents[0].product_form,
+        # every input's uncleared failure travels with its kilograms (tracing.quality)
+        **carried,
     }
 
 
