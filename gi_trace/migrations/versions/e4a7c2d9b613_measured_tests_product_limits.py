@@ -10,7 +10,7 @@ batches read "untested" until a test with measured values is recorded (never gre
 failures stay failed.
 
 Revision ID: e4a7c2d9b613
-Revises: e4a7c2b9d150
+Revises: f3b8d1c6a204
 Create Date: 2026-11-29 11:50:00
 """
 import json
@@ -23,7 +23,7 @@ import gi_trace.types
 
 
 revision = 'e4a7c2d9b613'
-down_revision = 'e4a7c2b9d150'
+down_revision = 'f3b8d1c6a204'
 branch_labels = None
 depends_on = None
 
