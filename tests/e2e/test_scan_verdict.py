@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from gi_trace.tracing import codes
 from tests.e2e.conftest import launch_chromium
 from tests.factories_verdict import failed, recalled, sellable
 
@@ -157,3 +158,8 @@ def test_failed_recalled_and_copied_codes_show_one_verdict_and_nothing_green(cli
     assert text == "⚠ 请先核实此包装" and 20 <= hue_of(colour) <= 60, colour  # amber
     _no_green(url, colours)
     phone.screenshot(path=str(output_dir / "verdict-copied-unit-375.png"), full_page=True)
+
+    url = f"{live_url}/t/{codes.new_code()}"  # well formed, never registered
+    text, colour, colours = _look(phone, url, 404)
+    assert text == "⚠ 不是已登记的追溯码" and 20 <= hue_of(colour) <= 60, colour
+    _no_green(url, colours)
