@@ -1,19 +1,23 @@
 """API of the chain across owners: ship a batch, receive or reject a shipment, list shipments, purchases.
 
 POST /api/v1/batches/{code}/ship, POST /api/v1/shipments/{id}/receive, POST /api/v1/shipments/{id}/reject,
-GET /api/v1/shipments?direction=in|out&status=..., POST /api/v1/purchases. Shapes are in `tracing/schemas.py`.
+GET /api/v1/shipments?direction=in|out&status=..., POST /api/v1/purchases, and the 承诺达标合格证 of a sale to an
+unregistered buyer: GET /api/v1/sales/{event_id}/certificate (JSON) and ….pdf (A6 PDF). Shapes are in `tracing/schemas.py`.
 """
 from __future__ import annotations
 
 from typing import Optional
 
+from flask import Response, current_app, url_for
+
 from gi_trace.access import access, actor
 from gi_trace.api import Load, api_bp, operation
 from gi_trace.db import get_session
 from gi_trace.registry.models import Producer
-from gi_trace.tracing import rules, services, transfers
+from gi_trace.tracing import certificate, rules, services, transfers
 from gi_trace.tracing.api import CODE, MAX_LIMIT, NOT_YOURS, _batch, _clamp
 from gi_trace.tracing.models import Batch, Purchase, Shipment
+from gi_trace.tracing.schemas_certificate import CertificatePublic
 from gi_trace.tracing.schemas import (PurchaseCreate, PurchasePublic, PurchaseResult, ReceiveCreate, ReceiveResult,
                                       RejectCreate, RejectResult, ShipCreate, ShipmentList, ShipmentListQuery,
                                       ShipmentPublic, ShipResult)
@@ -139,3 +143,34 @@ def create_purchase(body: Load[PurchaseCreate]):
     if result.shipment is not None:
         out.shipment = shipment_public(session, result.shipment)
     return out, 201
+
+
+SALE = {"event_id": "Id of the distribution record (the sale) of one of the party's batches"}
+NOT_A_SALE = "No such sale, or a sale of another party"
+REFUSED_CERTIFICATE = "The batch is withdrawn or its latest test failed"
+
+
+@api_bp.get("/sales/<int:event_id>/certificate")
+@access("producer")
+@operation(responses={200: CertificatePublic}, errors={404: NOT_A_SALE, 409: "The sale was corrected later",
+                                                       422: REFUSED_CERTIFICATE}, path=SALE, tags=["chain"])
+def sale_certificate(event_id: int):
+    """承诺达标合格证 of a sale to an unregistered buyer (a distribution record of the party's batch)."""
+    cert = certificate.for_sale(get_session(), actor(), event_id, current_app.config["PUBLIC_BASE_URL"])
+    return CertificatePublic(
+        product=cert.product, quantity_kg=cert.quantity_kg, seller=cert.seller, contact=cert.contact,
+        origin=cert.origin, issued_on=cert.issued_on, buyer=cert.buyer, commitment=certificate.COMMITMENT,
+        basis=cert.basis, batch_code=cert.batch_code, display_code=cert.display_code, trace_url=cert.trace_url,
+        pdf_url=url_for("api.sale_certificate_pdf", event_id=event_id, _external=True))
+
+
+@api_bp.get("/sales/<int:event_id>/certificate.pdf")
+@access("producer")
+@operation(responses={200: (None, "The certificate as an A6 PDF page", "application/pdf")},
+           errors={404: NOT_A_SALE, 409: "The sale was corrected later", 422: REFUSED_CERTIFICATE}, path=SALE,
+           tags=["chain"])
+def sale_certificate_pdf(event_id: int):
+    """承诺达标合格证 of a sale to an unregistered buyer, as an A6 PDF."""
+    cert = certificate.for_sale(get_session(), actor(), event_id, current_app.config["PUBLIC_BASE_URL"])
+    return Response(certificate.pdf(cert), mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="certificate-{cert.batch_code}.pdf"'})

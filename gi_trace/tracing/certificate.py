@@ -1,4 +1,7 @@
-"""承诺达标合格证 (MARA's certificate for edible agricultural products) per shipment or purchase.
+"""承诺达标合格证 (MARA's certificate for edible agricultural products) per shipment, purchase or sale.
+
+A sale to a buyer who is not on the register is recorded as a ``distribution`` event of the seller's batch
+(free-text recipient and kilograms); its certificate is printed from that event.
 
 The seller issues it with the goods: product, quantity, producer/seller name and contact, origin, date of
 issue, the commitment (不使用禁用农药兽药、停用兽药和非法添加物，常规农药兽药残留不超标), its basis (委托检测 when a
@@ -15,7 +18,7 @@ from sqlmodel import Session, select
 
 from gi_trace import formatting
 from gi_trace.accounts.models import User
-from gi_trace.errors import NotFound, Refused
+from gi_trace.errors import Conflict, NotFound, Refused
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.tracing import codes, lineage, qr
 from gi_trace.tracing.labels import CJK_FONT_DIRS, MM, _find_face
@@ -113,6 +116,23 @@ def for_purchase(session: Session, user: User, purchase_id: int, base_url: str) 
         seller = Producer(name=record.seller_name, kind="household", county_code="", town_code=record.town_code or "")
     return _build(session, batch, record.quantity_kg, seller, record.purchased_at, record.utc_offset_min, base_url,
                   buyer=buyer.name)
+
+
+def for_sale(session: Session, user: User, event_id: int, base_url: str) -> Certificate:
+    """The seller's certificate for a sale to an unregistered buyer (a distribution record of its own batch)."""
+    event = _get(session, Event, event_id)
+    batch = session.get(Batch, event.batch_id) if event is not None else None
+    if (batch is None or event.stage != "distribution" or user is None or user.role != "producer"
+            or user.producer_id != batch.producer_id):
+        raise NotFound(_("No such sale."), field="sale")
+    correction = session.exec(select(Event.id).where(Event.corrects_event_id == event.id)).first()
+    if correction is not None:  # the record that stands is the correction: its certificate, not this one's
+        raise Conflict(_("This sale was corrected later: print the certificate of the correction."), field="sale")
+    data = event.data or {}
+    quantity = data.get("kg") if data.get("kg") is not None else event.quantity_kg
+    seller = session.get(Producer, batch.producer_id)
+    return _build(session, batch, float(quantity or 0.0), seller, event.occurred_at, event.utc_offset_min, base_url,
+                  buyer=str(data.get("recipient") or ""))
 
 
 def recent_purchases(session: Session, user: User, limit: int = 30) -> list[Purchase]:

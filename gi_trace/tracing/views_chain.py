@@ -298,3 +298,19 @@ def purchase_certificate_pdf(purchase_id: int):
     """承诺达标合格证 of a purchase: A6 PDF."""
     return _certificate_pdf(certificate.for_purchase(get_session(), actor(), purchase_id,
                                                      current_app.config["PUBLIC_BASE_URL"]))
+
+
+@bp.get("/sales/<int:event_id>/certificate")
+@access("producer")
+def sale_certificate(event_id: int):
+    """承诺达标合格证 of a sale to an unregistered buyer (a distribution record): A6 print view."""
+    cert = certificate.for_sale(get_session(), actor(), event_id, current_app.config["PUBLIC_BASE_URL"])
+    return _certificate_page(cert, url_for("chain.sale_certificate_pdf", event_id=event_id))
+
+
+@bp.get("/sales/<int:event_id>/certificate.pdf")
+@access("producer")
+def sale_certificate_pdf(event_id: int):
+    """承诺达标合格证 of a sale to an unregistered buyer: A6 PDF."""
+    return _certificate_pdf(certificate.for_sale(get_session(), actor(), event_id,
+                                                 current_app.config["PUBLIC_BASE_URL"]))

@@ -89,6 +89,9 @@ def test_every_documented_success_is_met_by_a_real_response_of_its_schema(app, s
                                                   "purchased_at": "2025-08-16T10:00:00+08:00"}, headers=b)
     api.call("post", "/purchases", "/purchases", {"seller": world.producer_a.producer.code, "source_batch": lot,
                                                   "quantity_kg": 2}, headers=b)
+    sale = f"/sales/{world.sale_event_id}/certificate"
+    api.call("get", "/sales/{event_id}/certificate", sale)
+    api.call("get", "/sales/{event_id}/certificate.pdf", sale + ".pdf")
     api.call("get", "/trace/{code}", f"/trace/{lot}", headers={})
     api.call("get", "/trace/{code}", f"/trace/{world.unit.code}", headers={})  # a package's code: with its unit
     api.call("post", "/batches/{code}/withdraw", f"/batches/{fresh}/withdraw", {"reason": "录入错误"})

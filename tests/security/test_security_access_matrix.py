@@ -40,6 +40,7 @@ PARAMS = {
     "ext": lambda w: "json",
     "shipment_id": lambda w: w.shipment_id,
     "purchase_id": lambda w: w.purchase_id,
+    "event_id": lambda w: w.sale_event_id,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -55,6 +56,7 @@ OWNERS = {
     "case_id": {"regulator_city", "admin"},
     "shipment_id": {"producer_a"},  # the receiver
     "purchase_id": {"producer_a"},  # the buyer
+    "event_id": {"producer_a"},  # the seller (a sale is a record of its own batch)
 }
 # Routes whose owners differ from their parameter's: a shipment's certificate is the sender's and the receiver's.
 ENDPOINT_OWNERS = {"chain.shipment_certificate": {"producer_a", "producer_b"},

@@ -15,11 +15,12 @@ from gi_trace.accounts.models import User
 from gi_trace.oversight.models import AnnualReport, EnforcementCase
 from gi_trace.jobs.models import Job
 from gi_trace.scan.complaints import file_complaint
+from gi_trace.tracing import services as tracing
 from gi_trace.tracing import transfers
 from gi_trace.tracing.models import Batch, PlausibilityFlag, ProductLine, UnitCode
 from tests.factories import UserFactory, goji, gs1_prefix
 from tests.factories_scan import lot_from_tested_harvest, unit_code
-from tests.factories_tracing import Grower
+from tests.factories_tracing import SHIPPED, Grower
 
 OTHER_COUNTY = "640522"  # 海原县
 
@@ -41,6 +42,7 @@ class World:
     b_batch: Batch = None
     shipment_id: int = 0  # in transit from producer B to producer A
     purchase_id: int = 0  # producer A's purchase from a farmer not on the register
+    sale_event_id: int = 0  # producer A's sale of 1 kg (lot S-1) to a shop not on the register (distribution)
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     job_id: int = 0  # a finished long job producer A asked for, with a result to download
@@ -71,6 +73,10 @@ def build(session) -> World:
     shipment = transfers.ship(session, grower_b.user, b_batch, to=grower_a.producer.code, quantity_kg=1)
     purchase = transfers.purchase(session, grower_a.user, transfers.PurchaseInput(
         quantity_kg=5, seller_name="王五", town_code="640521104")).purchase
+    # A lot of its own for the sale: a distribution moves a batch to the last stage, which the tours' lot must not be.
+    sold = tracing.split(session, grower_a.user, harvest, [{"quantity_kg": 1.0, "producer_lot": "S-1"}],
+                         occurred_at=SHIPPED).children[0]
+    sale = grower_a.event(session, sold, "distribution", SHIPPED, {"recipient": "中宁县某某超市", "kg": 1})
     users = {
         "producer_a": grower_a.user,
         "producer_b": grower_b.user,
@@ -90,5 +96,5 @@ def build(session) -> World:
     session.flush()
     session.commit()
     return World(grower_a, grower_b, harvest, lot, unit, line, flag, complaint.id, b_batch, shipment_id=shipment.id,
-                 purchase_id=purchase.id, users=users, tokens=tokens, job_id=job.id, report_version_id=version.id,
+                 purchase_id=purchase.id, sale_event_id=sale.id, users=users, tokens=tokens, job_id=job.id, report_version_id=version.id,
                  case_id=case.id)

@@ -36,13 +36,15 @@ PARAMS = {
     "ext": lambda w: "html",
     "shipment_id": lambda w: w.shipment_id,
     "purchase_id": lambda w: w.purchase_id,
+    "event_id": lambda w: w.sale_event_id,
 }
 
 # Not pages: machine formats, images, redirects.
 SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tracing.qr_svg",
                   "oversight_supervision.complaint_photo", "tracing.labels_zip", "oversight_report.annual_zip",
                   "tracing.digital_link", "tracing.digital_link_serial", "registry.producer_search",
-                  "chain.shipment_certificate_pdf", "chain.purchase_certificate_pdf", "chain.purchase_import_template"}
+                  "chain.shipment_certificate_pdf", "chain.purchase_certificate_pdf", "chain.purchase_import_template",
+                  "chain.sale_certificate_pdf"}
 
 # Exports whose column names are identifiers by design (import templates: the importer reads them).
 IDENTIFIER_HEADERS = ("/import/templates/",)
