@@ -125,7 +125,11 @@ def create_event(code: str, body: Load[EventCreate]):
                          flags=[FlagPublic.of(f) for f in flags], children=[_batch(session, c, slug) for c in made])
     if event.stage == "testing":
         result.test = TestResultPublic.of(event.data or {})
-        result.test_verdict = TestVerdictPublic.of(quality.test_verdict(session, batch))
+        verdict = quality.test_verdict(session, batch)
+        result.test_verdict = TestVerdictPublic.of(verdict)
+        note = quality.not_clearing_text(quality.evaluate(event.data or {}), verdict)
+        if note:
+            result.not_clearing = note
     return result
 
 

@@ -237,6 +237,14 @@ def lab_disagreement_text(outcome: Outcome) -> str:
              "computed verdict (pass) stands.")
 
 
+def not_clearing_text(outcome: Outcome, verdict: "TestVerdict") -> str:
+    """Said when a passing test leaves the batch failed (a failure only a regulator can clear, or an input's)."""
+    if outcome.state != PASSED or verdict.state != FAILED:
+        return ""
+    return _("This test passes, but it does not clear the batch's failure: %(failures)s. Only a regulator's "
+             "recorded decision can clear it.", failures="; ".join(verdict.failures))
+
+
 def state_label(state: str) -> str:
     return {PASSED: _("pass"), CLEARED: _("pass after re-test"), FAILED: _("fail"), UNGRADED: _("ungraded"),
             UNTESTED: _("not tested")}.get(state, state)

@@ -243,6 +243,8 @@ class EventResult(Public):
     children: list[BatchPublic]
     test: Optional[TestResultPublic] = None
     test_verdict: Optional[TestVerdictPublic] = None
+    not_clearing: Optional[str] = Field(None, description="Set when a passing test leaves the batch failed: the "
+                                                          "failures (naming a failed source batch) it cannot clear")
 
 
 class LineageInput(Public):

@@ -316,6 +316,9 @@ def record_stage(code: str, stage: str):
                 outcome = quality.evaluate(event.data or {})
                 if outcome.lab_disagrees:
                     flash(quality.lab_disagreement_text(outcome), "error")
+                not_clearing = quality.not_clearing_text(outcome, quality.test_verdict(session, batch))
+                if not_clearing:
+                    flash(not_clearing, "error")
             if made:
                 flash(_("New batches: %(codes)s", codes=", ".join(codes.display(c) for c in made)), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))

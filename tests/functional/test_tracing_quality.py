@@ -199,6 +199,22 @@ def test_api_says_beside_the_lab_verdict_that_the_computed_verdict_stands(client
     assert detail["test_verdict"]["cleared_by"] == "regulator" and detail["test_verdict"]["earlier_report_no"] == "NX-SO2"
 
 
+def test_api_blend_retest_is_recorded_as_not_clearing_naming_the_source(client, session, grower):
+    good = grower.tested(session)
+    bad = grower.tested(session, test=SO2_600)
+    blend = services.merge(session, grower.user, [(good, 10), (bad, 10)],
+                           occurred_at="2025-07-21T08:00:00+08:00").children[0]
+    headers = bearer(session, grower.user)
+    session.commit()
+    body = {"stage": "testing", "occurred_at": "2025-07-22T10:00:00+08:00",
+            "data": {**PASSING_TEST, "report_no": "BLEND-1", "sampled_at": "2025-07-21"}}
+    result = client.post(f"/api/v1/batches/{blend.code}/events", json=body, headers=headers).get_json()
+    assert result["test"]["state"] == "passed" and result["test_verdict"]["state"] == "failed"
+    assert bad.code in result["not_clearing"] and result["test_verdict"]["failures"][0].startswith(f"来源批次 {bad.code}")
+    units = client.post(f"/api/v1/batches/{blend.code}/units", json={"count": 1, "package_kg": 0.25}, headers=headers)
+    assert units.status_code == 422 and bad.code in units.get_json()["error"]["message"]
+
+
 def test_api_product_limits_are_read_by_anyone_and_recorded_by_city_regulators(client, session, grower, regulator):
     headers = bearer(session, grower.user)
     reg = bearer(session, regulator)
