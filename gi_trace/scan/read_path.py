@@ -693,7 +693,8 @@ def _compute_facts(row: tuple, spec: dict, ev: tuple, english: bool, words: Word
     facts = _facts(spec, ev.data, english, (words.yes, words.no))
     if ev.stage == "testing" and isinstance(ev.data, dict) and ev.data.get("role") is None:
         outcome = tracing_rules.test_outcome(row.max_moisture_pct, ev.data)
-        facts.insert(0, (words.test_result, words.passed if outcome.passed else words.failed))
+        if outcome.judged:  # an older test with typed ticks only is neither passed nor failed
+            facts.insert(0, (words.test_result, words.passed if outcome.passed else words.failed))
         grade = tracing_rules.grade_for(row.grade_scale, ev.data.get("grains_per_50g"))
         if grade:
             facts.insert(1, (words.grade, _name(grade.get("grade"), grade.get("grade_en"), english)))

@@ -363,13 +363,15 @@ class TestOutcome:
 
     passed: bool
     failures: tuple[str, ...]  # moisture, so2, residue, banned, legacy_so2, legacy_pesticide
+    judged: bool = True  # False: an older test with typed ticks and no measured values (neither pass nor fail)
 
 
 def test_outcome(max_moisture_pct: Optional[float], data: dict) -> TestOutcome:
     """Pass or fail of one test from its measured values and the limits kept in its event (older events:
     the product's moisture limit); never from a typed verdict. See `tracing.quality`."""
     outcome = quality.evaluate(data, fallback={"moisture_max_pct": max_moisture_pct})
-    return TestOutcome(outcome.state == quality.PASSED, tuple(f["item"] for f in outcome.failures))
+    return TestOutcome(outcome.state == quality.PASSED, tuple(f["item"] for f in outcome.failures),
+                       judged=bool(outcome.failures) or not outcome.legacy)
 
 
 test_outcome.__test__ = False  # type: ignore[attr-defined]

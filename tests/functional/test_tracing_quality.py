@@ -296,3 +296,24 @@ def test_portal_limits_form_is_refused_to_county_regulators(client, session):
     token = csrf_token(client, "/products/zhongning-goji/limits")
     answer = client.post("/products/zhongning-goji/limits", data={"csrf_token": token, "effective_from": "2026-01-01"})
     assert answer.status_code == 403
+
+
+def test_an_older_test_with_typed_ticks_only_reads_untested_and_gets_no_label(session, grower):
+    from datetime import datetime, timezone
+
+    from gi_trace.tracing.services.ledger import _append
+
+    batch = grower.dried(session)
+    # as recorded before measured values were required (the form offered pass ticks)
+    ticks = {"lab": "L", "report_no": "OLD-1", "moisture_pct": 11.0, "grains_per_50g": 300, "so2_pass": True,
+             "pesticide_pass": True, "lab_verdict": "pass"}
+    _append(session, batch, Event(batch_id=batch.id, seq=0, stage="testing", data=ticks, hash="",
+                                  occurred_at=datetime(2025, 7, 15, 2, tzinfo=timezone.utc)))
+    verdict = quality.test_verdict(session, batch)
+    assert (batch.test_state, verdict.state, verdict.legacy) == ("untested", "untested", True)
+    permission = services.label_allowed(session, batch)
+    assert not permission.allowed and "无实测值" in permission.reason
+    failed = grower.dried(session)
+    _append(session, failed, Event(batch_id=failed.id, seq=0, stage="testing", data={**ticks, "so2_pass": False},
+                                   hash="", occurred_at=datetime(2025, 7, 15, 2, tzinfo=timezone.utc)))
+    assert quality.test_verdict(session, failed).failures == ["二氧化硫记录为不合格（旧记录，无限量比对）"]

@@ -74,6 +74,7 @@ def test_an_older_test_with_ticks_is_never_greener_than_its_evidence():
     ticks = {"lab": "L", "report_no": "OLD", "moisture_pct": 11.0, "grains_per_50g": 300, "so2_pass": True,
              "pesticide_pass": True, "lab_verdict": "pass"}
     assert quality.evaluate(ticks, fallback={"moisture_max_pct": 13.0}).state == "untested"
+    assert not rules.test_outcome(13.0, ticks).judged and rules.test_outcome(13.0, {**ticks, "so2_pass": False}).judged
     failed = quality.evaluate({**ticks, "so2_pass": False}, fallback={"moisture_max_pct": 13.0})
     assert failed.state == "failed" and failed.clear_by == "regulator"
 
