@@ -104,6 +104,7 @@ def _connect_areas(app: Flask) -> None:
     from gi_trace.authorisation import views as authorisation_views
     from gi_trace.scan import services as scan_services
     from gi_trace.scan import public_verdict as scan_verdict
+    from gi_trace.tracing import test_reports
 
     authorisation_imports.register()  # the register's import page and CLI offer authorisation decisions
     # the register's producer list and producer page show authorisation statuses, history and decisions
@@ -111,3 +112,5 @@ def _connect_areas(app: Flask) -> None:
     app.extensions["tracing_scan_counts"] = scan_services.batch_scan_counts  # the producer portal's scan counts
     # the public trace JSON carries the scan page's one verdict
     app.extensions["tracing_public_verdict"] = scan_verdict.public_verdict
+    # the regulator's decision form offers the producer's latest passing test report from the record
+    app.extensions["authorisation_latest_test_report"] = test_reports.latest_passing

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -11,6 +11,7 @@ from sqlmodel import select
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional as OptionalValue
 
+from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.accounts.models import User
 from gi_trace.authorisation import register, rules, services
@@ -82,14 +83,31 @@ def producer_page_part(session, producer, products, forms: dict, can_edit: bool,
         authorisations.append((product, rules.status_on(decisions, today), decisions))
     deciders = {u.id: u for u in session.exec(select(User).where(User.id.in_(decider_ids))).all()} \
         if decider_ids else {}
+    latest_reports = {}
     if can_edit:
+        # The latest passing test report of each product, from the tracing record (connected by the app
+        # factory: authorisation does not import tracing); offered in the form, shown beside the field.
+        latest = current_app.extensions.get("authorisation_latest_test_report")
+        if latest is not None:
+            latest_reports = {p.slug: r for p in products if (r := latest(session, producer.id, p.id))}
         if "decision" not in forms and products:
-            forms["decision"] = DecisionForm(prefix="dec", formdata=None, effective_date=today)
+            first = latest_reports.get(products[0].slug)
+            forms["decision"] = DecisionForm(prefix="dec", formdata=None, effective_date=today,
+                                             test_report_no=first.report_no if first else "")
         if "decision" in forms:
             forms["decision"].product.choices = [(p.slug, p.name_zh) for p in products]
             forms["decision"].action.choices = decision_choices()
             forms["decision"].reason_code.choices = reason_code_choices()
-    return {"authorisations": authorisations, "deciders": deciders, "state_label": services.state_label,
+    report_hint = None
+    if can_edit:
+        report_hint = "; ".join(
+            _("Latest passing test in the record — %(product)s: %(report)s (%(lab)s, sampled %(day)s, batch "
+              "%(code)s)", product=p.name_zh, report=r.report_no, lab=r.lab or "—", day=fmt.day(r.sampled_on),
+              code=r.batch_code)
+            for p in products if (r := latest_reports.get(p.slug))) or \
+            _("No passing test with measured values in the record yet.")
+    return {"authorisations": authorisations, "deciders": deciders, "report_hint": report_hint,
+            "state_label": services.state_label,
             "action_label": services.action_label, "reason_code_label": services.reason_code_label}
 
 

@@ -250,3 +250,28 @@ def test_pending_queue_shows_days_waiting_and_renewals_due(client, session):
     login(client, "officer")
     page = client.get("/authorisations/pending").get_data(as_text=True)
     assert "<td>9</td>" in page and "快到期合作社" in page and "<td>30</td>" in page
+
+
+def test_decision_form_offers_the_latest_passing_test_report_from_the_record(client, session):
+    # The evidence an approval carries: the latest test whose measured values pass (never a failing or a
+    # later failing one, never another producer's), offered in the form and named beside the field.
+    from tests.tracing_labels_support import TESTED, dried_batch, failed_batch, lab_report, passed_batch, record
+
+    producer = factories.authorised_producer(name="送检合作社")
+    user = factories.producer_user(producer, "grower")
+    _p, _u, tested = dried_batch(session, producer, user)
+    record(session, user, tested, "testing", TESTED, lab_report(report="QS-2026-007"))
+    _p, _u, failing = failed_batch(session, producer, user)
+    record(session, user, failing, "testing", TESTED, lab_report(moisture=16.0, report="QS-2026-099"))
+    other = factories.authorised_producer(name="别家合作社", town_code="640521101")
+    passed_batch(session, other, factories.producer_user(other, "other"))
+    bare = factories.ProducerFactory(name="未送检合作社")
+    factories.UserFactory(username="city", role="regulator")
+    session.commit()
+    login(client, "city")
+    page = client.get(f"/producers/{producer.id}").get_data(as_text=True)
+    assert re.search(r'id="dec-test_report_no"[^>]*value="QS-2026-007"', page)
+    assert "记录中最近一次合格检测" in page and "宁夏食品检测中心" in page and "QS-2026-099" not in page
+    empty = client.get(f"/producers/{bare.id}").get_data(as_text=True)
+    assert not re.search(r'id="dec-test_report_no"[^>]*value="QS', empty)
+    assert "记录中尚无含实测数值的合格检测" in empty
