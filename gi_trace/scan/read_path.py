@@ -28,6 +28,7 @@ from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
 from gi_trace.scan.readconn import ReadConnection
 from gi_trace.timeutil import LOCAL_TZ
+from gi_trace.tracing import recall
 from gi_trace.tracing import rules as tracing_rules
 from gi_trace.tracing.chain import check_events
 
@@ -161,9 +162,11 @@ SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, 
        sc.scans, sc.networks, sc.first_at, sc.flagged,
        sp.head_hash, sp.basis, sp.entries, sp.verifies, CASE WHEN :english = 1 THEN sp.body_en ELSE sp.body_zh END,
        b.origin_state, b.origin_break_code, p.kind,
-       {decisions}
+       {decisions},
+       {recall_columns}
 FROM batch b
 JOIN producer p ON p.id = b.producer_id
+{recall_join}
 LEFT JOIN unitcode u ON u.code = :code AND u.batch_id = b.id
 LEFT JOIN scancounter sc ON sc.code = :code
 LEFT JOIN storedpagelive spl ON spl.batch_id = b.id
@@ -175,14 +178,17 @@ WHERE b.id = (SELECT id FROM batch WHERE code = :code UNION ALL SELECT batch_id 
 # deleted), so a scan reads only this key and takes the parsed history from DecisionCache.
 _DECISIONS_KEY = """(SELECT CAST(COUNT(*) AS TEXT) || ':' || COALESCE(CAST(MAX(d.id) AS TEXT), '')
         FROM authorisationdecision d WHERE d.producer_id = b.producer_id AND d.product_id = b.product_id)"""
-BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_KEY), """
+# The recall in force on the batch (tracing.recall): one indexed lookup, so a descendant of a recalled batch is
+# never shown as sellable after the recall commits, whatever its stored page says.
+BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_KEY, recall_columns=recall.SCAN_COLUMNS,
+                                                   recall_join=recall.SCAN_JOIN), """
         id code kind unit quantity_kg cultivar product_form trademark_name stage test_state grains_per_50g grade
         harvest_year open_flags event_count first_event_at head_hash withdrawn_at withdrawn_reason created_at
         producer_id product_id origin_town_code producer_name uscc registry_no producer_town_code
         producer_county_code serial package_kg stored_scans stored_networks stored_first_at stored_flagged
         page_head page_basis page_entries page_verifies page_body origin_state origin_break_code producer_kind
-        decisions_key""",
-    {"first_event_at": "time", "withdrawn_at": "time", "created_at": "time", "stored_first_at": "time",
+        decisions_key recall_id recall_reason recall_at recall_source_code recall_source_id""",
+    {"first_event_at": "time", "withdrawn_at": "time", "recall_at": "time", "created_at": "time", "stored_first_at": "time",
      "stored_flagged": "bool", "page_verifies": "bool"})
 
 # The page's batch: the query's columns plus names and product data from the reference cache.
@@ -652,9 +658,16 @@ def load_page(row: tuple, *, code: str, today: date) -> TracePage:
     return TracePage(
         code=code, kind="unit" if row.serial is not None else "batch", batch=row, serial=row.serial,
         package_kg=row.package_kg, made_on=made_on, today=today, status_today=rules.status_on(decisions, today),
-        status_made=rules.status_on(decisions, made_on), withdrawn=row.withdrawn_at is not None,
+        status_made=rules.status_on(decisions, made_on),
+        withdrawn=row.withdrawn_at is not None or row.recall_id is not None,
         origin_state=state, origin_break=breaking,
     )
+
+
+def recall_of_row(row: tuple) -> Optional[recall.RecallInfo]:
+    """The recall in force on a batch row found by `find_batch` (tracing.recall.RecallInfo), or None."""
+    return recall.from_row(row.id, row.recall_id, row.recall_reason, row.recall_at, row.recall_source_code,
+                           row.recall_source_id)
 
 
 def origin_of_row(row: tuple) -> tuple[str, Optional[str]]:

@@ -142,12 +142,13 @@ def trace_page(code: str):
         t = page_text.texts(locale)
         layout = _layout_context(locale)
         batch_of = _batch_loader(row.id)
-        recall = verdict.recall_evidence(row.withdrawn_at, row.withdrawn_reason, batch_of)
-        if recall is not None:  # the verdict "recalled": the recall notice is the page
+        recalled = read_path.recall_of_row(row)
+        if recalled is not None or row.withdrawn_at is not None:
+            # The verdict "recalled": the recall notice is the page. Read with the batch (tracing.recall's
+            # member rows), before any stored page: never shown as sellable after the recall commits.
             metrics.scan("withdrawn")
-            return render_template("scan/withdrawn.html", code_display=codes.display(compact), batch=row,
-                                   withdrawn_on=fmt.day(read_path.local_date(row.withdrawn_at), locale),
-                                   report_url=url_for("scan.report", code=compact), **layout), 410, NO_STORE
+            return render_template("scan/withdrawn.html", **recall_notice(row, recalled, compact, locale),
+                                   **layout), 410, NO_STORE
         if stored_pages.usable(row, ref):
             history, verifies, entries = Markup(row.page_body), row.page_verifies, row.page_entries
         else:  # no stored page yet, or a stale one: build it from the record, as it would be stored
@@ -179,6 +180,18 @@ def _batch_loader(batch_id: int):
         return session, session.get(Batch, batch_id)
 
     return batch_of
+
+
+def recall_notice(row, recalled, compact: str, locale: str) -> dict:
+    """What the recalled page (templates/scan/withdrawn.html) prints for a batch or unit code."""
+    when = recalled.recalled_at if recalled is not None else row.withdrawn_at
+    return {
+        "code_display": codes.display(compact), "batch": row, "unit": row.serial is not None,
+        "reason": recalled.reason if recalled is not None else row.withdrawn_reason,
+        "recalled_on": fmt.day(read_path.local_date(when), locale),
+        "source_display": codes.display(recalled.source_code) if recalled is not None and not recalled.source else "",
+        "report_url": url_for("scan.report", code=compact),
+    }
 
 
 _RECORDER_KEY = "gi_trace.scan_recorder"

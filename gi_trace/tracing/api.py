@@ -18,7 +18,7 @@ from gi_trace.db import get_session
 from gi_trace.errors import ValidationError
 from gi_trace.registry.models import Producer, Product
 from gi_trace.registry.services import get_product
-from gi_trace.tracing import rules, services
+from gi_trace.tracing import recall, rules, services
 from gi_trace.tracing.models import Batch, Event, PlausibilityFlag
 from gi_trace.tracing import quality
 from gi_trace.tracing.schemas import (BatchCreate, BatchDetail, BatchInput, BatchList, BatchListQuery, BatchPublic,
@@ -26,6 +26,7 @@ from gi_trace.tracing.schemas import (BatchCreate, BatchDetail, BatchInput, Batc
                                       FlagListQuery, FlagPublic, FlagReview, LabelPermissionPublic, LineageInput,
                                       LineageResult, MergeCreate, ProcessCreate, ReviewFlagPublic, SplitCreate,
                                       TestResultPublic, TestVerdictPublic, Withdrawal, WithdrawCreate)
+from gi_trace.tracing.schemas_recall import RecallCreated, RecallReach, RecallState
 
 MAX_LIMIT = 200
 CODE = {"code": "Trace code of the batch (with or without hyphens)"}
@@ -100,7 +101,13 @@ def get_batch(code: str):
                        flags=[FlagPublic.of(f) for f in services.open_flags(session, batch)],
                        label=LabelPermissionPublic(allowed=permission.allowed, code=permission.code,
                                                    reason=permission.reason or None),
-                       test_verdict=TestVerdictPublic.of(quality.test_verdict(session, batch)))
+                       test_verdict=TestVerdictPublic.of(quality.test_verdict(session, batch)),
+                       **_recall_field(session, batch))
+
+
+def _recall_field(session, batch: Batch) -> dict:
+    state = RecallState.of(recall.recall_for(session, batch))
+    return {"recall": state} if state is not None else {}
 
 
 @api_bp.post("/batches/<code>/events")
@@ -203,14 +210,17 @@ def process_batches(body: Load[ProcessCreate]):
 @operation(body=WithdrawCreate, responses={200: Withdrawal},
            errors={403: "Another county's batch", 404: NOT_YOURS, 409: "Already withdrawn"}, path=CODE)
 def withdraw_batch(code: str, body: Load[WithdrawCreate]):
-    """Withdraw a batch with a reason (its owner or a regulator); recorded as an event."""
+    """Withdraw a batch with a reason (its owner or a regulator): recorded as an event, and a recall of the
+    batch and of every batch made from it (splits, merges, processing, hand-overs to other owners)."""
     session = get_session()
     user = actor()
     batch = services.own_batch(session, user, code) if user.role == "producer" else \
         services.visible_batch(session, user, code)
     given = body()
     event = services.withdraw(session, user, batch, given.reason, occurred_at=given.occurred_at)
-    return Withdrawal(event=EventPublic.of(event), batch=_batch(session, batch))
+    info = recall.recall_for(session, batch)
+    return Withdrawal(event=EventPublic.of(event), batch=_batch(session, batch),
+                      recall=RecallCreated(recall_id=info.recall_id, reach=RecallReach.of(recall.reach(session, batch))))
 
 
 @api_bp.post("/batches/<code>/clearances")

@@ -14,13 +14,14 @@ from gi_trace.db import get_session
 from gi_trace.errors import NotFound
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.registry.services import public_name
-from gi_trace.tracing import chain, codes, epcis, lineage, quality, rules, services
+from gi_trace.tracing import chain, codes, epcis, lineage, quality, recall, rules, services
 from gi_trace.tracing.api import CODE, NOT_YOURS, base_url
 from gi_trace.tracing.models import Batch, Event, UnitCode
 from gi_trace.tracing.schemas import (AuthorisationState, EPCISDocument, EpcisQuery, LabelPermissionPublic,
                                       ProducerRef, ProductRef, PublicTrace, PublicVerdict, SourceBatch, TimelineStep,
                                       Trace, TraceHarvest, TraceLink, TraceNode, TraceOwner, TraceQuery, UnitRef,
                                       Verify)
+from gi_trace.tracing.schemas_recall import RecallState
 
 
 def _towns(session) -> dict[str, Region]:
@@ -130,6 +131,8 @@ def public_view(session, batch: Batch) -> PublicTrace:
             corrected=e.corrects_event_id is not None, facts=_facts(product, e)))
     found = lineage.trace(session, batch, "backward")
     origin = towns.get(batch.origin_town_code)
+    info = recall.recall_for(session, batch)
+    in_force = info if info is not None and not info.lifted else None
     return PublicTrace(
         code=batch.code, display_code=codes.display(batch.code),
         product=ProductRef(slug=product.slug, name_zh=product.name_zh, name_en=product.name_en),
@@ -140,18 +143,20 @@ def public_view(session, batch: Batch) -> PublicTrace:
                                        reason=permission.reason or None),
         gi_mark=permission.allowed, gi_mark_reason=permission.reason or None,
         authorisation=AuthorisationState(state=status.state, since=status.since.isoformat() if status.since else None),
-        withdrawn=batch.is_withdrawn, withdrawn_reason=batch.withdrawn_reason or None,
+        withdrawn=batch.is_withdrawn or in_force is not None,
+        withdrawn_reason=(in_force.reason if in_force is not None else batch.withdrawn_reason) or None,
         verifies=chain.verify_batch(session, batch).ok, timeline=timeline,
         sources=[SourceBatch(code=n.code, town=towns[n.origin_town_code].name_zh if n.origin_town_code in towns
                              else None, harvest_year=n.harvest_year)
                  for n in found.harvest_batches() if n.id != batch.id],
-        source_towns=[towns[t].name_zh for t in found.towns() if t in towns])
+        source_towns=[towns[t].name_zh for t in found.towns() if t in towns],
+        **({"recall": RecallState.of(info)} if info is not None else {}))
 
 
 @api_bp.get("/trace/<code>")
 @access(PUBLIC)
 @operation(responses={200: (PublicTrace, "The public view"),
-                      410: (PublicTrace, "The batch has been withdrawn (the view says why)")},
+                      410: (PublicTrace, "The batch has been withdrawn or recalled (the view says why)")},
            errors={404: "Not a registered trace code"},
            path={"code": "A batch's or a package's trace code (with or without hyphens)"})
 def public_trace(code: str):
@@ -173,4 +178,4 @@ def public_trace(code: str):
     headline = current_app.extensions.get("tracing_public_verdict")  # scan.verdict, connected by the app
     if headline is not None:
         view.verdict = PublicVerdict(**headline(session, batch, unit.code if unit is not None else batch.code))
-    return view, 410 if batch.is_withdrawn else 200
+    return view, 410 if view.withdrawn else 200

@@ -24,6 +24,7 @@ from gi_trace.tracing import codes, lineage, qr
 from gi_trace.tracing.labels import CJK_FONT_DIRS, MM, _find_face
 from gi_trace.tracing.models import Batch, Event, Purchase, Shipment
 from gi_trace.tracing.rules import local_time
+from gi_trace.tracing.services.gates import require_not_recalled
 from gi_trace.tracing.services.visibility import _get
 
 COMMITMENT = "我承诺对生产销售的食用农产品：不使用禁用农药兽药、停用兽药和非法添加物，常规农药兽药残留不超标，对承诺的真实性负责。"
@@ -72,10 +73,11 @@ def _basis(session: Session, batch: Batch) -> str:
     return BASES[3]
 
 
-def _check(batch: Batch) -> None:
+def _check(session: Session, batch: Batch) -> None:
     if batch.is_withdrawn:
         raise Refused(_("Batch %(code)s has been withdrawn: no certificate can be issued for it.", code=batch.code),
                       code="withdrawn")
+    require_not_recalled(session, batch)
     if batch.test_state == "failed":
         raise Refused(_("The latest test of batch %(code)s failed: no certificate can be issued for it.",
                         code=batch.code), code="test_failed")
@@ -83,7 +85,7 @@ def _check(batch: Batch) -> None:
 
 def _build(session: Session, batch: Batch, quantity_kg: float, seller: Producer, when, offset: int,
            base_url: str, buyer: str = "") -> Certificate:
-    _check(batch)
+    _check(session, batch)
     product = session.get(Product, batch.product_id)
     return Certificate(product=product.name_zh, quantity_kg=quantity_kg, seller=seller.name,
                        contact=seller.contact_phone or seller.contact_name or "", origin=_origin(session, batch),

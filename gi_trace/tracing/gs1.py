@@ -22,6 +22,7 @@ from gi_trace.registry.gs1_prefixes import require_gtin_under_prefix
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.registry.services import producer_products
 from gi_trace.tracing import codes
+from gi_trace.tracing import recall as recalls
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 
 GTIN_LENGTHS = (8, 12, 13, 14)
@@ -153,6 +154,17 @@ def product_lines_of(session: Session, producer_id: int) -> list[ProductLine]:
                              .order_by(ProductLine.id)).all())
 
 
+def recalled(batch: Batch, info: Optional[recalls.RecallInfo], message: str, field: str) -> Gone:
+    """410 for a recalled (or withdrawn) batch, saying why and when; `.batch` and `.recall` for pages."""
+    when = info.recalled_at if info is not None else batch.withdrawn_at
+    error = Gone(message, field=field, code="recalled", recall={
+        "reason": info.reason if info is not None else batch.withdrawn_reason,
+        "recalled_at": when.isoformat() if when else None,
+        "source_code": info.source_code if info is not None else batch.code})
+    error.batch, error.recall = batch, info
+    return error
+
+
 # --- resolver ------------------------------------------------------------------------------
 
 def resolve(session: Session, gtin: str, lot: str, serial: Optional[str] = None) -> str:
@@ -174,8 +186,9 @@ def resolve(session: Session, gtin: str, lot: str, serial: Optional[str] = None)
             or (batch.product_line_id is not None and batch.product_line_id != line.id)):
         raise NotFound(_("Lot %(lot)s of GTIN %(gtin)s is not registered here.", lot=lot[:40], gtin=line.gtin14),
                        field="lot")
-    if batch.is_withdrawn:
-        raise Gone(_("Lot %(lot)s has been withdrawn.", lot=lot[:40]), field="lot")
+    info = recalls.active_recall(session, batch)
+    if info is not None or batch.is_withdrawn:
+        raise recalled(batch, info, _("Lot %(lot)s has been recalled.", lot=lot[:40]), field="lot")
     if serial is None:
         return batch.code
     # AI (21) is the package's own unit code (random, with its check character). Running numbers are

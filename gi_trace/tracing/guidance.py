@@ -15,6 +15,7 @@ from gi_trace.errors import DomainError
 from gi_trace.registry.models import Plot, Producer
 from gi_trace.registry.services import plots_of, trademarks_of
 from gi_trace.timeutil import LOCAL_TZ, local_today
+from gi_trace.tracing import recall as recalls
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, Event
 
@@ -38,7 +39,7 @@ def _recorded(events: list[Event]) -> set[str]:
 
 def steps(session: Session, batch: Batch, template: list) -> Steps:
     """Stages `rules.check_stage` would accept now; the next step is the first fixed (not free) one."""
-    if batch.is_withdrawn:
+    if batch.is_withdrawn or recalls.active_recall(session, batch) is not None:
         return Steps()
     recorded = _recorded(_events(session, batch))
     allowed = []

@@ -14,6 +14,7 @@ from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.schemas import Body, Public, Query
 from gi_trace.tracing import codes, lineage, quality, rules
 from gi_trace.tracing.models import Batch, Event, PlausibilityFlag
+from gi_trace.tracing.schemas_recall import RecallCreated, RecallState
 
 # --- shared pieces ------------------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class LabelPermissionPublic(Public):
     """Whether the batch may carry the GI label now, and why not."""
 
     allowed: bool
-    code: str = Field(description="ok, withdrawn, not_authorised, test_failed, untested, origin_declared or "
+    code: str = Field(description="ok, withdrawn, recalled, not_authorised, test_failed, untested, origin_declared or "
                                   "origin_outside")
     reason: Optional[str]
 
@@ -223,6 +224,8 @@ class BatchDetail(BatchPublic):
     flags: list[FlagPublic]
     label: LabelPermissionPublic
     test_verdict: TestVerdictPublic
+    recall: Optional[RecallState] = Field(None, description="The batch's recall: in force, or lifted; absent "
+                                                              "when the batch was never recalled")
 
 
 class BatchList(Public):
@@ -260,10 +263,11 @@ class LineageResult(Public):
 
 
 class Withdrawal(Public):
-    """The withdrawal event and the batch."""
+    """The withdrawal event, the batch, and the recall it started (everything made from the batch)."""
 
     event: EventPublic
     batch: BatchPublic
+    recall: Optional[RecallCreated] = Field(None, description="The recall and how far it reached")
 
 
 class FlagList(Public):
@@ -518,6 +522,8 @@ class PublicTrace(Public):
                                                       "that breaks the origin)")
     unit: Optional[UnitRef] = Field(None, description="The package's unit code, when one was scanned")
     verdict: Optional[PublicVerdict] = Field(None, description="The scan page's headline for this code")
+    recall: Optional[RecallState] = Field(None, description="The batch's recall (made from a withdrawn batch, or "
+                                                            "withdrawn itself); absent when never recalled")
 
 
 # --- the chain across owners: shipments and purchases -------------------------------------

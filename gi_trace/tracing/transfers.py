@@ -22,12 +22,13 @@ from gi_trace.errors import Conflict, DomainError, NotFound, Refused, Validation
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.services import get_product, protected_towns
+from gi_trace.tracing import recall as recalls
 from gi_trace.tracing import origin as origins
 from gi_trace.tracing import quality
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import SHIPMENT_STATUSES, Batch, BatchLink, Event, Purchase, Shipment
 from gi_trace.tracing.services.batches import _check_lot, _new_code
-from gi_trace.tracing.services.gates import require_authorised
+from gi_trace.tracing.services.gates import require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import _append, _events, _flush, _op_time, _project, lock_batch, template_of
 from gi_trace.tracing.services.lineage_ops import _inherit
 from gi_trace.tracing.services.visibility import _get, _require_owner, _require_producer, batch_by_code
@@ -111,6 +112,7 @@ def _ship(session: Session, user: User, batch: Batch, receiver: Producer, amount
     if batch.is_withdrawn:
         raise Refused(_("Batch %(code)s has been withdrawn: it cannot be shipped.", code=batch.code),
                       field="batch", code="withdrawn")
+    require_not_recalled(session, batch, field="batch")
     if batch.test_state == "failed" and _origin_of(session, batch).verified:
         raise Refused(_("Batch %(code)s failed its test (%(failures)s): it cannot be handed over as a GI product "
                         "until the failure is cleared.", code=batch.code,
@@ -210,6 +212,8 @@ def _receive(session: Session, user: User, shipment: Shipment, amount: float, wh
     _append(session, source, delivery)
     session.add(BatchLink(parent_id=source.id, child_id=child.id, quantity_kg=amount, kind="transfer",
                           event_id=arrival.id, parent_event_id=delivery.id))
+    # Goods shipped before their batch was recalled arrive recalled: the new batch joins the recall.
+    recalls.inherit(session, child, [source.id])
     shipment.status = "received"
     shipment.received_at = when
     shipment.received_kg = amount

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlmodel import Session, select
@@ -14,11 +15,11 @@ from sqlmodel import Session, select
 from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
-from gi_trace.errors import Gone, NotFound
+from gi_trace.errors import Gone, NotFound, wants_json
 from gi_trace.extensions import is_loopback, limiter, network_key, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
-from gi_trace.tracing import codes, gs1, guidance, labels, qr, quality, rules, services, transfers, units
+from gi_trace.tracing import codes, gs1, guidance, labels, qr, quality, recall, rules, services, transfers, units
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.tracing.services.visibility import _get as row_by_id
@@ -41,9 +42,11 @@ def _qr_target(code: str) -> str:
     if codes.parse(code) != code:
         # Only the compact form has an image; a bad check character never reaches the database.
         raise NotFound(_("%(code)s is not a registered trace code.", code=code[:40]), field="code")
-    batch, _unit = units.find_code(get_session(), code)
-    if batch.is_withdrawn:
-        raise Gone(_("Batch %(code)s has been withdrawn.", code=codes.display(batch.code)), field="code")
+    session = get_session()
+    batch, _unit = units.find_code(session, code)
+    info = recall.active_recall(session, batch)
+    if info is not None or batch.is_withdrawn:
+        raise gs1.recalled(batch, info, _("Batch %(code)s has been recalled.", code=codes.display(batch.code)), "code")
     return qr.trace_url(_base_url(), code)
 
 
@@ -79,8 +82,11 @@ def _resolver_limit() -> str:
 @access(PUBLIC)
 @limiter.limit(_resolver_limit, key_func=network_key, exempt_when=is_loopback)
 def digital_link(gtin: str, lot: str):
-    """/01/<gtin14>/10/<lot> → 307 to the batch's trace page (404 unknown, 410 withdrawn)."""
-    code = gs1.resolve(get_session(), gtin, lot)
+    """/01/<gtin14>/10/<lot> → 307 to the batch's trace page (404 unknown, 410 recalled or withdrawn)."""
+    try:
+        code = gs1.resolve(get_session(), gtin, lot)
+    except Gone as exc:
+        return _recalled_page(exc)
     return redirect(f"/t/{code}", code=307)
 
 
@@ -89,8 +95,30 @@ def digital_link(gtin: str, lot: str):
 @limiter.limit(_resolver_limit, key_func=network_key, exempt_when=is_loopback)
 def digital_link_serial(gtin: str, lot: str, serial: str):
     """/01/<gtin14>/10/<lot>/21/<unit code> → 307 to one package's trace page (a running number is 404)."""
-    code = gs1.resolve(get_session(), gtin, lot, serial)
+    try:
+        code = gs1.resolve(get_session(), gtin, lot, serial)
+    except Gone as exc:
+        return _recalled_page(exc)
     return redirect(f"/t/{code}", code=307)
+
+
+def _recalled_page(exc: Gone):
+    """The resolver's 410 for a recalled lot: the recall notice first, as on the scan page (JSON for API clients)."""
+    batch = getattr(exc, "batch", None)
+    if batch is None or wants_json():
+        raise exc
+    info = exc.recall
+    when = info.recalled_at if info is not None else batch.withdrawn_at
+    producer = get_session().get(Producer, batch.producer_id)
+    context = {
+        "english": str(get_locale()) == "en", "scan_css": url_for("static", filename="css/scan.css"),
+        "verify_url": url_for("scan.verify"), "code_display": codes.display(batch.code), "unit": False,
+        "reason": info.reason if info is not None else batch.withdrawn_reason, "recalled_on": fmt.day(when),
+        "source_display": codes.display(info.source_code) if info is not None and not info.source else "",
+        "batch": {"producer_name": producer.name if producer else ""},
+        "report_url": url_for("scan.report", code=batch.code),
+    }
+    return render_template("scan/withdrawn.html", **context), 410, {"Cache-Control": "no-store"}
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -278,7 +306,8 @@ def batch_detail(code: str):
         trace_url=qr.trace_url(_base_url(), batch.code),
         digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
         flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session),
-        verdict=quality.test_verdict(session, batch), regulator=actor().role in ("regulator", "admin"))
+        verdict=quality.test_verdict(session, batch), regulator=actor().role in ("regulator", "admin"),
+        recall=recall.recall_for(session, batch))
 
 
 @bp.route("/batches/<code>/record/<stage>", methods=["GET", "POST"])
@@ -399,9 +428,12 @@ def withdraw_batch(code: str):
     if form.validate_on_submit():
         done = attempt(form, lambda: services.withdraw(session, actor(), batch, form.reason.data), place=_placer())
         if done:
-            flash(_("Batch %(code)s withdrawn.", code=codes.display(batch.code)), "success")
+            found = recall.reach(session, batch)
+            flash(_("Batch %(code)s withdrawn and recalled with %(n)s batches made from it.",
+                    code=codes.display(batch.code), n=found.descendants), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
-    return render_template("tracing/withdraw.html", form=form, batch=batch, display=codes.display)
+    return render_template("tracing/withdraw.html", form=form, batch=batch, display=codes.display,
+                           reach=recall.reach(session, batch))
 
 
 @bp.route("/batches/<code>/clearance", methods=["GET", "POST"])

@@ -124,6 +124,15 @@ def test_every_documented_success_is_met_by_a_real_response_of_its_schema(app, s
     api.call("post", "/batches/{code}/clearances", f"/batches/{world.harvest.code}/clearances",
              {"reason": "监督抽检复检合格", "report_no": "GOV-API-1"}, headers=reg)
 
+    # A recall: how far it would reach, the withdrawal (with its reach), GET says why, a regulator lifts it
+    # from a descendant.
+    api.call("get", "/batches/{code}/recall-reach", f"/batches/{a}/recall-reach")
+    recalled = api.call("post", "/batches/{code}/withdraw", f"/batches/{a}/withdraw", {"reason": "抽检不合格"}).get_json()
+    assert recalled["recall"]["reach"]["batches"] >= 3
+    assert client.get(f"/api/v1/batches/{merged}", headers=api.headers).get_json()["recall"]["recalled"] is True
+    api.call("post", "/batches/{code}/recall/lift", f"/batches/{merged}/recall/lift", {"reason": "检测证明不含"},
+             headers=reg)
+
     documented = {(method, path, int(status)) for path, ops in api.document["paths"].items()
                   for method, op in ops.items() for status in op["responses"]
                   if int(status) < 300 or "content" in op["responses"][status]

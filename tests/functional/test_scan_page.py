@@ -174,7 +174,7 @@ def test_withdrawn_batch_answers_410_with_a_notice(client, session):
     session.commit()
     response, html = _page(client, lot.code)
     assert response.status_code == 410
-    assert "此批次已召回" in html and "霉变 &lt;b&gt;召回&lt;/b&gt;" in html
+    assert "已召回" in html and "霉变 &lt;b&gt;召回&lt;/b&gt;" in html
 
 
 def test_tampered_event_makes_the_record_fail_to_verify(client, session, runner):

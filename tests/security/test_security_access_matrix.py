@@ -41,6 +41,7 @@ PARAMS = {
     "shipment_id": lambda w: w.shipment_id,
     "purchase_id": lambda w: w.purchase_id,
     "event_id": lambda w: w.sale_event_id,
+    "recall_id": lambda w: w.recall_id,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -57,6 +58,7 @@ OWNERS = {
     "shipment_id": {"producer_a"},  # the receiver
     "purchase_id": {"producer_a"},  # the buyer
     "event_id": {"producer_a"},  # the seller (a sale is a record of its own batch)
+    "recall_id": {"regulator_city", "admin"},  # a recall reaching producer A's county only
 }
 # Routes whose owners differ from their parameter's: a shipment's certificate is the sender's and the receiver's.
 ENDPOINT_OWNERS = {"chain.shipment_certificate": {"producer_a", "producer_b"},
@@ -119,6 +121,12 @@ def test_access_matrix(app, session, record_property):
 
     # A second token of producer A's for the revoke route (the first one drives the API requests).
     world.token_ids = {"producer_a": create_token(session, world.users["producer_a"], "to revoke")[0].id}
+    # A recall of a harvest of producer A's (only regulators of its county and the city may open it).
+    from gi_trace.tracing import recall, services as tracing_services
+
+    recalled = world.producer_a.harvested(session)
+    tracing_services.withdraw(session, world.producer_a.user, recalled, "抽检不合格")
+    world.recall_id = recall.recall_for(session, recalled).recall_id
     session.commit()
     unknown = sorted({f"{rule.rule} <{name}>" for rule, _ in _routes(app) for name in rule.arguments
                       if name not in PARAMS})

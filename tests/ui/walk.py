@@ -37,6 +37,7 @@ PARAMS = {
     "shipment_id": lambda w: w.shipment_id,
     "purchase_id": lambda w: w.purchase_id,
     "event_id": lambda w: w.sale_event_id,
+    "recall_id": lambda w: w.recall_id,
 }
 
 # Not pages: machine formats, images, redirects.
@@ -91,6 +92,14 @@ def build_world(session):
                                scan_context={"code": world.lot.code, "kind": "batch", "reporter_network": "ab12cd34ef",
                                              "scans": 3, "networks": 2, "first_scanned_at": "2026-04-12T00:10:00+00:00",
                                              "counterfeit_flag": False, "reporter_scanned_it": True})
+    # A recall: producer B withdraws a harvest it split, so the recall reaches a descendant.
+    from gi_trace.tracing import recall, services as tracing_services
+
+    recalled = world.producer_b.harvested(session)
+    tracing_services.split(session, world.producer_b.user, recalled, [{"quantity_kg": 100}],
+                           occurred_at="2025-07-20T08:00:00+08:00")
+    tracing_services.withdraw(session, world.producer_b.user, recalled, "抽检不合格")
+    world.recall_id = recall.recall_for(session, recalled).recall_id
     world.scan_complaint_id = complaint.id
     world.complaint_reference = complaint.reference
     session.commit()

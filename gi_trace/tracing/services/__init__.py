@@ -25,8 +25,11 @@ from gi_trace.tracing.services.gates import (
     authorisation_refusal,
     label_allowed,
     require_authorised,
+    recall_refusal,
     require_label_allowed,
+    require_not_recalled,
 )
+from gi_trace.tracing.services.recalls import lift as lift_recall
 from gi_trace.tracing.services.ledger import lock_batch, parse_location, template_of
 from gi_trace.tracing.services.lineage_ops import MAX_PARTS, LineageResult, merge, split, transform
 from gi_trace.tracing.services.visibility import batch_by_code, can_see_batch, own_batch, visible_batch
@@ -34,8 +37,9 @@ from gi_trace.tracing.services.visibility import batch_by_code, can_see_batch, o
 __all__ = [
     "MAX_PARTS", "BatchInput", "EventInput", "LabelPermission", "LineageResult",
     "authorisation_refusal", "batch_by_code", "can_see_batch", "check_label_quantity", "clear_failure", "flags_for",
-    "label_allowed", "lock_batch", "merge", "open_batch", "open_flags", "own_batch", "parse_location",
-    "plausibility", "producer_area_mu", "raise_flag", "record_event", "require_authorised",
-    "require_label_allowed", "review_flag", "reviewable_flag", "season_harvest_kg", "split", "template_of", "transform",
+    "label_allowed", "lift_recall", "lock_batch", "merge", "open_batch", "open_flags", "own_batch", "parse_location",
+    "plausibility", "producer_area_mu", "raise_flag", "recall_refusal", "record_event", "require_authorised",
+    "require_label_allowed", "require_not_recalled", "review_flag", "reviewable_flag", "season_harvest_kg", "split",
+    "template_of", "transform",
     "visible_batch", "withdraw",
 ]

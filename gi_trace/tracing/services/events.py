@@ -14,10 +14,12 @@ from gi_trace.errors import Conflict, Forbidden, NotFound, Refused, ValidationEr
 from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.registry.services import protected_towns, require_regulator_scope
 from gi_trace.registry import limits
-from gi_trace.tracing import quality, rules
+from gi_trace.tracing import quality
+from gi_trace.tracing import recall as recalls
+from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, Event
 from gi_trace.tracing.services.flags import plausibility, raise_flag
-from gi_trace.tracing.services.gates import GOODS_MOVING_STAGES, require_authorised
+from gi_trace.tracing.services.gates import GOODS_MOVING_STAGES, require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import (
     _append,
     _events,
@@ -55,6 +57,7 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
     if batch.is_withdrawn:
         raise Refused(_("Batch %(code)s has been withdrawn; nothing more can be recorded on it.", code=batch.code),
                       code="withdrawn")
+    require_not_recalled(session, batch)
     if not isinstance(data.stage, str) or not data.stage:
         raise ValidationError(_("stage is required."), field="stage")
     product = session.get(Product, batch.product_id)
@@ -167,7 +170,11 @@ def _own_protected_plot(session: Session, batch: Batch, product: Product, plot_i
 
 
 def withdraw(session: Session, user: User, batch: Batch, reason: str, *, occurred_at: Any = None) -> Event:
-    """Withdraw a batch (its owner, or a regulator in scope): recorded as an event, never a delete."""
+    """Withdraw a batch (its owner, or a regulator in scope): recorded as an event, never a delete.
+
+    The withdrawal recalls the batch and every batch made from it, transitively, in this transaction
+    (`tracing.recall.start`): from the commit on, none of them is shown or issued as sellable.
+    """
     producer = session.get(Producer, batch.producer_id)
     if user is None:
         raise Forbidden(_("Please log in."))
@@ -193,4 +200,6 @@ def withdraw(session: Session, user: User, batch: Batch, reason: str, *, occurre
     batch.withdrawn_by = user.id
     session.add(batch)
     session.flush()
+    recalls.start(session, batch, reason=reason, recalled_at=when, user_id=user.id, by_role=user.role,
+                  event_id=event.id)
     return event

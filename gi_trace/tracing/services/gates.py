@@ -17,6 +17,7 @@ from gi_trace.registry.services import protected_towns
 from gi_trace.timeutil import local_today
 from gi_trace.tracing import origin as origins
 from gi_trace.tracing import quality
+from gi_trace.tracing import recall as recalls
 from gi_trace.tracing.models import Batch
 
 
@@ -45,6 +46,25 @@ def authorisation_refusal(status: auth_rules.Status, product: Product) -> Option
     return _("Your business has not applied for authorisation to use the %(product)s GI mark.", product=name)
 
 
+def recall_refusal(session: Session, batch: Batch) -> Optional[str]:
+    """Why a batch under a recall may not be sold, labelled, shipped or used, or None when it is not recalled."""
+    info = recalls.active_recall(session, batch)
+    if info is None:
+        return None
+    if info.source:
+        return _("Batch %(code)s has been recalled (%(date)s): %(reason)s",
+                 code=batch.code, date=fmt.day(info.recalled_at), reason=info.reason or "-")
+    return _("Batch %(code)s is recalled with batch %(source)s, from which it was made (%(date)s): %(reason)s",
+             code=batch.code, source=info.source_code, date=fmt.day(info.recalled_at), reason=info.reason or "-")
+
+
+def require_not_recalled(session: Session, batch: Batch, field: Optional[str] = None) -> None:
+    """Refused, naming the recall, while the batch is under a recall in force."""
+    refusal = recall_refusal(session, batch)
+    if refusal:
+        raise Refused(refusal, field=field, code="recalled")
+
+
 # Stages that hand goods on (a sale, a shipment to a buyer): behind the same gate as making batches.
 GOODS_MOVING_STAGES = ("distribution",)
 
@@ -67,7 +87,8 @@ class LabelPermission:
     """Whether a batch may carry the GI label now, and why not."""
 
     allowed: bool
-    code: str  # ok, withdrawn, not_authorised, origin_declared, origin_outside, test_failed, ungraded, untested
+    # ok, withdrawn, recalled, not_authorised, origin_declared, origin_outside, test_failed, ungraded, untested
+    code: str
     reason: str = ""
 
 
@@ -77,6 +98,9 @@ def label_allowed(session: Session, batch: Batch) -> LabelPermission:
     if batch.is_withdrawn:
         return LabelPermission(False, "withdrawn", _("The batch has been withdrawn: %(reason)s",
                                                      reason=batch.withdrawn_reason or "-"))
+    refusal = recall_refusal(session, batch)
+    if refusal:
+        return LabelPermission(False, "recalled", refusal)
     product = session.get(Product, batch.product_id)
     status = authorisation_status(session, batch.producer_id, product.id, local_today())
     refusal = authorisation_refusal(status, product)

@@ -18,7 +18,7 @@ from gi_trace.tracing import origin as origins
 from gi_trace.tracing import quality, rules
 from gi_trace.tracing.models import Batch, BatchLink, Event
 from gi_trace.tracing.services.batches import _check_lot, _new_code
-from gi_trace.tracing.services.gates import require_authorised
+from gi_trace.tracing.services.gates import require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import (
     _append,
     _events,
@@ -72,6 +72,7 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
     for batch, _kg in inputs:
         if batch.is_withdrawn:
             raise Refused(_("Batch %(code)s has been withdrawn.", code=batch.code), field="inputs", code="withdrawn")
+        require_not_recalled(session, batch, field="inputs")
         rules.check_time(occurred_at, now, batch.last_event_at)
         events = _events(session, batch)
         before[batch.id] = (events, _project(session, batch, events))

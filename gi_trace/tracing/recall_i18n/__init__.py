@@ -1,0 +1,1 @@
+"""Chinese translations of the recall (tracing.recall, the recall pages and notices)."""
