@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional
 
 from gi_trace.authorisation import rules
+from gi_trace.tracing import recall
 
 SELLABLE = "sellable"
 NOT_GI = "not_gi"
@@ -116,11 +117,12 @@ def test_evidence(test_state: Optional[str], batch_of: BatchOf) -> TestEvidence:
 
 def recall_evidence(withdrawn_at: Optional[datetime], withdrawn_reason: Optional[str],
                     batch_of: BatchOf) -> Optional[RecallEvidence]:
-    """The recall reaching the batch, or None. Connection point of tracing.recall.recall_for: when it is on
-    main this becomes ``return RecallEvidence.of(recall.recall_for(*batch_of()))``."""
-    if withdrawn_at is None:
-        return None
-    return RecallEvidence(reason=withdrawn_reason or "", recalled_at=withdrawn_at)
+    """The recall in force on the batch (tracing.recall.recall_for: withdrawn itself, or made from a withdrawn
+    batch), or None. (The scan page reads the same from its batch row: scan.read_path.recall_of_row.)"""
+    found = RecallEvidence.of(recall.recall_for(*batch_of()))
+    if found is None and withdrawn_at is not None:  # withdrawn with no recall row: still recalled
+        return RecallEvidence(reason=withdrawn_reason or "", recalled_at=withdrawn_at)
+    return found
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def test_qr_images_and_the_public_api_of_a_recalled_descendant_answer_410(client
     data = body.get_json()
     assert data["withdrawn"] is True and data["recall"]["source_code"] == harvest.code
     assert data["gi_mark"] is False and data["gi_label"]["code"] == "recalled"
+    assert data["verdict"]["state"] == "recalled"  # the scan page's verdict, through tracing.recall
 
 
 def test_the_digital_link_of_a_recalled_descendant_answers_410_with_the_notice(client, session):
