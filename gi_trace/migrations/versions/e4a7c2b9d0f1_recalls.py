@@ -4,7 +4,7 @@ Batches withdrawn before recalls existed become recalls too (reason and date of 
 with every batch made from them as members: their descendants stop being shown as sellable.
 
 Revision ID: e4a7c2b9d0f1
-Revises: f3b8d1c6a204
+Revises: e4a7c2d9b613
 Create Date: 2026-11-29 11:20:00
 """
 from datetime import datetime, timezone
@@ -16,7 +16,7 @@ from gi_trace.types import UTCDateTime, utcnow
 
 
 revision = 'e4a7c2b9d0f1'
-down_revision = 'f3b8d1c6a204'
+down_revision = 'e4a7c2d9b613'
 branch_labels = None
 depends_on = None
 
