@@ -23,7 +23,7 @@ from gi_trace.tracing.models import Batch
 def public_verdict(session: Session, batch: Batch, code: str) -> dict:
     """{"state", "reasons", "headline"} of the code's page (a batch's code or one of its unit codes)."""
     batch_of = lambda: (session, batch)  # noqa: E731 - the adapters' lazy loader, here already loaded
-    test = verdict.test_evidence(batch.test_state, batch_of)
+    test = verdict.test_evidence(batch_of)
     recall = verdict.recall_evidence(batch.withdrawn_at, batch.withdrawn_reason, batch_of)
     made_on = read_path.local_date(batch.first_event_at) or read_path.local_date(batch.created_at)
     found_origin = origins.origin_of(session, batch, protected_towns(session, batch.product_id))

@@ -161,7 +161,7 @@ SELECT b.id, b.code, b.kind, b.unit, b.quantity_kg, b.cultivar, b.product_form, 
        u.serial, u.package_kg,
        sc.scans, sc.networks, sc.first_at, sc.flagged,
        sp.head_hash, sp.basis, sp.entries, sp.verifies, CASE WHEN :english = 1 THEN sp.body_en ELSE sp.body_zh END,
-       b.origin_state, b.origin_break_code, p.kind,
+       b.origin_state, b.origin_break_code, p.kind, b.quality,
        {decisions},
        {recall_columns}
 FROM batch b
@@ -187,9 +187,9 @@ BATCH_QUERY = Query("BatchBase", _BATCH_SQL.format(decisions=_DECISIONS_KEY, rec
         producer_id product_id origin_town_code producer_name uscc registry_no producer_town_code
         producer_county_code serial package_kg stored_scans stored_networks stored_first_at stored_flagged
         page_head page_basis page_entries page_verifies page_body origin_state origin_break_code producer_kind
-        decisions_key recall_id recall_reason recall_at recall_source_code recall_source_id""",
+        quality decisions_key recall_id recall_reason recall_at recall_source_code recall_source_id""",
     {"first_event_at": "time", "withdrawn_at": "time", "recall_at": "time", "created_at": "time", "stored_first_at": "time",
-     "stored_flagged": "bool", "page_verifies": "bool"})
+     "stored_flagged": "bool", "page_verifies": "bool", "quality": "json"})
 
 # The page's batch: the query's columns plus names and product data from the reference cache.
 BatchRow = namedtuple("BatchRow", BATCH_QUERY.row._fields + (

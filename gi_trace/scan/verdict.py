@@ -15,11 +15,11 @@ Four states, one headline:
 Only ``sellable`` is green; below any other headline nothing reassures (pages render authorisation lines,
 badges, grade and the record check neutral).
 
-Evidence comes in through two adapters, each the single point where a parallel part of issue 12 is
-connected: `test_evidence` (tests: `tracing.quality.test_verdict`) and `recall_evidence` (recall:
-`tracing.recall.recall_for`). Until those exist they read the batch's own columns (``test_state``,
-``withdrawn_at``). Both take the batch row's columns plus a `batch_of` callable that yields
-``(session, Batch)`` on demand, so the hot path loads no ORM object unless a connected helper needs one.
+Evidence comes in through two adapters, each the single point where another part of issue 12 is
+connected: `test_evidence` (`tracing.quality.test_verdict`) and `recall_evidence` (`tracing.recall.recall_for`).
+Both take a `batch_of` callable that yields ``(session, batch)`` on demand; the scan page hands the test
+adapter its batch row, which carries the columns test_verdict reads, and reads the recall in force from
+the same row (scan.read_path.recall_of_row: the 410 recall notice is then the page).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional
 
 from gi_trace.authorisation import rules
-from gi_trace.tracing import recall
+from gi_trace.tracing import quality, recall
 
 SELLABLE = "sellable"
 NOT_GI = "not_gi"
@@ -109,10 +109,9 @@ class RecallEvidence:
 BatchOf = Callable[[], tuple]  # () -> (session, tracing.models.Batch), loaded only when called
 
 
-def test_evidence(test_state: Optional[str], batch_of: BatchOf) -> TestEvidence:
-    """The batch's test evidence. Connection point of tracing.quality.test_verdict: when it is on main this
-    becomes ``return TestEvidence.of(quality.test_verdict(*batch_of()))``."""
-    return TestEvidence.from_state(test_state)
+def test_evidence(batch_of: BatchOf) -> TestEvidence:
+    """The batch's test evidence: tracing.quality's verdict (computed from measured values and limits)."""
+    return TestEvidence.of(quality.test_verdict(*batch_of()))
 
 
 def recall_evidence(withdrawn_at: Optional[datetime], withdrawn_reason: Optional[str],

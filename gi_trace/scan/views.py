@@ -38,7 +38,6 @@ from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
 from gi_trace.web.forms import attempt
 from gi_trace.tracing import codes
-from gi_trace.tracing.models import Batch
 
 bp = Blueprint("scan", __name__)
 
@@ -141,7 +140,6 @@ def trace_page(code: str):
         count = _count_scan(conn, compact, row, recorder)
         t = page_text.texts(locale)
         layout = _layout_context(locale)
-        batch_of = _batch_loader(row.id)
         recalled = read_path.recall_of_row(row)
         if recalled is not None or row.withdrawn_at is not None:
             # The verdict "recalled": the recall notice is the page. Read with the batch (tracing.recall's
@@ -159,7 +157,7 @@ def trace_page(code: str):
     metrics.scan("flagged" if count.flagged else "genuine")
     first = read_path.local_date(count.first_at)
     display = codes.display(compact)
-    found = verdict.for_page(page, verdict.test_evidence(row.test_state, batch_of), None, verifies=verifies,
+    found = verdict.for_page(page, verdict.test_evidence(_row_as_batch(row)), None, verifies=verifies,
                              flagged=count.flagged)
     view = page_text.build(t, page, count, display, fmt.day(first, locale) if first else "", verifies, entries,
                            found)
@@ -172,14 +170,11 @@ def trace_page(code: str):
                            report_url=f"{layout['report_base']}?code={compact}", **layout), 200, NO_STORE
 
 
-def _batch_loader(batch_id: int):
-    """() -> (session, Batch): the ORM batch for a verdict's evidence adapter, loaded only if one asks."""
-
-    def batch_of():
-        session = get_session()
-        return session, session.get(Batch, batch_id)
-
-    return batch_of
+def _row_as_batch(row):
+    """() -> (session, batch) for the verdict's evidence adapters, the batch being the page's row: the helpers
+    behind them read the batch's own columns (id, code, test_state, quality), which the row carries, so the
+    hot path loads no ORM object (tests/functional/test_scan_verdict.py checks the page against the ORM)."""
+    return lambda: (get_session(), row)
 
 
 def recall_notice(row, recalled, compact: str, locale: str) -> dict:

@@ -402,6 +402,8 @@ def verdict_of(quality: Optional[dict], test_state: str, code: str) -> TestVerdi
         earlier = record_texts(first, code)
         earlier_report = first.get("report_no") or None
         cleared_by = REGULATOR if any(c.get("cleared_by") == REGULATOR for c in cleared) else RETEST
+        # A batch made from a cleared one carries no test of its own: the report that cleared it stands.
+        report = report or cleared[-1].get("cleared_report_no") or None
     return TestVerdict(state, failures, report, earlier, earlier_report, cleared_by if state == CLEARED else None,
                        bool(quality.get("legacy")))
 

@@ -1,5 +1,5 @@
 """One verdict per scan page, in a real browser at 375 px (issue 12): a failed batch, a recalled batch, a copied
-code and a sellable one each show exactly one headline, and under a headline that is not green no element is
+code, a cleared re-test and a sellable one each show exactly one headline, and under a headline that is not green no element is
 green — judged on the colours the browser computed (text, background, borders, SVG fill and stroke, ::before
 and ::after), not on class names."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 from gi_trace.tracing import codes
 from tests.e2e.conftest import launch_chromium
-from tests.factories_verdict import failed, recalled, sellable
+from tests.factories_verdict import cleared, failed, recalled, sellable
 
 pytestmark = pytest.mark.e2e
 
@@ -163,3 +163,19 @@ def test_failed_recalled_and_copied_codes_show_one_verdict_and_nothing_green(cli
     text, colour, colours = _look(phone, url, 404)
     assert text == "⚠ 不是已登记的追溯码" and 20 <= hue_of(colour) <= 60, colour
     _no_green(url, colours)
+
+
+def test_a_cleared_re_test_shows_one_green_verdict_with_what_happened(session, live_url, phone, output_dir):
+    harvest, lot, unit = cleared(session)
+    session.commit()
+    for code in (harvest.code, lot.code, unit.code):
+        url = f"{live_url}/t/{code}"
+        text, colour, _colours = _look(phone, url, 200)
+        assert text == "✔ 正品：地理标志产品，全程可追溯" and is_green(colour), url
+        lines = phone.locator("section.verdict p.test-line").all_inner_texts()
+        assert lines[0].startswith("复检合格（首次检测不合格：") and lines[0].endswith("含水率 14.6% > 13%）"), lines
+        assert lines[1] == "复检报告 NX-2025-0720；首次检测报告 NX-2025-0716", lines
+        # The line is read as a fact, not as an alarm: neither red nor green.
+        line_colour = phone.locator("p.test-line").first.evaluate("el => getComputedStyle(el).color")
+        assert not is_green(line_colour) and rgba(line_colour)[:3] == (29, 29, 31), line_colour
+    phone.screenshot(path=str(output_dir / "verdict-cleared-unit-375.png"), full_page=True)

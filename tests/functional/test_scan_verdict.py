@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from gi_trace import jobs
-from gi_trace.scan import read_path
+from gi_trace.scan import read_path, verdict
 from gi_trace.tracing import services as tracing
 from gi_trace.tracing import transfers
 from tests.factories import authorised_producer, producer_user
 from tests.factories_scan import decide, lot_from_tested_harvest, unit_code
 from tests.factories_tracing import Grower
-from tests.factories_verdict import failed, recalled, sellable
+from tests.factories_verdict import cleared, failed, recalled, sellable
 
 ARRIVE = "2025-08-11T09:00:00+08:00"
 SHIP = "2025-08-10T10:00:00+08:00"
@@ -230,3 +230,34 @@ def test_a_failure_cleared_by_a_regulator_says_so_without_codes(app):
         lines = page_text.test_lines(page_text.texts("zh"), cleared)
     assert lines == ["复检合格（首次检测不合格：二氧化硫 120 mg/kg > 50 mg/kg）", "复检报告 NX-3；首次检测报告 NX-1",
                      "该不合格项已由监管部门作出记录在案的决定予以解除。"]
+
+
+@pytest.mark.parametrize("lang, first, source, reports", [
+    ("zh", "复检合格（首次检测不合格：含水率 14.6% > 13%）", "复检合格（首次检测不合格：来源批次 {code}：含水率 14.6% > 13%）",
+     "复检报告 NX-2025-0720；首次检测报告 NX-2025-0716"),
+    ("en", "Passed on re-test (first test failed: moisture 14.6% > 13%)",
+     "Passed on re-test (first test failed: source batch {code}: moisture 14.6% > 13%)",
+     "Re-test report NX-2025-0720; first test report NX-2025-0716"),
+])
+def test_a_cleared_re_test_is_green_and_says_what_happened(client, session, lang, first, source, reports):
+    from markupsafe import escape
+
+    harvest, lot, unit = cleared(session)
+    session.commit()
+    jobs.drain()
+    for code, line in ((harvest.code, first), (lot.code, source.format(code=harvest.code)),
+                       (unit.code, source.format(code=harvest.code))):
+        response, html = _page(client, code, lang)
+        assert response.status_code == 200
+        assert _verdict(html) == ("ok", "sellable"), code
+        assert f'<p class="test-line">{escape(line)}</p><p class="test-line">{reports}</p>' in html, code
+        # Said under the headline, before the code and the statuses.
+        assert html.index("<h1>") < html.index(str(escape(line))) < html.index('class="code"')
+    # The page reads the verdict from its batch row; the same batch through the ORM says the same.
+    from gi_trace.tracing import quality
+
+    for batch in (harvest, lot):
+        orm = verdict.TestEvidence.of(quality.test_verdict(session, batch))
+        assert orm.state == "cleared" and orm.earlier_report_no == "NX-2025-0716"
+    json = client.get(f"/api/v1/trace/{unit.code}").get_json()["verdict"]
+    assert json["state"] == "sellable" and json["reasons"] == []
