@@ -103,7 +103,7 @@ def test_failed_test_is_said_plainly(client, session):
     batch = grower.tested(session, test=failing)
     session.commit()
     _response, html = _page(client, batch.code)
-    assert "此批次质量检测不合格，不得使用地理标志标签。" in html
+    assert "质量检测不合格：含水率 14.5% &gt; 13%。" in html and "检测报告 NX-1" in html
     assert "判定结果：不合格" in html
 
 

@@ -52,18 +52,21 @@ def test_sellable_lot_batch_and_unit_are_green(client, session):
         assert 'role="alert"' not in html
 
 
-@pytest.mark.parametrize("lang, headline, reason", [
-    ("zh", "✘ 不得作为地理标志产品销售", "此批次质量检测不合格，不得使用地理标志标签。"),
-    ("en", "✘ Not to be sold as a GI product", "This batch failed its quality test and may not carry the GI label."),
+@pytest.mark.parametrize("lang, headline, reason, item, report", [
+    ("zh", "✘ 不得作为地理标志产品销售", "质量检测不合格：", "含水率 14.6% &gt; 13%", "检测报告 NX-2025-0716"),
+    ("en", "✘ Not to be sold as a GI product", "The quality test failed: ", "moisture 14.6% &gt; 13%",
+     "Test report NX-2025-0716"),
 ])
-def test_failed_batch_lot_and_unit_show_one_red_verdict_and_nothing_green(client, session, lang, headline, reason):
+def test_failed_batch_lot_and_unit_show_one_red_verdict_and_nothing_green(client, session, lang, headline, reason,
+                                                                          item, report):
     harvest, lot, unit = failed(session)
     session.commit()
     for code in (harvest.code, lot.code, unit.code):
         response, html = _page(client, code, lang)
         assert response.status_code == 200
         assert _verdict(html) == ("bad", "not_gi"), code
-        assert f"<h1>{headline}</h1>" in html and reason in html
+        assert f"<h1>{headline}</h1>" in html
+        assert f'<p class="alert" role="alert">{reason}' in html and item in html and report in html, code
         # The reason stands under the headline, before anything else on the page.
         assert html.index("<h1>") < html.index(reason) < html.index('class="code"')
         _nothing_reassures(html)
