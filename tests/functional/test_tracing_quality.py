@@ -317,3 +317,23 @@ def test_an_older_test_with_typed_ticks_only_reads_untested_and_gets_no_label(se
     _append(session, failed, Event(batch_id=failed.id, seq=0, stage="testing", data={**ticks, "so2_pass": False},
                                    hash="", occurred_at=datetime(2025, 7, 15, 2, tzinfo=timezone.utc)))
     assert quality.test_verdict(session, failed).failures == ["二氧化硫记录为不合格（旧记录，无限量比对）"]
+
+
+def test_report_pass_rates_count_computed_verdicts_not_ticks(session, grower):
+    from datetime import datetime, timezone
+
+    from gi_trace.oversight.report_figures import sampling_tests
+    from gi_trace.tracing.services.ledger import _append
+
+    grower.tested(session)
+    grower.tested(session, test=SO2_600)  # the lab said pass
+    grower.tested(session, test={**PASSING_TEST, "residues": [{"substance": "吡虫啉", "mg_per_kg": 1.5}]})
+    old = grower.dried(session)
+    _append(session, old, Event(batch_id=old.id, seq=0, stage="testing", hash="",
+                                occurred_at=datetime(2025, 7, 15, 2, tzinfo=timezone.utc),
+                                data={"lab": "L", "report_no": "OLD", "moisture_pct": 11.0, "so2_pass": True,
+                                      "pesticide_pass": True}))
+    figures = sampling_tests(session, goji(session), 2025)
+    assert (figures["tests"], figures["passed"]) == (4, 1)
+    assert figures["items"]["so2"] == {"tested": 4, "passed": 3, "pass_rate": figures["items"]["so2"]["pass_rate"]}
+    assert (figures["items"]["pesticide"]["tested"], figures["items"]["pesticide"]["passed"]) == (4, 3)
