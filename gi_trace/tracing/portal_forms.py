@@ -16,6 +16,7 @@ from wtforms import (
     FloatField,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
@@ -154,6 +155,9 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
     if correcting:
         StageForm.correction_reason = TextAreaField(_l("Why is the earlier record corrected?"),
                                                     validators=[InputRequired(), Length(max=1000)])
+    if spec.get("stage") == "testing":
+        # set once the form has said beside the lab's conclusion that the computed verdict differs from it
+        StageForm.lab_note_seen = HiddenField(default="")
 
     for f in spec.get("fields", []):
         required = [InputRequired()] if f.get("required") else [Opt()]

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
-from gi_trace.errors import Gone, NotFound, wants_json
+from gi_trace.errors import DomainError, Gone, NotFound, wants_json
 from gi_trace.extensions import is_loopback, limiter, network_key, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
@@ -273,6 +273,21 @@ def _test_facts(data: dict, facts: list, specs: list) -> list:
     return shown + facts
 
 
+def _lab_disagrees(session: Session, user, batch: Batch, form, data) -> bool:
+    """Say beside the lab's conclusion, before recording, when the computed verdict differs from it; True if said.
+    A second submission records the test (the computed verdict stands)."""
+    try:
+        outcome = services.judge_test(session, user, batch, data)
+    except DomainError:
+        return False  # recording gives the same refusal, beside its field
+    if not outcome.lab_disagrees:
+        return False
+    form.f_lab_verdict.errors = list(form.f_lab_verdict.errors or []) + [
+        quality.lab_disagreement_text(outcome) + " " + _("Check the values; submit again to record the test.")]
+    form.lab_note_seen.data = "1"
+    return True
+
+
 def _system_stage(stage: str) -> str:
     return {"split": _("Split"), "merge": _("Merge"), "withdrawal": _("Withdrawal"),
             "clearance": _("Regulator's clearance of a test failure")}.get(stage, stage)
@@ -336,6 +351,9 @@ def record_stage(code: str, stage: str):
                                    location=pf.location_of(form), data=pf.stage_data(spec, form),
                                    corrects_event_id=corrected.id if corrected else None,
                                    correction_reason=form.correction_reason.data if corrected else "")
+        if stage == "testing" and not form.lab_note_seen.data and _lab_disagrees(session, user, batch, form, data):
+            return render_template("tracing/record.html", form=form, batch=batch, spec=spec,
+                                   stage_name=pf.stage_name(spec), display=codes.display, corrected=corrected)
         done = attempt(form, lambda: services.record_event(session, user, batch, data), place=_placer(spec))
         if done:
             event = done.value

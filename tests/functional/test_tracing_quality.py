@@ -252,7 +252,14 @@ def test_portal_test_form_takes_residues_and_says_the_lab_disagrees(client, sess
     assert "f_residues-0-substance" in page and "so2_pass" not in page
     missing = _post(client, f"/batches/{batch.code}/record/testing", {**form, "f_residues-0-mg_per_kg": ""})
     assert missing.status_code == 200 and "f_residues" in missing.get_data(as_text=True)
-    answer = _post(client, f"/batches/{batch.code}/record/testing", form)
+    # the form says beside the lab's conclusion that the computed verdict differs, before anything is recorded
+    first = _post(client, f"/batches/{batch.code}/record/testing", form)
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200 and 'name="lab_note_seen" type="hidden" value="1"' in html
+    beside = re.search(r'id="f_lab_verdict".*?class="field-error"[^>]*>([^<]+)<', html, re.S)
+    assert beside and "以计算结论为准" in beside.group(1) and "600" in beside.group(1)
+    assert not session.exec(select(Event).where(Event.batch_id == batch.id, Event.stage == "testing")).all()
+    answer = _post(client, f"/batches/{batch.code}/record/testing", {**form, "lab_note_seen": "1"})
     assert answer.status_code == 302
     page = client.get(f"/batches/{batch.code}").get_data(as_text=True)
     assert "以计算结论为准" in page  # flashed, and beside the lab's conclusion in the timeline

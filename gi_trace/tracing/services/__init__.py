@@ -8,7 +8,7 @@ in `tracing.chain`.
 """
 from gi_trace.tracing.services.batches import BatchInput, open_batch
 from gi_trace.tracing.services.clearance import clear_failure
-from gi_trace.tracing.services.events import EventInput, record_event, withdraw
+from gi_trace.tracing.services.events import EventInput, judge_test, record_event, withdraw
 from gi_trace.tracing.services.flags import (
     check_label_quantity,
     flags_for,
@@ -37,7 +37,7 @@ from gi_trace.tracing.services.visibility import batch_by_code, can_see_batch, o
 __all__ = [
     "MAX_PARTS", "BatchInput", "EventInput", "LabelPermission", "LineageResult",
     "authorisation_refusal", "batch_by_code", "can_see_batch", "check_label_quantity", "clear_failure", "flags_for",
-    "label_allowed", "lift_recall", "lock_batch", "merge", "open_batch", "open_flags", "own_batch", "parse_location",
+    "judge_test", "label_allowed", "lift_recall", "lock_batch", "merge", "open_batch", "open_flags", "own_batch", "parse_location",
     "plausibility", "producer_area_mu", "raise_flag", "recall_refusal", "record_event", "require_authorised",
     "require_label_allowed", "require_not_recalled", "review_flag", "reviewable_flag", "season_harvest_kg", "split",
     "template_of", "transform",

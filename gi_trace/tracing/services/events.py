@@ -119,6 +119,21 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
     return event
 
 
+def judge_test(session: Session, user: User, batch: Batch, data: EventInput) -> quality.Outcome:
+    """A test's computed verdict before it is recorded (the portal says beside the lab's conclusion when the two
+    disagree); raises what recording it would raise for bad input, and records nothing."""
+    _require_owner(user, batch)
+    product = session.get(Product, batch.product_id)
+    spec = rules.stage_map(template_of(product)).get("testing")
+    if spec is None:
+        raise ValidationError(_("Unknown stage %(stage)s; this product's stages are: %(stages)s.", stage="testing",
+                                stages=", ".join(rules.stage_map(template_of(product)))), field="stage")
+    occurred_at, offset = rules.parse_time(data.occurred_at)
+    cleaned, _quantity = rules.clean_data(spec, data.data, None)
+    _judge_against_limits(session, product, cleaned, occurred_at, offset)
+    return quality.evaluate(cleaned)
+
+
 def _judge_against_limits(session: Session, product: Product, cleaned: dict, occurred_at, offset: int) -> None:
     """Keep in the test's event the limits in force on its sampling date (its verdict is computed from them);
     refuse a test that lacks a value those limits check."""
