@@ -37,8 +37,8 @@ from gi_trace.tracing.services.visibility import batch_by_code, can_see_batch, o
 __all__ = [
     "MAX_PARTS", "BatchInput", "EventInput", "LabelPermission", "LineageResult",
     "authorisation_refusal", "batch_by_code", "can_see_batch", "check_label_quantity", "clear_failure", "flags_for",
-    "judge_test", "label_allowed", "lift_recall", "lock_batch", "merge", "open_batch", "open_flags", "own_batch", "parse_location",
-    "plausibility", "producer_area_mu", "raise_flag", "recall_refusal", "record_event", "require_authorised",
+    "judge_test", "label_allowed", "lift_recall", "lock_batch", "merge", "open_batch", "open_flags", "own_batch",
+    "parse_location", "plausibility", "producer_area_mu", "raise_flag", "recall_refusal", "record_event", "require_authorised",
     "require_label_allowed", "require_not_recalled", "review_flag", "reviewable_flag", "season_harvest_kg", "split",
     "template_of", "transform",
     "visible_batch", "withdraw",
