@@ -22,10 +22,11 @@ def failed(session):
 
 
 def recalled(session):
-    """(harvest, lot, unit): the lot withdrawn by its owner (the harvest behind it is not)."""
+    """(harvest, lot, unit): the harvest withdrawn by its owner after a lot was split from it and a package
+    coded: the recall reaches the lot and its package (tracing.recall)."""
     grower, harvest, lot = lot_from_tested_harvest(session, trademark_name="红宝牌")
     unit = unit_code(session, lot, serial=2)
-    tracing.withdraw(session, grower.user, lot, "霉变")
+    tracing.withdraw(session, grower.user, harvest, "霉变")
     return harvest, lot, unit
 
 

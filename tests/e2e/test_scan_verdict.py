@@ -1,4 +1,4 @@
-"""One verdict per scan page, in a real browser at 375 px (issue 12): a failed batch, a recalled batch, a copied
+"""One verdict per scan page, in a real browser at 375 px (issue 12): a failed batch, a recalled descendant, a copied
 code, a cleared re-test and a sellable one each show exactly one headline, and under a headline that is not green no element is
 green — judged on the colours the browser computed (text, background, borders, SVG fill and stroke, ::before
 and ::after), not on class names."""
@@ -121,7 +121,7 @@ def test_failed_recalled_and_copied_codes_show_one_verdict_and_nothing_green(cli
                                                                              output_dir):
     good_harvest, good_lot, good_unit = sellable(session)
     bad_harvest, bad_lot, bad_unit = failed(session)
-    _harvest, gone_lot, gone_unit = recalled(session)
+    gone_harvest, gone_lot, gone_unit = recalled(session)  # the harvest withdrawn: the lot is a descendant
     _harvest, _lot, copied = sellable(session)
     session.commit()
     for address in ("198.51.100.7", "203.0.113.5", "192.0.2.1"):  # the same package seen on three networks
@@ -138,7 +138,8 @@ def test_failed_recalled_and_copied_codes_show_one_verdict_and_nothing_green(cli
     red = [(bad_harvest.code, 200, "✘ 不得作为地理标志产品销售", "failed-batch"),
            (bad_lot.code, 200, "✘ 不得作为地理标志产品销售", "failed-lot"),
            (bad_unit.code, 200, "✘ 不得作为地理标志产品销售", "failed-unit"),
-           (gone_lot.code, 410, "已召回", "recalled-lot"),
+           (gone_harvest.code, 410, "已召回", "recalled-batch"),
+           (gone_lot.code, 410, "已召回", "recalled-descendant"),
            (gone_unit.code, 410, "已召回", "recalled-unit")]
     for code, status, headline, shot in red:
         url = f"{live_url}/t/{code}"

@@ -124,10 +124,10 @@ def test_origin_not_verified_is_red_with_the_source_named(client, session):
     _nothing_reassures(html)
 
 
-def test_recalled_batch_and_its_package_answer_with_the_recall_notice(client, session):
-    _harvest, lot, unit = recalled(session)
+def test_recalled_batch_its_descendant_and_package_answer_with_the_recall_notice(client, session):
+    harvest, lot, unit = recalled(session)
     session.commit()
-    for code in (lot.code, unit.code):
+    for code in (harvest.code, lot.code, unit.code):
         response, html = _page(client, code)
         assert response.status_code == 410
         assert html.count("<h1>") == 1 and "已召回" in html and "霉变" in html
@@ -204,7 +204,9 @@ def test_the_public_trace_json_carries_the_pages_verdict(client, session):
                 (good[2].code, 200, "sellable", [], "✔ 正品：地理标志产品，全程可追溯"),
                 (bad[0].code, 200, "not_gi", ["test_failed"], "✘ 不得作为地理标志产品销售"),
                 (bad[2].code, 200, "not_gi", ["test_failed"], "✘ 不得作为地理标志产品销售"),
-                (gone[1].code, 410, "recalled", ["recalled"], "⚠ 已召回"),
+                (gone[0].code, 410, "recalled", ["recalled"], "⚠ 已召回"),
+                (gone[1].code, 410, "recalled", ["recalled"], "⚠ 已召回"),  # made from the withdrawn harvest
+                (gone[2].code, 410, "recalled", ["recalled"], "⚠ 已召回"),
                 (copied[2].code, 200, "suspicious", ["code_flagged"], "⚠ 请先核实此包装")]
     for code, status, state, reasons, headline in expected:
         response = client.get(f"/api/v1/trace/{code}")
