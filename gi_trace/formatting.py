@@ -269,6 +269,8 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
                   "downstream": ("下游（去向）", "Downstream (destinations)"),
                   "self": ("本批次", "This batch")},
     "verdict": {"pass": ("合格", "Pass"), "fail": ("不合格", "Fail")},
+    "input_kind": {"pesticide": ("用药", "Pesticide"), "fertiliser": ("施肥", "Fertiliser"),
+                   "other": ("其他投入品", "Other input")},
     # register
     "producer_kind": {"enterprise": ("企业", "Enterprise"), "cooperative": ("合作社", "Cooperative"),
                       "family_farm": ("家庭农场", "Family farm"), "household": ("农户", "Household"),

@@ -119,8 +119,7 @@ GOJI_STAGES = [
          _f("plot_id", "plot", "地块", "Plot", required=True),
          _f("cultivar", "string", "品种", "Cultivar"),
          _f("planted_on", "date", "定植日期", "Planted on"),
-         # Each input: {"name", "applied_on" (date), "safety_interval_days"}; 农药安全间隔期.
-         _f("inputs", "inputs", "投入品（含安全间隔期）", "Inputs applied (with safety intervals)"),
+         # Inputs (施肥, 用药) are recorded on the plot, per season, not on a batch (tracing.services.inputs).
      ]},
     {"stage": "harvest", "name_zh": "采摘", "name_en": "Harvest", "order": 2, "start": True,
      "repeatable": True, "quantity_field": "fresh_kg", "fields": [

@@ -18,6 +18,7 @@ from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
 from gi_trace.scan import read_path, verdict
 from gi_trace.scan.complaints import category_label
+from gi_trace.scan.inputs_text import inputs_section
 from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.services import ScanCount
 
@@ -181,7 +182,8 @@ def history_text(t: SimpleNamespace, h: read_path.History) -> dict:
             name = holder.name + (f" · {holder.towns[0]}" if holder.towns else "")
         custody.append([_day(holder.on, t.english) if holder.on else "", name])
     return {"lines": lines, "sources": sources, "towns": t.town_separator.join(h.source_towns),
-            "more_sources": h.more_sources, "custody": custody}
+            "more_sources": h.more_sources, "custody": custody,
+            "inputs": inputs_section(t.english, h.inputs, bool(h.sources))}
 
 
 HISTORY_TEMPLATE = "scan/_history.html"

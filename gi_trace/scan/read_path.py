@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
+from gi_trace.scan.read_inputs import read_inputs, read_inputs_many
 from gi_trace.scan.readconn import ReadConnection
 from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing import recall
@@ -452,6 +453,7 @@ class Record:
     by_batch: dict
     verifies: bool
     parties: dict = field(default_factory=dict)  # producer id -> PartyRow (the owners along the chain)
+    inputs: list = field(default_factory=list)  # [read_inputs.InputLine]: the season's inputs of the plots behind
 
 
 def _record(ancestry: list, events: list, checked: Optional[dict] = None) -> Record:
@@ -500,6 +502,7 @@ def read_record(conn, batch_id: int) -> Record:
     events = EVENTS_QUERIES[len(timeline_batches)].all(conn, {f"b{i}": a.id for i, a in enumerate(timeline_batches)})
     record = _record(ancestry, events)
     record.parties = read_parties(conn, {a.producer_id for a in ancestry})
+    record.inputs = read_inputs(conn, ancestry)
     return record
 
 
@@ -542,11 +545,13 @@ def read_records(conn, batch_ids: list[int]) -> dict[int, Record]:
                 events.setdefault(ev.batch_id, []).append(ev)
         checked: dict[int, bool] = {}  # one read: each batch's chain is the same for every record showing it
         parties = read_parties(conn, {a.producer_id for rows in ancestry.values() for a in rows})
+        inputs = read_inputs_many(conn, ancestry)
         for root, rows in ancestry.items():
             if rows:
                 records[root] = _record(rows, [ev for a in rows[:MAX_TIMELINE_BATCHES] for ev in events.get(a.id, ())],
                                         checked)
                 records[root].parties = parties
+                records[root].inputs = inputs.get(root, [])
     return records
 
 
@@ -559,6 +564,7 @@ class History:
     more_sources: bool
     source_towns: list[str]
     custody: list = field(default_factory=list)  # [Holder]: the owners in the order the goods reached them
+    inputs: list = field(default_factory=list)  # [(town name, read_inputs.InputLine)]: inputs on the plots behind
 
 
 @dataclass
@@ -610,7 +616,8 @@ def history(row: tuple, record: Record, *, english: bool, ref: ReferenceCache, w
                               year=a.harvest_year))
     towns = list(dict.fromkeys(s.town for s in sources if s.town))
     return History(steps=steps, sources=sources, more_sources=len(ancestry) > MAX_SOURCES, source_towns=towns,
-                   custody=custody(ancestry, record.parties, english=english, ref=ref))
+                   custody=custody(ancestry, record.parties, english=english, ref=ref),
+                   inputs=[(_name(*ref.region(line.town_code), english), line) for line in record.inputs])
 
 
 def custody(ancestry: list, parties: dict, *, english: bool, ref: ReferenceCache) -> list[Holder]:

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from gi_trace import jobs
 from gi_trace.db import add_commit_step, get_engine, notes
-from gi_trace.scan import page_text
+from gi_trace.scan import inputs_text, page_text
 from gi_trace.scan import read_path
 from gi_trace.scan.models import StoredPage, StoredPageLive
 from gi_trace.tracing.chain import TOUCHED
@@ -56,7 +56,7 @@ from gi_trace.types import utcnow
 
 log = logging.getLogger(__name__)
 
-PAGE_FORMAT = 4  # bump when what history_text or history_html make changes in a way the basis cannot see
+PAGE_FORMAT = 5  # bump when what history_text or history_html make changes in a way the basis cannot see
 LANGUAGES = ("zh", "en")
 MAX_DESCENDANT_DEPTH = read_path.MAX_DEPTH
 
@@ -101,7 +101,9 @@ def words_digest() -> str:
     if _words_digest is None:
         env = current_app.jinja_env
         source = env.loader.get_source(env, page_text.HISTORY_TEMPLATE)[0]
-        _words_digest = hashlib.sha1(repr([_texts(lang) for lang in LANGUAGES] + [source]).encode()).hexdigest()
+        source += env.loader.get_source(env, inputs_text.TEMPLATE)[0]
+        words = [_texts(lang) for lang in LANGUAGES] + [inputs_text.texts(lang) for lang in LANGUAGES]
+        _words_digest = hashlib.sha1(repr(words + [source]).encode()).hexdigest()
     return _words_digest
 
 

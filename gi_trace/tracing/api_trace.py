@@ -88,7 +88,7 @@ def batch_epcis(code: str, query: EpcisQuery):
         found = lineage.trace(session, batch, "backward")
         if found.nodes:
             batches += list(session.exec(select(Batch).where(Batch.id.in_(list(found.nodes)))).all())
-    response = current_app.json.response(epcis.build_document(session, batches, base_url().rstrip("/")))
+    response = current_app.json.response(epcis.build_document(session, batches, base_url().rstrip("/"), root=batch))
     response.mimetype = "application/ld+json"
     return response
 

@@ -28,9 +28,11 @@ from sqlmodel import Session, select
 
 from urllib.parse import quote
 
+from gi_trace.tracing import lineage
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment
+from gi_trace.tracing.services import inputs as plot_inputs
 from gi_trace.tracing.rules import local_time, test_outcome
-from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.types import utcnow
 
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
@@ -122,8 +124,9 @@ def _common(ids: _Ids, batch: Batch, event: Event, event_id: str) -> dict:
     }
 
 
-def build_document(session: Session, batches: list[Batch], base_url: str) -> dict:
-    """The EPCIS document of the given batches' events (one event per lineage operation)."""
+def build_document(session: Session, batches: list[Batch], base_url: str, root: Optional[Batch] = None) -> dict:
+    """The EPCIS document of the given batches' events (one event per lineage operation), with the season's
+    inputs of the plots behind `root` (default: the first batch) as master data of those plots."""
     ids_by_batch = {b.id: b for b in batches}
     line_ids = {b.product_line_id for b in batches if b.product_line_id}
     lines = {pl.id: pl for pl in session.exec(select(ProductLine).where(ProductLine.id.in_(line_ids))).all()} \
@@ -181,13 +184,49 @@ def build_document(session: Session, batches: list[Batch], base_url: str) -> dic
             item["gt:corrects"] = ids.event(batch, by_id[e.corrects_event_id])
             item["gt:correctionReason"] = e.correction_reason
         out.append(item)
-    return {
+    document = {
         "@context": [CONTEXT_URL, {"gt": ids.vocab()}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": _iso(utcnow()),
         "epcisBody": {"eventList": out},
     }
+    root = root if root is not None else (batches[0] if batches else None)
+    plots = _plot_master_data(session, ids, root) if root is not None else []
+    if plots:
+        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": [
+            {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": plots}]}}
+    return document
+
+
+def _plot_master_data(session: Session, ids: _Ids, root: Batch) -> list[dict]:
+    """The plots behind a batch (those its harvest ancestors were picked from) as ReadPoint master data, each
+    with the season's input applications (deduplicated; corrected records left out; no applicant's name)."""
+    harvests = [n.id for n in lineage.trace(session, root, "backward").harvest_batches()]
+    behind = plot_inputs.plots_behind(session, harvests)
+    pairs = sorted({pair for found in behind.values() for pair in found})
+    if not pairs:
+        return []
+    records = plot_inputs.effective_inputs(session, pairs)
+    towns = {p.id: p.town_code for p in session.exec(select(Plot).where(Plot.id.in_({p for p, _s in pairs}))).all()}
+    elements: dict[int, dict] = {}
+    for plot_id, season in pairs:
+        element = elements.get(plot_id)
+        if element is None:
+            element = elements[plot_id] = {"id": ids.plot(plot_id), "attributes": [
+                {"id": ids.vocab() + "town", "attribute": ids.town(towns[plot_id])}] if towns.get(plot_id) else []}
+        element["attributes"].append({"id": ids.vocab() + "season", "attribute": season})
+        for record in records.get((plot_id, season), []):
+            allowed = plot_inputs.earliest_harvest(record)
+            element["attributes"].append({"id": ids.vocab() + "input", "attribute": {k: v for k, v in {
+                "season": record.season, "kind": record.kind, "productName": record.product_name,
+                "registrationNo": record.registration_no or None,
+                "activeIngredient": record.active_ingredient or None, "dose": record.dose or None,
+                "appliedOn": record.applied_on.isoformat(), "safetyIntervalDays": record.safety_interval_days,
+                "earliestHarvest": allowed.isoformat() if allowed else None,
+                "recordTime": _iso(record.recorded_at.astimezone(timezone.utc)),
+            }.items() if v is not None}})
+    return list(elements.values())
 
 
 def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) -> dict:

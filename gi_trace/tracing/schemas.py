@@ -438,6 +438,8 @@ class EPCISDocument(Public):
     context: Any = Field(alias="@context")
     type: Literal["EPCISDocument"]
     schemaVersion: Literal["2.0"]
+    epcisHeader: Optional[dict[str, Any]] = Field(
+        None, description="Master data of the plots behind the batch, each with the season's input applications")
     epcisBody: dict[str, Any]
 
 

@@ -123,6 +123,14 @@ def test_every_documented_success_is_met_by_a_real_response_of_its_schema(app, s
     assert tested["test"]["state"] == "failed" and tested["test"]["lab_verdict_note"]
     api.call("post", "/batches/{code}/clearances", f"/batches/{world.harvest.code}/clearances",
              {"reason": "监督抽检复检合格", "report_no": "GOV-API-1"}, headers=reg)
+    # Inputs per plot and season.
+    plot = world.producer_a.plot.id
+    api.call("get", "/plots", "/plots")
+    api.call("post", "/plots/{plot_id}/inputs", f"/plots/{plot}/inputs",
+             {"kind": "pesticide", "product_name": "吡虫啉可湿性粉剂", "registration_no": "PD20080001",
+              "active_ingredient": "吡虫啉", "dose": "1500倍液", "applied_on": "2025-05-01",
+              "safety_interval_days": 14})
+    api.call("get", "/plots/{plot_id}/inputs", f"/plots/{plot}/inputs?season=2025")
 
     # A recall: how far it would reach, the withdrawal (with its reach), GET says why, a regulator lifts it
     # from a descendant.

@@ -56,8 +56,7 @@ def harvest_batch(client, grower, fresh_kg, dried_kg, lot):
                   "producer_lot": lot})
     code = batch["code"]
     event(client, grower, code, "planting", PLANTED,
-          {"plot_id": grower.plot.id, "cultivar": "宁杞7号",
-           "inputs": [{"name": "吡虫啉", "applied_on": "2025-05-01", "safety_interval_days": 14}]})
+          {"plot_id": grower.plot.id, "cultivar": "宁杞7号"})
     event(client, grower, code, "harvest", PICKED, {"plot_id": grower.plot.id, "picking_round": 2,
                                                     "fresh_kg": fresh_kg})
     event(client, grower, code, "drying", DRIED, {"method": "hot_air", "temperature_c": 55, "dried_kg_out": dried_kg,

@@ -38,9 +38,7 @@ def _open(client, **extra) -> str:
 
 
 def _grow(client, code, plot_id, fresh, dried, day):
-    _record(client, code, "planting", "2026-04-01T08:00", plot_id=plot_id,
-            **{"f_inputs-0-name": "腐熟羊粪", "f_inputs-0-applied_on": "2026-03-20",
-               "f_inputs-0-safety_interval_days": "0"})
+    _record(client, code, "planting", "2026-04-01T08:00", plot_id=plot_id)
     _record(client, code, "harvest", f"2026-07-{day:02d}T07:30", plot_id=plot_id, picking_round="3",
             fresh_kg=str(fresh))
     _record(client, code, "drying", f"2026-07-{day + 4:02d}T18:00", method="hot_air", fresh_kg_in=str(fresh),

@@ -48,3 +48,84 @@ def test_upgrade_twice_changes_nothing(empty_database_url):
         from gi_trace.db import get_engine
 
         get_engine(app).dispose()
+
+
+def test_planting_inputs_move_to_their_plot_and_season_and_events_stay_untouched(empty_database_url):
+    """The data migration of inputs: one record per input of every standing planting event, pointing at it."""
+    from datetime import date, datetime, timezone
+
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from gi_trace.migrate import alembic_config
+    from gi_trace.registry.models import Plot, Producer
+    from gi_trace.registry.reference import GOJI_STAGES, all_regions
+    from gi_trace.tracing.models import Batch, Event
+    from gi_trace.tracing.models_inputs import PlotInput
+
+    app = create_app({"TESTING": True, "DATABASE_URL": empty_database_url, "SECRET_KEY": "x"})
+    cfg = alembic_config(app.config["DATABASE_URL"])
+    before = ScriptDirectory.from_config(cfg).get_revision("e4a7c91b5d20").down_revision
+    upgrade_database(app, before)
+    engine = create_engine(app.config["DATABASE_URL"])
+    old_planting = {**GOJI_STAGES[0], "fields": GOJI_STAGES[0]["fields"] + [
+        {"name": "inputs", "type": "inputs", "required": False, "label_zh": "投入品", "label_en": "Inputs"}]}
+    at = datetime(2025, 4, 9, 17, 0, tzinfo=timezone.utc)  # 2025-04-10 01:00 in Beijing
+    try:
+        with Session(engine) as session:
+            session.add_all(all_regions())
+            session.flush()
+            product = Product(slug="zhongning-goji", name_zh="中宁枸杞",
+                              stage_template=[old_planting] + GOJI_STAGES[1:])
+            producer = Producer(name="某合作社", kind="cooperative", county_code="640521", town_code="640521100",
+                                registry_no="R-1")
+            session.add_all([product, producer])
+            session.flush()
+            plot = Plot(producer_id=producer.id, town_code="640521100", area_mu=10)
+            batch = Batch(code="ABCDEFGHJKLMN", producer_id=producer.id, product_id=product.id, kind="harvest")
+            session.add_all([plot, batch])
+            session.flush()
+
+            def event(seq, data, **kw):
+                row = Event(batch_id=batch.id, seq=seq, stage=kw.pop("stage", "planting"), occurred_at=at, data=data,
+                            hash=f"h{seq}", prev_hash=f"h{seq - 1}" if seq > 1 else "", **kw)
+                session.add(row)
+                session.flush()
+                return row
+
+            kept = event(1, {"plot_id": plot.id, "inputs": [
+                {"name": "吡虫啉", "applied_on": "2025-05-01", "safety_interval_days": 14, "amount": "1500倍液"},
+                {"name": "腐熟羊粪"}]})
+            wrong = event(2, {"plot_id": plot.id, "inputs": [{"name": "错误记录", "applied_on": "2025-05-02"}]})
+            fixed = event(3, {"plot_id": plot.id, "inputs": [{"name": "阿维菌素", "applied_on": "2024-12-30",
+                                                               "safety_interval_days": 7}]},
+                          corrects_event_id=wrong.id, correction_reason="名称写错")
+            event(4, {"plot_id": plot.id, "fresh_kg": 100}, stage="harvest")
+            session.commit()
+            ids = (plot.id, kept.id, fixed.id)
+        with engine.connect() as conn:
+            events_before = conn.execute(text("SELECT * FROM event ORDER BY id")).all()
+
+        upgrade_database(app)
+
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT * FROM event ORDER BY id")).all() == events_before
+        with Session(engine) as session:
+            rows = session.exec(select(PlotInput).order_by(PlotInput.id)).all()
+            got = [(r.plot_id, r.season, r.kind, r.product_name, r.dose, r.applied_on, r.safety_interval_days,
+                    r.source_event_id) for r in rows]
+            plot_id, kept_id, fixed_id = ids
+            assert got == [
+                (plot_id, 2025, "other", "吡虫啉", "1500倍液", date(2025, 5, 1), 14, kept_id),
+                (plot_id, 2025, "other", "腐熟羊粪", "", date(2025, 4, 10), None, kept_id),  # the event's local day
+                (plot_id, 2024, "other", "阿维菌素", "", date(2024, 12, 30), 7, fixed_id),
+            ]
+            template = session.exec(select(Product).where(Product.slug == "zhongning-goji")).one().stage_template
+            planting = next(s for s in template if s["stage"] == "planting")
+            assert "inputs" not in [f["name"] for f in planting["fields"]]
+            assert [s["stage"] for s in template] == [s["stage"] for s in GOJI_STAGES]
+    finally:
+        engine.dispose()
+        from gi_trace.db import get_engine
+
+        get_engine(app).dispose()

@@ -38,6 +38,7 @@ PARAMS = {
     "purchase_id": lambda w: w.purchase_id,
     "event_id": lambda w: w.sale_event_id,
     "recall_id": lambda w: w.recall_id,
+    "plot_id": lambda w: w.producer_a.plot.id,
 }
 
 # Not pages: machine formats, images, redirects.
@@ -78,13 +79,15 @@ def build_world(session):
     """The security world plus planting inputs, a scan complaint with context, an inspection."""
     from gi_trace.accounts.services import create_token
     from gi_trace.scan.complaints import file_complaint
+    from gi_trace.tracing.services import inputs as plot_inputs
 
     world = seed.build(session)
     world.token_ids = {"producer_a": create_token(session, world.users["producer_a"], "walk")[0].id}
     world.planted = world.producer_a.open(session)
     world.producer_a.event(session, world.planted, "planting", "2025-04-12T08:00:00+08:00", {
-        "plot_id": world.producer_a.plot.id, "cultivar": "宁杞7号",
-        "inputs": [{"name": "有机肥", "applied_on": "2026-04-12", "safety_interval_days": 0}]})
+        "plot_id": world.producer_a.plot.id, "cultivar": "宁杞7号"})
+    plot_inputs.record_input(session, world.producer_a.user, world.producer_a.plot, plot_inputs.InputData(
+        kind="fertiliser", product_name="有机肥", dose="2 t/亩", applied_on="2025-04-12", applied_by="张三"))
     complaint = file_complaint(session, source="scan", category="origin", text="产地存疑",
                                bought={"shop": "银川某超市", "city": "银川", "platform": "", "order_no": "A-1"},
                                code=world.lot.code, batch_id=world.lot.id,

@@ -18,6 +18,7 @@ from gi_trace.tracing import quality
 from gi_trace.tracing import recall as recalls
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import Batch, Event
+from gi_trace.tracing.services import inputs
 from gi_trace.tracing.services.flags import plausibility, raise_flag
 from gi_trace.tracing.services.gates import GOODS_MOVING_STAGES, require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import (
@@ -104,6 +105,8 @@ def record_event(session: Session, user: User, batch: Batch, data: EventInput) -
     if data.stage in ("planting", "harvest"):
         plot = _own_protected_plot(session, batch, product, cleaned.get("plot_id"))
         town = plot.town_code
+        if data.stage == "harvest":
+            inputs.check_harvest(session, plot, rules.local_time(occurred_at, offset).date())
         if not batch.cultivar and (cleaned.get("cultivar") or plot.cultivar):
             batch.cultivar = cleaned.get("cultivar") or plot.cultivar
     event = Event(
