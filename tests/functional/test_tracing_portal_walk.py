@@ -58,6 +58,9 @@ def test_goji_walks_from_planting_to_distribution_through_the_portal(client, ses
     login(client, "farmer")
     assert client.get("/batches").status_code == 200
 
+    response = _post(client, f"/my/plots/{plot.id}/inputs", {
+        "kind": "fertiliser", "product_name": "腐熟羊粪", "dose": "2 t/亩", "applied_on": "2026-03-20"})
+    assert response.status_code == 302, _errors(response)
     first = _open(client, trademark_id=str(mark.id), producer_lot="ZN-A")
     _grow(client, first, plot.id, 1000, 250, 1)
     _record(client, first, "storage", "2026-07-08T09:00", place="中宁枸杞交易中心冷库", in_date="2026-07-08",
@@ -66,7 +69,8 @@ def test_goji_walks_from_planting_to_distribution_through_the_portal(client, ses
     _grow(client, second, plot.id, 800, 200, 2)
 
     page = client.get(f"/batches/{first}").get_data(as_text=True)
-    assert "舟塔老园" in page and "宁安堡" in page and "腐熟羊粪" in page and 'class="timeline"' in page
+    assert "舟塔老园" in page and "宁安堡" in page and 'class="timeline"' in page
+    assert "腐熟羊粪" in client.get(f"/t/{first}").get_data(as_text=True)  # the plot's inputs, on the public page
 
     # split the first batch into two packing lots
     response = _post(client, f"/batches/{first}/split", {
