@@ -42,6 +42,7 @@ PARAMS = {
     "purchase_id": lambda w: w.purchase_id,
     "event_id": lambda w: w.sale_event_id,
     "recall_id": lambda w: w.recall_id,
+    "plot_id": lambda w: w.producer_a.plot.id,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -59,6 +60,7 @@ OWNERS = {
     "purchase_id": {"producer_a"},  # the buyer
     "event_id": {"producer_a"},  # the seller (a sale is a record of its own batch)
     "recall_id": {"regulator_city", "admin"},  # a recall reaching producer A's county only
+    "plot_id": {"producer_a"},  # the plot's owner
 }
 # Routes whose owners differ from their parameter's: a shipment's certificate is the sender's and the receiver's.
 ENDPOINT_OWNERS = {"chain.shipment_certificate": {"producer_a", "producer_b"},
