@@ -165,7 +165,7 @@ def test_portal_records_an_input_and_shows_refusals_beside_their_field(client, s
     plots = client.get("/my/plots").get_data(as_text=True)
     assert f"/my/plots/{grower.plot.id}/inputs" in plots and f"/my/plots/{other.plot.id}/" not in plots
     path = f"/my/plots/{grower.plot.id}/inputs"
-    response = _post(client, path, {**FORM, "active_ingredient": "百草枯"})
+    response = _post(client, path, {**FORM, "active_ingredient": "克百威"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert any("禁用" in e for e in _beside(html, "active_ingredient")), html[:3000]

@@ -85,8 +85,8 @@ def test_an_application_in_the_future_is_refused(session, grower):
 
 @pytest.mark.parametrize("change, field", [
     ({"active_ingredient": "甲胺磷"}, "active_ingredient"),
-    ({"product_name": "百草枯水剂", "active_ingredient": "草甘膦"}, "product_name"),
-    ({"kind": "other", "product_name": "三氯杀螨醇乳油", "registration_no": "", "active_ingredient": ""},
+    ({"product_name": "克百威颗粒剂", "active_ingredient": "草甘膦"}, "product_name"),
+    ({"kind": "other", "product_name": "氧乐果 乳油", "registration_no": "", "active_ingredient": ""},
      "product_name"),
 ])
 def test_a_banned_substance_is_refused(session, grower, change, field):
@@ -96,12 +96,20 @@ def test_a_banned_substance_is_refused(session, grower, change, field):
     assert "禁用" in exc.value.message or "banned" in exc.value.message
 
 
-def test_a_products_own_banned_list_replaces_the_default(session):
-    from types import SimpleNamespace
+def test_the_banned_list_is_the_products_limits_in_force_on_the_day_applied(session, grower):
+    from gi_trace.registry.models import ProductLimits
+    from tests.factories import goji
 
-    assert "甲胺磷" in inputs.banned_substances(session, SimpleNamespace(banned_substances=None))
-    listed = SimpleNamespace(banned_substances=[{"substance": "吡虫啉"}, "阿维菌素"])  # once Product keeps a list
-    assert inputs.banned_substances(session, listed) == ["吡虫啉", "阿维菌素"]
+    product = goji(session)
+    assert "克百威" in inputs.banned_substances(session, product, date(2025, 6, 1))  # the demo limits
+    assert "甲胺磷" in inputs.banned_substances(session, None)  # a product without limits: the default list
+    session.add(ProductLimits(product_id=product.id, effective_from=date(2025, 6, 1), banned_substances=["吡虫啉"],
+                              grade_scale=[], residue_limits={}, source="test"))
+    session.flush()
+    _record(session, grower, applied_on="2025-05-31")  # before the new version took effect
+    with pytest.raises(Refused) as exc:
+        _record(session, grower, applied_on="2025-06-01")
+    assert exc.value.code == "banned_substance"
 
 
 def test_only_the_owner_records_on_a_plot(session, grower):

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
+from gi_trace.registry import limits
 from gi_trace.registry.models import Plot, ProducerProduct, Product
 from gi_trace.timeutil import local_today
 from gi_trace.tracing import chain, rules
@@ -28,17 +29,10 @@ from gi_trace.tracing.models_inputs import INPUT_KINDS, PlotInput
 from gi_trace.tracing.services.visibility import MAX_ID
 from gi_trace.types import utcnow
 
-# Until a regulator keeps the list per product (`Product.banned_substances`), this demo list stands in:
-# substances of China's 禁限用农药名录 banned outright or banned on fruit, tea and medicinal herbs
-# (goji is all three). Demo values: check them against the list in force.
-DEFAULT_BANNED_SUBSTANCES = (
-    "六六六", "滴滴涕", "毒杀芬", "二溴氯丙烷", "杀虫脒", "二溴乙烷", "除草醚", "艾氏剂", "狄氏剂", "汞制剂",
-    "砷", "铅", "敌枯双", "氟乙酰胺", "甘氟", "毒鼠强", "氟乙酸钠", "毒鼠硅", "甲胺磷", "甲基对硫磷", "对硫磷",
-    "久效磷", "磷胺", "苯线磷", "地虫硫磷", "甲基硫环磷", "磷化钙", "磷化镁", "磷化锌", "硫线磷", "蝇毒磷",
-    "治螟磷", "特丁硫磷", "氯磺隆", "胺苯磺隆", "甲磺隆", "福美胂", "福美甲胂", "三氯杀螨醇", "林丹", "硫丹",
-    "溴甲烷", "氟虫胺", "杀扑磷", "百草枯", "2,4-滴丁酯", "甲拌磷", "甲基异柳磷", "克百威", "水胺硫磷",
-    "氧乐果", "灭多威", "涕灭威", "灭线磷", "内吸磷", "硫环磷", "氯唑磷", "乙酰甲胺磷", "丁硫克百威", "乐果",
-)
+# The banned list is the product's, in its limits a regulator keeps (registry.limits, the version in force on
+# the day of the application). Only a product without any limits version falls back to this demo list:
+# substances of China's 禁限用农药名录 banned outright or banned on fruit, tea and medicinal herbs (goji is all
+# three). Demo values: check them against the list in force.
 # 农药登记证号: PD (正式登记), WP (卫生用), LS (临时), with an N for the new series, then digits.
 REGISTRATION_NO = re.compile(r"^(PD|PDN|WP|WPN|WL|WLN|LS|LSN)\d{5,9}$")
 MAX_INTERVAL_DAYS = 365
@@ -81,13 +75,15 @@ def own_plot(session: Session, user: Optional[User], plot_id: Any) -> Plot:
 
 # --- banned substances -----------------------------------------------------------------------
 
-def banned_substances(session: Session, product: Optional[Product]) -> list[str]:
-    """The substances refused on a product's plots: the product's own list once it keeps one, else the default."""
-    listed = getattr(product, "banned_substances", None) if product is not None else None
-    if not listed:
+def banned_substances(session: Session, product: Optional[Product], day: Optional[date] = None) -> list[str]:
+    """The substances refused on a product's plots on a day: the product's limits in force, else the default."""
+    if product is None:
+        return list(DEFAULT_BANNED_SUBSTANCES)
+    version = limits.pick(limits.history(session, product), day or local_today())
+    if version is None:
         return list(DEFAULT_BANNED_SUBSTANCES)
     names = []
-    for item in listed:
+    for item in version.banned_substances or []:
         if isinstance(item, dict):
             item = item.get("substance") or item.get("name") or ""
         if isinstance(item, str) and item.strip():
@@ -102,16 +98,22 @@ def _plot_products(session: Session, plot: Plot) -> list[Product]:
     return list(session.exec(select(Product).where(Product.id.in_(ids))).all())
 
 
-def banned_match(session: Session, plot: Plot, *texts: str) -> Optional[str]:
-    """The banned substance named in any of the texts (product name, active ingredient), if any."""
+def banned_match(session: Session, plot: Plot, day: date, *texts: str) -> Optional[str]:
+    """The banned substance named in any of the texts (product name, active ingredient), if any: banned for any
+    product the plot's producer is registered for, on the day of the application."""
     products = _plot_products(session, plot) or [None]
-    lowered = [t.casefold() for t in texts if t]
+    keys = [_key(t) for t in texts if t]
     for product in products:
-        for substance in banned_substances(session, product):
-            needle = substance.casefold()
-            if any(_names(text, needle) for text in lowered):
+        for substance in banned_substances(session, product, day):
+            needle = _key(substance)
+            if needle and any(_names(text, needle) for text in keys):
                 return substance
     return None
+
+
+def _key(name: str) -> str:
+    # As tracing.quality compares substances: without case and spaces.
+    return "".join(str(name).split()).casefold()
 
 
 def _names(text: str, substance: str) -> bool:
@@ -185,11 +187,11 @@ def record_input(session: Session, user: User, plot: Plot, data: InputData) -> P
                                     "digits)."), field="registration_no")
     applied_on = _applied_on(data.applied_on)
     interval = _interval(data.safety_interval_days, kind)
-    substance = banned_match(session, plot, product_name, active)
+    substance = banned_match(session, plot, applied_on, product_name, active)
     if substance is not None:
         raise Refused(_("%(substance)s is a banned substance on this product; it may not be used.",
                         substance=substance),
-                      field="active_ingredient" if substance.casefold() in active.casefold() else "product_name",
+                      field="active_ingredient" if _key(substance) in _key(active) else "product_name",
                       code="banned_substance")
     superseded = _superseded(session, plot, data)
     record = PlotInput(
