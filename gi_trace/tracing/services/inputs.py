@@ -33,6 +33,14 @@ from gi_trace.types import utcnow
 # the day of the application). Only a product without any limits version falls back to this demo list:
 # substances of China's 禁限用农药名录 banned outright or banned on fruit, tea and medicinal herbs (goji is all
 # three). Demo values: check them against the list in force.
+DEFAULT_BANNED_SUBSTANCES = (
+    "六六六", "滴滴涕", "毒杀芬", "二溴氯丙烷", "杀虫脒", "二溴乙烷", "除草醚", "艾氏剂", "狄氏剂", "汞制剂",
+    "砷", "铅", "敌枯双", "氟乙酰胺", "甘氟", "毒鼠强", "氟乙酸钠", "毒鼠硅", "甲胺磷", "甲基对硫磷", "对硫磷",
+    "久效磷", "磷胺", "苯线磷", "地虫硫磷", "甲基硫环磷", "磷化钙", "磷化镁", "磷化锌", "硫线磷", "蝇毒磷",
+    "治螟磷", "特丁硫磷", "氯磺隆", "胺苯磺隆", "甲磺隆", "福美胂", "福美甲胂", "三氯杀螨醇", "林丹", "硫丹",
+    "溴甲烷", "氟虫胺", "杀扑磷", "百草枯", "2,4-滴丁酯", "甲拌磷", "甲基异柳磷", "克百威", "水胺硫磷",
+    "氧乐果", "灭多威", "涕灭威", "灭线磷", "内吸磷", "硫环磷", "氯唑磷", "乙酰甲胺磷", "丁硫克百威", "乐果",
+)
 # 农药登记证号: PD (正式登记), WP (卫生用), LS (临时), with an N for the new series, then digits.
 REGISTRATION_NO = re.compile(r"^(PD|PDN|WP|WPN|WL|WLN|LS|LSN)\d{5,9}$")
 MAX_INTERVAL_DAYS = 365
