@@ -8,7 +8,7 @@ only added). Of a corrected planting event only the latest correction's inputs c
 stage of stored product templates loses its "inputs" field: inputs are recorded on the plot now.
 
 Revision ID: e4a7c91b5d20
-Revises: e4a7c2d9b613
+Revises: e4a7c2b9d0f1
 Create Date: 2026-11-29 11:40:00
 """
 from datetime import date, datetime, timedelta, timezone
@@ -20,7 +20,7 @@ import gi_trace.types
 
 
 revision = 'e4a7c91b5d20'
-down_revision = 'e4a7c2d9b613'
+down_revision = 'e4a7c2b9d0f1'
 branch_labels = None
 depends_on = None
 
