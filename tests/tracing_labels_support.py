@@ -51,3 +51,28 @@ def failed_batch(session, producer=None, user=None, **kwargs):
     producer, user, batch = dried_batch(session, producer, user, **kwargs)
     record(session, user, batch, "testing", TESTED, lab_report(moisture=15.5))
     return producer, user, batch
+
+
+def pdf_page_image(pdf: bytes, folder, page: int = 1, dpi: int = 300):
+    """One page of a PDF rendered by poppler's pdftoppm (as a label printer would rasterise it), 1-bit."""
+    import subprocess
+
+    from PIL import Image
+
+    source = folder / f"page-source-{page}.pdf"
+    source.write_bytes(pdf)
+    stem = folder / f"page-{page}"
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), "-mono", "-singlefile",
+                    str(source), str(stem)], check=True, timeout=120)
+    with Image.open(f"{stem}.pbm") as image:
+        return image.convert("1").copy()
+
+
+def pdf_text(pdf: bytes, folder) -> str:
+    """The text of a PDF as poppler's pdftotext reads it (what a search or a copy-paste finds)."""
+    import subprocess
+
+    source = folder / "text-source.pdf"
+    source.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(source), "-"], check=True, capture_output=True, timeout=120
+                          ).stdout.decode("utf-8")

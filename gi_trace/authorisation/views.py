@@ -140,6 +140,10 @@ def public_register():
     county = form.county.data if form.county.data in dict(form.county.choices) else ""
     state = form.status.data if form.status.data in register.PUBLIC_STATES else ""
     rows = register.public_list(session, product, today, county_code=county, state=state) if product else []
+    producer_id = request.args.get("producer", type=int)
+    if producer_id is not None:
+        # One user's record: where a Digital Link's gs1:certificationInfo points.
+        rows = [row for row in rows if row[0] == producer_id]
     page = page_of(request.args.get("page"), len(rows))
     entries = register.entries(session, rows[page.offset:page.offset + page.per_page])
     papers = register.papers(session, product, today, [e.producer.id for e in entries]) if product else {}

@@ -122,6 +122,12 @@ def _page_limit() -> str:
 @limiter.limit(_page_limit, key_func=network_key, exempt_when=is_loopback)
 def trace_page(code: str):
     """The public page behind a QR code: genuine? authorised? where from? record intact?"""
+    return trace_response(code)
+
+
+def trace_response(code: str):
+    """The scan page of a code, its scan counted — also what the Digital Link resolver answers for a
+    withdrawn lot (410 with the same explanation), so both QR forms count the same scan."""
     compact = codes.parse(code)
     if compact is None:
         metrics.scan("malformed")

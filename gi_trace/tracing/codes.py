@@ -63,7 +63,10 @@ def display(code: str) -> str:
 # Any dash (hyphen, en/em dash, minus, full-width and small forms), space, dot or underscore.
 _TYPED_SEPARATORS = re.compile(r"[\s\-_.\u00ad\u2010-\u2015\u2212\u2e3a\u2e3b\u30fc\ufe58\ufe63\uff0d\u3000·・]+")
 _TRACE_PATH = re.compile(r"/t/([^/?#\s]+)")
-_DIGITAL_LINK = re.compile(r"/01/(\d{14})/10/([^/?#\s]+)(?:/21/([^/?#\s]+))?")
+_DIGITAL_LINK = re.compile(r"/01/(\d{14})(?:/10/([^/?#\s]+))?(?:/21/([^/?#\s]+))?")
+# The human-readable line printed under a GTIN label's QR, as typed: (01)<gtin>(10)<lot>[(21)<serial>]
+# or (01)<gtin>(21)<serial>, with or without spaces between the element strings.
+_ELEMENT_STRINGS = re.compile(r"^\(01\)\s*(\d{14})\s*(?:\(10\)\s*([^\s()]+))?\s*(?:\(21\)\s*([^\s()]+))?$")
 # Characters left out of the alphabet because they look like others.
 LOOK_ALIKES = {"0": "O", "O": "0", "1": "I", "I": "1", "L": "1"}
 
@@ -86,7 +89,8 @@ class Reading:
 
 def read(text: str) -> Reading:
     """Read a code as Chinese phones type it: full-width letters and digits, any dash or space, lower
-    case, or a pasted trace URL (…/t/CODE) or GS1 Digital Link (…/01/GTIN/10/LOT[/21/SERIAL])."""
+    case, a pasted trace URL (…/t/CODE) or GS1 Digital Link (…/01/GTIN/10/LOT[/21/SERIAL]), or the GS1
+    line printed under a GTIN label's QR ((01)GTIN (10)LOT (21)SERIAL)."""
     text = unicodedata.normalize("NFKC", text or "").strip()
     url_code = _TRACE_PATH.search(text)
     if url_code:
@@ -94,8 +98,14 @@ def read(text: str) -> Reading:
     else:
         link = _DIGITAL_LINK.search(text)
         if link:
-            path = f"/01/{link.group(1)}/10/{link.group(2)}" + (f"/21/{link.group(3)}" if link.group(3) else "")
+            path = (f"/01/{link.group(1)}" + (f"/10/{link.group(2)}" if link.group(2) else "")
+                    + (f"/21/{link.group(3)}" if link.group(3) else ""))
             return Reading(digital_link=path)
+        printed = _ELEMENT_STRINGS.match(text)
+        if printed and (printed.group(2) or printed.group(3)):
+            lot = f"/10/{urllib.parse.quote(printed.group(2), safe='')}" if printed.group(2) else ""
+            serial = f"/21/{urllib.parse.quote(printed.group(3), safe='')}" if printed.group(3) else ""
+            return Reading(digital_link=f"/01/{printed.group(1)}{lot}{serial}")
     compact = _TYPED_SEPARATORS.sub("", text).upper()
     if not compact:
         return Reading(problem="empty")

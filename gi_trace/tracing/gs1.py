@@ -3,31 +3,38 @@
 A GTIN-8, -12, -13 or -14 is one number padded with leading zeros to 14 digits; its last digit is
 a mod-10 check digit: from the right, the other digits are weighted 3, 1, 3, 1, …; the check digit
 brings the weighted sum up to a multiple of ten. GS1 Digital Link: `/01/<gtin14>/10/<lot>` (and
-`/21/<serial>` for one package) names a batch; the resolver redirects (307) to its trace page and
-answers 410 for a withdrawn batch.
+`/21/<serial>` for one package) names a batch; `tracing.resolver` answers for it. What a label's QR
+carries: the Digital Link URI when the batch has a product line (a GTIN) and a lot number, else
+`/t/<code>`; both open the same scan page.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import quote
 
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
-from gi_trace.errors import Conflict, Forbidden, Gone, NotFound, ValidationError
+from gi_trace.errors import Conflict, Forbidden, Gone, ValidationError
 from gi_trace.formatting import number
 from gi_trace.registry.gs1_prefixes import require_gtin_under_prefix
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.registry.services import producer_products
-from gi_trace.tracing import codes
 from gi_trace.tracing import recall as recalls
-from gi_trace.tracing.models import Batch, ProductLine, UnitCode
+from gi_trace.tracing.models import Batch, ProductLine
 
 GTIN_LENGTHS = (8, 12, 13, 14)
-# GS1 AI (10) batch/lot: up to 20 characters of the GS1 "82-character set".
-_LOT_RE = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
+# GS1 AI (10) batch/lot and AI (21) serial: up to 20 characters of the GS1 "82-character set".
+_AI82_RE = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
+# What a producer may enter as a lot number: set 82 less `" % & / < > ?` — the characters a URI path or
+# a web page must escape (a `/` splits the Digital Link path, `%` reads as an escape, `?` starts a
+# query, `& < > "` are markup), so a lot prints and scans the same everywhere.
+LOT_CHARACTERS = "A–Z a–z 0–9 ! ' ( ) * + , - . : ; = _"
+_LOT_RE = re.compile(r"^[!'()*+,\-.0-9:;=A-Z_a-z]{1,20}$")
+MAX_LOT = 20
 PRODUCT_FORMS = ("fresh", "dried", "powder", "juice", "wine", "other")
 
 
@@ -76,8 +83,24 @@ def gtin_problem(text: str) -> Optional[str]:
 
 
 def is_valid_lot(lot: str) -> bool:
-    """True when `lot` fits GS1 AI (10): 1–20 characters of the GS1 character set."""
-    return bool(_LOT_RE.match(lot or ""))
+    """True when `lot` may be entered as a lot number: 1–20 characters of AI (10)'s set, none that a URI escapes."""
+    return isinstance(lot, str) and bool(_LOT_RE.match(lot))
+
+
+def is_ai82(value: str) -> bool:
+    """True when `value` fits the syntax of AI (10) or AI (21): 1–20 characters of GS1 set 82."""
+    return isinstance(value, str) and bool(_AI82_RE.match(value))
+
+
+def lot_problem(lot: str) -> Optional[str]:
+    """A user-facing message for a lot number that does not fit AI (10), or None."""
+    if len(lot) > MAX_LOT:
+        return _("A lot number has at most %(n)s characters (GS1 AI 10).", n=MAX_LOT)
+    bad = next((ch for ch in lot if not _LOT_RE.match(ch)), None)
+    if bad is not None:
+        return _("A lot number may contain only %(chars)s (GS1 AI 10), not “%(char)s”.", chars=LOT_CHARACTERS,
+                 char=bad)
+    return None
 
 
 def digital_link_path(gtin: str, lot: str, serial: Optional[str] = None) -> str:
@@ -86,10 +109,53 @@ def digital_link_path(gtin: str, lot: str, serial: Optional[str] = None) -> str:
     The serial of a package is its own random unit code, never its running number: a number can be
     counted through (1, 2, 3…) and would hand out every package's code of a lot.
     """
-    from urllib.parse import quote
+    # Set-82 characters outside the URI's unreserved set are percent-encoded (GS1 Digital Link URI syntax).
+    path = f"/01/{gtin14(gtin)}" + (f"/10/{quote(lot, safe='')}" if lot is not None else "")
+    return path + (f"/21/{quote(serial, safe='')}" if serial is not None else "")
 
-    path = f"/01/{gtin14(gtin)}/10/{quote(lot, safe='')}"
-    return path + (f"/21/{serial}" if serial is not None else "")
+
+def digital_link_uri(base_url: str, gtin: str, lot: Optional[str] = None, serial: Optional[str] = None) -> str:
+    """The full Digital Link URI on this resolver (PUBLIC_BASE_URL is the resolver's domain)."""
+    return base_url.rstrip("/") + digital_link_path(gtin, lot, serial)
+
+
+def element_strings(gtin: str, lot: Optional[str] = None, serial: Optional[str] = None) -> list[str]:
+    """The human-readable interpretation, one GS1 element string per AI: ["(01)…", "(10)…", "(21)…"]."""
+    return [f"(01){gtin14(gtin)}"] + ([f"(10){lot}"] if lot else []) + ([f"(21){serial}"] if serial else [])
+
+
+@dataclass(frozen=True)
+class LabelIdentity:
+    """What a batch's labels carry: its GTIN and lot when it has a product line (else only its trace code)."""
+
+    gtin: Optional[str] = None
+    lot: Optional[str] = None
+
+    def url(self, base_url: str, code: str, unit: bool) -> str:
+        """The QR content of a batch label (unit=False) or a package's unit code (unit=True).
+
+        A batch label needs the lot (its (10)); a package needs only its serial, since (01)+(21) is unique.
+        Without a GTIN — or a lot for a batch label — the label keeps `/t/<code>`.
+        """
+        if self.gtin and unit:
+            return digital_link_uri(base_url, self.gtin, self.lot, code)
+        if self.gtin and self.lot:
+            return digital_link_uri(base_url, self.gtin, self.lot)
+        return f"{base_url.rstrip('/')}/t/{code}"
+
+    def human_readable(self, code: str, unit: bool) -> Optional[list[str]]:
+        """The GS1 element strings printed under the QR, or None when the label has no GTIN."""
+        if not self.gtin or not (unit or self.lot):
+            return None
+        return element_strings(self.gtin, self.lot, code if unit else None)
+
+
+def label_identity(session: Session, batch: Batch) -> LabelIdentity:
+    """The GTIN (from the batch's product line) and lot its labels carry; a lot outside AI (10) is left off."""
+    line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
+    if line is None:
+        return LabelIdentity()
+    return LabelIdentity(line.gtin14, batch.producer_lot if is_valid_lot(batch.producer_lot) else None)
 
 
 # --- product lines -------------------------------------------------------------------------
@@ -163,39 +229,3 @@ def recalled(batch: Batch, info: Optional[recalls.RecallInfo], message: str, fie
         "source_code": info.source_code if info is not None else batch.code})
     error.batch, error.recall = batch, info
     return error
-
-
-# --- resolver ------------------------------------------------------------------------------
-
-def resolve(session: Session, gtin: str, lot: str, serial: Optional[str] = None) -> str:
-    """The trace code a Digital Link names: NotFound when unknown, Gone when withdrawn.
-
-    The lot is the producer's own lot number of a batch of the GTIN's owner. A batch opened for
-    another product line does not answer to this GTIN; a batch with no line (e.g. made by
-    processing) answers to any of its producer's GTINs for the same product.
-    """
-    problem = gtin_problem(gtin)
-    if problem:
-        raise NotFound(problem, field="gtin")
-    line = session.exec(select(ProductLine).where(ProductLine.gtin14 == gtin14(gtin))).first()
-    if line is None:
-        raise NotFound(_("GTIN %(gtin)s is not registered here.", gtin=gtin14(gtin)), field="gtin")
-    batch = session.exec(select(Batch).where(Batch.producer_id == line.producer_id,
-                                             Batch.producer_lot == lot)).first()
-    if (batch is None or batch.product_id != line.product_id
-            or (batch.product_line_id is not None and batch.product_line_id != line.id)):
-        raise NotFound(_("Lot %(lot)s of GTIN %(gtin)s is not registered here.", lot=lot[:40], gtin=line.gtin14),
-                       field="lot")
-    info = recalls.active_recall(session, batch)
-    if info is not None or batch.is_withdrawn:
-        raise recalled(batch, info, _("Lot %(lot)s has been recalled.", lot=lot[:40]), field="lot")
-    if serial is None:
-        return batch.code
-    # AI (21) is the package's own unit code (random, with its check character). Running numbers are
-    # refused like any unknown serial: they can be guessed, and a unit code is the package's secret.
-    code = codes.parse(serial)
-    unit = session.exec(select(UnitCode).where(UnitCode.code == code)).first() if code else None
-    if unit is None or unit.batch_id != batch.id:
-        raise NotFound(_("Package %(serial)s of lot %(lot)s is not registered here.", serial=serial[:20],
-                         lot=lot[:40]), field="serial")
-    return unit.code

@@ -1,7 +1,9 @@
 """Label sheets: an A4 print view (inline SVG QR codes) and a ZIP of PNGs for label printers.
 
 What a label carries (区域公用品牌 + 企业自主商标品牌, and the user's credit code next to the mark):
-the 2 cm QR of `PUBLIC_BASE_URL/t/<code>`, the grouped code a person can type, the GI product
+the 2 cm QR — the GS1 Digital Link URI `PUBLIC_BASE_URL/01/<gtin>/10/<lot>[/21/<unit code>]` when the batch
+has a product line, else `PUBLIC_BASE_URL/t/<code>` — with the GS1 human-readable line under it
+(`(01)… (10)… (21)…`) or the grouped code a person can type, the GI product
 name with the mark, the enterprise's own trademark, and the producer's unified social credit code
 (or registry number for households). A sheet is refused while the batch may not carry the GI label
 (see `tracing.services.label_allowed`): a failed test, an authorisation not in force, withdrawal.
@@ -9,6 +11,7 @@ name with the mark, the enterprise's own trademark, and the producer's unified s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional, Sequence
 
 from flask import render_template
@@ -17,7 +20,7 @@ from markupsafe import Markup
 
 from gi_trace.errors import NotFound, ValidationError
 from gi_trace.registry.models import Producer, Product
-from gi_trace.tracing import codes, qr, services, units
+from gi_trace.tracing import codes, gs1, labels_pdf, qr, services, units
 
 # A4 with 10 mm margins: 5 columns × 7 rows of 38 mm cells (see static/css/tracing.css).
 LABELS_PER_PAGE = 35
@@ -33,6 +36,7 @@ class Label:
     code: str
     url: str
     serial: Optional[int] = None
+    human_readable: Optional[tuple[str, ...]] = None  # GS1 element strings, when the label has a GTIN
 
     @property
     def display(self) -> str:
@@ -66,11 +70,19 @@ class Sheet:
         return _("USCC") if len(self.producer_code) == 18 else _("Reg. no.")
 
 
-def labels_for_codes(base_url: str, code_list: Sequence[str], serials: Optional[Sequence[int]] = None) -> list[Label]:
-    """Labels for codes (with package numbers for unit codes)."""
+def labels_for_codes(base_url: str, code_list: Sequence[str], serials: Optional[Sequence[int]] = None,
+                     identity: Optional[gs1.LabelIdentity] = None) -> list[Label]:
+    """Labels for codes: unit codes when `serials` (package numbers) are given, else copies of a batch code."""
+    identity = identity or gs1.LabelIdentity()
+    unit = serials is not None
+
+    def label(code: str, serial: Optional[int]) -> Label:
+        hri = identity.human_readable(code, unit)
+        return Label(code, identity.url(base_url, code, unit), serial, tuple(hri) if hri else None)
+
     if serials is None:
-        return [Label(c, qr.trace_url(base_url, c)) for c in code_list]
-    return [Label(c, qr.trace_url(base_url, c), s) for c, s in zip(code_list, serials)]
+        return [label(c, None) for c in code_list]
+    return [label(c, s) for c, s in zip(code_list, serials)]
 
 
 def pages(labels: Sequence[Label], svgs: Sequence[str], per_page: int = LABELS_PER_PAGE) -> list[list[tuple]]:
@@ -94,7 +106,7 @@ def zip_sheet(sheet: Sheet) -> bytes:
     import zipfile
 
     names = [f"{label.serial or i:05d}-{label.display}.png" for i, label in enumerate(sheet.labels, 1)]
-    images = [captioned_png(label.url, label.display) for label in sheet.labels]
+    images = [captioned_png(label.url, label.display, label.human_readable) for label in sheet.labels]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, data in zip(names, images):
@@ -102,24 +114,39 @@ def zip_sheet(sheet: Sheet) -> bytes:
     return out.getvalue()
 
 
-def captioned_png(url: str, display: str) -> bytes:
-    """A label PNG as the PDF prints it: the 2 cm QR with the human-readable code under it (300 dpi)."""
+def captioned_png(url: str, display: str, human_readable: Optional[Sequence[str]] = None) -> bytes:
+    """A label PNG: the 2 cm QR with its human-readable line(s) under it — the GS1 element strings where
+    the label has a GTIN, else the grouped code (300 dpi)."""
     import io
 
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image
 
     symbol = qr.image(url)
-    fonts = pdf_fonts()
-    font = fonts.code if fonts is not None else ImageFont.load_default(size=round(7.5 / 72 * qr.LABEL_DPI))
+    lines = [_caption_line(line) for line in (human_readable or [display])]
     side = symbol.size[0]
-    width = max(side, round(ImageDraw.Draw(symbol).textlength(display, font=font)) + 16)
-    height = side + round(font.size * 1.4)
-    page = Image.new("1", (width, height), 1)
+    width = max([side] + [line.size[0] for line in lines])
+    page = Image.new("1", (width, side + sum(line.size[1] for line in lines)), 1)
     page.paste(symbol, ((width - side) // 2, 0))
-    ImageDraw.Draw(page).text((width // 2, side), display, font=font, fill=0, anchor="mt")
+    y = side
+    for line in lines:
+        page.paste(line, ((width - line.size[0]) // 2, y))
+        y += line.size[1]
     out = io.BytesIO()
     page.save(out, "PNG", dpi=(qr.LABEL_DPI, qr.LABEL_DPI))
     return out.getvalue()
+
+
+@lru_cache(maxsize=256)
+def _caption_line(text: str):
+    """One caption line as a 1-bit image; (01) and (10) repeat on every label of a lot, so each is drawn once."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    fonts = pdf_fonts()
+    font = fonts.code if fonts is not None else ImageFont.load_default(size=round(7.5 / 72 * qr.LABEL_DPI))
+    width = round(ImageDraw.Draw(Image.new("1", (1, 1), 1)).textlength(text, font=font)) + 16
+    line = Image.new("1", (width, round(font.size * 1.3)), 1)
+    ImageDraw.Draw(line).text((width // 2, 0), text, font=font, fill=0, anchor="mt")
+    return line
 
 
 # --- building a sheet from the database -------------------------------------------------------
@@ -141,12 +168,13 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
         raise ValidationError(_("The first package number must be 1 or more."), field="start")
     product = session.get(Product, batch.product_id)
     producer = session.get(Producer, batch.producer_id)
+    identity = gs1.label_identity(session, batch)
     if kind == "units":
         rows = units.units_of(session, batch, start, count)
         if not rows:
             raise ValidationError(_("No unit codes from package %(start)s; issue unit codes first.", start=start),
                                   field="start")
-        label_list = labels_for_codes(base_url, [u.code for u in rows], [u.serial for u in rows])
+        label_list = labels_for_codes(base_url, [u.code for u in rows], [u.serial for u in rows], identity)
     else:
         # Each copy labels a package: copies count against the batch's kilograms like unit codes, and
         # every sheet printed counts (a reprint is labels too).
@@ -157,23 +185,19 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
         batch.label_copies = (batch.label_copies or 0) + count
         session.add(batch)
         session.flush()
-        label_list = labels_for_codes(base_url, [batch.code] * count)
+        label_list = labels_for_codes(base_url, [batch.code] * count, identity=identity)
     return Sheet(batch_code=batch.code, gi_mark=_("%(product)s GI", product=product.name_zh),
                  trademark=batch.trademark_name,
                  producer_name=producer.name, producer_code=producer.code, labels=label_list,
                  units_total=batch.units_issued)
 
 
-# --- PDF: the same A4 layout drawn at 300 dpi ------------------------------------------------
+# --- fonts for the PNG captions; the PDF is drawn in vectors by `labels_pdf` -----------------
 
 # Where Debian's fonts-noto-cjk puts its fonts; without a CJK font there is no PDF (the print
 # view and the PNG ZIP still work), since the marks and names on a label are Chinese.
 CJK_FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/noto-cjk", "/usr/share/fonts/google-noto-cjk")
-MM = qr.LABEL_DPI / 25.4  # pixels per millimetre at 300 dpi
-PAGE_PX = (round(210 * MM), round(297 * MM))
-MARGIN_PX = round(10 * MM)
-CELL_PX = round(38 * MM)
-COLUMNS, ROWS = 5, 7
+MM = qr.LABEL_DPI / 25.4  # pixels per millimetre at 300 dpi (the certificate's raster)
 
 
 @dataclass(frozen=True)
@@ -211,72 +235,6 @@ def pdf_fonts() -> Optional[_Fonts]:
     return _fonts_cache["fonts"]
 
 
-def _fit(draw, text: str, font, width: int) -> str:
-    """The text, cut with an ellipsis to fit `width` pixels."""
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def pdf_pages(sheet: Sheet) -> list:
-    """The sheet as 1-bit A4 page images at 300 dpi (5 × 7 cells of 38 mm, 2 cm QR codes)."""
-    from PIL import Image, ImageDraw
-
-    fonts = pdf_fonts()
-    if fonts is None:
-        raise NotFound(_("PDF labels need a Chinese font on the server (fonts-noto-cjk); use the print view."))
-    qr_px = round(qr.LABEL_MM * MM)
-    images = qr.pngs_images([label.url for label in sheet.labels])
-    width = CELL_PX - 16
-    scratch = ImageDraw.Draw(Image.new("1", (1, 1), 1))
-    rendered: dict = {}
-
-    def line_image(text: str, font):
-        # The marks and the credit code repeat on every label: draw each distinct line once.
-        key = (text, id(font))
-        if key not in rendered:
-            line = Image.new("1", (CELL_PX, round(font.size * 1.2)), 1)
-            ImageDraw.Draw(line).text((CELL_PX // 2, 0), _fit(scratch, text, font, width), font=font, fill=0,
-                                      anchor="mt")
-            rendered[key] = line
-        return rendered[key]
-
-    pages = []
-    for start in range(0, len(sheet.labels), LABELS_PER_PAGE):
-        page = Image.new("1", PAGE_PX, 1)
-        draw = ImageDraw.Draw(page)
-        for i, (label, image) in enumerate(zip(sheet.labels[start:start + LABELS_PER_PAGE],
-                                               images[start:start + LABELS_PER_PAGE])):
-            left = MARGIN_PX + (i % COLUMNS) * CELL_PX
-            top = MARGIN_PX + (i // COLUMNS) * CELL_PX
-            side = image.size[0]
-            page.paste(image, (left + (CELL_PX - side) // 2, top + round(2 * MM) + (qr_px - side) // 2))
-            centre, y = left + CELL_PX // 2, top + round(2 * MM) + qr_px + round(0.6 * MM)
-            lines = [(label.display, fonts.code),
-                     (sheet.gi_mark + (f" · {sheet.trademark}" if sheet.trademark else ""), fonts.bold),
-                     (f"{sheet.producer_code_label} {sheet.producer_code}" if sheet.producer_code
-                      else sheet.producer_name, fonts.small)]
-            if label.serial:
-                lines.append((_("Pack %(serial)s of %(total)s", serial=label.serial, total=sheet.units_total),
-                              fonts.small))
-            for n, (text, font) in enumerate(lines):
-                if n in (1, 2):
-                    page.paste(line_image(text, font), (left, y))
-                else:
-                    draw.text((centre, y), _fit(draw, text, font, width), font=font, fill=0, anchor="mt")
-                y += round(font.size * 1.2)
-        pages.append(page)
-    return pages
-
-
 def pdf_sheet(sheet: Sheet) -> bytes:
-    """The sheet as an A4 PDF (one 300 dpi page image per 35 labels), for printing as it is."""
-    import io
-
-    pages = pdf_pages(sheet)
-    out = io.BytesIO()
-    pages[0].save(out, "PDF", resolution=qr.LABEL_DPI, save_all=True, append_images=pages[1:],
-                  title=f"{sheet.batch_display}", producer="gi-trace")
-    return out.getvalue()
+    """The sheet as an A4 PDF drawn in vectors (see `labels_pdf`)."""
+    return labels_pdf.pdf_sheet(sheet)

@@ -1,4 +1,4 @@
-"""Tracing pages: QR images (public), the GS1 Digital Link resolver (public), and the producer
+"""Tracing pages: QR images (public) and the producer
 portal — batches, stage forms from the template, split/merge/processing, unit codes, label sheets,
 product lines. Views parse the form, call one service (`attempt`) and render; the request commits
 once, or not at all when it failed. Rules live in the services.
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlmodel import Session, select
@@ -15,8 +14,8 @@ from sqlmodel import Session, select
 from gi_trace import formatting as fmt
 from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
-from gi_trace.errors import DomainError, Gone, NotFound, wants_json
-from gi_trace.extensions import is_loopback, limiter, network_key, user_key
+from gi_trace.errors import DomainError, NotFound
+from gi_trace.extensions import limiter, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
 from gi_trace.tracing import codes, gs1, guidance, labels, qr, quality, recall, rules, services, transfers, units
@@ -43,11 +42,12 @@ def _qr_target(code: str) -> str:
         # Only the compact form has an image; a bad check character never reaches the database.
         raise NotFound(_("%(code)s is not a registered trace code.", code=code[:40]), field="code")
     session = get_session()
-    batch, _unit = units.find_code(session, code)
+    batch, unit = units.find_code(session, code)
     info = recall.active_recall(session, batch)
     if info is not None or batch.is_withdrawn:
         raise gs1.recalled(batch, info, _("Batch %(code)s has been recalled.", code=codes.display(batch.code)), "code")
-    return qr.trace_url(_base_url(), code)
+    # A GTIN line's code carries its Digital Link URI; either form opens the same scan page.
+    return gs1.label_identity(session, batch).url(_base_url(), code, unit=unit is not None)
 
 
 def _cacheable(body, mimetype: str) -> Response:
@@ -69,56 +69,6 @@ def qr_png(code: str):
 def qr_svg(code: str):
     """The label QR of a code as SVG, 20 mm square."""
     return _cacheable(qr.svg(_qr_target(code)), "image/svg+xml")
-
-
-# --- GS1 Digital Link resolver (public) ------------------------------------------------------
-
-def _resolver_limit() -> str:
-    # Every scan of a Digital Link QR passes here before the scan page: the same budget per network.
-    return current_app.config["DIGITAL_LINK_RATE_LIMIT"]
-
-
-@bp.get("/01/<gtin>/10/<lot>")
-@access(PUBLIC)
-@limiter.limit(_resolver_limit, key_func=network_key, exempt_when=is_loopback)
-def digital_link(gtin: str, lot: str):
-    """/01/<gtin14>/10/<lot> → 307 to the batch's trace page (404 unknown, 410 recalled or withdrawn)."""
-    try:
-        code = gs1.resolve(get_session(), gtin, lot)
-    except Gone as exc:
-        return _recalled_page(exc)
-    return redirect(f"/t/{code}", code=307)
-
-
-@bp.get("/01/<gtin>/10/<lot>/21/<serial>")
-@access(PUBLIC)
-@limiter.limit(_resolver_limit, key_func=network_key, exempt_when=is_loopback)
-def digital_link_serial(gtin: str, lot: str, serial: str):
-    """/01/<gtin14>/10/<lot>/21/<unit code> → 307 to one package's trace page (a running number is 404)."""
-    try:
-        code = gs1.resolve(get_session(), gtin, lot, serial)
-    except Gone as exc:
-        return _recalled_page(exc)
-    return redirect(f"/t/{code}", code=307)
-
-
-def _recalled_page(exc: Gone):
-    """The resolver's 410 for a recalled lot: the recall notice first, as on the scan page (JSON for API clients)."""
-    batch = getattr(exc, "batch", None)
-    if batch is None or wants_json():
-        raise exc
-    info = exc.recall
-    when = info.recalled_at if info is not None else batch.withdrawn_at
-    producer = get_session().get(Producer, batch.producer_id)
-    context = {
-        "english": str(get_locale()) == "en", "scan_css": url_for("static", filename="css/scan.css"),
-        "verify_url": url_for("scan.verify"), "code_display": codes.display(batch.code), "unit": False,
-        "reason": info.reason if info is not None else batch.withdrawn_reason, "recalled_on": fmt.day(when),
-        "source_display": codes.display(info.source_code) if info is not None and not info.source else "",
-        "batch": {"producer_name": producer.name if producer else ""},
-        "report_url": url_for("scan.report", code=batch.code),
-    }
-    return render_template("scan/withdrawn.html", **context), 410, {"Cache-Control": "no-store"}
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -311,14 +261,14 @@ def batch_detail(code: str):
     line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
     own = actor().role == "producer" and actor().producer_id == batch.producer_id
     scans = units.scan_counts(session, [batch]).get(batch.id)
+    label_url = gs1.label_identity(session, batch).url(_base_url(), batch.code, unit=False)
     steps = guidance.steps(session, batch, template)
     return render_template(
         "tracing/batch.html", batch=batch, product=product, producer=producer, template=template,
         stages=[(s["stage"], pf.stage_name(s)) for s in template if s["stage"] in steps.allowed],
         next_stage=steps.next_stage, events=_event_rows(session, batch, template),
         permission=permission, parents=parents, children=children, flags=flags, line=line, own=own, scans=scans,
-        display=codes.display, qr_svg=Markup(qr.svg_element(qr.trace_url(_base_url(), batch.code))),
-        trace_url=qr.trace_url(_base_url(), batch.code),
+        display=codes.display, qr_svg=Markup(qr.svg_element(label_url)), trace_url=label_url,
         digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
         flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session),
         verdict=quality.test_verdict(session, batch), regulator=actor().role in ("regulator", "admin"),

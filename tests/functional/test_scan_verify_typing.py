@@ -42,6 +42,18 @@ def test_full_width_dashes_and_pasted_links_open_the_page(client, lot):
 def test_a_pasted_digital_link_goes_to_the_resolver(client, lot):
     response = client.get("/verify", query_string={"code": "https://x.cn/01/06901234567892/10/L-1"})
     assert response.status_code == 303 and response.headers["Location"].endswith("/01/06901234567892/10/L-1")
+    response = client.get("/verify", query_string={"code": "https://x.cn/01/06901234567892/21/ABCDEFGHJKMNP2"})
+    assert response.headers["Location"].endswith("/01/06901234567892/21/ABCDEFGHJKMNP2")
+
+
+@pytest.mark.parametrize("typed,path", [
+    ("(01)06901234567892 (10)L-1 (21)ABCDEFGHJKMNP2", "/01/06901234567892/10/L-1/21/ABCDEFGHJKMNP2"),
+    ("(01)06901234567892(10)ZN.7", "/01/06901234567892/10/ZN.7"),
+    ("（01）06901234567892 （21）ABCDEFGHJKMNP2", "/01/06901234567892/21/ABCDEFGHJKMNP2"),  # full-width brackets
+])
+def test_the_printed_gs1_line_typed_goes_to_the_resolver(client, lot, typed, path):
+    response = client.get("/verify", query_string={"code": typed})
+    assert response.status_code == 303 and response.headers["Location"].endswith(path)
 
 
 @pytest.mark.parametrize("mangle,zh,en", [

@@ -168,8 +168,8 @@ def test_product_line_only_for_the_producers_own_products_and_trademarks(session
     assert invalid.value.field == "trademark_id"
 
 
-def test_digital_link_resolves_lots_and_packages_and_answers_gone_when_withdrawn(session):
-    from gi_trace.errors import Gone
+def test_digital_link_resolves_lots_and_packages_and_knows_when_withdrawn(session):
+    from gi_trace.tracing import resolver
 
     producer = factories.authorised_producer()
     factories.gs1_prefix(producer, "9506000")
@@ -177,16 +177,36 @@ def test_digital_link_resolves_lots_and_packages_and_answers_gone_when_withdrawn
     line = gs1.register_product_line(session, user, gs1.ProductLineInput("zhongning-goji", "09506000134352", "礼盒"))
     _p, user, batch = passed_batch(session, producer, user, product_line_id=line.id, lot="ZN-2026-07")
     unit = units.issue_units(session, user, batch, 3, 0.5)[2]
-    assert gs1.resolve(session, "09506000134352", "ZN-2026-07") == batch.code
-    assert gs1.resolve(session, "9506000134352", "ZN-2026-07") == batch.code  # GTIN-13 form
-    assert gs1.resolve(session, "09506000134352", "ZN-2026-07", unit.code) == unit.code
-    for args in (("09506000134352", "nope"), ("4006381333931", "ZN-2026-07"), ("09506000134353", "ZN-2026-07"),
-                 ("09506000134352", "ZN-2026-07", "3"), ("09506000134352", "ZN-2026-07", "x")):
+
+    def code(path):
+        return resolver.resolve(session, resolver.parse(path)).code
+
+    assert code("09506000134352/10/ZN-2026-07") == batch.code
+    assert code("9506000134352/10/ZN-2026-07") == batch.code  # GTIN-13 form
+    assert code(f"09506000134352/10/ZN-2026-07/21/{unit.code}") == unit.code
+    assert code(f"09506000134352/21/{unit.code}") == unit.code
+    assert code("09506000134352") is None  # the line itself
+    for path in ("09506000134352/10/nope", "04006381333931/10/ZN-2026-07", "09506000134352/10/ZN-2026-07/21/3",
+                 "09506000134352/10/ZN-2026-07/21/x"):
         with pytest.raises(NotFound):
-            gs1.resolve(session, *args)
+            code(path)
+    for path in ("09506000134353/10/ZN-2026-07", "09506000134352/10", "09506000134352/22/X"):
+        with pytest.raises(resolver.SyntaxProblem):
+            resolver.parse(path)
+    assert not resolver.resolve(session, resolver.parse("09506000134352/10/ZN-2026-07")).withdrawn
     services.withdraw(session, user, batch, "召回：包装破损")
-    with pytest.raises(Gone):
-        gs1.resolve(session, "09506000134352", "ZN-2026-07")
+    assert resolver.resolve(session, resolver.parse("09506000134352/10/ZN-2026-07")).withdrawn
+
+
+def test_lot_numbers_are_restricted_to_ai_10_when_entered(session):
+    producer = factories.authorised_producer()
+    user = factories.producer_user(producer)
+    for lot in ("ZN/07", "ZN 07", "批次", "A" * 21, "L%1", "L&1", "L<1", "L?1", 'L"1'):
+        with pytest.raises(ValidationError) as refused:
+            passed_batch(session, producer, user, lot=lot)
+        assert refused.value.field == "producer_lot" and "GS1 AI 10" in refused.value.message, lot
+    _p, _u, batch = passed_batch(session, producer, user, lot="ZN-2026.07_A(1)")
+    assert batch.producer_lot == "ZN-2026.07_A(1)"
 
 
 def test_scan_counts_are_zero_without_scans(session):

@@ -44,7 +44,7 @@ PARAMS = {
 # Not pages: machine formats, images, redirects.
 SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tracing.qr_svg",
                   "oversight_supervision.complaint_photo", "tracing.labels_zip", "oversight_report.annual_zip",
-                  "tracing.digital_link", "tracing.digital_link_serial", "registry.producer_search",
+                  "resolver.digital_link", "resolver.description", "registry.producer_search",
                   "chain.shipment_certificate_pdf", "chain.purchase_certificate_pdf", "chain.purchase_import_template",
                   "chain.sale_certificate_pdf"}
 
@@ -137,7 +137,9 @@ def portal_urls(app, world, role: str) -> Iterator[str]:
     extra = {
         None: ["/report/status?ref=" + world.complaint_reference, "/report/sent?ref=" + world.complaint_reference,
                "/verify?code=" + world.lot.code, "/t/" + world.lot.code, "/t/" + world.unit.code,
-               "/report?code=" + world.lot.code],
+               "/report?code=" + world.lot.code,
+               # The register filtered to one producer: where a Digital Link's gs1:certificationInfo points.
+               f"/authorised-users?product=zhongning-goji&producer={world.producer_a.producer.id}"],
         "producer": ["/batches/" + world.harvest.code, "/batches/" + world.planted.code],
         "regulator": ["/batches/" + world.planted.code, f"/oversight/complaints/{world.scan_complaint_id}","/oversight/recall?code=" + world.lot.code, "/batches/" + world.harvest.code,
                       "/oversight/recall/" + world.lot.code + ".xlsx", "/import/templates/producers.xlsx"],

@@ -11,7 +11,7 @@ from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Refused, ValidationError
 from gi_trace.observability import metrics
 from gi_trace.registry.models import Product, Trademark
-from gi_trace.tracing import codes, rules
+from gi_trace.tracing import codes, gs1, rules
 from gi_trace.tracing.models import BATCH_KINDS, Batch, ProductLine
 from gi_trace.tracing.services.gates import require_authorised
 from gi_trace.tracing.services.ledger import _flush
@@ -44,6 +44,10 @@ def _check_lot(session: Session, producer_id: int, lot: Optional[str]) -> Option
     if not isinstance(lot, str) or len(lot.strip()) > 40:
         raise ValidationError(_("The lot number must be text of at most 40 characters."), field="producer_lot")
     lot = rules.no_nul(lot, "producer_lot").strip() or None
+    problem = gs1.lot_problem(lot) if lot else None
+    if problem:
+        # The lot is the (10) of the batch's Digital Link: only what AI 10 allows and a URI needs no escape for.
+        raise ValidationError(problem, field="producer_lot")
     if lot and session.exec(select(Batch.id).where(Batch.producer_id == producer_id,
                                                    Batch.producer_lot == lot)).first():
         raise Conflict(_("You already have a batch with lot number %(lot)s.", lot=lot), field="producer_lot")

@@ -1,0 +1,1 @@
+"""Chinese for GS1 Digital Link labels and the GS1-conformant resolver (translations/zh)."""
