@@ -220,7 +220,8 @@ def withdraw_batch(code: str, body: Load[WithdrawCreate]):
     event = services.withdraw(session, user, batch, given.reason, occurred_at=given.occurred_at)
     info = recall.recall_for(session, batch)
     return Withdrawal(event=EventPublic.of(event), batch=_batch(session, batch),
-                      recall=RecallCreated(recall_id=info.recall_id, reach=RecallReach.of(recall.reach(session, batch))))
+                      recall=RecallCreated(recall_id=info.recall_id,
+                                            reach=RecallReach.of(recall.members_reach(session, info.recall_id))))
 
 
 @api_bp.post("/batches/<code>/clearances")

@@ -39,6 +39,12 @@ FROM down JOIN batch b ON b.id = down.id
 _INSERT_MEMBERS = text("INSERT INTO recallmember (recall_id, batch_id, added_at)" + _DOWN + """
 SELECT :recall_id, down.id, :now FROM down
 """).bindparams(bindparam("now", type_=UTCDateTime()))
+_MEMBER_REACH = text("""
+SELECT COUNT(*), COALESCE(SUM(b.units_issued), 0), COUNT(DISTINCT b.producer_id),
+       COALESCE(SUM(b.quantity_kg - b.out_kg), 0)
+FROM recallmember m JOIN batch b ON b.id = m.batch_id
+WHERE m.recall_id = :recall_id
+""")
 _LOCK_FAMILY = text(_DOWN + "\nSELECT b.id FROM batch b WHERE b.id IN (SELECT id FROM down) ORDER BY b.id FOR UPDATE")
 _INHERIT = text("""
 INSERT INTO recallmember (recall_id, batch_id, added_at)
@@ -123,14 +129,22 @@ def start(session: Session, batch: Batch, *, reason: str, recalled_at: datetime,
     session.flush()
     if session.connection().dialect.name == "postgresql":
         session.execute(_LOCK_FAMILY, {"root": batch.id})
-    found = reach(session, batch)
     recall = Recall(source_batch_id=batch.id, source_code=batch.code, reason=reason, recalled_at=recalled_at,
-                    recalled_by=user_id, by_role=by_role, event_id=event_id, batches=found.batches,
-                    units=found.units, owners=found.owners)
+                    recalled_by=user_id, by_role=by_role, event_id=event_id)
     session.add(recall)
     session.flush()
     session.execute(_INSERT_MEMBERS, {"root": batch.id, "recall_id": recall.id, "now": utcnow()})
+    found = members_reach(session, recall.id)  # from the member rows just written: no second lineage walk
+    recall.batches, recall.units, recall.owners = found.batches, found.units, found.owners
+    session.add(recall)
+    session.flush()
     return recall
+
+
+def members_reach(session: Session, recall_id: int) -> Reach:
+    """How far a recall reached: its member rows (the batches as they stand now)."""
+    count, units, owners, kg = session.execute(_MEMBER_REACH, {"recall_id": recall_id}).one()
+    return Reach(int(count), int(units or 0), int(owners or 0), round(float(kg or 0), 3))
 
 
 def inherit(session: Session, child: Batch, parent_ids: list[int]) -> int:

@@ -396,7 +396,7 @@ def withdraw_batch(code: str):
     if form.validate_on_submit():
         done = attempt(form, lambda: services.withdraw(session, actor(), batch, form.reason.data), place=_placer())
         if done:
-            found = recall.reach(session, batch)
+            found = recall.members_reach(session, recall.recall_for(session, batch).recall_id)
             flash(_("Batch %(code)s withdrawn and recalled with %(n)s batches made from it.",
                     code=codes.display(batch.code), n=found.descendants), "success")
             return redirect(url_for("tracing.batch_detail", code=batch.code))
