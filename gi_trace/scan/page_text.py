@@ -276,7 +276,9 @@ def reason_lines(t: SimpleNamespace, page: read_path.TracePage, found: verdict.V
             lines.append(("alert", t.test_failed_items % {"items": _items(t, failures)} if failures
                           else t.test_failed))
         elif reason == verdict.TEST_UNGRADED:
-            lines.append(("alert", t.test_ungraded))
+            items = found.test.failures if found.test else ()
+            detail = (f" ({_items(t, items)})" if english else f"（{_items(t, items)}）") if items else ""
+            lines.append(("alert", t.test_ungraded + detail))
         elif reason == verdict.UNTESTED:
             lines.append(("alert", t.untested))
         elif reason == verdict.RECORD_BROKEN:

@@ -266,3 +266,14 @@ def test_a_cleared_re_test_is_green_and_says_what_happened(client, session, lang
         assert orm.state == "cleared" and orm.earlier_report_no == "NX-2025-0716"
     json = client.get(f"/api/v1/trace/{unit.code}").get_json()["verdict"]
     assert json["state"] == "sellable" and json["reasons"] == []
+
+
+def test_an_ungraded_batch_is_not_sold_as_gi_and_says_by_how_much(client, session):
+    from tests.factories_tracing import PASSING_TEST
+
+    batch = Grower.make(session).tested(session, test={**PASSING_TEST, "grains_per_50g": 950})  # 乙级 ends at 900
+    session.commit()
+    _response, html = _page(client, batch.code)
+    assert _verdict(html) == ("bad", "not_gi")
+    assert "质量检测结果低于最低等级（等外品），不得使用地理标志。" in html and "950" in html and "900" in html
+    _nothing_reassures(html)
