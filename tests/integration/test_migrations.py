@@ -129,3 +129,46 @@ def test_planting_inputs_move_to_their_plot_and_season_and_events_stay_untouched
         from gi_trace.db import get_engine
 
         get_engine(app).dispose()
+
+
+def test_measured_tests_migration_drops_the_pass_ticks_from_stored_templates_and_adds_demo_limits(
+        empty_database_url):
+    """An existing 中宁枸杞 keeps its stages, but its test stage asks for measured values; it gets the demo limits."""
+    import json
+
+    from sqlalchemy import text
+
+    from gi_trace.migrate import alembic_config
+    from alembic import command
+
+    app = create_app({"TESTING": True, "DATABASE_URL": empty_database_url, "SECRET_KEY": "x"})
+    url = app.config["DATABASE_URL"]
+    command.upgrade(alembic_config(url), "f3b8d1c6a204")  # the head before measured tests
+    old_testing = {"stage": "testing", "order": 3, "free": True, "fields": [
+        {"name": "lab", "type": "string"}, {"name": "so2_pass", "type": "boolean", "required": True},
+        {"name": "pesticide_pass", "type": "boolean", "required": True}]}
+    template = [{"stage": "harvest", "order": 2}, {"stage": "drying", "order": 3}, old_testing]
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO product (slug, name_zh, name_en, holder, unit, max_moisture_pct, "
+                              "target_share, stage_template, created_at) VALUES ('zhongning-goji', '中宁枸杞', '', '', "
+                              "'kg', 13.0, 0.6, :template, :now)"),
+                         {"template": json.dumps(template, ensure_ascii=False), "now": "2025-01-01 00:00:00+00:00"})
+        command.upgrade(alembic_config(url), "e4a7c2d9b613")
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT stage_template FROM product")).scalar_one()
+            stored = json.loads(stored) if isinstance(stored, str) else stored
+            demo = conn.execute(text("SELECT moisture_max_pct, so2_max_mg_per_kg, is_demo FROM productlimits")).one()
+    finally:
+        engine.dispose()
+        from gi_trace.db import get_engine
+
+        get_engine(app).dispose()
+
+
+    fields = [f["name"] for f in next(s for s in stored if s["stage"] == "testing")["fields"]]
+    assert "so2_pass" not in fields and "pesticide_pass" not in fields
+    assert {"sampled_at", "so2_mg_per_kg", "residues", "lab_verdict"} <= set(fields)
+    assert [s["stage"] for s in stored] == ["harvest", "drying", "testing"]
+    assert demo[0] == 13.0 and demo[1] == 50.0 and demo[2]
