@@ -7,6 +7,7 @@ distribution with two packing lots and package codes (一物一码), and one bat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from sqlmodel import Session, select
 
@@ -15,6 +16,7 @@ from gi_trace.registry.models import Plot, Product, ProductTown, Trademark
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.tracing import services, units
 from gi_trace.tracing.services import BatchInput, EventInput
+from gi_trace.tracing.services import inputs as plot_inputs
 
 LAB = "宁夏农产品质量检验检测中心"
 
@@ -24,6 +26,8 @@ class DemoBatches:
     """Codes worth opening at /t/<code>, with what each shows."""
 
     codes: list[tuple[str, str]] = field(default_factory=list)  # (what it shows, code)
+    # What the plot's inputs forbid: a harvest from the plot before this date (safety interval) is refused.
+    harvest_blocked_until: Optional[tuple[str, str]] = None  # (plot name, local date)
 
 
 
@@ -32,6 +36,17 @@ def lab_test(report_no: str, sampled_at: str, **values) -> dict:
     return {"lab": LAB, "lab_cma_no": "CMA 200000000000", "report_no": report_no, "sampled_at": sampled_at,
             "sampled_by": "中宁县农产品质量安全检测站 抽样员", "method": "GB/T 18672-2014; GB 5009.34; GB 23200.8",
             **values}
+
+# kind, product, 农药登记证号, active ingredient, dose, applied on, safety interval (days). The last spray, after
+# the demo's harvests, keeps the plot closed to picking until 2025-09-10: a harvest recorded before is refused.
+DEMO_INPUTS = [
+    ("fertiliser", "腐熟羊粪", "", "", "2 t/亩", "2025-03-25", None),
+    ("fertiliser", "枸杞专用复合肥（15-15-15）", "", "", "40 kg/亩", "2025-05-18", None),
+    ("pesticide", "吡虫啉可湿性粉剂", "PD20080001", "吡虫啉", "1500倍液", "2025-06-10", 14),
+    ("pesticide", "阿维菌素乳油", "PD20101234", "阿维菌素", "3000倍液", "2025-07-22", 7),
+    ("pesticide", "啶虫脒可湿性粉剂", "PD20121234", "啶虫脒", "2000倍液", "2025-08-20", 21),
+]
+
 
 def load_demo_batches(session: Session, username: str = "producer") -> DemoBatches:
     """Record the demo season for `username`'s producer; nothing when it has no plot in the protected area."""
@@ -48,6 +63,13 @@ def load_demo_batches(session: Session, username: str = "producer") -> DemoBatch
     mark = session.exec(select(Trademark).where(Trademark.producer_id == user.producer_id)).first()
     # Plausible for the plot: about 250 kg dried per 亩 at 4.2 kg fresh per kg dried, capped for a demo.
     fresh = round(min(plot.area_mu * 250 * 4.2 * 0.5, 4000.0), 1)
+
+    # The season's work on the plot (demo figures; registration numbers in the format of 农药登记证号).
+    for kind, name, reg_no, active, dose, on, days in DEMO_INPUTS:
+        last = plot_inputs.record_input(session, user, plot, plot_inputs.InputData(
+            kind=kind, product_name=name, registration_no=reg_no, active_ingredient=active, dose=dose, applied_on=on,
+            safety_interval_days=days, applied_by="园长"))
+    result.harvest_blocked_until = (plot.name or str(plot.id), plot_inputs.earliest_harvest(last).isoformat())
 
     def record(batch, stage, at, data):
         services.record_event(session, user, batch, EventInput(stage=stage, occurred_at=at, data=data))

@@ -29,6 +29,7 @@ from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.uscc import ALPHABET, check_character
 from gi_trace.tracing import services, transfers, units
 from gi_trace.tracing.services import BatchInput, EventInput
+from gi_trace.tracing.services import inputs as plot_inputs
 
 HOUSEHOLDS = 30
 LAB = "宁夏农产品质量检验检测中心"
@@ -125,6 +126,9 @@ def load_demo_chain(session: Session, seed: int = 2025, password: str = "demo123
         day = 1 + i % 20
         record(user, batch, "planting", "2025-04-10T09:00:00+08:00",
                {"plot_id": plot.id, "cultivar": plot.cultivar or "宁杞7号"})
+        if i < 3:  # a few households recorded their spring manure: the blend's page lists it once per record
+            plot_inputs.record_input(session, user, plot, plot_inputs.InputData(
+                kind="fertiliser", product_name="腐熟羊粪", dose="1.5 t/亩", applied_on=f"2025-04-{12 + i:02d}"))
         fresh = round(min(plot.area_mu, 6) * rnd.uniform(90, 140), 1)
         record(user, batch, "harvest", f"2025-07-{day:02d}T07:30:00+08:00",
                {"plot_id": plot.id, "picking_round": 4, "fresh_kg": fresh})

@@ -60,6 +60,10 @@ def demo_data_cmd(seed: int, producers: int, if_empty: bool) -> None:
         click.echo("demo trace codes (open /t/<code>, or scan the QR at /t/<code>/qr.png):")
         for what, code in batches.codes + chain.codes:
             click.echo(f"  {code}  {what}")
+    if batches.harvest_blocked_until:
+        plot, until = batches.harvest_blocked_until
+        click.echo(f"safety interval: a harvest from the producer's plot {plot} before {until} is refused "
+                   "(see /my/plots as producer)")
 
 
 def register(app: Flask) -> None:
