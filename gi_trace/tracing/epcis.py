@@ -18,6 +18,11 @@ the receiver's export: `/shipments/<id>/shipping` (shipping, in_transit) and `/s
 (receiving, in_progress), with `sourceList`/`destinationList` naming the owning and possessing parties
 (`/id/party/<USCC or registry number>`) and `bizTransactionList` the waybill or invoice; a refused
 shipment adds `/shipments/<id>/return` (the goods back with the sender, disposition returned).
+
+The plots behind the batch (those its harvest ancestors were picked from, deduplicated) are master data in
+`epcisHeader.epcisMasterData` (vocabulary type ReadPoint, ids `/id/plot/<id>`), each with its town, the
+seasons concerned and, as `<base>/voc/input` attributes, the season's input applications (kind, product,
+registration no., active ingredient, dose, date, safety interval, earliest harvest): never who applied them.
 """
 from __future__ import annotations
 
