@@ -90,3 +90,38 @@ def test_gtin14_of_any_text_is_a_valid_gtin14_or_a_value_error(text):
         return
     assert len(result) == 14 and gs1.is_valid_gtin(result)
     assert result.lstrip("0") == text.replace(" ", "").strip().lstrip("0")
+
+
+# --- issue 13: the serial (AI 21) a package carries -------------------------------------------
+
+def test_a_unit_code_is_a_valid_ai_21_serial_with_at_least_60_random_bits():
+    import math
+
+    from gi_trace.tracing import codes
+
+    assert codes.BODY_LENGTH * math.log2(len(codes.ALPHABET)) >= 60  # 13 × log2(31) ≈ 64.4 bits
+    assert all(gs1.is_ai82(ch) for ch in codes.ALPHABET)  # only characters AI 21 allows
+    for _ in range(200):
+        code = codes.new_code()
+        assert gs1.is_ai82(code) and codes.is_valid(code) and len(code) <= 20
+
+
+def test_a_label_carries_a_digital_link_only_with_a_gtin():
+    with_line = gs1.LabelIdentity("9506000134352", "ZN-2026-07")
+    assert with_line.url("https://t.cn/", "ABCDEFGHJKMNP2", unit=True) == \
+        "https://t.cn/01/09506000134352/10/ZN-2026-07/21/ABCDEFGHJKMNP2"
+    assert with_line.url("https://t.cn", "ABCDEFGHJKMNP2", unit=False) == "https://t.cn/01/09506000134352/10/ZN-2026-07"
+    assert with_line.human_readable("ABCDEFGHJKMNP2", unit=True) == [
+        "(01)09506000134352", "(10)ZN-2026-07", "(21)ABCDEFGHJKMNP2"]
+    no_lot = gs1.LabelIdentity("09506000134352", None)
+    assert no_lot.url("https://t.cn", "ABCDEFGHJKMNP2", unit=True) == "https://t.cn/01/09506000134352/21/ABCDEFGHJKMNP2"
+    assert no_lot.url("https://t.cn", "ABCDEFGHJKMNP2", unit=False) == "https://t.cn/t/ABCDEFGHJKMNP2"
+    assert gs1.LabelIdentity().url("https://t.cn", "ABCDEFGHJKMNP2", unit=True) == "https://t.cn/t/ABCDEFGHJKMNP2"
+    assert gs1.LabelIdentity().human_readable("ABCDEFGHJKMNP2", unit=True) is None
+
+
+def test_lot_numbers_entered_keep_to_ai_10_less_what_a_uri_escapes():
+    assert gs1.is_valid_lot("ZN-2026.07_A(1)") and gs1.is_valid_lot("A" * 20)
+    for lot in ("A" * 21, "L/1", "L?1", "L%1", "L&1", "L<1", "L>1", 'L"1', "L 1", "批1", ""):
+        assert not gs1.is_valid_lot(lot), lot
+    assert gs1.lot_problem("ZN-07") is None and gs1.lot_problem("ZN/07")
