@@ -127,7 +127,7 @@ def my_batches():
         Producer.id.in_({s.from_party_id for s in incoming}))).all()} if incoming else {}
     return render_template("tracing/batches.html", batches=rows, products=products, scans=scans,
                            templates=templates, display=codes.display, form_names=dict(pf.product_form_choices()),
-                           incoming=incoming, parties=parties)
+                           incoming=incoming, parties=parties, recalled=recall.recalled_ids(session, [b.id for b in rows]))
 
 
 def _offer_products_and_trademarks(session, user, form) -> list:

@@ -110,6 +110,9 @@ def test_the_withdraw_form_says_how_far_the_recall_reaches_before_confirming(cli
     assert recall.active_recall(session, session.get(type(received), received.id)) is not None
     page = client.get(f"/batches/{lot.code}").get_data(as_text=True)
     assert "已召回" in page and "霉变" in page
+    login(client, "dealer")  # the receiver's list marks its batch made from the recalled one
+    listing = client.get("/batches").get_data(as_text=True)
+    assert codes.display(received.code) in listing and "已召回" in listing
 
 
 def test_regulators_list_open_sort_export_and_lift(client, session, runner, tmp_path):
