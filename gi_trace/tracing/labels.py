@@ -12,21 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from flask import render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from gi_trace import formatting as fmt
 from gi_trace.errors import NotFound, ValidationError
 from gi_trace.registry.models import Producer, Product
 from gi_trace.tracing import codes, gs1, labels_pdf, qr, services, units
 
 # A4 with 10 mm margins: 5 columns × 7 rows of 38 mm cells (see static/css/tracing.css).
 LABELS_PER_PAGE = 35
-# One sheet is drawn in the request (500 labels: about 2 s for the PDF); larger runs are printed in
-# parts, so no producer holds a worker for long.
+# One sheet is drawn in the request up to 500 labels; a PDF or ZIP of more (up to 10,000) is made by a
+# background job with a progress page and a download (`tracing.tasks`), so no producer holds a web worker
+# for long. The print view stays at 500 (a browser prints no more in one go).
 MAX_LABELS_PER_SHEET = 500
+MAX_LABELS_PER_JOB = 10_000
+PROGRESS_EVERY = 100  # labels between two progress reports of a background sheet
 
 
 @dataclass(frozen=True)
@@ -99,14 +103,19 @@ def render_sheet(sheet: Sheet, *, back_url: str | None = None, zip_url: str | No
                            back_url=back_url, zip_url=zip_url, pdf_url=pdf_url)
 
 
-def zip_sheet(sheet: Sheet) -> bytes:
-    """A ZIP with one 2 cm / 300 dpi PNG per label, named by package (or position) number and code."""
+def zip_sheet(sheet: Sheet, progress: Optional[Callable[[int], None]] = None) -> bytes:
+    """A ZIP with one 2 cm / 300 dpi PNG per label, named by package (or position) number and code
+    (`progress(labels done)` every PROGRESS_EVERY labels, for a background job)."""
     # Numbered by position: copies of one batch code must not share a file name.
     import io
     import zipfile
 
     names = [f"{label.serial or i:05d}-{label.display}.png" for i, label in enumerate(sheet.labels, 1)]
-    images = [captioned_png(label.url, label.display, label.human_readable) for label in sheet.labels]
+    images = []
+    for i, label in enumerate(sheet.labels, 1):
+        images.append(captioned_png(label.url, label.display, label.human_readable))
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, data in zip(names, images):
@@ -152,18 +161,24 @@ def _caption_line(text: str):
 # --- building a sheet from the database -------------------------------------------------------
 
 def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", start: int = 1,
-                count: int = 1000) -> Sheet:
+                count: int = 1000, limit: int = MAX_LABELS_PER_SHEET, record: bool = True) -> Sheet:
     """The labels of the user's own batch: its unit codes from `start`, or `count` copies of the
-    batch code. Refused while the batch may not carry the GI label."""
+    batch code. Refused while the batch may not carry the GI label. `limit`: the most labels allowed
+    (MAX_LABELS_PER_JOB for a background sheet); `record=False` checks everything and records nothing
+    (copies of a batch label are counted against the batch only when `record`)."""
     if user is None or user.role != "producer" or user.producer_id != batch.producer_id:
         raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
     services.require_label_allowed(session, batch)
     if kind not in ("units", "batch"):
         raise ValidationError(_("Choose unit codes or copies of the batch code."), field="kind")
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LABELS_PER_SHEET:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= limit:
+        if limit < MAX_LABELS_PER_JOB and isinstance(count, int) and limit < count <= MAX_LABELS_PER_JOB:
+            raise ValidationError(_("The print view holds at most %(n)s labels; download the PDF or the ZIP for up "
+                                    "to %(most)s (made in the background).", n=fmt.number(limit),
+                                    most=fmt.number(MAX_LABELS_PER_JOB)), field="count")
         raise ValidationError(_("A sheet holds between 1 and %(n)s labels; print larger runs in parts (packages "
-                                "1–%(n)s, then from %(next)s on).", n=MAX_LABELS_PER_SHEET,
-                                next=MAX_LABELS_PER_SHEET + 1), field="count")
+                                "1–%(n)s, then from %(next)s on).", n=fmt.number(limit),
+                                next=fmt.number(limit + 1)), field="count")
     if isinstance(start, bool) or not isinstance(start, int) or start < 1:
         raise ValidationError(_("The first package number must be 1 or more."), field="start")
     product = session.get(Product, batch.product_id)
@@ -178,13 +193,15 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
     else:
         # Each copy labels a package: copies count against the batch's kilograms like unit codes, and
         # every sheet printed counts (a reprint is labels too).
-        services.lock_batch(session, batch)
+        if record:
+            services.lock_batch(session, batch)
         size = units.copy_size(session, batch)
         units.require_labels_within_quantity(session, batch, count * size,
                                              _("%(n)s copies of the batch label", n=count))
-        batch.label_copies = (batch.label_copies or 0) + count
-        session.add(batch)
-        session.flush()
+        if record:
+            batch.label_copies = (batch.label_copies or 0) + count
+            session.add(batch)
+            session.flush()
         label_list = labels_for_codes(base_url, [batch.code] * count, identity=identity)
     return Sheet(batch_code=batch.code, gi_mark=_("%(product)s GI", product=product.name_zh),
                  trademark=batch.trademark_name,
@@ -235,6 +252,6 @@ def pdf_fonts() -> Optional[_Fonts]:
     return _fonts_cache["fonts"]
 
 
-def pdf_sheet(sheet: Sheet) -> bytes:
+def pdf_sheet(sheet: Sheet, progress: Optional[Callable[[int], None]] = None) -> bytes:
     """The sheet as an A4 PDF drawn in vectors (see `labels_pdf`)."""
-    return labels_pdf.pdf_sheet(sheet)
+    return labels_pdf.pdf_sheet(sheet, progress, every=PROGRESS_EVERY)

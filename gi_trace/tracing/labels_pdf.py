@@ -75,8 +75,9 @@ def qr_operators(symbol: qr.Symbol, left: float, top: float, module: float) -> s
     return "\n".join(parts)
 
 
-def pdf_sheet(sheet) -> bytes:
-    """The sheet as an A4 PDF drawn in vectors, for printing as it is (`labels.Sheet`)."""
+def pdf_sheet(sheet, progress=None, every: int = 100) -> bytes:
+    """The sheet as an A4 PDF drawn in vectors, for printing as it is (`labels.Sheet`); `progress(labels
+    drawn)` every `every` labels (a background job's progress page)."""
     from fpdf import FPDF
 
     face = font_face()
@@ -138,4 +139,6 @@ def pdf_sheet(sheet) -> bytes:
             text = fit(text)
             pdf.text(centre - width(text) / 2, y, text)
             y += LINE
+        if progress is not None and (index + 1) % every == 0:
+            progress(index + 1)
     return bytes(pdf.output())

@@ -18,7 +18,8 @@ from gi_trace.errors import DomainError, NotFound
 from gi_trace.extensions import limiter, user_key
 from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
-from gi_trace.tracing import codes, gs1, guidance, labels, qr, quality, recall, rules, services, transfers, units
+from gi_trace.tracing import (codes, gs1, guidance, labels, qr, quality, recall, rules, services, tasks, transfers,
+                              units)
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.tracing.services.visibility import _get as row_by_id
@@ -483,6 +484,10 @@ def _label_file(code: str, ext: str, render, mimetype: str) -> Response:
     session = get_session()
     batch = _own_batch(session, code)
     kind, start, count = _sheet_args()
+    if count > labels.MAX_LABELS_PER_SHEET:  # drawn by a background job: its progress page, then the download
+        job = tasks.start_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count, fmt=ext,
+                                back_url=url_for("tracing.batch_detail", code=batch.code))
+        return redirect(url_for("jobs.progress", job_id=job.id))
     sheet = labels.build_sheet(session, actor(), batch, _base_url(), kind=kind, start=start, count=count)
     name = f"labels-{batch.code}-{kind}-{start}.{ext}"
     return Response(render(sheet), mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
