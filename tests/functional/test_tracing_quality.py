@@ -111,6 +111,7 @@ def test_a_failure_cleared_upstream_travels_to_another_owner(session, grower, re
     received = transfers.receive(session, dealer_user, shipment, received_at="2025-07-25T18:00:00+08:00")
     verdict = quality.test_verdict(session, received)
     assert verdict.state == "cleared" and verdict.earlier_failures == [f"来源批次 {batch.code}：含水率 14.6% > 13%"]
+    assert (verdict.report_no, verdict.earlier_report_no) == ("NX-DRY", "NX-WET")
 
 
 def test_a_banned_substance_fails_at_any_amount_and_is_cleared_only_by_a_regulator(session, grower):

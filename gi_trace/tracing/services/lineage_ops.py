@@ -160,6 +160,7 @@ def _inherit(session: Session, parents: list[Batch], template: list, kind: str) 
     test_state = ("failed" if "failed" in states else "ungraded" if "ungraded" in states and states <= {
         "passed", "ungraded"} else "passed" if states == {"passed"} else "untested")
     carried = quality.combine(quality.carried(p.quality, p.test_state, p.code) for p in parents)
+    reports = {((p.quality or {}).get("latest") or {}).get("report_no") or None for p in parents}
     worst = None
     if all(p.grains_per_50g is not None for p in parents):
         worst = max(parents, key=lambda p: p.grains_per_50g)
@@ -177,6 +178,7 @@ def _inherit(session: Session, parents: list[Batch], template: list, kind: str) 
         "product_form": parents[0].product_form,
         # every input's uncleared failure travels with its kilograms (tracing.quality)
         **carried,
+        "report_no": reports.pop() if len(reports) == 1 else None,  # the inputs' latest report, when they share it
     }
 
 
