@@ -455,6 +455,9 @@ FLAG_MESSAGES = {
     "drying_ratio": "Drying ratio %(ratio)s : 1 (fresh : dried) lies outside the product's band %(low)s–%(high)s.",
     "out_of_season": "Picking on %(day)s lies outside the season %(start)s to %(end)s.",
     "labels_over_quantity": "%(units)s labels of %(package)s kg exceed the batch's %(quantity)s kg.",
+    "inside_safety_interval": "Picked on %(day)s from a plot where %(product)s was applied on %(applied)s with a "
+                              "safety interval of %(days)s days (earliest harvest %(allowed)s); the application "
+                              "was recorded after the harvest.",
 }
 
 
@@ -471,8 +474,11 @@ def flag_text(kind: str, params: dict) -> str:
         "out_of_season": lambda p: _("Picking on %(day)s lies outside the season %(start)s to %(end)s.", **p),
         "labels_over_quantity": lambda p: _("%(units)s labels of %(package)s kg exceed the batch's %(quantity)s kg.",
                                             **p),
+        "inside_safety_interval": lambda p: _(
+            "Picked on %(day)s from a plot where %(product)s was applied on %(applied)s with a safety interval of "
+            "%(days)s days (earliest harvest %(allowed)s); the application was recorded after the harvest.", **p),
     }
-    shown = {k: (fmt.day(v) if k == "day" else fmt.number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+    shown = {k: (fmt.day(v) if k in ("day", "applied", "allowed") else fmt.number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
                  else v) for k, v in (params or {}).items()}
     try:
         return texts[kind](shown)

@@ -252,3 +252,22 @@ def test_a_new_input_touches_the_harvests_of_its_plot_and_season(session, grower
     notes(session).pop(TOUCHED, None)
     _record(session, grower, applied_on="2024-05-01")
     assert not notes(session).get(TOUCHED)
+
+
+def test_an_application_recorded_after_a_harvest_inside_its_interval_flags_that_batch(session, grower):
+    from gi_trace.tracing import rules
+    from gi_trace.tracing.models import PlausibilityFlag
+
+    picked = grower.harvested(session)  # picked 2025-07-01 from grower.plot
+    _record(session, grower, kind="fertiliser", product_name="尿素", registration_no="", active_ingredient="",
+            dose="10 kg/亩", applied_on="2025-06-30", safety_interval_days=None)  # no interval: nothing to flag
+    _record(session, grower, applied_on="2025-06-10")  # until 06-24: the harvest was after it
+    assert session.exec(select(PlausibilityFlag)).all() == []
+    record = _record(session, grower, applied_on="2025-06-24")  # until 07-08: the 07-01 harvest was inside
+    flag = session.exec(select(PlausibilityFlag)).one()
+    assert (flag.batch_id, flag.kind, flag.params["input_id"]) == (picked.id, "inside_safety_interval", record.id)
+    assert picked.open_flags == 1
+    text = rules.flag_text(flag.kind, flag.params)
+    assert "2025年7月1日" in text and "2025年6月24日" in text and "2025年7月8日" in text
+    # The harvest itself stands: evidence is never removed.
+    assert [e.stage for e in session.exec(select(Event).where(Event.batch_id == picked.id))] == ["planting", "harvest"]

@@ -26,6 +26,7 @@ from gi_trace.timeutil import local_today
 from gi_trace.tracing import chain, rules
 from gi_trace.tracing.models import Batch, Event
 from gi_trace.tracing.models_inputs import INPUT_KINDS, PlotInput
+from gi_trace.tracing.services.flags import raise_flag
 from gi_trace.tracing.services.visibility import MAX_ID
 from gi_trace.types import utcnow
 
@@ -212,7 +213,34 @@ def record_input(session: Session, user: User, plot: Plot, data: InputData) -> P
     session.flush()
     seasons = {record.season} | ({superseded.season} if superseded else set())
     touch_harvests(session, plot, seasons)
+    flag_earlier_harvests(session, plot, record)
     return record
+
+
+def flag_earlier_harvests(session: Session, plot: Plot, record: PlotInput) -> list[int]:
+    """A record that arrives after the fact may show that a harvest already recorded on the plot fell inside its
+    safety interval: the harvest stands (it is evidence) and its batch is flagged for a regulator's review."""
+    allowed = earliest_harvest(record)
+    if allowed is None:
+        return []
+    seasons = {record.applied_on.year, allowed.year}
+    rows = session.exec(select(Event).join(Batch, Batch.id == Event.batch_id).where(
+        Batch.producer_id == plot.producer_id, Batch.kind == "harvest", Batch.harvest_year.in_(seasons),
+        Event.stage == "harvest")).all()
+    corrected = {e.corrects_event_id for e in rows if e.corrects_event_id}
+    flagged = []
+    for event in rows:
+        data = event.data if isinstance(event.data, dict) else {}
+        day = rules.local_time(event.occurred_at, event.utc_offset_min).date()
+        if event.id in corrected or data.get("plot_id") != plot.id or not record.applied_on <= day < allowed:
+            continue
+        batch = session.get(Batch, event.batch_id)
+        flag = raise_flag(session, batch, "inside_safety_interval", {
+            "day": day.isoformat(), "product": record.product_name, "applied": record.applied_on.isoformat(),
+            "days": record.safety_interval_days, "allowed": allowed.isoformat(), "input_id": record.id}, event=event)
+        if flag is not None:
+            flagged.append(batch.id)
+    return flagged
 
 
 def _superseded(session: Session, plot: Plot, data: InputData) -> Optional[PlotInput]:
