@@ -268,6 +268,16 @@ def test_portal_test_form_takes_residues_and_says_the_lab_disagrees(client, sess
     assert "解除不合格" not in page  # the producer has no clearance button
 
 
+def test_portal_lists_an_ungraded_batch_in_words(client, session, grower):
+    batch = grower.tested(session, test={**PASSING_TEST, "grains_per_50g": 950})
+    session.commit()
+    login(client, grower.user.username)
+    listing = client.get("/batches").get_data(as_text=True)
+    assert batch.code[:4] in listing and "低于最低等级" in listing and ">ungraded<" not in listing
+    page = client.get(f"/batches/{batch.code}").get_data(as_text=True)
+    assert "每50克 950 粒 &gt; 900 粒：低于最低等级" in page
+
+
 def test_portal_regulator_clears_a_failure_and_records_limits(client, session, grower, regulator):
     batch = grower.tested(session, test=SO2_600)
     session.commit()
