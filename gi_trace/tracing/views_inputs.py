@@ -16,6 +16,7 @@ from gi_trace import formatting as fmt
 from gi_trace.access import access, actor
 from gi_trace.db import get_session
 from gi_trace.errors import NotFound
+from gi_trace.registry.models import Producer
 from gi_trace.registry.services import region_names
 from gi_trace.timeutil import local_today
 from gi_trace.tracing.models_inputs import INPUT_KINDS, PlotInput
@@ -114,3 +115,21 @@ def plot_inputs(plot_id: int):
     return render_template("tracing/plot_inputs.html", plot=plot, towns=region_names(session), form=form,
                            rows=rows, replaced=replaced, season=season, seasons=seasons, corrected=corrected,
                            earliest=inputs.earliest_harvest), status
+
+
+@bp.get("/plots/<int:plot_id>/inputs")
+@access("regulator", "admin")
+def plot_record(plot_id: int):
+    """A producer's plot and its inputs of one season, read-only, for a regulator in scope (?season=2025)."""
+    session = get_session()
+    plot = inputs.visible_plot(session, actor(), plot_id)
+    seasons = inputs.seasons_of(session, plot)
+    season = _season(request.args.get("season", type=int), seasons)
+    if season not in seasons:
+        seasons = sorted(set(seasons) | {season}, reverse=True)
+    rows = inputs.inputs_of(session, plot, season, include_superseded=True)
+    replaced = {r.supersedes_id: r for r in inputs.inputs_of(session, plot, include_superseded=True)
+                if r.supersedes_id}
+    return render_template("tracing/plot_inputs.html", plot=plot, towns=region_names(session), form=None,
+                           rows=rows, replaced=replaced, season=season, seasons=seasons, corrected=None,
+                           earliest=inputs.earliest_harvest, producer=session.get(Producer, plot.producer_id))

@@ -204,3 +204,23 @@ def test_portal_harvest_inside_the_interval_is_refused_beside_the_time(client, s
     assert response.status_code in (200, 422)
     errors = _beside(response.get_data(as_text=True), "occurred_at")
     assert errors and "2025年7月8日" in errors[0] and "吡虫啉" in errors[0]
+
+
+def test_a_regulator_reads_a_plots_inputs_in_scope_without_a_form(client, session, grower):
+    from tests.factories import UserFactory
+
+    post(client, f"/api/v1/plots/{grower.plot.id}/inputs", grower.headers, {**SPRAY, "applied_by": "张三"})
+    city = UserFactory(role="regulator", county_code=None)
+    other_county = UserFactory(role="regulator", county_code="640502")
+    session.commit()
+    login(client, city.username)
+    producer_page = client.get(f"/producers/{grower.producer.id}").get_data(as_text=True)
+    assert f"/plots/{grower.plot.id}/inputs" in producer_page
+    page = client.get(f"/plots/{grower.plot.id}/inputs?season=2025")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "吡虫啉可湿性粉剂" in html and "2025年7月8日" in html
+    assert 'id="record"' not in html and "correct=" not in html  # read-only
+    assert client.get(f"/my/plots/{grower.plot.id}/inputs").status_code == 403  # the portal is the producer's
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login(client, other_county.username)
+    assert client.get(f"/plots/{grower.plot.id}/inputs").status_code == 404

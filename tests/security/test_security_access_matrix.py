@@ -63,7 +63,8 @@ OWNERS = {
     "plot_id": {"producer_a"},  # the plot's owner
 }
 # Routes whose owners differ from their parameter's: a shipment's certificate is the sender's and the receiver's.
-ENDPOINT_OWNERS = {"chain.shipment_certificate": {"producer_a", "producer_b"},
+ENDPOINT_OWNERS = {"inputs.plot_record": {"regulator_city", "admin"},  # producer A's plot, read by regulators
+                   "chain.shipment_certificate": {"producer_a", "producer_b"},
                    "chain.shipment_certificate_pdf": {"producer_a", "producer_b"}}
 
 # Endpoints a county-limited regulator may not use although regulators may (city-level work).

@@ -21,7 +21,8 @@ from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
 from gi_trace.registry import limits
-from gi_trace.registry.models import Plot, ProducerProduct, Product
+from gi_trace.registry.models import Plot, Producer, ProducerProduct, Product
+from gi_trace.registry.services import can_see_producer
 from gi_trace.timeutil import local_today
 from gi_trace.tracing import chain, rules
 from gi_trace.tracing.models import Batch, Event
@@ -80,6 +81,18 @@ def own_plot(session: Session, user: Optional[User], plot_id: Any) -> Plot:
     if plot is None or user is None or user.role != "producer" or plot.producer_id != user.producer_id:
         raise NotFound(_("No such plot among your plots."), field="plot_id")
     return plot
+
+
+def visible_plot(session: Session, user: Optional[User], plot_id: Any) -> Plot:
+    """A plot whose records the user may read: a producer its own, a regulator those of producers in its county
+    (a city regulator and an admin every one); any other plot is NotFound."""
+    plot = session.get(Plot, plot_id) if isinstance(plot_id, int) and 0 < plot_id <= MAX_ID else None
+    if plot is not None and user is not None:
+        if user.role == "producer" and plot.producer_id == user.producer_id:
+            return plot
+        if user.role in ("regulator", "admin") and can_see_producer(user, session.get(Producer, plot.producer_id)):
+            return plot
+    raise NotFound(_("No such plot among your plots."), field="plot_id")
 
 
 # --- banned substances -----------------------------------------------------------------------
