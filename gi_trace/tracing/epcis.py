@@ -2,9 +2,14 @@
 
 Identifiers are HTTP URIs under PUBLIC_BASE_URL: a batch's class is its GS1 Digital Link
 (`/01/<gtin14>/10/<lot>`) when it belongs to a product line with a lot number, else its trace URL
-(`/t/<code>`); towns and plots are `/id/town/<code>` and `/id/plot/<id>`; events are
-`/t/<code>/events/<seq>`, and one lineage operation (recorded in every batch it touches) is one
-EPCIS event `/ops/<op_id>`. Quantities are in kilograms (UN/CEFACT `KGM`).
+(`/t/<code>`); towns and plots are `/id/town/<code>` and `/id/plot/<id>`. Quantities are in kilograms
+(UN/CEFACT `KGM`).
+
+EventIDs are `urn:uuid:` name-based (v5) UUIDs of identifiers stored with the events — a stage event's
+batch code and sequence number, a lineage operation's or shipment's random `op_id` — so they do not change
+with PUBLIC_BASE_URL and a repository sees one id per event. One lineage operation (recorded in every batch
+it touches) is one EPCIS event with all its inputs and outputs, built from the operation's stored events
+alone, so every export that contains it carries the same content.
 
 Mapping: harvest → ObjectEvent ADD, commissioning (with ILMD); drying → TransformationEvent
 (fresh kg in, dried kg out); processing → TransformationEvent, commissioning; split →
@@ -26,6 +31,7 @@ registration no., active ingredient, dose, date, safety interval, earliest harve
 """
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
@@ -42,6 +48,13 @@ from gi_trace.types import utcnow
 
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 KGM = "KGM"
+# Fixed namespace of gi-trace eventIDs (uuid5 of "gi-trace epcis"): never change it, ids would change with it.
+EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gi-trace:epcis:event")
+
+
+def event_uuid(name: str) -> str:
+    """A host-independent eventID: the name-based UUID of a stored identifier."""
+    return f"urn:uuid:{uuid.uuid5(EVENT_NAMESPACE, name)}"
 
 
 def _iso(dt: datetime) -> str:
@@ -79,10 +92,10 @@ class _Ids:
         return f"{self.base}/id/plot/{plot_id}"
 
     def event(self, batch: Batch, event: Event) -> str:
-        return f"{self.base}/t/{batch.code}/events/{event.seq}"
+        return event_uuid(f"event:{batch.code}:{event.seq}")
 
     def op(self, op_id: str) -> str:
-        return f"{self.base}/ops/{op_id}"
+        return event_uuid(f"op:{op_id}")
 
     def step(self, name: str) -> str:
         return f"{self.base}/voc/bizstep/{name}"
@@ -90,8 +103,8 @@ class _Ids:
     def party(self, code: str) -> str:
         return f"{self.base}/id/party/{quote(code, safe='')}"
 
-    def shipment(self, shipment_id: int, what: str) -> str:
-        return f"{self.base}/shipments/{shipment_id}/{what}"
+    def shipment(self, shipment: Shipment, what: str) -> str:
+        return event_uuid(f"shipment:{shipment.op_id}:{what}")
 
     def document(self, number: str) -> str:
         return f"{self.base}/id/document/{quote(number, safe='')}"
@@ -139,14 +152,18 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
     ids = _Ids(base_url, lines)
     events = list(session.exec(select(Event).where(Event.batch_id.in_(list(ids_by_batch)))
                                .order_by(Event.occurred_at, Event.batch_id, Event.seq)).all()) if batches else []
-    # Lineage operations need both ends: the links and the batches at the other end.
+    # A lineage operation is built from all its stored events (every input and output batch), whichever
+    # batch the export started from, so each export that contains it says the same.
     op_ids = {e.op_id for e in events if e.op_id}
-    links: list[BatchLink] = []
+    op_events: dict[str, list[Event]] = {}
+    links: dict[str, list[BatchLink]] = {}
     if op_ids:
-        event_ids = [e.id for e in events if e.op_id]
-        links = list(session.exec(select(BatchLink).where(
-            BatchLink.event_id.in_(event_ids) | BatchLink.parent_event_id.in_(event_ids))).all())
-        missing = {x for link in links for x in (link.parent_id, link.child_id)} - set(ids_by_batch)
+        for oe in session.exec(select(Event).where(Event.op_id.in_(op_ids)).order_by(Event.id)).all():
+            op_events.setdefault(oe.op_id, []).append(oe)
+        by_event = {oe.id: op for op, found in op_events.items() for oe in found}
+        for link in session.exec(select(BatchLink).where(BatchLink.event_id.in_(list(by_event)))).all():
+            links.setdefault(by_event[link.event_id], []).append(link)
+        missing = {oe.batch_id for found in op_events.values() for oe in found} - set(ids_by_batch)
         if missing:
             for b in session.exec(select(Batch).where(Batch.id.in_(missing))).all():
                 ids_by_batch.setdefault(b.id, b)
@@ -172,8 +189,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             if e.op_id in seen_ops:
                 continue
             seen_ops.add(e.op_id)
-            out.append(_lineage_event(ids, batch, e, [link for link in links if link.event_id == e.id
-                                                      or link.parent_event_id == e.id], ids_by_batch))
+            out.append(_lineage_event(ids, op_events[e.op_id], links.get(e.op_id, []), ids_by_batch))
             continue
         product = products.get(batch.product_id)
         item = _stage_event(ids, batch, e, product)
@@ -249,12 +265,12 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
         item = {"type": "TransformationEvent", **_common(ids, batch, e, ids.event(batch, e)),
                 "inputQuantityList": [_qty(cls, data.get("fresh_kg_in") or None)],
                 "outputQuantityList": [_qty(cls, data.get("dried_kg_out"))],
-                "bizStep": ids.step("drying"), "disposition": "in_progress", **_where(ids, e)}
+                "bizStep": "commissioning", "disposition": "active", "gt:stage": "drying", **_where(ids, e)}
         item.update(_ext(data, ("method", "temperature_c", "moisture_pct", "started_at", "ended_at")))
         return item
     item.update(action="OBSERVE", quantityList=[_qty(cls, e.quantity_kg)], **_where(ids, e))
     if e.stage == "planting":
-        item.update(bizStep=ids.step("planting"), **_where(ids, e, data.get("plot_id")))
+        item.update(bizStep="other", **{"gt:stage": "planting"}, **_where(ids, e, data.get("plot_id")))
         item.update(_ext(data, ("cultivar", "planted_on", "inputs")))
     elif e.stage == "testing":
         passed = test_outcome(product.max_moisture_pct if product else None, data).passed
@@ -273,45 +289,43 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
     elif e.stage == "withdrawal":
         item.update(bizStep="holding", disposition="recalled")
         item.update(_ext(data, ("reason",)))
-    else:
-        item.update(bizStep=ids.step(e.stage))
+    else:  # a stage the CBV has no business step for
+        item.update(bizStep="other", **{"gt:stage": e.stage})
     return item
 
 
-def _lineage_event(ids: _Ids, batch: Batch, e: Event, links: list[BatchLink], batches: dict[int, Batch]) -> dict:
-    """One split, merge or processing operation as a TransformationEvent."""
-    inputs: dict[int, float] = {}
-    outputs: dict[int, float] = {}
-    for link in links:
-        inputs[link.parent_id] = round(inputs.get(link.parent_id, 0.0) + link.quantity_kg, 3)
-        outputs[link.child_id] = round(outputs.get(link.child_id, 0.0) + link.quantity_kg, 3)
-    # Outputs of processing weigh what was declared (losses are allowed): the child's first quantity.
-    data = e.data or {}
-    step = {"split": "repackaging", "merge": "commissioning", "processing": "commissioning"}.get(e.stage, "other")
+def _lineage_event(ids: _Ids, events: list[Event], links: list[BatchLink], batches: dict[int, Batch]) -> dict:
+    """One split, merge or processing operation as a TransformationEvent: inputs are what each input batch's
+    event took, outputs what each output batch's event declared (processing may lose weight)."""
+    inputs = [e for e in events if (e.data or {}).get("role") == "input"]
+    outputs = [e for e in events if (e.data or {}).get("role") == "output"]
+    if not inputs and links:  # older records: the inputs are the linked parents
+        taken: dict[int, float] = {}
+        for link in links:
+            taken[link.parent_id] = round(taken.get(link.parent_id, 0.0) + link.quantity_kg, 3)
+        input_list = [_qty(ids.batch_class(batches[b]), q) for b, q in sorted(taken.items())]
+    else:
+        input_list = [_qty(ids.batch_class(batches[e.batch_id]), e.quantity_kg) for e in inputs]
+    output_list = [_qty(ids.batch_class(batches[e.batch_id]), e.quantity_kg) for e in outputs]
+    first = (inputs or events)[0]  # the operation's time, place and data were given once for all its events
+    data = first.data or {}
+    step = {"split": "repackaging", "merge": "commissioning", "processing": "commissioning"}.get(first.stage, "other")
+    op = ids.op(first.op_id)
     item = {
         "type": "TransformationEvent",
-        "eventID": ids.op(e.op_id),
-        "eventTime": _iso(local_time(e.occurred_at, e.utc_offset_min)),
-        "eventTimeZoneOffset": _offset(e.utc_offset_min),
-        "recordTime": _iso(e.recorded_at.astimezone(timezone.utc)),
-        "inputQuantityList": [_qty(ids.batch_class(batches[i]), q) for i, q in sorted(inputs.items())]
-        or [_qty(ids.batch_class(batch), e.quantity_kg)],
-        "outputQuantityList": [_qty(ids.batch_class(batches[i]), _made_kg(batches[i], q))
-                               for i, q in sorted(outputs.items())] or [_qty(ids.batch_class(batch), e.quantity_kg)],
-        "transformationID": ids.op(e.op_id),
+        "eventID": op,
+        "eventTime": _iso(local_time(first.occurred_at, first.utc_offset_min)),
+        "eventTimeZoneOffset": _offset(first.utc_offset_min),
+        "recordTime": _iso(max(e.recorded_at for e in events).astimezone(timezone.utc)),
+        "inputQuantityList": input_list or output_list,
+        "outputQuantityList": output_list or input_list,
+        "transformationID": op,
         "bizStep": step,
         "disposition": "active",
-        **_where(ids, e),
+        **_where(ids, first),
     }
     item.update(_ext(data, ("product_form", "process")))
     return item
-
-
-def _made_kg(child: Batch, linked_kg: float) -> float:
-    # A processed batch weighs what the step declared; a split or merged one what its links carried.
-    if child.kind == "processed":
-        return round(child.quantity_kg, 3)
-    return linked_kg
 
 
 class _Handovers:
@@ -348,7 +362,7 @@ class _Handovers:
 
     def _event(self, ids: _Ids, s: Shipment, what: str, at: datetime, recorded: datetime, batch: Batch,
                kg: Optional[float], step: str, disposition: str) -> Optional[dict]:
-        event_id = ids.shipment(s.id, what)
+        event_id = ids.shipment(s, what)
         if event_id in self.emitted:
             return None
         self.emitted.add(event_id)
@@ -369,5 +383,5 @@ class _Handovers:
                                    s.received_kg, "receiving", "in_progress"))
         elif s.status == "rejected":
             out.append(self._event(ids, s, "return", s.rejected_at, s.rejected_at, source, s.quantity_kg,
-                                   ids.step("returning"), "returned"))
+                                   "receiving", "returned"))
         return [item for item in out if item is not None]

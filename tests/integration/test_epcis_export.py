@@ -1,0 +1,95 @@
+"""The EPCIS export of every batch of the demo chain as a trading partner's repository would take it: the shared
+JSON schema, and beyond it one eventID = one content across all exports (whatever the host), the CBV
+vocabulary, and well-formed URIs."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from jsonschema import Draft7Validator, FormatChecker
+from sqlmodel import select
+
+from gi_trace.tracing import epcis, lineage
+from gi_trace.tracing.models import Batch
+
+SCHEMA = Path("/work/shared/standards/epcis/EPCIS-JSON-Schema.json")
+BASE = "https://trace.example.cn"
+# CBV 2.0 business steps and dispositions (the schema also admits any URI; a partner's CBV check does not).
+CBV_STEPS = set(json.loads(SCHEMA.read_text())["definitions"]["bizStep"]["anyOf"][1]["enum"])
+CBV_DISPOSITIONS = set(json.loads(SCHEMA.read_text())["definitions"]["disposition"]["anyOf"][1]["enum"])
+URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
+
+
+def exports(session, base: str) -> dict[tuple[str, str], dict]:
+    """Every batch's export, alone and with its sources (as GET /batches/<code>/epcis?scope=…)."""
+    out = {}
+    for batch in session.exec(select(Batch).order_by(Batch.id)).all():
+        out[(batch.code, "batch")] = epcis.build_document(session, [batch], base, root=batch)
+        found = lineage.trace(session, batch, "backward")
+        sources = list(session.exec(select(Batch).where(Batch.id.in_(list(found.nodes)))).all()) if found.nodes else []
+        out[(batch.code, "backward")] = epcis.build_document(session, [batch, *sources], base, root=batch)
+    return out
+
+
+def uris(event: dict) -> list[str]:
+    """The identifiers an event carries."""
+    found = [event["eventID"]]
+    for key in ("quantityList", "inputQuantityList", "outputQuantityList", "childQuantityList"):
+        found += [q["epcClass"] for q in event.get(key, [])]
+    for key in ("epcList", "inputEPCList", "outputEPCList", "childEPCs"):
+        found += event.get(key, [])
+    found += [event[key]["id"] for key in ("readPoint", "bizLocation") if key in event]
+    found += [event[key] for key in ("parentID", "transformationID") if key in event]
+    found += [t["bizTransaction"] for t in event.get("bizTransactionList", [])]
+    found += [s["source"] for s in event.get("sourceList", [])] + [d["destination"] for d in event.get("destinationList", [])]
+    found += event.get("errorDeclaration", {}).get("correctiveEventIDs", [])
+    return found
+
+
+@pytest.fixture
+def demo(runner, session):
+    result = runner.invoke(args=["demo-data", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    return session
+
+
+def test_every_demo_export_validates_and_one_event_id_means_one_content(demo):
+    session = demo
+    validator = Draft7Validator(json.loads(SCHEMA.read_text()), format_checker=FormatChecker())
+    documents = exports(session, BASE)
+    assert len(documents) > 20
+    seen: dict[str, dict] = {}
+    lineage_ops = 0
+    for key, document in documents.items():
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+        assert errors == [], (key, [f"{list(e.path)}: {e.message}" for e in errors[:5]])
+        events = document["epcisBody"]["eventList"]
+        ids = [e["eventID"] for e in events]
+        assert len(ids) == len(set(ids)), key  # an event once per document
+        for event in events:
+            assert seen.setdefault(event["eventID"], event) == event, (key, event["eventID"])
+            assert event.get("bizStep") in CBV_STEPS, (key, event.get("bizStep"))
+            assert event.get("disposition", "active") in CBV_DISPOSITIONS, (key, event.get("disposition"))
+            for uri in uris(event):
+                assert URI.match(uri), (key, uri)
+                if uri.startswith("http"):
+                    assert urlsplit(uri).netloc == "trace.example.cn", uri
+            if event["type"] == "TransformationEvent" and event.get("transformationID"):
+                lineage_ops += 1
+    assert lineage_ops > 0
+    # A merge is one event with all its inputs, found in the export of each batch it touches.
+    merges: dict[str, int] = {}
+    for document in documents.values():
+        for event in document["epcisBody"]["eventList"]:
+            if event["type"] == "TransformationEvent" and len(event["inputQuantityList"]) > 1:
+                merges[event["eventID"]] = merges.get(event["eventID"], 0) + 1
+    assert merges and all(count > 1 for count in merges.values())
+    # The eventIDs do not depend on the host the export names.
+    elsewhere = exports(session, "https://gi.example.org")
+    for key, document in documents.items():
+        assert [e["eventID"] for e in document["epcisBody"]["eventList"]] == \
+            [e["eventID"] for e in elsewhere[key]["epcisBody"]["eventList"]]
+
