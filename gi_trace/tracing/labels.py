@@ -21,7 +21,7 @@ from markupsafe import Markup
 from gi_trace import formatting as fmt
 from gi_trace.errors import NotFound, ValidationError
 from gi_trace.registry.models import Producer, Product
-from gi_trace.tracing import codes, gs1, labels_pdf, qr, services, units
+from gi_trace.tracing import capacity, codes, gs1, labels_pdf, qr, services, units
 
 # A4 with 10 mm margins: 5 columns × 7 rows of 38 mm cells (see static/css/tracing.css).
 LABELS_PER_PAGE = 35
@@ -202,6 +202,7 @@ def build_sheet(session, user, batch, base_url: str, *, kind: str = "units", sta
             batch.label_copies = (batch.label_copies or 0) + count
             session.add(batch)
             session.flush()
+            capacity.check_party(session, batch)  # 以产核标 across owners: the party's mark against its traced sources
         label_list = labels_for_codes(base_url, [batch.code] * count, identity=identity)
     return Sheet(batch_code=batch.code, gi_mark=_("%(product)s GI", product=product.name_zh),
                  trademark=batch.trademark_name,

@@ -45,7 +45,8 @@ SYSTEM_STAGES = ("split", "merge", "withdrawal", "clearance")
 # "ungraded": passes the limits but lies below the lowest grade (no GI mark); see tracing.quality.
 TEST_STATES = ("untested", "passed", "failed", "ungraded")
 # inside_safety_interval: an input recorded after a harvest shows the harvest was inside its safety interval.
-FLAG_KINDS = ("yield_over_cap", "drying_ratio", "out_of_season", "labels_over_quantity", "inside_safety_interval")
+FLAG_KINDS = ("yield_over_cap", "drying_ratio", "out_of_season", "labels_over_quantity", "inside_safety_interval",
+              "marked_over_supply")
 FLAG_STATUSES = ("open", "cleared", "confirmed")
 SHIPMENT_STATUSES = ("in_transit", "received", "rejected")
 # Where a batch's kilograms come from, as far as the GI mark is concerned (Batch.origin_state):

@@ -458,6 +458,9 @@ FLAG_MESSAGES = {
     "inside_safety_interval": "Picked on %(day)s from a plot where %(product)s was applied on %(applied)s with a "
                               "safety interval of %(days)s days (earliest harvest %(allowed)s); the application "
                               "was recorded after the harvest.",
+    "marked_over_supply": "GI-marked %(marked)s kg of the %(year)s crop exceed the %(supply)s kg the party's traced "
+                          "sources can supply (own harvest in the protected towns %(harvested)s kg + receipts of "
+                          "verified origin %(received)s kg).",
 }
 
 
@@ -477,6 +480,9 @@ def flag_text(kind: str, params: dict) -> str:
         "inside_safety_interval": lambda p: _(
             "Picked on %(day)s from a plot where %(product)s was applied on %(applied)s with a safety interval of "
             "%(days)s days (earliest harvest %(allowed)s); the application was recorded after the harvest.", **p),
+        "marked_over_supply": lambda p: _("GI-marked %(marked)s kg of the %(year)s crop exceed the %(supply)s kg the "
+                                          "party's traced sources can supply (own harvest in the protected towns "
+                                          "%(harvested)s kg + receipts of verified origin %(received)s kg).", **p),
     }
     shown = {k: (fmt.day(v) if k in ("day", "applied", "allowed") else fmt.number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
                  else v) for k, v in (params or {}).items()}

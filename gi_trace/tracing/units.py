@@ -26,7 +26,7 @@ from gi_trace.db import is_postgres
 from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
 from gi_trace.formatting import number
 from gi_trace.registry.models import Product
-from gi_trace.tracing import codes, services
+from gi_trace.tracing import capacity, codes, services
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 from gi_trace.types import utcnow
 
@@ -204,6 +204,7 @@ def issue_units(session: Session, user: User, batch: Batch, count, package_kg=No
     if float(labelled) > batch.quantity_kg + EPSILON_KG:
         services.raise_flag(session, batch, "labels_over_quantity", {
             "units": batch.units_issued, "package": package_kg, "quantity": batch.quantity_kg})
+    capacity.check_party(session, batch)  # 以产核标 across owners: the party's mark against its traced sources
     return [IssuedUnit(row["serial"], row["code"]) for row in rows]
 
 

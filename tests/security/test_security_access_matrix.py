@@ -43,6 +43,7 @@ PARAMS = {
     "event_id": lambda w: w.sale_event_id,
     "recall_id": lambda w: getattr(w, "recall_id", 1),  # the access matrix makes one; elsewhere: no such recall
     "plot_id": lambda w: w.producer_a.plot.id,
+    "county_code": lambda w: w.producer_a.producer.county_code,
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -61,6 +62,7 @@ OWNERS = {
     "event_id": {"producer_a"},  # the seller (a sale is a record of its own batch)
     "recall_id": {"regulator_city", "admin"},  # a recall reaching producer A's county only
     "plot_id": {"producer_a"},  # the plot's owner
+    "county_code": {"regulator_city", "admin"},  # producer A's county (中宁县): not the other county's regulator
 }
 # Routes whose owners differ from their parameter's: a shipment's certificate is the sender's and the receiver's.
 ENDPOINT_OWNERS = {"inputs.plot_record": {"regulator_city", "admin"},  # producer A's plot, read by regulators

@@ -39,6 +39,7 @@ PARAMS = {
     "event_id": lambda w: w.sale_event_id,
     "recall_id": lambda w: w.recall_id,
     "plot_id": lambda w: w.producer_a.plot.id,
+    "county_code": lambda w: w.producer_a.producer.county_code,
 }
 
 # Not pages: machine formats, images, redirects.
