@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
@@ -37,28 +38,13 @@ from gi_trace.db import make_engine  # noqa: E402
 from gi_trace.registry.models import Producer, Product, Region  # noqa: E402
 from gi_trace.tracing import codes, lineage  # noqa: E402
 from gi_trace.tracing.models import Batch, BatchLink  # noqa: E402
+from bench_lineage import FLOOR_BACKWARD, FLOOR_FORWARD  # noqa: E402  (the same floor as the lineage bench)
 
 NOW = datetime(2025, 8, 1, tzinfo=timezone.utc)
 TOWN = "640521100"
 DEALERS, PROCESSORS = 50, 10
 LOTS_PER_HOUSEHOLD = 10
 BLEND = 500  # purchases per dealer blend
-
-FLOOR_BACKWARD = """
-WITH RECURSIVE up(id) AS (
-    SELECT CAST({p} AS INTEGER)
-    UNION
-    SELECT l.parent_id FROM batchlink l JOIN up ON l.child_id = up.id
-)
-SELECT id FROM up"""
-FLOOR_FORWARD = """
-WITH RECURSIVE down(id) AS (
-    SELECT CAST({p} AS INTEGER)
-    UNION
-    SELECT l.child_id FROM batchlink l JOIN down ON l.parent_id = down.id
-)
-SELECT id FROM down"""
-
 
 def sizes(scale: float) -> dict:
     households = max(int(100_000 * scale), DEALERS)
@@ -175,7 +161,11 @@ def build(engine, scale: float, chunk: int = 20000) -> dict:
             for table in ("batch", "batchlink", "producer"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                   f"(SELECT max(id) FROM {table}))"))
-        conn.execute(text("ANALYZE"))
+        if engine.dialect.name != "postgresql":
+            conn.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":  # what autovacuum does to a loaded table: index-only scans need it
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     print(f"  built {batch_rows_done[0]:,} batches and {link_id - 1:,} links for {households:,} households in "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     return n

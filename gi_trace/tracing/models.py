@@ -83,6 +83,9 @@ class Batch(SQLModel, table=True):
     __table_args__ = (
         Index("ix_batch_producer_created", "producer_id", "created_at"),
         Index("ix_batch_line_lot", "product_line_id", "producer_lot"),
+        # Covering: a trace reads its nodes' few columns from this narrow index, never the wide rows.
+        Index("ix_batch_trace", "id", "code", "kind", "producer_id", "product_form", "quantity_kg",
+              "origin_town_code", "harvest_year", "withdrawn_at"),
         UniqueConstraint("producer_id", "producer_lot", name="uq_batch_producer_lot"),
     )
 
@@ -181,7 +184,8 @@ class BatchLink(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("parent_id", "child_id", name="uq_batchlink_parent_child"),
-        Index("ix_batchlink_child_parent", "child_id", "parent_id"),
+        # Covering: a backward trace walks the links from the index alone (lineage._BACKWARD).
+        Index("ix_batchlink_up", "child_id", "parent_id", "kind", "quantity_kg"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
