@@ -67,9 +67,10 @@ def county(county_code: str):
     region = session.get(Region, code) if code else None
     if region is None or region.level != "county":
         raise ValidationError(_("Unknown county."), field="county_code")
-    total, _rows = capacity.parties(session, product, year, code, limit=0)
-    page = page_of(request.args.get("page"), total, PAGE_SIZE)
-    _total, rows = capacity.parties(session, product, year, code, limit=PAGE_SIZE,
-                                    offset=(page.number - 1) * PAGE_SIZE)
+    asked = page_of(request.args.get("page"), 10**9, PAGE_SIZE)  # the number asked for, clamped to 1..
+    total, rows = capacity.parties(session, product, year, code, limit=PAGE_SIZE, offset=asked.offset)
+    page = page_of(str(asked.number), total, PAGE_SIZE)
+    if page.number != asked.number:  # past the last page: show the last one
+        total, rows = capacity.parties(session, product, year, code, limit=PAGE_SIZE, offset=page.offset)
     return render_template("oversight/capacity_county.html", rows=rows, total=total, region=region,
                            product=product, year=year, towns=region_names(session), page=page)

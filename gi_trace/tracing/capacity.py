@@ -58,7 +58,8 @@ def _tables():
 
 
 def _parts(product: Product, year: int, producer_id: Optional[int] = None) -> list:
-    """One SELECT per measure, each (producer_id, capacity, harvested, received, received_verified, marked)."""
+    """Two SELECTs, each (producer_id, capacity, harvested, received, received_verified, marked): the plots, and
+    one pass over the product's batches of the year (read from the covering index ix_batch_balance)."""
     b, _p, pt = _tables()
     plot, unit, line = Plot.__table__, UnitCode.__table__, ProductLine.__table__
     zero = literal(0.0)
@@ -67,35 +68,33 @@ def _parts(product: Product, year: int, producer_id: Optional[int] = None) -> li
     cap = product.max_dried_yield_kg_per_mu or 0.0
     sizes = [float(v) for v in (product.package_sizes_kg or [])]
     copy_kg = min(sizes) if sizes else 0.0
-    mine = [b.c.product_id == product.id, b.c.harvest_year == year]
-    owner = [] if producer_id is None else [b.c.producer_id == producer_id]
-    may_carry_mark = or_(b.c.origin_state == "verified",
-                         and_(b.c.kind == "harvest", b.c.origin_town_code.in_(protected)))
-
     capacity = (select(plot.c.producer_id.label("pid"), (func.sum(plot.c.area_mu) * cap).label("capacity"),
                        zero.label("harvested"), zero.label("received"), zero.label("received_verified"),
                        zero.label("marked"))
                 .where(plot.c.town_code.in_(protected),
                        *([] if producer_id is None else [plot.c.producer_id == producer_id]))
                 .group_by(plot.c.producer_id))
+    picked_inside = and_(b.c.kind == "harvest", b.c.origin_town_code.in_(protected))
+    arrived = b.c.kind.in_(("received", "purchased"))
+    may_carry_mark = or_(b.c.origin_state == "verified", picked_inside)
     dried = case((b.c.product_form == "fresh", b.c.quantity_kg / ratio), else_=b.c.quantity_kg)
-    harvested = (select(b.c.producer_id.label("pid"), zero, func.sum(dried), zero, zero, zero)
-                 .where(*mine, *owner, b.c.kind == "harvest", b.c.origin_town_code.in_(protected))
-                 .group_by(b.c.producer_id))
-    received = (select(b.c.producer_id.label("pid"), zero, zero, func.sum(b.c.quantity_kg),
-                       func.sum(case((b.c.origin_state == "verified", b.c.quantity_kg), else_=0.0)), zero)
-                .where(*mine, *owner, b.c.kind.in_(("received", "purchased")))
-                .group_by(b.c.producer_id))
-    units = (select(b.c.producer_id.label("pid"), zero, zero, zero, zero, func.sum(unit.c.package_kg))
-             .select_from(unit.join(b, b.c.id == unit.c.batch_id))
-             .where(*mine, *owner, may_carry_mark)
-             .group_by(b.c.producer_id))
-    copies = (select(b.c.producer_id.label("pid"), zero, zero, zero, zero,
-                     func.sum(b.c.label_copies * func.coalesce(line.c.package_kg, copy_kg)))
-              .select_from(b.outerjoin(line, line.c.id == b.c.product_line_id))
-              .where(*mine, *owner, b.c.label_copies > 0, may_carry_mark)
-              .group_by(b.c.producer_id))
-    return [capacity, harvested, received, units, copies]
+    # Evaluated only for the few batches with labels (CASE is lazy): their unit codes and copies' packages.
+    units_kg = (select(func.coalesce(func.sum(unit.c.package_kg), 0.0)).where(unit.c.batch_id == b.c.id)
+                .scalar_subquery())
+    copy_size = func.coalesce(select(line.c.package_kg).where(line.c.id == b.c.product_line_id).scalar_subquery(),
+                              copy_kg)
+    labelled = (case((b.c.units_issued > 0, units_kg), else_=0.0)
+                + case((b.c.label_copies > 0, b.c.label_copies * copy_size), else_=0.0))
+    batches = (select(b.c.producer_id.label("pid"), zero,
+                      func.sum(case((picked_inside, dried), else_=0.0)),
+                      func.sum(case((arrived, b.c.quantity_kg), else_=0.0)),
+                      func.sum(case((and_(arrived, b.c.origin_state == "verified"), b.c.quantity_kg), else_=0.0)),
+                      func.sum(case((and_(or_(b.c.units_issued > 0, b.c.label_copies > 0), may_carry_mark),
+                                     labelled), else_=0.0)))
+               .where(b.c.product_id == product.id, b.c.harvest_year == year,
+                      *([] if producer_id is None else [b.c.producer_id == producer_id]))
+               .group_by(b.c.producer_id))
+    return [capacity, batches]
 
 
 def _per_party(product: Product, year: int, producer_id: Optional[int] = None):
@@ -160,19 +159,24 @@ def parties(session: Session, product: Product, year: int, county_code: str, *, 
     _b, p, _pt = _tables()
     f = PlausibilityFlag.__table__
     over = party.c.marked - party.c.harvested - party.c.received_verified
-    base = (select(party.c.pid).select_from(party.join(p, p.c.id == party.c.pid))
-            .where(p.c.county_code == county_code))
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    if limit <= 0:
-        return total, []
-    flagged = (select(f.c.id).where(f.c.producer_id == party.c.pid, f.c.kind == FLAG_KIND, f.c.status == "open")
-               .exists())
-    query = (select(party.c.pid, p.c.name, p.c.kind, p.c.town_code, *(party.c[m] for m in MEASURES), flagged)
+    # The total rides along as a window count: one pass over the figures, not a second one to count them.
+    query = (select(party.c.pid, p.c.name, p.c.kind, p.c.town_code, *(party.c[m] for m in MEASURES),
+                    func.count().over())
              .select_from(party.join(p, p.c.id == party.c.pid))
              .where(p.c.county_code == county_code)
-             .order_by(over.desc(), party.c.marked.desc(), party.c.pid).limit(limit).offset(offset))
-    rows = [PartyRow(r[0], r[1], r[2], r[3] or "", Balance(*(float(v or 0.0) for v in r[4:9])), bool(r[9]))
-            for r in session.execute(query).all()]
+             .order_by(over.desc(), party.c.marked.desc(), party.c.pid).limit(max(limit, 1)).offset(offset))
+    found = session.execute(query).all()
+    if found:
+        total = int(found[0][9])
+    else:  # past the last page (or nothing at all): count on its own
+        total = session.execute(select(func.count()).select_from(party.join(p, p.c.id == party.c.pid))
+                                .where(p.c.county_code == county_code)).scalar_one()
+    if limit <= 0:
+        return total, []
+    flagged = set(session.execute(select(f.c.producer_id).where(
+        f.c.producer_id.in_([r[0] for r in found]), f.c.kind == FLAG_KIND, f.c.status == "open")).scalars())
+    rows = [PartyRow(r[0], r[1], r[2], r[3] or "", Balance(*(float(v or 0.0) for v in r[4:9])), r[0] in flagged)
+            for r in found]
     return total, rows
 
 

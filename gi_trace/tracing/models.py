@@ -86,6 +86,10 @@ class Batch(SQLModel, table=True):
         # Covering: a trace reads its nodes' few columns from this narrow index, never the wide rows.
         Index("ix_batch_trace", "id", "code", "kind", "producer_id", "product_form", "quantity_kg",
               "origin_town_code", "harvest_year", "withdrawn_at"),
+        # Covering: 以产核标 figures per party and year in one pass over this index (tracing.capacity).
+        Index("ix_batch_balance", "product_id", "harvest_year", "producer_id", "kind", "origin_state",
+              "origin_town_code", "product_form", "quantity_kg", "units_issued", "label_copies", "product_line_id",
+              "id"),
         UniqueConstraint("producer_id", "producer_lot", name="uq_batch_producer_lot"),
     )
 
