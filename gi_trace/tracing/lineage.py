@@ -1,8 +1,12 @@
 """Backward and forward traces over batch links with one recursive CTE (SQLite and PostgreSQL).
 
 Backward: every source of a batch, down to its harvest batches, their plots and towns.
-Forward: everything made from a batch (for a recall). Each trace is one query that walks the links
-and returns every edge with the batch at its far end; plots are one more, optional, query.
+Forward: everything made from a batch (for a recall). On SQLite a trace is one query that walks the links
+and returns every edge with the batch at its far end; on PostgreSQL it is the walk, then one query for the
+nodes (`id = ANY(...)`): the planner cannot know a walk reaches 1,000 batches rather than 25,000, and for
+the join it chose a hash over a sequential scan of every batch (118× the bare walk at 500,000 batches).
+Both read covering indexes (`ix_batchlink_up`, `ix_batch_trace`), never the batches' wide rows. Plots are
+one more, optional, query.
 """
 from __future__ import annotations
 
@@ -16,31 +20,32 @@ from sqlmodel import Session
 from gi_trace.tracing.models import Batch
 
 # UNION (not UNION ALL) drops repeated edges, so diamonds (split then merge) are walked once.
-_BACKWARD = text("""
+_WALK_BACKWARD = """
 WITH RECURSIVE walk(parent_id, child_id, quantity_kg, kind) AS (
     SELECT parent_id, child_id, quantity_kg, kind FROM batchlink WHERE child_id = :root
     UNION
     SELECT l.parent_id, l.child_id, l.quantity_kg, l.kind
     FROM batchlink l JOIN walk w ON l.child_id = w.parent_id
 )
-SELECT w.parent_id, w.child_id, w.quantity_kg, w.kind,
-       b.id, b.code, b.kind, b.producer_id, b.product_form, b.quantity_kg, b.origin_town_code,
-       b.harvest_year, b.withdrawn_at IS NOT NULL
-FROM walk w JOIN batch b ON b.id = w.parent_id
-""")
-
-_FORWARD = text("""
+"""
+_WALK_FORWARD = """
 WITH RECURSIVE walk(parent_id, child_id, quantity_kg, kind) AS (
     SELECT parent_id, child_id, quantity_kg, kind FROM batchlink WHERE parent_id = :root
     UNION
     SELECT l.parent_id, l.child_id, l.quantity_kg, l.kind
     FROM batchlink l JOIN walk w ON l.parent_id = w.child_id
 )
-SELECT w.parent_id, w.child_id, w.quantity_kg, w.kind,
-       b.id, b.code, b.kind, b.producer_id, b.product_form, b.quantity_kg, b.origin_town_code,
-       b.harvest_year, b.withdrawn_at IS NOT NULL
-FROM walk w JOIN batch b ON b.id = w.child_id
-""")
+"""
+_NODE_COLUMNS = ("b.id, b.code, b.kind, b.producer_id, b.product_form, b.quantity_kg, b.origin_town_code, "
+                 "b.harvest_year, b.withdrawn_at IS NOT NULL")
+_BACKWARD = text(_WALK_BACKWARD + f"SELECT w.parent_id, w.child_id, w.quantity_kg, w.kind, {_NODE_COLUMNS}\n"
+                 "FROM walk w JOIN batch b ON b.id = w.parent_id")
+_FORWARD = text(_WALK_FORWARD + f"SELECT w.parent_id, w.child_id, w.quantity_kg, w.kind, {_NODE_COLUMNS}\n"
+                "FROM walk w JOIN batch b ON b.id = w.child_id")
+# PostgreSQL: the edges, then the nodes in one query.
+_BACKWARD_EDGES = text(_WALK_BACKWARD + "SELECT parent_id, child_id, quantity_kg, kind FROM walk")
+_FORWARD_EDGES = text(_WALK_FORWARD + "SELECT parent_id, child_id, quantity_kg, kind FROM walk")
+_NODES_PG = f"SELECT {_NODE_COLUMNS} FROM batch b WHERE b.id = ANY(%s)"
 
 
 class Node(NamedTuple):
@@ -121,17 +126,34 @@ def _node(batch: Batch) -> Node:
 
 
 def trace(session: Session, batch: Batch, direction: str = "backward", *, with_plots: bool = False) -> Trace:
-    """Everything upstream (backward) or downstream (forward) of a batch, from one recursive query."""
+    """Everything upstream (backward) or downstream (forward) of a batch, from one recursive query (and, on
+    PostgreSQL, one query for the nodes)."""
     if direction not in ("backward", "forward"):
         raise ValueError(direction)
     result = Trace(_node(batch), direction)
-    rows = _run(session, _BACKWARD if direction == "backward" else _FORWARD, batch.id)
     nodes = result.nodes
     make_node = Node._make
-    result.edges = [Edge(*row[:4]) for row in rows]
-    for row in rows:
-        if row[4] not in nodes:
-            nodes[row[4]] = make_node(row[4:])
+    if session.connection().dialect.name == "postgresql":
+        edges = _run(session, _BACKWARD_EDGES if direction == "backward" else _FORWARD_EDGES, batch.id)
+        result.edges = [Edge(*row) for row in edges]
+        far = 0 if direction == "backward" else 1
+        ids = list(dict.fromkeys(row[far] for row in edges))  # in walk order, as SQLite gives them
+        if ids:
+            cursor = session.connection().connection.driver_connection.cursor()
+            try:
+                cursor.execute(_NODES_PG, (ids,))
+                found = {row[0]: row for row in cursor.fetchall()}
+            finally:
+                cursor.close()
+            for i in ids:
+                if i in found:
+                    nodes[i] = make_node(found[i])
+    else:
+        rows = _run(session, _BACKWARD if direction == "backward" else _FORWARD, batch.id)
+        result.edges = [Edge(*row[:4]) for row in rows]
+        for row in rows:
+            if row[4] not in nodes:
+                nodes[row[4]] = make_node(row[4:])
     if with_plots:
         harvest_ids = [n.id for n in result.harvest_batches()]
         if harvest_ids:
