@@ -39,6 +39,8 @@ from sqlmodel import Session, select
 
 from urllib.parse import quote
 
+from gi_trace.authorisation import rules as auth_rules
+from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.tracing import lineage
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment
 from gi_trace.tracing.services import inputs as plot_inputs
@@ -48,6 +50,12 @@ from gi_trace.types import utcnow
 
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 KGM = "KGM"
+PERCENT = "P1"  # UN/CEFACT Rec 20: percent
+MG_PER_KG = "NA"  # UN/CEFACT Rec 20: milligram per kilogram
+# InChIKeys (identifiers.org) of the substances a goji test measures by name.
+WATER = "https://identifiers.org/inchikey:XLYOFNOQVPJJNP-UHFFFAOYSA-N"
+SULFUR_DIOXIDE = "https://identifiers.org/inchikey:RAHZWNYVWXNFOC-UHFFFAOYSA-N"
+REGISTER_PATH = "/authorised-users"  # the public register of GI authorisations (authorisation.public_register)
 # Fixed namespace of gi-trace eventIDs (uuid5 of "gi-trace epcis"): never change it, ids would change with it.
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gi-trace:epcis:event")
 
@@ -171,13 +179,15 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             if more:
                 lines.update({pl.id: pl for pl in session.exec(select(ProductLine).where(ProductLine.id.in_(more)))})
     products = {p.id: p for p in session.exec(select(Product).where(
-        Product.id.in_({b.product_id for b in batches}))).all()} if batches else {}
+        Product.id.in_({b.product_id for b in ids_by_batch.values()}))).all()} if batches else {}
     corrections: dict[int, Event] = {}
     for e in events:
         if e.corrects_event_id is not None:
             corrections[e.corrects_event_id] = e
     by_id = {e.id: e for e in events}
     handovers = _Handovers(session, events, ids_by_batch)
+    certs = _Certificates(session, ids, products)
+    origins = _Origins(session, ids)
     out = []
     seen_ops: set[str] = set()
     for e in events:
@@ -189,10 +199,16 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             if e.op_id in seen_ops:
                 continue
             seen_ops.add(e.op_id)
-            out.append(_lineage_event(ids, op_events[e.op_id], links.get(e.op_id, []), ids_by_batch))
+            item = _lineage_event(ids, op_events[e.op_id], links.get(e.op_id, []), ids_by_batch)
+            outputs = [ids_by_batch[oe.batch_id] for oe in op_events[e.op_id] if (oe.data or {}).get("role") == "output"]
+            if outputs:
+                item["ilmd"] = origins.ilmd(outputs)
+            certs.add(item, batch, e)
+            out.append(item)
             continue
         product = products.get(batch.product_id)
         item = _stage_event(ids, batch, e, product)
+        certs.add(item, batch, e)
         fix = corrections.get(e.id)
         if fix is not None:
             fixed_batch = ids_by_batch[fix.batch_id]
@@ -275,8 +291,8 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
     elif e.stage == "testing":
         passed = test_outcome(product.max_moisture_pct if product else None, data).passed
         item.update(bizStep="inspecting", disposition="conformant" if passed else "non_conformant")
-        item.update(_ext(data, ("lab", "lab_cma_no", "report_no", "sampled_at", "sampled_by", "method", "moisture_pct",
-                                "grains_per_50g", "so2_mg_per_kg", "residues", "lab_verdict", "so2_pass",
+        item.update(_test_report(ids, data))
+        item.update(_ext(data, ("lab", "lab_cma_no", "sampled_by", "method", "lab_verdict", "so2_pass",
                                 "pesticide_pass")))
     elif e.stage == "storage":
         moving = bool(data.get("carrier"))
@@ -292,6 +308,84 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
     else:  # a stage the CBV has no business step for
         item.update(bizStep="other", **{"gt:stage": e.stage})
     return item
+
+
+def _test_report(ids: _Ids, data: dict) -> dict:
+    """A test's measurements as one sensor element (mass fractions with UN/CEFACT units, substances by
+    InChIKey where known, else by name) and its report as a `testres` business transaction."""
+    reports = []
+    if data.get("moisture_pct") is not None:
+        reports.append({"type": "Dimensionless", "chemicalSubstance": WATER, "value": data["moisture_pct"],
+                        "uom": PERCENT})
+    if data.get("so2_mg_per_kg") is not None:
+        reports.append({"type": "Dimensionless", "chemicalSubstance": SULFUR_DIOXIDE, "value": data["so2_mg_per_kg"],
+                        "uom": MG_PER_KG})
+    for residue in data.get("residues") or []:
+        if residue.get("mg_per_kg") is not None and residue.get("substance"):
+            reports.append({"type": "Dimensionless", "gt:substance": residue["substance"],
+                            "value": residue["mg_per_kg"], "uom": MG_PER_KG})
+    if data.get("grains_per_50g") is not None:
+        reports.append({"type": "Count", "value": data["grains_per_50g"], "gt:sampleMassG": 50})
+    out: dict = {}
+    if reports:
+        element: dict = {"sensorReport": reports}
+        metadata = {k: v for k, v in {"gt:sampledOn": data.get("sampled_at"), "gt:lab": data.get("lab"),
+                                      "gt:method": data.get("method")}.items() if v}
+        if metadata:
+            element["sensorMetadata"] = metadata
+        out["sensorElementList"] = [element]
+    if data.get("report_no"):
+        out["bizTransactionList"] = [{"type": "testres", "bizTransaction": ids.document(data["report_no"])}]
+    return out
+
+
+class _Certificates:
+    """The owner's GI authorisation (its entry on the public register) on the events of its batches,
+    when the owner was authorised for the product on the event's day."""
+
+    def __init__(self, session: Session, ids: _Ids, products: dict[int, Product]):
+        self.session, self.ids, self.products = session, ids, products
+        self.known: dict[tuple, bool] = {}
+
+    def add(self, item: dict, batch: Batch, e: Event) -> None:
+        product = self.products.get(batch.product_id)
+        if product is None:
+            return
+        day = local_time(e.occurred_at, e.utc_offset_min).date()
+        key = (batch.producer_id, product.id, day)
+        if key not in self.known:
+            state = authorisation_status(self.session, batch.producer_id, product.id, day).state
+            self.known[key] = state == auth_rules.AUTHORISED
+        if self.known[key]:
+            item["certificationInfo"] = (f"{self.ids.base}{REGISTER_PATH}?product={quote(product.slug, safe='')}"
+                                         f"&producer={batch.producer_id}")
+
+
+class _Origins:
+    """ILMD of a transformation's outputs: lot, harvest dates and origin towns of the goji they hold."""
+
+    def __init__(self, session: Session, ids: _Ids):
+        self.session, self.ids = session, ids
+
+    def ilmd(self, outputs: list[Batch]) -> dict:
+        harvests: set[int] = set()
+        for child in outputs:
+            harvests.update(n.id for n in lineage.trace(self.session, child, "backward").harvest_batches())
+        picked = self.session.exec(select(Event).where(Event.batch_id.in_(harvests), Event.stage == "harvest")).all() \
+            if harvests else []
+        corrected = {e.corrects_event_id for e in picked if e.corrects_event_id}
+        days = sorted(local_time(e.occurred_at, e.utc_offset_min).date() for e in picked if e.id not in corrected)
+        towns = sorted({b.origin_town_code for b in self.session.exec(select(Batch).where(Batch.id.in_(harvests)))
+                        if b.origin_town_code}) if harvests else []
+        lots = sorted({b.producer_lot or b.code for b in outputs})
+        out = {"cbvmda:lotNumber": lots[0] if len(lots) == 1 else lots}
+        if days:
+            out["cbvmda:harvestStartDate"] = days[0].isoformat()
+            out["cbvmda:harvestEndDate"] = days[-1].isoformat()
+        if towns:
+            out["cbvmda:countryOfOrigin"] = "CN"
+            out["gt:originTowns"] = towns  # GB/T 2260 township codes
+        return out
 
 
 def _lineage_event(ids: _Ids, events: list[Event], links: list[BatchLink], batches: dict[int, Batch]) -> dict:

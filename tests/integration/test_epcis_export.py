@@ -87,6 +87,18 @@ def test_every_demo_export_validates_and_one_event_id_means_one_content(demo):
             if event["type"] == "TransformationEvent" and len(event["inputQuantityList"]) > 1:
                 merges[event["eventID"]] = merges.get(event["eventID"], 0) + 1
     assert merges and all(count > 1 for count in merges.values())
+    # Tests are sensor reports with units and their report; the owner's authorisation; ILMD on outputs.
+    events = list(seen.values())
+    tests = [e for e in events if e.get("bizStep") == "inspecting"]
+    assert tests and all(e["bizTransactionList"][0]["type"] == "testres" for e in tests)
+    reports = [r for e in tests for element in e["sensorElementList"] for r in element["sensorReport"]]
+    assert {r.get("uom") for r in reports} >= {"P1", "NA"}
+    assert not [k for e in tests for k in e if k in ("gt:moisture_pct", "gt:so2_mg_per_kg", "gt:residues")]
+    certified = [e["certificationInfo"] for e in events if "certificationInfo" in e]
+    assert certified and all(c.startswith(BASE + "/authorised-users?product=") for c in certified)
+    made = [e for e in events if e.get("transformationID")]
+    assert made and all(e["ilmd"]["cbvmda:lotNumber"] for e in made)
+    assert any(e["ilmd"].get("cbvmda:harvestStartDate") and e["ilmd"].get("gt:originTowns") for e in made)
     # The eventIDs do not depend on the host the export names.
     elsewhere = exports(session, "https://gi.example.org")
     for key, document in documents.items():
