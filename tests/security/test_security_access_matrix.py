@@ -44,6 +44,7 @@ PARAMS = {
     "recall_id": lambda w: getattr(w, "recall_id", 1),  # the access matrix makes one; elsewhere: no such recall
     "plot_id": lambda w: w.producer_a.plot.id,
     "county_code": lambda w: w.producer_a.producer.county_code,
+    "rest": lambda w: w.line.gtin14,  # a Digital Link path (the public resolver): producer A's product line
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the
@@ -71,6 +72,8 @@ ENDPOINT_OWNERS = {"inputs.plot_record": {"regulator_city", "admin"},  # produce
 
 # Endpoints a county-limited regulator may not use although regulators may (city-level work).
 CITY_LEVEL = {"registry.new_product", "registry.edit_product"}
+# The same for one method of an endpoint: any regulator reads a product's limits, the city records them.
+CITY_LEVEL_METHODS = {("limits.product_limits", "POST"), ("api.record_product_limits", "POST")}
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -96,7 +99,7 @@ def _expected(app, rule, method, actor: str) -> str:
         return "login"
     if actor.split("_")[0] not in declared:
         return "deny"
-    if actor == "regulator_other" and rule.endpoint in CITY_LEVEL:
+    if actor == "regulator_other" and (rule.endpoint in CITY_LEVEL or (rule.endpoint, method) in CITY_LEVEL_METHODS):
         return "deny"
     if rule.endpoint in ENDPOINT_OWNERS:
         return "allow" if actor in ENDPOINT_OWNERS[rule.endpoint] else "deny"
