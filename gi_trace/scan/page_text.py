@@ -313,6 +313,10 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
         details.append(b.cultivar)
     details.append(kg(page.package_kg if page.kind == "unit" and page.package_kg else b.quantity_kg, english))
     producer_id_line = ""
+    # A household is a person: the public page names it by its town, never by the farmer's name.
+    producer = b.producer_name
+    if b.producer_kind == "household":
+        producer = f"{t.household} · {read_path._name(b.ptown_zh, b.ptown_en, english) or '—'}"
     if b.uscc or b.registry_no:
         producer_id_line = f"{t.uscc if b.uscc else t.registry_no}{t.colon}{b.uscc or b.registry_no}"
     origin = read_path._name(b.origin_zh, b.origin_en, english) or read_path._name(b.ptown_zh, b.ptown_en, english)
@@ -324,7 +328,7 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
         chain_line = (("✔ " if ok else "") + t.verifies % {"n": entries})
     return View(ok=ok, headline=t.headlines[found.state], code_line=code_line, status=status, alerts=alerts,
                 scans_line=scans_line, product=read_path._name(b.product_zh, b.product_en, english),
-                marks_trademark=b.trademark_name or "", product_line=" · ".join(details), producer=b.producer_name,
+                marks_trademark=b.trademark_name or "", product_line=" · ".join(details), producer=producer,
                 producer_id_line=producer_id_line, origin_line=origin_line, verifies=verifies, chain_line=chain_line,
                 gi_mark=page.origin_verified, state=found.state, tone=_TONE_CLASS[found.tone],
                 test_lines=test_lines(t, found.test) if found.test else [])

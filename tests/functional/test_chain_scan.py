@@ -2,6 +2,8 @@
 only when every kilogram's origin is verified."""
 from __future__ import annotations
 
+import pytest
+
 from tests.factories import authorised_producer, producer_user
 from tests.factories_tracing import TESTED, Grower
 from gi_trace.tracing import transfers
@@ -57,3 +59,16 @@ def test_a_blend_with_declared_origin_cannot_carry_the_mark_and_the_page_says_wh
     assert "不能使用地理标志专用标志" in page and breaking in page.replace(" ", "")
     public = client.get(f"/api/v1/trace/{code}").get_json()
     assert public["gi_mark"] is False and breaking in public["gi_mark_reason"]
+
+
+@pytest.mark.parametrize("lang, household", [("zh", "农户 · 恩和镇"), ("en", "Household · ")])
+def test_a_households_own_batch_page_names_the_household_by_its_town(client, session, lang, household):
+    # The producer card of a household's own batch names it by its town, never by the farmer's name
+    # (one language per test: requests inside the test's app context keep the first request's language).
+    grower = Grower.make(session, kind="household", name="李小梅", town_code="640521104")
+    grower.producer.town_code = "640521104"
+    batch = grower.tested(session)
+    session.commit()
+    page = client.get(f"/t/{batch.code}", query_string={"lang": lang}).get_data(as_text=True)
+    assert household in page and "李小梅" not in page
+    assert "李小梅" not in client.get(f"/api/v1/trace/{batch.code}").get_data(as_text=True)
