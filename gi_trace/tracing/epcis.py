@@ -81,6 +81,26 @@ class _Ids:
     def __init__(self, base_url: str, lines: dict[int, ProductLine]):
         self.base = base_url.rstrip("/")
         self.lines = lines
+        self.dried_at: dict[int, int] = {}  # batch id -> seq of its drying event
+        self.coordinates: dict[int, tuple[float, float]] = {}  # plot id -> (latitude, longitude)
+
+    def class_at(self, batch: Batch, seq: Optional[int]) -> str:
+        """The batch's class when its event `seq` happened: fresh goji before the batch was dried, a class
+        of its own (`/id/batch/<code>/fresh`), so drying turns one class into another."""
+        dried = self.dried_at.get(batch.id)
+        if dried is not None and seq is not None and seq < dried:
+            return self.fresh_class(batch)
+        return self.batch_class(batch)
+
+    def fresh_class(self, batch: Batch) -> str:
+        return f"{self.base}/id/batch/{batch.code}/fresh"
+
+    def place(self, plot_id) -> str:
+        """A plot as a location: its `geo:` URI (RFC 5870) where its coordinates are recorded."""
+        at = self.coordinates.get(plot_id)
+        if at is not None:
+            return f"geo:{at[0]:.6f},{at[1]:.6f}"
+        return self.plot(plot_id)
 
     def vocab(self) -> str:
         return f"{self.base}/voc/"
@@ -129,7 +149,7 @@ def _qty(epc_class: str, kg: Optional[float]) -> dict:
 def _where(ids: _Ids, event: Event, plot_id=None) -> dict:
     out = {}
     if plot_id is not None:
-        out["readPoint"] = {"id": ids.plot(plot_id)}
+        out["readPoint"] = {"id": ids.place(plot_id)}
     if event.location_town_code:
         out["bizLocation"] = {"id": ids.town(event.location_town_code)}
         out.setdefault("readPoint", {"id": ids.town(event.location_town_code)})
@@ -180,6 +200,17 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
                 lines.update({pl.id: pl for pl in session.exec(select(ProductLine).where(ProductLine.id.in_(more)))})
     products = {p.id: p for p in session.exec(select(Product).where(
         Product.id.in_({b.product_id for b in ids_by_batch.values()}))).all()} if batches else {}
+    if ids_by_batch:
+        drying = list(session.exec(select(Event).where(Event.batch_id.in_(list(ids_by_batch)),
+                                                      Event.stage == "drying").order_by(Event.seq)).all())
+        corrected = {e.corrects_event_id for e in drying if e.corrects_event_id}
+        for dried in drying:
+            if dried.id not in corrected:
+                ids.dried_at.setdefault(dried.batch_id, dried.seq)
+        plot_ids = {(e.data or {}).get("plot_id") for e in events if e.stage in ("harvest", "planting")} - {None}
+        if plot_ids:
+            ids.coordinates = {p.id: (p.latitude, p.longitude) for p in session.exec(select(Plot).where(
+                Plot.id.in_(plot_ids))) if p.latitude is not None and p.longitude is not None}
     corrections: dict[int, Event] = {}
     for e in events:
         if e.corrects_event_id is not None:
@@ -268,7 +299,7 @@ def _plot_master_data(session: Session, ids: _Ids, root: Batch) -> list[dict]:
 
 def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) -> dict:
     data = e.data or {}
-    cls = ids.batch_class(batch)
+    cls = ids.class_at(batch, e.seq)
     item = {"type": "ObjectEvent", **_common(ids, batch, e, ids.event(batch, e))}
     if e.stage == "harvest":
         item.update(action="ADD", bizStep="commissioning", disposition="active",
@@ -279,8 +310,8 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
         return item
     if e.stage == "drying":
         item = {"type": "TransformationEvent", **_common(ids, batch, e, ids.event(batch, e)),
-                "inputQuantityList": [_qty(cls, data.get("fresh_kg_in") or None)],
-                "outputQuantityList": [_qty(cls, data.get("dried_kg_out"))],
+                "inputQuantityList": [_qty(ids.fresh_class(batch), data.get("fresh_kg_in") or None)],
+                "outputQuantityList": [_qty(ids.batch_class(batch), data.get("dried_kg_out"))],
                 "bizStep": "commissioning", "disposition": "active", "gt:stage": "drying", **_where(ids, e)}
         item.update(_ext(data, ("method", "temperature_c", "moisture_pct", "started_at", "ended_at")))
         return item
@@ -399,8 +430,8 @@ def _lineage_event(ids: _Ids, events: list[Event], links: list[BatchLink], batch
             taken[link.parent_id] = round(taken.get(link.parent_id, 0.0) + link.quantity_kg, 3)
         input_list = [_qty(ids.batch_class(batches[b]), q) for b, q in sorted(taken.items())]
     else:
-        input_list = [_qty(ids.batch_class(batches[e.batch_id]), e.quantity_kg) for e in inputs]
-    output_list = [_qty(ids.batch_class(batches[e.batch_id]), e.quantity_kg) for e in outputs]
+        input_list = [_qty(ids.class_at(batches[e.batch_id], e.seq), e.quantity_kg) for e in inputs]
+    output_list = [_qty(ids.class_at(batches[e.batch_id], e.seq), e.quantity_kg) for e in outputs]
     first = (inputs or events)[0]  # the operation's time, place and data were given once for all its events
     data = first.data or {}
     step = {"split": "repackaging", "merge": "commissioning", "processing": "commissioning"}.get(first.stage, "other")

@@ -440,7 +440,11 @@ class EPCISDocument(Public):
     schemaVersion: Literal["2.0"]
     epcisHeader: Optional[dict[str, Any]] = Field(
         None, description="Master data of the plots behind the batch, each with the season's input applications")
-    epcisBody: dict[str, Any]
+    epcisBody: dict[str, Any] = Field(description=(
+        "eventList: eventIDs are urn:uuid (v5) of stored ids, the same in every export and on every host; one "
+        "split, merge or processing is one TransformationEvent with all its inputs and outputs (ILMD: lot, "
+        "harvest dates, origin towns); tests carry sensorElementList (UN/CEFACT P1, NA) and a testres "
+        "bizTransaction; events of an authorised owner carry certificationInfo (its public register entry)"))
 
 
 class EpcisQuery(Query):

@@ -45,6 +45,10 @@ PARAMS = {
     "plot_id": lambda w: w.producer_a.plot.id,
     "county_code": lambda w: w.producer_a.producer.county_code,
     "rest": lambda w: w.line.gtin14,  # a Digital Link path (the public resolver): producer A's product line
+    "town_code": lambda w: w.producer_a.plot.town_code,
+    "party_code": lambda w: w.producer_a.producer.code,
+    "number": lambda w: "WB-2025-1",
+    "term": lambda w: "stage",
 }
 
 # parameter name -> the actors who may reach the object it names (others: 403 or 404), when the

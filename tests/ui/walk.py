@@ -40,6 +40,10 @@ PARAMS = {
     "recall_id": lambda w: w.recall_id,
     "plot_id": lambda w: w.producer_a.plot.id,
     "county_code": lambda w: w.producer_a.producer.county_code,
+    "town_code": lambda w: w.producer_a.plot.town_code,
+    "party_code": lambda w: w.producer_a.producer.code,
+    "number": lambda w: "WB-2025-1",
+    "term": lambda w: "stage",
 }
 
 # Not pages: machine formats, images, redirects.
@@ -47,7 +51,8 @@ SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tra
                   "oversight_supervision.complaint_photo", "tracing.labels_zip", "oversight_report.annual_zip",
                   "resolver.digital_link", "resolver.description", "registry.producer_search",
                   "chain.shipment_certificate_pdf", "chain.purchase_certificate_pdf", "chain.purchase_import_template",
-                  "chain.sale_certificate_pdf"}
+                  "chain.sale_certificate_pdf", "epcis_ids.town", "epcis_ids.plot", "epcis_ids.party",
+                  "epcis_ids.document", "epcis_ids.fresh", "epcis_ids.vocabulary"}
 
 # Exports whose column names are identifiers by design (import templates: the importer reads them).
 IDENTIFIER_HEADERS = ("/import/templates/",)
