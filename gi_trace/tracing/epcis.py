@@ -42,7 +42,8 @@ from urllib.parse import quote
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.tracing import lineage
-from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment
+from gi_trace.tracing.gs1 import LabelIdentity, is_valid_lot
+from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment, UnitCode
 from gi_trace.tracing.services import inputs as plot_inputs
 from gi_trace.tracing.rules import local_time, test_outcome
 from gi_trace.registry.models import Plot, Producer, Product
@@ -252,6 +253,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             item["gt:corrects"] = ids.event(batch, by_id[e.corrects_event_id])
             item["gt:correctionReason"] = e.correction_reason
         out.append(item)
+    out.extend(_unit_events(session, ids, batches, certs))
     document = {
         "@context": [CONTEXT_URL, {"gt": ids.vocab()}],
         "type": "EPCISDocument",
@@ -379,10 +381,12 @@ class _Certificates:
         self.known: dict[tuple, bool] = {}
 
     def add(self, item: dict, batch: Batch, e: Event) -> None:
+        self.add_on(item, batch, local_time(e.occurred_at, e.utc_offset_min).date())
+
+    def add_on(self, item: dict, batch: Batch, day) -> None:
         product = self.products.get(batch.product_id)
         if product is None:
             return
-        day = local_time(e.occurred_at, e.utc_offset_min).date()
         key = (batch.producer_id, product.id, day)
         if key not in self.known:
             state = authorisation_status(self.session, batch.producer_id, product.id, day).state
@@ -390,6 +394,42 @@ class _Certificates:
         if self.known[key]:
             item["certificationInfo"] = (f"{self.ids.base}{REGISTER_PATH}?product={quote(product.slug, safe='')}"
                                          f"&producer={batch.producer_id}")
+
+
+def _unit_events(session: Session, ids: _Ids, batches: list[Batch], certs: "_Certificates") -> list[dict]:
+    """Each issue of unit codes (一物一码) under a batch: an ObjectEvent ADD commissioning the packages (their QR
+    URIs: Digital Link with (21) on a GTIN line, else `/t/<unit code>`) and an AggregationEvent ADD packing
+    them into their lot (parentID: the batch's trace URI)."""
+    wanted = [b for b in batches if b.units_issued]
+    if not wanted:
+        return []
+    issues: dict[tuple[int, datetime], list[UnitCode]] = {}
+    for unit in session.exec(select(UnitCode).where(UnitCode.batch_id.in_([b.id for b in wanted]))
+                             .order_by(UnitCode.batch_id, UnitCode.serial)).all():
+        issues.setdefault((unit.batch_id, unit.issued_at), []).append(unit)
+    by_id = {b.id: b for b in wanted}
+    out = []
+    for (batch_id, issued_at), units in issues.items():
+        batch = by_id[batch_id]
+        line = ids.lines.get(batch.product_line_id) if batch.product_line_id else None
+        identity = LabelIdentity(line.gtin14, batch.producer_lot if is_valid_lot(batch.producer_lot) else None) \
+            if line is not None else LabelIdentity()
+        epcs = [identity.url(ids.base, u.code, unit=True) for u in units]
+        name = f"units:{batch.code}:{units[0].serial}-{units[-1].serial}"
+        when = {"eventTime": _iso(local_time(issued_at, 480)), "eventTimeZoneOffset": _offset(480),
+                "recordTime": _iso(issued_at.astimezone(timezone.utc))}
+        commissioning = {"type": "ObjectEvent", "eventID": event_uuid(name + ":commissioning"), **when,
+                         "epcList": epcs, "action": "ADD", "bizStep": "commissioning", "disposition": "active",
+                         "ilmd": {"cbvmda:lotNumber": batch.producer_lot or batch.code}}
+        if units[0].package_kg:
+            commissioning["gt:packageKg"] = units[0].package_kg
+        packing = {"type": "AggregationEvent", "eventID": event_uuid(name + ":packing"), **when,
+                   "parentID": f"{ids.base}/t/{batch.code}", "childEPCs": epcs, "action": "ADD",
+                   "bizStep": "packing", "disposition": "active"}
+        for item in (commissioning, packing):
+            certs.add_on(item, batch, local_time(issued_at, 480).date())
+            out.append(item)
+    return out
 
 
 class _Origins:

@@ -124,6 +124,12 @@ def test_every_demo_export_validates_and_one_event_id_means_one_content(demo, cl
     made = [e for e in events if e.get("transformationID")]
     assert made and all(e["ilmd"]["cbvmda:lotNumber"] for e in made)
     assert any(e["ilmd"].get("cbvmda:harvestStartDate") and e["ilmd"].get("gt:originTowns") for e in made)
+    # Unit codes: commissioned, then packed into their lot, every package once.
+    commissioned_units = [epc for e in events if e["type"] == "ObjectEvent" and e.get("action") == "ADD"
+                          for epc in e.get("epcList", [])]
+    packed = [epc for e in events if e["type"] == "AggregationEvent" for epc in e["childEPCs"]]
+    assert packed and sorted(packed) == sorted(commissioned_units) and len(set(packed)) == len(packed)
+    assert all(e["bizStep"] == "packing" and e["action"] == "ADD" for e in events if e["type"] == "AggregationEvent")
     # The eventIDs do not depend on the host the export names.
     elsewhere = exports(session, "https://gi.example.org")
     for key, document in documents.items():
