@@ -11,18 +11,23 @@ with PUBLIC_BASE_URL and a repository sees one id per event. One lineage operati
 it touches) is one EPCIS event with all its inputs and outputs, built from the operation's stored events
 alone, so every export that contains it carries the same content.
 
-Mapping: harvest → ObjectEvent ADD, commissioning (with ILMD); drying → TransformationEvent
-(fresh kg in, dried kg out); processing → TransformationEvent, commissioning; split →
-TransformationEvent, repackaging; merge → TransformationEvent, commissioning; testing → ObjectEvent,
-inspecting, conformant / non_conformant; storage → storing (or transporting with a carrier);
-distribution → shipping, in_transit; withdrawal → holding, recalled; planting → ObjectEvent with a
-gi-trace business step. A corrected event carries an errorDeclaration naming its correction.
+Mapping (CBV 2.0 business steps only; the stage is `gt:stage` where the CBV has none): harvest → ObjectEvent
+ADD, commissioning the fresh class (ILMD); drying → TransformationEvent, commissioning, from the batch's fresh
+class (`/id/batch/<code>/fresh`, used by its events before drying) to its own class; processing, split and
+merge → one TransformationEvent each (commissioning / repackaging) with ILMD on the outputs (lot, harvest
+dates, origin towns); testing → ObjectEvent, inspecting, conformant / non_conformant, the measurements as a
+sensorElementList and the report as a `testres` bizTransaction; storage → storing (or transporting with a
+carrier); distribution → shipping, in_transit; withdrawal → holding, recalled; planting and other stages →
+bizStep other. Each issue of unit codes → ObjectEvent ADD commissioning the packages and AggregationEvent ADD
+packing them into their lot. Events of an owner authorised for the product that day carry certificationInfo
+(its entry on the public register). Plots with coordinates are `geo:` readPoints. A corrected event carries
+an errorDeclaration naming its correction. Every http URI into this system answers (tracing.views_ids).
 
 A hand-over between parties (`Shipment`) is two ObjectEvents with the same eventIDs in the sender's and
-the receiver's export: `/shipments/<id>/shipping` (shipping, in_transit) and `/shipments/<id>/receiving`
+the receiver's export: `shipping` (shipping, in_transit) and `receiving`
 (receiving, in_progress), with `sourceList`/`destinationList` naming the owning and possessing parties
 (`/id/party/<USCC or registry number>`) and `bizTransactionList` the waybill or invoice; a refused
-shipment adds `/shipments/<id>/return` (the goods back with the sender, disposition returned).
+shipment adds `return` (the goods back with the sender, disposition returned).
 
 The plots behind the batch (those its harvest ancestors were picked from, deduplicated) are master data in
 `epcisHeader.epcisMasterData` (vocabulary type ReadPoint, ids `/id/plot/<id>`), each with its town, the
@@ -202,12 +207,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
     products = {p.id: p for p in session.exec(select(Product).where(
         Product.id.in_({b.product_id for b in ids_by_batch.values()}))).all()} if batches else {}
     if ids_by_batch:
-        drying = list(session.exec(select(Event).where(Event.batch_id.in_(list(ids_by_batch)),
-                                                      Event.stage == "drying").order_by(Event.seq)).all())
-        corrected = {e.corrects_event_id for e in drying if e.corrects_event_id}
-        for dried in drying:
-            if dried.id not in corrected:
-                ids.dried_at.setdefault(dried.batch_id, dried.seq)
+        _load_drying(session, ids, ids_by_batch)
         plot_ids = {(e.data or {}).get("plot_id") for e in events if e.stage in ("harvest", "planting")} - {None}
         if plot_ids:
             ids.coordinates = {p.id: (p.latitude, p.longitude) for p in session.exec(select(Plot).where(
@@ -218,7 +218,11 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             corrections[e.corrects_event_id] = e
     by_id = {e.id: e for e in events}
     handovers = _Handovers(session, events, ids_by_batch)
-    certs = _Certificates(session, ids, products)
+    _load_drying(session, ids, [b for b in handovers.batches if b not in ids_by_batch])
+    missing_products = {b.product_id for b in handovers.batches.values()} - set(products)
+    if missing_products:
+        products.update({p.id: p for p in session.exec(select(Product).where(Product.id.in_(missing_products)))})
+    certs = handovers.certs = _Certificates(session, ids, products)
     origins = _Origins(session, ids)
     out = []
     seen_ops: set[str] = set()
@@ -267,6 +271,19 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
         document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": [
             {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": plots}]}}
     return document
+
+
+def _load_drying(session: Session, ids: _Ids, batch_ids) -> None:
+    """Remember when each of the batches was dried (its first drying event that no correction replaced)."""
+    wanted = [b for b in batch_ids if b not in ids.dried_at]
+    if not wanted:
+        return
+    drying = list(session.exec(select(Event).where(Event.batch_id.in_(wanted), Event.stage == "drying")
+                               .order_by(Event.seq)).all())
+    corrected = {e.corrects_event_id for e in drying if e.corrects_event_id}
+    for dried in drying:
+        if dried.id not in corrected:
+            ids.dried_at.setdefault(dried.batch_id, dried.seq)
 
 
 def _plot_master_data(session: Session, ids: _Ids, root: Batch) -> list[dict]:
@@ -511,7 +528,11 @@ class _Handovers:
         self.batches = dict(batches)
         if missing:
             self.batches.update({b.id: b for b in session.exec(select(Batch).where(Batch.id.in_(missing)))})
+        ship_events = {s.ship_event_id for s in self.shipments.values() if s.ship_event_id}
+        self.ship_seq = {e.id: e.seq for e in session.exec(select(Event).where(Event.id.in_(ship_events)))} \
+            if ship_events else {}
         self.emitted: set[str] = set()
+        self.certs: Optional[_Certificates] = None
 
     def covers(self, e: Event) -> bool:
         return e.stage in self.STAGES and (e.data or {}).get("shipment") in self.shipments
@@ -526,27 +547,33 @@ class _Handovers:
         return out
 
     def _event(self, ids: _Ids, s: Shipment, what: str, at: datetime, recorded: datetime, batch: Batch,
-               kg: Optional[float], step: str, disposition: str) -> Optional[dict]:
+               kg: Optional[float], step: str, disposition: str, seq: Optional[int]) -> Optional[dict]:
         event_id = ids.shipment(s, what)
         if event_id in self.emitted:
             return None
         self.emitted.add(event_id)
-        return {"type": "ObjectEvent", "eventID": event_id,
+        item = {"type": "ObjectEvent", "eventID": event_id,
                 "eventTime": _iso(local_time(at, s.utc_offset_min)), "eventTimeZoneOffset": _offset(s.utc_offset_min),
                 "recordTime": _iso(recorded.astimezone(timezone.utc)), "action": "OBSERVE",
-                "quantityList": [_qty(ids.batch_class(batch), kg)], "bizStep": step, "disposition": disposition,
+                "quantityList": [_qty(ids.class_at(batch, seq), kg)], "bizStep": step, "disposition": disposition,
                 **self._ends(ids, s)}
+        if self.certs is not None:  # the authorisation of the batch's owner (sender, or receiver on receipt)
+            self.certs.add_on(item, batch, local_time(at, s.utc_offset_min).date())
+        return item
 
     def events(self, ids: _Ids, e: Event) -> list[dict]:
         """The EPCIS events of one shipment seen from either side (each eventID once per document)."""
         s = self.shipments[e.data["shipment"]]
         source = self.batches[s.batch_id]
+        # Goods travel in the form the sender's batch had when shipped (fresh before its drying); a received
+        # batch holds them in that form from its first event.
+        shipped_seq = self.ship_seq.get(s.ship_event_id)
         out = [self._event(ids, s, "shipping", s.shipped_at, s.created_at, source, s.quantity_kg, "shipping",
-                           "in_transit")]
+                           "in_transit", shipped_seq)]
         if s.status == "received" and s.received_batch_id:
             out.append(self._event(ids, s, "receiving", s.received_at, s.received_at, self.batches[s.received_batch_id],
-                                   s.received_kg, "receiving", "in_progress"))
+                                   s.received_kg, "receiving", "in_progress", 0))
         elif s.status == "rejected":
             out.append(self._event(ids, s, "return", s.rejected_at, s.rejected_at, source, s.quantity_kg,
-                                   "receiving", "returned"))
+                                   "receiving", "returned", shipped_seq))
         return [item for item in out if item is not None]
