@@ -36,7 +36,6 @@ registration no., active ingredient, dose, date, safety interval, earliest harve
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
@@ -47,6 +46,8 @@ from urllib.parse import quote
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.tracing import lineage
+from gi_trace.tracing.epcis_ids import (CONTEXT_URL, MG_PER_KG, PERCENT, REGISTER_PATH, SULFUR_DIOXIDE, WATER, Ids,
+                                        event_uuid, iso, offset, qty)
 from gi_trace.tracing.gs1 import LabelIdentity, is_valid_lot
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment, UnitCode
 from gi_trace.tracing.services import inputs as plot_inputs
@@ -54,105 +55,7 @@ from gi_trace.tracing.rules import local_time, test_outcome
 from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.types import utcnow
 
-CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
-KGM = "KGM"
-PERCENT = "P1"  # UN/CEFACT Rec 20: percent
-MG_PER_KG = "NA"  # UN/CEFACT Rec 20: milligram per kilogram
-# InChIKeys (identifiers.org) of the substances a goji test measures by name.
-WATER = "https://identifiers.org/inchikey:XLYOFNOQVPJJNP-UHFFFAOYSA-N"
-SULFUR_DIOXIDE = "https://identifiers.org/inchikey:RAHZWNYVWXNFOC-UHFFFAOYSA-N"
-REGISTER_PATH = "/authorised-users"  # the public register of GI authorisations (authorisation.public_register)
-# Fixed namespace of gi-trace eventIDs (uuid5 of "gi-trace epcis"): never change it, ids would change with it.
-EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gi-trace:epcis:event")
-
-
-def event_uuid(name: str) -> str:
-    """A host-independent eventID: the name-based UUID of a stored identifier."""
-    return f"urn:uuid:{uuid.uuid5(EVENT_NAMESPACE, name)}"
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="milliseconds")
-
-
-def _offset(minutes: int) -> str:
-    sign = "+" if minutes >= 0 else "-"
-    minutes = abs(minutes)
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-class _Ids:
-    """HTTP URI identifiers under the public base URL."""
-
-    def __init__(self, base_url: str, lines: dict[int, ProductLine]):
-        self.base = base_url.rstrip("/")
-        self.lines = lines
-        self.dried_at: dict[int, int] = {}  # batch id -> seq of its drying event
-        self.coordinates: dict[int, tuple[float, float]] = {}  # plot id -> (latitude, longitude)
-
-    def class_at(self, batch: Batch, seq: Optional[int]) -> str:
-        """The batch's class when its event `seq` happened: fresh goji before the batch was dried, a class
-        of its own (`/id/batch/<code>/fresh`), so drying turns one class into another."""
-        dried = self.dried_at.get(batch.id)
-        if dried is not None and seq is not None and seq < dried:
-            return self.fresh_class(batch)
-        return self.batch_class(batch)
-
-    def fresh_class(self, batch: Batch) -> str:
-        return f"{self.base}/id/batch/{batch.code}/fresh"
-
-    def place(self, plot_id) -> str:
-        """A plot as a location: its `geo:` URI (RFC 5870) where its coordinates are recorded."""
-        at = self.coordinates.get(plot_id)
-        if at is not None:
-            return f"geo:{at[0]:.6f},{at[1]:.6f}"
-        return self.plot(plot_id)
-
-    def vocab(self) -> str:
-        return f"{self.base}/voc/"
-
-    def batch_class(self, batch: Batch) -> str:
-        line = self.lines.get(batch.product_line_id) if batch.product_line_id else None
-        if line is not None and batch.producer_lot:
-            from urllib.parse import quote
-
-            return f"{self.base}/01/{line.gtin14}/10/{quote(batch.producer_lot, safe='')}"
-        return f"{self.base}/t/{batch.code}"
-
-    def town(self, code: str) -> str:
-        return f"{self.base}/id/town/{code}"
-
-    def plot(self, plot_id) -> str:
-        return f"{self.base}/id/plot/{plot_id}"
-
-    def event(self, batch: Batch, event: Event) -> str:
-        return event_uuid(f"event:{batch.code}:{event.seq}")
-
-    def op(self, op_id: str) -> str:
-        return event_uuid(f"op:{op_id}")
-
-    def step(self, name: str) -> str:
-        return f"{self.base}/voc/bizstep/{name}"
-
-    def party(self, code: str) -> str:
-        return f"{self.base}/id/party/{quote(code, safe='')}"
-
-    def shipment(self, shipment: Shipment, what: str) -> str:
-        return event_uuid(f"shipment:{shipment.op_id}:{what}")
-
-    def document(self, number: str) -> str:
-        return f"{self.base}/id/document/{quote(number, safe='')}"
-
-
-def _qty(epc_class: str, kg: Optional[float]) -> dict:
-    element = {"epcClass": epc_class}
-    if kg is not None:
-        element["quantity"] = kg
-        element["uom"] = KGM
-    return element
-
-
-def _where(ids: _Ids, event: Event, plot_id=None) -> dict:
+def _where(ids: Ids, event: Event, plot_id=None) -> dict:
     out = {}
     if plot_id is not None:
         out["readPoint"] = {"id": ids.place(plot_id)}
@@ -167,12 +70,12 @@ def _ext(data: dict, keys: Iterable[str]) -> dict:
     return {f"gt:{k}": data[k] for k in keys if data.get(k) not in (None, "", [])}
 
 
-def _common(ids: _Ids, batch: Batch, event: Event, event_id: str) -> dict:
+def _common(ids: Ids, batch: Batch, event: Event, event_id: str) -> dict:
     return {
         "eventID": event_id,
-        "eventTime": _iso(local_time(event.occurred_at, event.utc_offset_min)),
-        "eventTimeZoneOffset": _offset(event.utc_offset_min),
-        "recordTime": _iso(event.recorded_at.astimezone(timezone.utc)),
+        "eventTime": iso(local_time(event.occurred_at, event.utc_offset_min)),
+        "eventTimeZoneOffset": offset(event.utc_offset_min),
+        "recordTime": iso(event.recorded_at.astimezone(timezone.utc)),
     }
 
 
@@ -183,7 +86,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
     line_ids = {b.product_line_id for b in batches if b.product_line_id}
     lines = {pl.id: pl for pl in session.exec(select(ProductLine).where(ProductLine.id.in_(line_ids))).all()} \
         if line_ids else {}
-    ids = _Ids(base_url, lines)
+    ids = Ids(base_url, lines)
     events = list(session.exec(select(Event).where(Event.batch_id.in_(list(ids_by_batch)))
                                .order_by(Event.occurred_at, Event.batch_id, Event.seq)).all()) if batches else []
     # A lineage operation is built from all its stored events (every input and output batch), whichever
@@ -249,7 +152,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
         if fix is not None:
             fixed_batch = ids_by_batch[fix.batch_id]
             item["errorDeclaration"] = {
-                "declarationTime": _iso(fix.recorded_at.astimezone(timezone.utc)),
+                "declarationTime": iso(fix.recorded_at.astimezone(timezone.utc)),
                 "reason": "incorrect_data",
                 "correctiveEventIDs": [ids.event(fixed_batch, fix)],
             }
@@ -262,7 +165,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
         "@context": [CONTEXT_URL, {"gt": ids.vocab()}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
-        "creationDate": _iso(utcnow()),
+        "creationDate": iso(utcnow()),
         "epcisBody": {"eventList": out},
     }
     root = root if root is not None else (batches[0] if batches else None)
@@ -273,7 +176,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
     return document
 
 
-def _load_drying(session: Session, ids: _Ids, batch_ids) -> None:
+def _load_drying(session: Session, ids: Ids, batch_ids) -> None:
     """Remember when each of the batches was dried (its first drying event that no correction replaced)."""
     wanted = [b for b in batch_ids if b not in ids.dried_at]
     if not wanted:
@@ -286,7 +189,7 @@ def _load_drying(session: Session, ids: _Ids, batch_ids) -> None:
             ids.dried_at.setdefault(dried.batch_id, dried.seq)
 
 
-def _plot_master_data(session: Session, ids: _Ids, root: Batch) -> list[dict]:
+def _plot_master_data(session: Session, ids: Ids, root: Batch) -> list[dict]:
     """The plots behind a batch (those its harvest ancestors were picked from) as ReadPoint master data, each
     with the season's input applications (deduplicated; corrected records left out; no applicant's name)."""
     harvests = [n.id for n in lineage.trace(session, root, "backward").harvest_batches()]
@@ -311,30 +214,30 @@ def _plot_master_data(session: Session, ids: _Ids, root: Batch) -> list[dict]:
                 "activeIngredient": record.active_ingredient or None, "dose": record.dose or None,
                 "appliedOn": record.applied_on.isoformat(), "safetyIntervalDays": record.safety_interval_days,
                 "earliestHarvest": allowed.isoformat() if allowed else None,
-                "recordTime": _iso(record.recorded_at.astimezone(timezone.utc)),
+                "recordTime": iso(record.recorded_at.astimezone(timezone.utc)),
             }.items() if v is not None}})
     return list(elements.values())
 
 
-def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) -> dict:
+def _stage_event(ids: Ids, batch: Batch, e: Event, product: Optional[Product]) -> dict:
     data = e.data or {}
     cls = ids.class_at(batch, e.seq)
     item = {"type": "ObjectEvent", **_common(ids, batch, e, ids.event(batch, e))}
     if e.stage == "harvest":
         item.update(action="ADD", bizStep="commissioning", disposition="active",
-                    quantityList=[_qty(cls, e.quantity_kg)], **_where(ids, e, data.get("plot_id")))
+                    quantityList=[qty(cls, e.quantity_kg)], **_where(ids, e, data.get("plot_id")))
         item["ilmd"] = {k: v for k, v in {"gt:cultivar": batch.cultivar or None,
                                           "gt:pickingRound": data.get("picking_round"),
                                           "gt:productForm": "fresh"}.items() if v is not None}
         return item
     if e.stage == "drying":
         item = {"type": "TransformationEvent", **_common(ids, batch, e, ids.event(batch, e)),
-                "inputQuantityList": [_qty(ids.fresh_class(batch), data.get("fresh_kg_in") or None)],
-                "outputQuantityList": [_qty(ids.batch_class(batch), data.get("dried_kg_out"))],
+                "inputQuantityList": [qty(ids.fresh_class(batch), data.get("fresh_kg_in") or None)],
+                "outputQuantityList": [qty(ids.batch_class(batch), data.get("dried_kg_out"))],
                 "bizStep": "commissioning", "disposition": "active", "gt:stage": "drying", **_where(ids, e)}
         item.update(_ext(data, ("method", "temperature_c", "moisture_pct", "started_at", "ended_at")))
         return item
-    item.update(action="OBSERVE", quantityList=[_qty(cls, e.quantity_kg)], **_where(ids, e))
+    item.update(action="OBSERVE", quantityList=[qty(cls, e.quantity_kg)], **_where(ids, e))
     if e.stage == "planting":
         item.update(bizStep="other", **{"gt:stage": "planting"}, **_where(ids, e, data.get("plot_id")))
         item.update(_ext(data, ("cultivar", "planted_on", "inputs")))
@@ -360,7 +263,7 @@ def _stage_event(ids: _Ids, batch: Batch, e: Event, product: Optional[Product]) 
     return item
 
 
-def _test_report(ids: _Ids, data: dict) -> dict:
+def _test_report(ids: Ids, data: dict) -> dict:
     """A test's measurements as one sensor element (mass fractions with UN/CEFACT units, substances by
     InChIKey where known, else by name) and its report as a `testres` business transaction."""
     reports = []
@@ -393,7 +296,7 @@ class _Certificates:
     """The owner's GI authorisation (its entry on the public register) on the events of its batches,
     when the owner was authorised for the product on the event's day."""
 
-    def __init__(self, session: Session, ids: _Ids, products: dict[int, Product]):
+    def __init__(self, session: Session, ids: Ids, products: dict[int, Product]):
         self.session, self.ids, self.products = session, ids, products
         self.known: dict[tuple, bool] = {}
 
@@ -413,7 +316,7 @@ class _Certificates:
                                          f"&producer={batch.producer_id}")
 
 
-def _unit_events(session: Session, ids: _Ids, batches: list[Batch], certs: "_Certificates") -> list[dict]:
+def _unit_events(session: Session, ids: Ids, batches: list[Batch], certs: "_Certificates") -> list[dict]:
     """Each issue of unit codes (一物一码) under a batch: an ObjectEvent ADD commissioning the packages (their QR
     URIs: Digital Link with (21) on a GTIN line, else `/t/<unit code>`) and an AggregationEvent ADD packing
     them into their lot (parentID: the batch's trace URI)."""
@@ -433,8 +336,8 @@ def _unit_events(session: Session, ids: _Ids, batches: list[Batch], certs: "_Cer
             if line is not None else LabelIdentity()
         epcs = [identity.url(ids.base, u.code, unit=True) for u in units]
         name = f"units:{batch.code}:{units[0].serial}-{units[-1].serial}"
-        when = {"eventTime": _iso(local_time(issued_at, 480)), "eventTimeZoneOffset": _offset(480),
-                "recordTime": _iso(issued_at.astimezone(timezone.utc))}
+        when = {"eventTime": iso(local_time(issued_at, 480)), "eventTimeZoneOffset": offset(480),
+                "recordTime": iso(issued_at.astimezone(timezone.utc))}
         commissioning = {"type": "ObjectEvent", "eventID": event_uuid(name + ":commissioning"), **when,
                          "epcList": epcs, "action": "ADD", "bizStep": "commissioning", "disposition": "active",
                          "ilmd": {"cbvmda:lotNumber": batch.producer_lot or batch.code}}
@@ -452,7 +355,7 @@ def _unit_events(session: Session, ids: _Ids, batches: list[Batch], certs: "_Cer
 class _Origins:
     """ILMD of a transformation's outputs: lot, harvest dates and origin towns of the goji they hold."""
 
-    def __init__(self, session: Session, ids: _Ids):
+    def __init__(self, session: Session, ids: Ids):
         self.session, self.ids = session, ids
 
     def ilmd(self, outputs: list[Batch]) -> dict:
@@ -476,7 +379,7 @@ class _Origins:
         return out
 
 
-def _lineage_event(ids: _Ids, events: list[Event], links: list[BatchLink], batches: dict[int, Batch]) -> dict:
+def _lineage_event(ids: Ids, events: list[Event], links: list[BatchLink], batches: dict[int, Batch]) -> dict:
     """One split, merge or processing operation as a TransformationEvent: inputs are what each input batch's
     event took, outputs what each output batch's event declared (processing may lose weight)."""
     inputs = [e for e in events if (e.data or {}).get("role") == "input"]
@@ -485,10 +388,10 @@ def _lineage_event(ids: _Ids, events: list[Event], links: list[BatchLink], batch
         taken: dict[int, float] = {}
         for link in links:
             taken[link.parent_id] = round(taken.get(link.parent_id, 0.0) + link.quantity_kg, 3)
-        input_list = [_qty(ids.batch_class(batches[b]), q) for b, q in sorted(taken.items())]
+        input_list = [qty(ids.batch_class(batches[b]), q) for b, q in sorted(taken.items())]
     else:
-        input_list = [_qty(ids.class_at(batches[e.batch_id], e.seq), e.quantity_kg) for e in inputs]
-    output_list = [_qty(ids.class_at(batches[e.batch_id], e.seq), e.quantity_kg) for e in outputs]
+        input_list = [qty(ids.class_at(batches[e.batch_id], e.seq), e.quantity_kg) for e in inputs]
+    output_list = [qty(ids.class_at(batches[e.batch_id], e.seq), e.quantity_kg) for e in outputs]
     first = (inputs or events)[0]  # the operation's time, place and data were given once for all its events
     data = first.data or {}
     step = {"split": "repackaging", "merge": "commissioning", "processing": "commissioning"}.get(first.stage, "other")
@@ -496,9 +399,9 @@ def _lineage_event(ids: _Ids, events: list[Event], links: list[BatchLink], batch
     item = {
         "type": "TransformationEvent",
         "eventID": op,
-        "eventTime": _iso(local_time(first.occurred_at, first.utc_offset_min)),
-        "eventTimeZoneOffset": _offset(first.utc_offset_min),
-        "recordTime": _iso(max(e.recorded_at for e in events).astimezone(timezone.utc)),
+        "eventTime": iso(local_time(first.occurred_at, first.utc_offset_min)),
+        "eventTimeZoneOffset": offset(first.utc_offset_min),
+        "recordTime": iso(max(e.recorded_at for e in events).astimezone(timezone.utc)),
         "inputQuantityList": input_list or output_list,
         "outputQuantityList": output_list or input_list,
         "transformationID": op,
@@ -537,7 +440,7 @@ class _Handovers:
     def covers(self, e: Event) -> bool:
         return e.stage in self.STAGES and (e.data or {}).get("shipment") in self.shipments
 
-    def _ends(self, ids: _Ids, s: Shipment) -> dict:
+    def _ends(self, ids: Ids, s: Shipment) -> dict:
         sender, receiver = ids.party(self.parties[s.from_party_id]), ids.party(self.parties[s.to_party_id])
         out = {"sourceList": [{"type": "owning_party", "source": sender}, {"type": "possessing_party", "source": sender}],
                "destinationList": [{"type": "owning_party", "destination": receiver},
@@ -546,22 +449,22 @@ class _Handovers:
             out["bizTransactionList"] = [{"type": "desadv", "bizTransaction": ids.document(s.document_no)}]
         return out
 
-    def _event(self, ids: _Ids, s: Shipment, what: str, at: datetime, recorded: datetime, batch: Batch,
+    def _event(self, ids: Ids, s: Shipment, what: str, at: datetime, recorded: datetime, batch: Batch,
                kg: Optional[float], step: str, disposition: str, seq: Optional[int]) -> Optional[dict]:
         event_id = ids.shipment(s, what)
         if event_id in self.emitted:
             return None
         self.emitted.add(event_id)
         item = {"type": "ObjectEvent", "eventID": event_id,
-                "eventTime": _iso(local_time(at, s.utc_offset_min)), "eventTimeZoneOffset": _offset(s.utc_offset_min),
-                "recordTime": _iso(recorded.astimezone(timezone.utc)), "action": "OBSERVE",
-                "quantityList": [_qty(ids.class_at(batch, seq), kg)], "bizStep": step, "disposition": disposition,
+                "eventTime": iso(local_time(at, s.utc_offset_min)), "eventTimeZoneOffset": offset(s.utc_offset_min),
+                "recordTime": iso(recorded.astimezone(timezone.utc)), "action": "OBSERVE",
+                "quantityList": [qty(ids.class_at(batch, seq), kg)], "bizStep": step, "disposition": disposition,
                 **self._ends(ids, s)}
         if self.certs is not None:  # the authorisation of the batch's owner (sender, or receiver on receipt)
             self.certs.add_on(item, batch, local_time(at, s.utc_offset_min).date())
         return item
 
-    def events(self, ids: _Ids, e: Event) -> list[dict]:
+    def events(self, ids: Ids, e: Event) -> list[dict]:
         """The EPCIS events of one shipment seen from either side (each eventID once per document)."""
         s = self.shipments[e.data["shipment"]]
         source = self.batches[s.batch_id]

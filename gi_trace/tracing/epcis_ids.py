@@ -1,0 +1,105 @@
+"""The identifiers of the EPCIS export (tracing.epcis): host-independent eventIDs, the URIs of classes,
+places, parties and documents under PUBLIC_BASE_URL, and the timestamp and quantity formats."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Optional
+from urllib.parse import quote
+
+from gi_trace.tracing.models import Batch, ProductLine, Shipment
+
+CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+KGM = "KGM"
+PERCENT = "P1"  # UN/CEFACT Rec 20: percent
+MG_PER_KG = "NA"  # UN/CEFACT Rec 20: milligram per kilogram
+# InChIKeys (identifiers.org) of the substances a goji test measures by name.
+WATER = "https://identifiers.org/inchikey:XLYOFNOQVPJJNP-UHFFFAOYSA-N"
+SULFUR_DIOXIDE = "https://identifiers.org/inchikey:RAHZWNYVWXNFOC-UHFFFAOYSA-N"
+REGISTER_PATH = "/authorised-users"  # the public register of GI authorisations (authorisation.public_register)
+# Fixed namespace of gi-trace eventIDs (uuid5 of "gi-trace epcis"): never change it, ids would change with it.
+EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gi-trace:epcis:event")
+
+
+def event_uuid(name: str) -> str:
+    """A host-independent eventID: the name-based UUID of a stored identifier."""
+    return f"urn:uuid:{uuid.uuid5(EVENT_NAMESPACE, name)}"
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds")
+
+
+def offset(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class Ids:
+    """HTTP URI identifiers under the public base URL."""
+
+    def __init__(self, base_url: str, lines: dict[int, ProductLine]):
+        self.base = base_url.rstrip("/")
+        self.lines = lines
+        self.dried_at: dict[int, int] = {}  # batch id -> seq of its drying event
+        self.coordinates: dict[int, tuple[float, float]] = {}  # plot id -> (latitude, longitude)
+
+    def class_at(self, batch: Batch, seq: Optional[int]) -> str:
+        """The batch's class when its event `seq` happened: fresh goji before the batch was dried, a class
+        of its own (`/id/batch/<code>/fresh`), so drying turns one class into another."""
+        dried = self.dried_at.get(batch.id)
+        if dried is not None and seq is not None and seq < dried:
+            return self.fresh_class(batch)
+        return self.batch_class(batch)
+
+    def fresh_class(self, batch: Batch) -> str:
+        return f"{self.base}/id/batch/{batch.code}/fresh"
+
+    def place(self, plot_id) -> str:
+        """A plot as a location: its `geo:` URI (RFC 5870) where its coordinates are recorded."""
+        at = self.coordinates.get(plot_id)
+        if at is not None:
+            return f"geo:{at[0]:.6f},{at[1]:.6f}"
+        return self.plot(plot_id)
+
+    def vocab(self) -> str:
+        return f"{self.base}/voc/"
+
+    def batch_class(self, batch: Batch) -> str:
+        line = self.lines.get(batch.product_line_id) if batch.product_line_id else None
+        if line is not None and batch.producer_lot:
+            return f"{self.base}/01/{line.gtin14}/10/{quote(batch.producer_lot, safe='')}"
+        return f"{self.base}/t/{batch.code}"
+
+    def town(self, code: str) -> str:
+        return f"{self.base}/id/town/{code}"
+
+    def plot(self, plot_id) -> str:
+        return f"{self.base}/id/plot/{plot_id}"
+
+    def event(self, batch: Batch, event: Event) -> str:
+        return event_uuid(f"event:{batch.code}:{event.seq}")
+
+    def op(self, op_id: str) -> str:
+        return event_uuid(f"op:{op_id}")
+
+    def step(self, name: str) -> str:
+        return f"{self.base}/voc/bizstep/{name}"
+
+    def party(self, code: str) -> str:
+        return f"{self.base}/id/party/{quote(code, safe='')}"
+
+    def shipment(self, shipment: Shipment, what: str) -> str:
+        return event_uuid(f"shipment:{shipment.op_id}:{what}")
+
+    def document(self, number: str) -> str:
+        return f"{self.base}/id/document/{quote(number, safe='')}"
+
+
+def qty(epc_class: str, kg: Optional[float]) -> dict:
+    element = {"epcClass": epc_class}
+    if kg is not None:
+        element["quantity"] = kg
+        element["uom"] = KGM
+    return element
