@@ -198,13 +198,18 @@ def _plot_master_data(session: Session, ids: Ids, root: Batch) -> list[dict]:
     if not pairs:
         return []
     records = plot_inputs.effective_inputs(session, pairs)
-    towns = {p.id: p.town_code for p in session.exec(select(Plot).where(Plot.id.in_({p for p, _s in pairs}))).all()}
+    plots = {p.id: p for p in session.exec(select(Plot).where(Plot.id.in_({p for p, _s in pairs}))).all()}
     elements: dict[int, dict] = {}
     for plot_id, season in pairs:
         element = elements.get(plot_id)
         if element is None:
+            plot = plots.get(plot_id)
             element = elements[plot_id] = {"id": ids.plot(plot_id), "attributes": [
-                {"id": ids.vocab() + "town", "attribute": ids.town(towns[plot_id])}] if towns.get(plot_id) else []}
+                {"id": ids.vocab() + "town", "attribute": ids.town(plot.town_code)}] if plot and plot.town_code else []}
+            if plot is not None and plot.latitude is not None and plot.longitude is not None:
+                # The plot's readPoint in the events (geo: URI, RFC 5870).
+                element["attributes"].append({"id": ids.vocab() + "location",
+                                              "attribute": f"geo:{plot.latitude:.6f},{plot.longitude:.6f}"})
         element["attributes"].append({"id": ids.vocab() + "season", "attribute": season})
         for record in records.get((plot_id, season), []):
             allowed = plot_inputs.earliest_harvest(record)

@@ -66,6 +66,7 @@ def test_every_demo_export_validates_and_one_event_id_means_one_content(demo, cl
     assert len(documents) > 20
     seen: dict[str, dict] = {}
     places: set[str] = set()
+    located: set[str] = set()  # plots' locations in master data
     ours: set[str] = set()  # URIs that point into this system
     lineage_ops = 0
     for key, document in documents.items():
@@ -89,7 +90,9 @@ def test_every_demo_export_validates_and_one_event_id_means_one_content(demo, cl
             for element in vocabulary["vocabularyElementList"]:
                 ours.add(element["id"])
                 ours.update(a["attribute"] for a in element["attributes"] if str(a["attribute"]).startswith(BASE))
+                located.update(a["attribute"] for a in element["attributes"] if a["id"].endswith("/voc/location"))
     assert lineage_ops > 0
+    assert located and located <= places  # master data names the events' geo: readPoints
     assert any(re.match(r"^geo:-?\d+\.\d+,-?\d+\.\d+$", p) for p in places)  # plots with coordinates
     # Every URI into this system answers (a Digital Link of a withdrawn lot answers 410 by design).
     for uri in sorted(ours):
