@@ -14,8 +14,9 @@ from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.authorisation import rules
+from gi_trace.authorisation.models import AuthorisationDecision as D
 from gi_trace.authorisation.services import statuses
-from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.models import Producer, Product, Trademark
 
 # What the public sees: users of the mark and those who lost the right, never pending applications.
 PUBLIC_STATES = (rules.AUTHORISED, rules.SUSPENDED, rules.REVOKED, rules.EXPIRED)
@@ -80,8 +81,6 @@ def entries(session: Session, rows: list[tuple[int, Product, rules.Status]]) -> 
 
 def _latest_approvals(session: Session, product_id: int, on: date, producer_ids: list[int]) -> dict[int, object]:
     """Each producer's latest approval up to `on` (its notice and contract numbers)."""
-    from gi_trace.authorisation.models import AuthorisationDecision as D
-
     if not producer_ids:
         return {}
     rows = session.exec(select(D).where(D.product_id == product_id, D.action == "approve", D.effective_date <= on,
@@ -109,8 +108,6 @@ def public_entry(producer: Producer, product: Product, status: rules.Status, app
 def authorised_users_page(session: Session, product: Product, on: date, *, county_code: str = "", offset: int = 0,
                           limit: int = 100) -> dict:
     """The users authorised on `on` (optionally in one county), paged, in the public register's order."""
-    from gi_trace.registry.models import Trademark
-
     rows = public_list(session, product, on, county_code=county_code, state=rules.AUTHORISED)
     page = rows[offset:offset + limit]
     found = entries(session, page)
@@ -144,8 +141,6 @@ def papers(session: Session, product: Product, on: date, producer_ids: list[int]
     """For a page of the public register: each producer's 公告 no. (latest approval), the coded reason of its
     latest suspension or revocation, and its own trademarks shown beside the GI mark."""
     from gi_trace.authorisation.models import AuthorisationDecision as D
-    from gi_trace.registry.models import Trademark
-
     out = {pid: {"notice_no": "", "reason_code": "", "trademarks": []} for pid in producer_ids}
     if not producer_ids:
         return out

@@ -18,6 +18,8 @@ from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import statuses
 from gi_trace.oversight import compliance as c
+from gi_trace.oversight import report_figures as f
+from gi_trace.oversight import use_reports
 from gi_trace.oversight.models import Inspection
 from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.scan.models import Complaint, CounterfeitFlag, ScanCounter
@@ -322,9 +324,6 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
     inspections, inspection_rows = supervision(session, product, year, county_code)
     handling, complaint_rows = complaints_and_signals(session, product, year, county_code)
     comp = head["compliance"]
-    from gi_trace.oversight import report_figures as f
-    from gi_trace.oversight import use_reports
-
     counties = f.city_counties(session)
     if county_code:
         counties = [(code, name) for code, name in counties if code == county_code]

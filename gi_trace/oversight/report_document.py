@@ -30,6 +30,7 @@ from gi_trace.authorisation.services import reason_code_label
 from gi_trace.errors import Conflict, Forbidden, NotFound, ValidationError
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight import report as rep
+from gi_trace.oversight import svg
 from gi_trace.oversight.models import AnnualReport
 from gi_trace.registry.models import Product, Region
 from gi_trace.types import utcnow
@@ -249,8 +250,6 @@ def _town_label(row: dict, town_names: dict) -> str:
 
 def render_html(data: dict, cover: Cover, problems_text: str = "", lang: str = "zh") -> str:
     """The printable report (A4, inline CSS and SVG, no external resources) in `lang`."""
-    from gi_trace.oversight import svg
-
     report = data["report"]
     lang = "en" if lang == "en" else "zh"
     comp = report["summary"]["compliance"]

@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 
 from markupsafe import Markup, escape
 
+from gi_trace.formatting import percent
+
 USER_COLOUR = "#c8102e"
 OUTPUT_COLOUR = "#1b6e3a"
 TARGET_COLOUR = "#8a5a00"
@@ -18,8 +20,6 @@ FONT = 'font-family="PingFang SC, Noto Sans CJK SC, Microsoft YaHei, sans-serif"
 
 
 def _pct(value: Optional[float]) -> str:
-    from gi_trace.formatting import percent
-
     return percent(value)  # truncated, never rounded up to the target
 
 

@@ -13,15 +13,16 @@ from wtforms.validators import Optional as OptionalV
 from gi_trace import jobs
 from gi_trace.access import access, actor
 from gi_trace.db import fail, get_session
-from gi_trace.errors import DomainError
+from gi_trace.errors import DomainError, NotFound
 from gi_trace.extensions import export_limit, limiter, user_key
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight import dashboard as d
 from gi_trace.oversight import enforcement as enf
 from gi_trace.oversight import report as rep
 from gi_trace.oversight import report_document as doc
+from gi_trace.oversight import use_reports as ur
 from gi_trace.oversight.tasks import ISSUE_REPORT
-from gi_trace.registry.services import list_products
+from gi_trace.registry.services import get_producer, list_products, producer_products, region_names
 from gi_trace.timeutil import local_today
 from gi_trace.web.forms import attempt
 
@@ -189,8 +190,6 @@ def version_file(version_id: int, ext: str):
     """A version's document: an issued one exactly as stored, a draft from today's figures."""
     kind = ext
     if kind not in MIMES:
-        from gi_trace.errors import NotFound
-
         raise NotFound(_("No such file."))
     session = get_session()
     item = doc.get_version(session, actor(), version_id)
@@ -282,9 +281,6 @@ class UseReportForm(FlaskForm):
 @access("producer")
 def my_use_report():
     """A user's use report for last year, drafted from its records: confirm it, with a note if needed."""
-    from gi_trace.oversight import use_reports as ur
-    from gi_trace.registry.services import get_producer, producer_products
-
     session = get_session()
     user = actor()
     producer = get_producer(session, user.producer_id)
@@ -314,8 +310,6 @@ def my_use_report():
 @access("regulator", "admin")
 def use_reports():
     """Who has confirmed its use report for a year, and who has not."""
-    from gi_trace.oversight import use_reports as ur
-
     session, query = _query()
-    return render_template("oversight/use_reports.html", query=query,
+    return render_template("oversight/use_reports.html", query=query, regions=region_names(session),
                            result=ur.status(session, query.product, query.year, query.county_code))

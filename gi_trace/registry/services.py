@@ -15,6 +15,7 @@ from gi_trace.errors import Conflict, Forbidden, NotFound, ValidationError
 from gi_trace.registry.models import (
     PRODUCER_KINDS,
     PRODUCT_KINDS,
+    TOTAL_SCOPES,
     OutputRecord,
     Plot,
     Producer,
@@ -562,8 +563,6 @@ def add_sector_total(session: Session, user: User, product: Product, year: int, 
                               field="output_value_yuan")
     if not (source or "").strip():
         raise ValidationError(_("Name the source of the figures."), field="source")
-    from gi_trace.registry.models import TOTAL_SCOPES
-
     if scope not in TOTAL_SCOPES:
         raise ValidationError(_("Say what the figures count."), field="scope")
     query = select(SectorTotal).where(SectorTotal.product_id == product.id, SectorTotal.year == year)

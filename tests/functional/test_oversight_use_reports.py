@@ -35,3 +35,5 @@ def test_user_confirms_its_use_report_and_the_regulator_sees_who_has_not(client,
     listing = client.get(f"/oversight/use-reports?product=zhongning-goji&year={year}").get_data(as_text=True)
     assert "未报送合作社" in listing and grower.producer.name not in listing.split("尚未报送")[1]
     assert "2家使用者中已有1家确认" in listing
+    missing = listing.split("尚未报送")[1]
+    assert "中宁县" in missing and "<td>640521</td>" not in missing  # the county by name, not its code
