@@ -42,9 +42,17 @@ def trace_of(session, batch: Batch, result: lineage.Trace) -> Trace:
     ids = {n.producer_id for n in result.nodes.values()}
     owners = {p.id: TraceOwner(name=public_name(p, towns.get(p.town_code)), kind=p.kind)
               for p in session.exec(select(Producer).where(Producer.id.in_(ids))).all()} if ids else {}
+    # Every recall member shows recalled (not only the withdrawn batch): the member rows, in a few statements.
+    recalls = recall.recall_states(session, [batch.id, *result.nodes])
+
+    def recall_of(batch_id: int) -> dict:
+        info = recalls.get(batch_id)
+        return {"recalled": info is not None and not info.lifted, "recall": RecallState.of(info)}
+
     return Trace(
-        root=batch.code, direction=result.direction,
-        batches=[TraceNode(**{k: v for k, v in n._asdict().items() if k != "id"}, owner=owners.get(n.producer_id))
+        root=batch.code, direction=result.direction, **recall_of(batch.id),
+        batches=[TraceNode(**{k: v for k, v in n._asdict().items() if k != "id"}, owner=owners.get(n.producer_id),
+                           **recall_of(n.id))
                  for n in sorted(result.nodes.values(), key=lambda n: n.id)],
         links=[TraceLink(parent=code_of[e.parent_id], child=code_of[e.child_id], quantity_kg=e.quantity_kg,
                          kind=e.kind) for e in result.edges],

@@ -17,7 +17,8 @@ class (`/id/batch/<code>/fresh`, used by its events before drying) to its own cl
 merge → one TransformationEvent each (commissioning / repackaging) with ILMD on the outputs (lot, harvest
 dates, origin towns); testing → ObjectEvent, inspecting, conformant / non_conformant, the measurements as a
 sensorElementList and the report as a `testres` bizTransaction; storage → storing (or transporting with a
-carrier); distribution → shipping, in_transit; withdrawal → holding, recalled; planting and other stages →
+carrier); distribution → shipping, in_transit; withdrawal → holding, recalled (and every other batch the recall
+reached → holding, recalled from its stored member row: see tracing.epcis_recall); planting and other stages →
 bizStep other. Each issue of unit codes → ObjectEvent ADD commissioning the packages and AggregationEvent ADD
 packing them into their lot. Events of an owner authorised for the product that day carry certificationInfo
 (its entry on the public register). Plots with coordinates are `geo:` readPoints. A corrected event carries
@@ -48,6 +49,7 @@ from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.tracing import lineage
 from gi_trace.tracing.epcis_ids import (CONTEXT_URL, MG_PER_KG, PERCENT, REGISTER_PATH, SULFUR_DIOXIDE, WATER, Ids,
                                         event_uuid, iso, offset, qty)
+from gi_trace.tracing.epcis_recall import recall_events
 from gi_trace.tracing.gs1 import LabelIdentity, is_valid_lot
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment, UnitCode
 from gi_trace.tracing.services import inputs as plot_inputs
@@ -161,6 +163,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             item["gt:correctionReason"] = e.correction_reason
         out.append(item)
     out.extend(_unit_events(session, ids, batches, certs))
+    out.extend(recall_events(session, ids, batches))
     document = {
         "@context": [CONTEXT_URL, {"gt": ids.vocab()}],
         "type": "EPCISDocument",

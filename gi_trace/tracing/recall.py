@@ -64,6 +64,15 @@ WHERE m.batch_id = :batch_id
 ORDER BY CASE WHEN x.id IS NULL THEN 0 ELSE 1 END, r.id DESC
 LIMIT 1
 """)
+# The same for many batches at once (a trace's nodes): every (batch, recall) row; `recall_states` picks.
+_STATES = text("""
+SELECT m.batch_id, r.id, r.reason, r.recalled_at, r.source_code, r.source_batch_id, x.id, x.reason, x.lifted_at
+FROM recallmember m
+JOIN recall r ON r.id = m.recall_id
+LEFT JOIN recalllift x ON x.recall_id = m.recall_id AND x.batch_id = m.batch_id
+WHERE m.batch_id IN :ids
+""").bindparams(bindparam("ids", expanding=True))
+STATES_CHUNK = 500  # batch ids per statement (SQLite's bound-parameter limit is far above; plans stay simple)
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,20 @@ def recall_for(session: Session, batch: Batch) -> Optional[RecallInfo]:
     session.flush()
     row = session.execute(_STATE, {"batch_id": batch.id}).first()
     return _info(row, batch.id) if row is not None else None
+
+
+def recall_states(session: Session, batch_ids) -> dict[int, RecallInfo]:
+    """`recall_for` of many batches in a few statements: {batch id: RecallInfo} for those ever recalled."""
+    ids = sorted({int(i) for i in batch_ids})
+    best: dict[int, tuple] = {}
+    if ids:
+        session.flush()
+    for start_at in range(0, len(ids), STATES_CHUNK):
+        for row in session.execute(_STATES, {"ids": ids[start_at:start_at + STATES_CHUNK]}).all():
+            key = (row[6] is None, row[1])  # in force before lifted, then the newest recall (as _STATE orders)
+            if row[0] not in best or key > best[row[0]][0]:
+                best[row[0]] = (key, row[1:])
+    return {batch_id: _info(row, batch_id) for batch_id, (_key, row) in best.items()}
 
 
 def active_recall(session: Session, batch: Batch) -> Optional[RecallInfo]:

@@ -387,10 +387,22 @@ class TraceOwner(Public):
     kind: str
 
 
-# A batch reached by a trace: the fields of lineage.Node, less its row id, and its owner's public name.
+def _recalled_field():
+    return Field(False, description="True while a recall is in force on the batch: withdrawn itself, or made from "
+                                    "a withdrawn batch (tracing.recall)")
+
+
+def _recall_field():
+    return Field(None, description="The batch's recall (reason, date, the withdrawn batch it came from); absent when "
+                                   "never recalled")
+
+
+# A batch reached by a trace: the fields of lineage.Node, less its row id, its owner's public name, and its
+# recall (`withdrawn` is the batch itself withdrawn; `recalled` also a batch made from a withdrawn one).
 TraceNode = create_model("TraceNode", __base__=Public, __module__=__name__,
                          **{name: (kind, ...) for name, kind in get_type_hints(lineage.Node).items() if name != "id"},
-                         owner=(Optional[TraceOwner], None))
+                         owner=(Optional[TraceOwner], None), recalled=(bool, _recalled_field()),
+                         recall=(Optional[RecallState], _recall_field()))
 
 
 class TraceLink(Public):
@@ -412,6 +424,8 @@ class Trace(Public):
 
     root: str
     direction: Literal["backward", "forward"]
+    recalled: bool = _recalled_field()
+    recall: Optional[RecallState] = _recall_field()
     batches: list[TraceNode]
     links: list[TraceLink]
     harvests: list[TraceHarvest]
