@@ -19,13 +19,14 @@ descendant still active although every gate here refuses it. Options weighed:
 - **chosen**: one ObjectEvent per `RecallMember` row of a batch other than the withdrawn one — the row is the
   stored record that backs it, and the event's content comes only from that row, its `Recall`, the
   withdrawal event and the member's identity, so every export that contains it says the same. eventID: the
-  name-based UUID of `recall:<recall id>:<member code>`; action OBSERVE, bizStep holding, disposition
+  name-based UUID of `recall:<withdrawn batch code>:<member code>` (a batch is withdrawn once; no row id, so
+  the id survives an export captured into another database); action OBSERVE, bizStep holding, disposition
   recalled, persistentDisposition set recalled; quantityList names the member's class without a quantity (the
   row records no kilograms: the recall covers whatever the batch holds); eventTime the later of the recall's
   time and the member's first event (goods that arrived after the recall were recalled on arrival);
   recordTime the row's; `gt:reason` the recall's reason, `gt:recallEventID` the withdrawal's eventID and
   `gt:withdrawnBatch` its batch code.
-- A `RecallLift` row likewise gives one ObjectEvent (`recall-lift:<recall id>:<member code>`): bizStep
+- A `RecallLift` row likewise gives one ObjectEvent (`recall-lift:<withdrawn batch code>:<member code>`): bizStep
   inspecting (the regulator's finding), persistentDisposition unset recalled, `gt:reason` the lift's reason;
   no disposition, since the lift says only that the recall no longer applies, not that the goods may be sold.
 """
@@ -66,7 +67,7 @@ def recall_events(session: Session, ids: Ids, batches: list[Batch]) -> list[dict
         batch = by_id[batch_id]
         zone = zone if zone is not None else LOCAL_OFFSET_MIN
         at = max(recalled_at, began) if began is not None else recalled_at
-        item = {"type": "ObjectEvent", "eventID": event_uuid(f"recall:{recall_id}:{batch.code}"),
+        item = {"type": "ObjectEvent", "eventID": event_uuid(f"recall:{source_code}:{batch.code}"),
                 **_when(at, added_at, zone), "action": "OBSERVE", "quantityList": [qty(ids.batch_class(batch), None)],
                 "bizStep": "holding", "disposition": "recalled", "persistentDisposition": {"set": ["recalled"]},
                 "gt:reason": reason, "gt:withdrawnBatch": source_code}
@@ -74,7 +75,7 @@ def recall_events(session: Session, ids: Ids, batches: list[Batch]) -> list[dict
             item["gt:recallEventID"] = event_uuid(f"event:{source_code}:{withdrawal_seq}")  # as Ids.event names it
         out.append(item)
         if lifted_at is not None:
-            out.append({"type": "ObjectEvent", "eventID": event_uuid(f"recall-lift:{recall_id}:{batch.code}"),
+            out.append({"type": "ObjectEvent", "eventID": event_uuid(f"recall-lift:{source_code}:{batch.code}"),
                         **_when(lifted_at, lifted_at, zone), "action": "OBSERVE",
                         "quantityList": [qty(ids.batch_class(batch), None)], "bizStep": "inspecting",
                         "persistentDisposition": {"unset": ["recalled"]}, "gt:reason": lift_reason,

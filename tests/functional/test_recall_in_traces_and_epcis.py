@@ -96,7 +96,7 @@ def test_epcis_exports_a_member_event_from_each_stored_member_row_and_the_same_c
             assert seen.setdefault(event["eventID"], event) == event, key  # one eventID = one content
     recalled = [e for e in seen.values() if e.get("disposition") == "recalled"]
     # The withdrawn batch: its own withdrawal event (no member event); each other member: one event of its row.
-    member_ids = {event_uuid(f"recall:{recall_row.id}:{f[k].code}") for k in ("a1", "a2", "m", "p", "r")}
+    member_ids = {event_uuid(f"recall:{recall_row.source_code}:{f[k].code}") for k in ("a1", "a2", "m", "p", "r")}
     assert {e["eventID"] for e in recalled if "gt:withdrawnBatch" in e} == member_ids
     withdrawal = [e for e in recalled if "gt:withdrawnBatch" not in e]
     assert len(withdrawal) == 1 and withdrawal[0]["quantityList"][0]["epcClass"] == f"{BASE}/t/{f['a'].code}"
@@ -107,16 +107,16 @@ def test_epcis_exports_a_member_event_from_each_stored_member_row_and_the_same_c
             assert "quantity" not in event["quantityList"][0]  # the row records no kilograms
     # Each export names the members it contains and nothing of b, the unrelated input of the blend.
     assert [e["eventID"] for e in _events(documents[("m", "batch")]) if e.get("gt:withdrawnBatch")] == \
-        [event_uuid(f"recall:{recall_row.id}:{f['m'].code}")]
+        [event_uuid(f"recall:{recall_row.source_code}:{f['m'].code}")]
     assert not [e for e in _events(documents[("b", "batch")]) if e.get("disposition") == "recalled"]
     assert not [e for e in _events(documents[("a", "batch")]) if e.get("gt:withdrawnBatch")]
     # The dealer's batch arrived after the split but before the recall: recalled at the recall's time.
-    received = seen[event_uuid(f"recall:{recall_row.id}:{f['r'].code}")]
+    received = seen[event_uuid(f"recall:{recall_row.source_code}:{f['r'].code}")]
     assert received["eventTime"].startswith("2025-09-01T10:00:00") and received["eventTimeZoneOffset"] == "+08:00"
     # The lift is its own event, from its RecallLift row.
     lift = [e for e in _events(documents[("r", "batch")]) if e.get("persistentDisposition") == {"unset": ["recalled"]}]
     assert len(lift) == 1 and lift[0]["gt:reason"] == "不含召回批次原料" and lift[0]["bizStep"] == "inspecting"
-    assert lift[0]["eventID"] == event_uuid(f"recall-lift:{recall_row.id}:{f['r'].code}")
+    assert lift[0]["eventID"] == event_uuid(f"recall-lift:{recall_row.source_code}:{f['r'].code}")
 
 
 def test_goods_arriving_after_the_recall_are_recalled_when_they_arrive(session):
