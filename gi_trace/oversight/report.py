@@ -49,6 +49,8 @@ TABLES = {
                     "findings", "suspension_decision_id"],
     "complaints": ["complaint_id", "received", "source", "category", "status", "code", "producer_id", "county_code",
                    "resolution", "closed_at"],
+    "recalls": ["code", "withdrawn_on", "reason", "kg", "county_code", "reached_batches", "reached_kg", "units",
+                "parties", "lifted"],
 }
 
 
@@ -390,6 +392,7 @@ def build_report(session: Session, product: Product, year: int, county_code: Opt
         "traceability_by_stage": report["traceability"].get("by_stage", []),
         "inspections": inspection_rows,
         "complaints": complaint_rows,
+        "recalls": report["tracing"]["recalls"]["this"]["list"],
     }
     report["tables"] = {name: len(rows) for name, rows in tables.items()}
     # Every table as tuples in its TABLES column order (the big one already is).

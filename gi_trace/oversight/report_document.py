@@ -33,6 +33,7 @@ from gi_trace.oversight import report as rep
 from gi_trace.oversight import svg
 from gi_trace.oversight.models import AnnualReport
 from gi_trace.registry.models import Product, Region
+from gi_trace.tracing import codes
 from gi_trace.types import utcnow
 
 DEFAULT_AUTHORITY = "中卫市市场监督管理局（知识产权局）"
@@ -233,13 +234,27 @@ def tracing_text(report: dict, lang: str) -> list[str]:
                 f"issued against that output.",
                 f"{fmt.integer(sc['codes'])} codes were first scanned in the year ({fmt.integer(sc['scans'])} scans); "
                 f"{sc['counterfeit_total']} counterfeit signals were raised ({sc['counterfeit']['confirmed']} confirmed); "
-                f"{rc['batches']} batches were withdrawn."]
+                f"{rc['batches']} batches were withdrawn."] + _recall_reach_text(rc, lang)
     return [f"全年追溯当年采收批次{fmt.integer(t['batches'])}个，折干重{fmt.kg(t['traced_kg'], 'zh')}，占核准使用者产量"
             f"（{fmt.kg(t['authorised_output_kg'], 'zh')}）的{fmt.percent(t['traced_share'], locale='zh')}；"
             f"以产核标发放一物一码{fmt.integer(t['labels_issued'])}个。",
             f"年内首次被扫码的标签{fmt.integer(sc['codes'])}个，累计扫码{fmt.integer(sc['scans'])}次；"
             f"产生疑似假冒预警{sc['counterfeit_total']}条（确认{sc['counterfeit']['confirmed']}条）；"
-            f"召回（撤回）批次{rc['batches']}个。"]
+            f"召回（撤回）批次{rc['batches']}个。"] + _recall_reach_text(rc, lang)
+
+
+def _recall_reach_text(rc: dict, lang: str) -> list[str]:
+    """What the year's recalls reached (report_figures.recalls), when there were any."""
+    if not rc["batches"]:
+        return []
+    if lang == "en":
+        return [f"The recalls reached {fmt.integer(rc['reached_batches'])} batches made from the withdrawn ones, "
+                f"{fmt.kg(rc['reached_kg'], 'en')} in all, {fmt.integer(rc['units'])} unit codes (packages) and "
+                f"{fmt.integer(rc['parties'])} parties; the recall was lifted from {fmt.integer(rc['lifted'])} batches "
+                f"shown not to contain the recalled goods."]
+    return [f"召回波及由被撤回批次制成的下游批次{fmt.integer(rc['reached_batches'])}个，共计{fmt.kg(rc['reached_kg'], 'zh')}，"
+            f"一物一码（包装）{fmt.integer(rc['units'])}个，涉及经营主体{fmt.integer(rc['parties'])}家；"
+            f"经核查不含召回原料、解除召回的批次{fmt.integer(rc['lifted'])}个。"]
 
 
 # --- the document -------------------------------------------------------------------------------------
@@ -265,7 +280,7 @@ def render_html(data: dict, cover: Cover, problems_text: str = "", lang: str = "
                           row["output_share"]) for row in report["counties"]["this"]["rows"]],
             chart_labels=(_("User share"), _("Output share"), _("Target")),
             svg_share_bars=svg.share_bars, svg_share_lines=svg.share_lines,
-            comp=comp, table_names=table_names(),
+            comp=comp, table_names=table_names(), code_display=codes.display,
         )
 
 
@@ -274,7 +289,8 @@ def table_names() -> dict[str, str]:
     return {"compliance_by_county": _("Shares by county"), "compliance_history": _("Shares over the years"),
             "producers": _("Producers and why each counts"), "decisions": _("Decisions of the year"),
             "movements_by_county": _("Changes of users by county"), "traceability_by_stage": _("Kilograms by stage"),
-            "inspections": _("Inspections"), "complaints": _("Complaints")}
+            "inspections": _("Inspections"), "complaints": _("Complaints"),
+            "recalls": _("Recalls and what they reached")}
 
 
 def _county_names(report: dict, lang: str) -> dict:

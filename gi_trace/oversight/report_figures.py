@@ -23,7 +23,8 @@ from gi_trace.registry.models import Producer, Product, Region
 from gi_trace.scan.models import Complaint, CounterfeitFlag, ScanCounter
 from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing import quality
-from gi_trace.tracing.models import Batch, Event, UnitCode
+from gi_trace.tracing.models import Batch, BatchLink, Event, Shipment, UnitCode
+from gi_trace.tracing.models_recall import Recall, RecallLift, RecallMember
 
 NO_COUNTY = ""  # the key of "not in a county" lines
 TEST_ITEMS = ("moisture", "so2", "pesticide")
@@ -302,19 +303,77 @@ def scans(session: Session, product: Product, year: int, counties: list[tuple[st
 
 
 def recalls(session: Session, product: Product, year: int, county_code: Optional[str] = None) -> dict:
-    """Batches withdrawn (召回/撤回) in the year."""
-    b, p = Batch.__table__, Producer.__table__
+    """Recalls started in the year (a batch withdrawn, 召回/撤回) and what they reached, from their member rows.
+
+    `batches`/`kg`: the withdrawn batches and what they held. Reach (tracing.recall's member rows, as the
+    batches stand now): `reached_batches` the batches made from them (splits, merges, processing, other
+    owners' batches); `reached_kg` every kilogram the recalled batches held, each counted once (kilograms
+    passed from one recalled batch to another count in the first only; kilograms blended in from elsewhere
+    count, the blend being recalled whole); `units` the unit codes (packages, 一物一码) issued under them;
+    `parties` the distinct owners of recalled batches and receivers of their goods still in transit;
+    `lifted` the batches a regulator lifted the recall from. A county's report counts the recalls of its
+    owners' batches, with their reach wherever it went.
+    """
+    r, b, p = Recall.__table__, Batch.__table__, Producer.__table__
     t0, t1 = year_instants(year)
-    query = (select(b.c.code, b.c.withdrawn_at, b.c.withdrawn_reason, b.c.quantity_kg, p.c.county_code)
-             .join(p, p.c.id == b.c.producer_id)
-             .where(b.c.product_id == product.id, b.c.withdrawn_at >= t0, b.c.withdrawn_at < t1)
-             .order_by(b.c.withdrawn_at))
+    query = (select(r.c.id, r.c.source_code, r.c.recalled_at, r.c.reason, b.c.quantity_kg, p.c.county_code)
+             .join(b, b.c.id == r.c.source_batch_id).join(p, p.c.id == b.c.producer_id)
+             .where(b.c.product_id == product.id, r.c.recalled_at >= t0, r.c.recalled_at < t1)
+             .order_by(r.c.recalled_at, r.c.id))
     if county_code:
         query = query.where(p.c.county_code == county_code)
     rows = session.execute(query).all()
-    return {"batches": len(rows), "kg": round(sum(float(r[3] or 0) for r in rows), 3),
-            "list": [{"code": r[0], "withdrawn_on": r[1].astimezone(LOCAL_TZ).date().isoformat(), "reason": r[2],
-                      "kg": float(r[3] or 0), "county_code": r[4]} for r in rows]}
+    reach = _recall_reach(session, [row[0] for row in rows])
+    listed = []
+    for rid, code, at, reason, kg, county in rows:
+        found = reach.get(rid, {})
+        listed.append({"code": code, "withdrawn_on": at.astimezone(LOCAL_TZ).date().isoformat(), "reason": reason,
+                       "kg": float(kg or 0), "county_code": county,
+                       **{k: found.get(k, 0) for k in ("reached_batches", "reached_kg", "units", "lifted")},
+                       "parties": len(found.get("party_ids", ()))})
+    parties = set().union(*(found["party_ids"] for found in reach.values())) if reach else set()
+    return {"batches": len(rows), "kg": round(sum(row["kg"] for row in listed), 3),
+            "reached_batches": sum(row["reached_batches"] for row in listed),
+            "reached_kg": round(sum(row["reached_kg"] for row in listed), 3),
+            "units": sum(row["units"] for row in listed), "parties": len(parties),
+            "lifted": sum(row["lifted"] for row in listed), "list": listed}
+
+
+def _recall_reach(session: Session, recall_ids: list[int]) -> dict[int, dict]:
+    """Each recall's reach from its member rows: three statements for all of them."""
+    if not recall_ids:
+        return {}
+    m, r, b, x = RecallMember.__table__, Recall.__table__, Batch.__table__, RecallLift.__table__
+    out: dict[int, dict] = {rid: {"reached_batches": 0, "reached_kg": 0.0, "units": 0, "lifted": 0,
+                                  "party_ids": set()} for rid in recall_ids}
+    members = (select(m.c.recall_id, m.c.batch_id == r.c.source_batch_id, b.c.quantity_kg, b.c.units_issued,
+                      b.c.producer_id, x.c.id.is_not(None))
+               .join(r, r.c.id == m.c.recall_id).join(b, b.c.id == m.c.batch_id)
+               .outerjoin(x, and_(x.c.recall_id == m.c.recall_id, x.c.batch_id == m.c.batch_id))
+               .where(m.c.recall_id.in_(recall_ids)))
+    for rid, source, kg, units, owner, lifted in session.execute(members).all():
+        found = out[rid]
+        found["reached_batches"] += 0 if source else 1
+        found["reached_kg"] += float(kg or 0)
+        found["units"] += int(units or 0)
+        found["lifted"] += 1 if lifted else 0
+        found["party_ids"].add(owner)
+    # Kilograms one recalled batch passed to another are counted once (in the batch they left).
+    link, child = BatchLink.__table__, m.alias("child")
+    passed = (select(m.c.recall_id, func.sum(link.c.quantity_kg))
+              .join(link, link.c.parent_id == m.c.batch_id)
+              .join(child, and_(child.c.batch_id == link.c.child_id, child.c.recall_id == m.c.recall_id))
+              .where(m.c.recall_id.in_(recall_ids)).group_by(m.c.recall_id))
+    for rid, kg in session.execute(passed).all():
+        out[rid]["reached_kg"] -= float(kg or 0)
+    s = Shipment.__table__
+    transit = (select(m.c.recall_id, s.c.to_party_id).join(s, s.c.batch_id == m.c.batch_id)
+               .where(m.c.recall_id.in_(recall_ids), s.c.status == "in_transit"))
+    for rid, party in session.execute(transit).all():
+        out[rid]["party_ids"].add(party)
+    for found in out.values():
+        found["reached_kg"] = round(max(found["reached_kg"], 0.0), 3)
+    return out
 
 
 def labels_against_output(traceability: dict) -> dict:
