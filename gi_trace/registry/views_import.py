@@ -16,6 +16,7 @@ from gi_trace.registry.imports import (
     COLUMNS,
     KINDS,
     ImportFileError,
+    allowed_values,
     detect_format,
     import_file,
     template_csv,
@@ -109,8 +110,6 @@ def template(kind: str, fmt: str):
     """The header row of an import kind (CSV), or (XLSX) with an example row and an allowed-values sheet."""
     if kind not in KINDS or fmt not in _MIME:
         abort(404)
-    from gi_trace.registry.imports import allowed_values
-
     body = template_csv(kind) if fmt == "csv" else template_xlsx(kind, allowed_values(get_session()))
     return body, 200, {
         "Content-Type": _MIME[fmt],

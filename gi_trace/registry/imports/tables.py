@@ -4,16 +4,21 @@ from __future__ import annotations
 import csv
 import itertools
 import io
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Callable, Iterator, Optional, Union
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from gi_trace import spreadsheets
 from gi_trace.registry.imports.kinds import COLUMNS
+from gi_trace.registry.imports.producers import PRODUCER_KIND_ALIASES
 from gi_trace.registry.imports.results import ImportFileError
+from gi_trace.registry.models import Product, Region
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -37,8 +42,6 @@ class FileLimits:
 
     @classmethod
     def from_config(cls) -> "FileLimits":
-        from flask import current_app, has_app_context
-
         if not has_app_context():
             return cls()
         config = current_app.config
@@ -60,8 +63,6 @@ def check_xlsx_container(stream: IO[bytes], limits: FileLimits) -> None:
     declared size (a member that lies fails its CRC check), so counting the shared strings as they
     are unpacked, and stopping at the limit, is bounded too.
     """
-    import zipfile
-
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -274,7 +275,7 @@ def _cell_text(value) -> str:
 
 
 def _read_xlsx(stream: IO[bytes], limits: FileLimits = FileLimits()) -> Table:
-    import openpyxl
+    import openpyxl  # not at the top: it takes ~0.3 s to import and only reading a workbook needs it
 
     workbook = None
     try:
@@ -339,11 +340,6 @@ def template_xlsx(kind: str, allowed: Optional[dict[str, list[str]]] = None) -> 
 
 def allowed_values(session) -> dict[str, list[str]]:
     """What the templates' coded columns accept: code and name of each county, town and product; kinds; scopes."""
-    from sqlalchemy import select
-
-    from gi_trace.registry.imports.producers import PRODUCER_KIND_ALIASES
-    from gi_trace.registry.models import Product, Region
-
     regions = session.execute(select(Region.code, Region.name_zh, Region.level).order_by(Region.code)).all()
     return {
         # Words people write, which the importer reads (the codes are accepted too).
