@@ -43,6 +43,7 @@ TESTED = "2025-07-15T10:00:00+08:00"
 PROCESSED = "2025-08-01T10:00:00+08:00"
 STORED = "2025-08-05T10:00:00+08:00"
 SHIPPED = "2025-08-10T10:00:00+08:00"
+ARRIVED = "2025-08-11T09:00:00+08:00"
 
 PASSING_TEST = {"lab": "宁夏农产品质量检测中心", "report_no": "NX-2025-0715", "sampled_at": "2025-07-14",
                 "sampled_by": "王检", "method": "GB/T 18672-2014", "moisture_pct": 11.5, "grains_per_50g": 300,
@@ -92,3 +93,9 @@ class Grower:
         batch = self.dried(session, fresh_kg, dried_kg, **kwargs)
         self.event(session, batch, "testing", TESTED, test or PASSING_TEST)
         return batch
+
+
+def dealer_with_account(**kwargs) -> tuple[Producer, User]:
+    """An authorised trader (宁夏杞乡枸杞商行) and its account: the usual receiver of a hand-over."""
+    party = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行", **kwargs)
+    return party, producer_user(party)

@@ -8,10 +8,7 @@ from gi_trace.errors import Conflict, NotFound, Refused, ValidationError
 from gi_trace.tracing import chain, lineage, services, transfers
 from gi_trace.tracing.models import BatchLink, Event, Shipment
 from tests.factories import ProducerFactory, authorised_producer, producer_user
-from tests.factories_tracing import PASSING_TEST, TESTED, Grower
-
-SHIP = "2025-08-10T10:00:00+08:00"
-ARRIVE = "2025-08-11T09:00:00+08:00"
+from tests.factories_tracing import ARRIVED, PASSING_TEST, SHIPPED, TESTED
 
 
 @pytest.fixture
@@ -19,20 +16,9 @@ def app_config(app_config):
     return {**app_config, "BABEL_DEFAULT_LOCALE": "en"}
 
 
-@pytest.fixture
-def grower(session):
-    return Grower.make(session)
-
-
-@pytest.fixture
-def dealer(session):
-    party = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
-    return party, producer_user(party)
-
-
 def shipped(session, grower, dealer, kg=100.0, **kwargs):
     batch = grower.tested(session)
-    shipment = transfers.ship(session, grower.user, batch, to=dealer[0].code, quantity_kg=kg, shipped_at=SHIP,
+    shipment = transfers.ship(session, grower.user, batch, to=dealer[0].code, quantity_kg=kg, shipped_at=SHIPPED,
                               **kwargs)
     return batch, shipment
 
@@ -48,7 +34,7 @@ def test_shipping_takes_the_kilograms_out_at_once(session, grower, dealer):
 
 def test_receiving_makes_a_linked_batch_of_the_receiver_and_records_the_loss(session, grower, dealer):
     batch, shipment = shipped(session, grower, dealer, 100.0)
-    received = transfers.receive(session, dealer[1], shipment, received_at=ARRIVE, quantity_kg=99.5,
+    received = transfers.receive(session, dealer[1], shipment, received_at=ARRIVED, quantity_kg=99.5,
                                  producer_lot="SH-1")
     assert received.producer_id == dealer[0].id and received.kind == "received"
     assert received.quantity_kg == 99.5 and received.producer_lot == "SH-1"
@@ -72,7 +58,7 @@ def test_rejecting_returns_the_kilograms_to_the_sender(session, grower, dealer):
     assert shipment.status == "rejected" and batch.available_kg == 240.0
     assert chain.verify_batch(session, batch).ok
     with pytest.raises(Conflict):
-        transfers.receive(session, dealer[1], shipment, received_at=ARRIVE)
+        transfers.receive(session, dealer[1], shipment, received_at=ARRIVED)
 
 
 def test_refusals_name_their_fields(session, grower, dealer):
@@ -101,12 +87,12 @@ def test_receiving_refusals(session, grower, dealer):
     with pytest.raises(NotFound):
         transfers.incoming(session, producer_user(other), shipment.id)
     with pytest.raises(ValidationError) as more:
-        transfers.receive(session, dealer[1], shipment, received_at=ARRIVE, quantity_kg=100.5)
+        transfers.receive(session, dealer[1], shipment, received_at=ARRIVED, quantity_kg=100.5)
     assert more.value.field == "quantity_kg"
     with pytest.raises(ValidationError) as early:
         transfers.receive(session, dealer[1], shipment, received_at="2025-08-09T09:00:00+08:00")
     assert early.value.field == "received_at"
-    transfers.receive(session, dealer[1], shipment, received_at=ARRIVE)
+    transfers.receive(session, dealer[1], shipment, received_at=ARRIVED)
     with pytest.raises(Conflict):
         transfers.reject(session, dealer[1], shipment, reason="late")
 
@@ -127,8 +113,8 @@ def test_withdrawn_or_failed_batches_cannot_be_shipped(session, grower, dealer):
 def test_receiver_merges_what_it_received_with_its_own_batches(session, grower, dealer):
     _batch, first = shipped(session, grower, dealer, 50.0)
     _batch2, second = shipped(session, grower, dealer, 60.0)
-    a = transfers.receive(session, dealer[1], first, received_at=ARRIVE)
-    b = transfers.receive(session, dealer[1], second, received_at=ARRIVE)
+    a = transfers.receive(session, dealer[1], first, received_at=ARRIVED)
+    b = transfers.receive(session, dealer[1], second, received_at=ARRIVED)
     merged = services.merge(session, dealer[1], [(a, None), (b, None)], occurred_at="2025-08-12T09:00:00+08:00")
     blend = merged.children[0]
     assert blend.producer_id == dealer[0].id and blend.quantity_kg == 110.0
@@ -138,7 +124,7 @@ def test_receiver_merges_what_it_received_with_its_own_batches(session, grower, 
 def test_purchase_from_a_registered_sellers_batch_is_a_shipment_received_at_once(session, grower, dealer):
     batch = grower.tested(session)
     result = transfers.purchase(session, dealer[1], transfers.PurchaseInput(
-        quantity_kg=30, source_batch=batch.code, purchased_at=ARRIVE, grade="特级", price_yuan_per_kg=60))
+        quantity_kg=30, source_batch=batch.code, purchased_at=ARRIVED, grade="特级", price_yuan_per_kg=60))
     assert result.shipment.status == "received" and result.batch.quantity_kg == 30
     assert batch.available_kg == 210.0
     assert result.purchase.seller_id == grower.producer.id and result.batch.origin_state == "verified"
@@ -146,17 +132,17 @@ def test_purchase_from_a_registered_sellers_batch_is_a_shipment_received_at_once
 
 def test_purchase_from_an_unregistered_farmer_is_declared_origin(session, dealer):
     result = transfers.purchase(session, dealer[1], transfers.PurchaseInput(
-        quantity_kg=30, seller_name="王五", town_code="640521104", purchased_at=ARRIVE))
+        quantity_kg=30, seller_name="王五", town_code="640521104", purchased_at=ARRIVED))
     batch = result.batch
     assert batch.kind == "purchased" and batch.quantity_kg == 30 and batch.origin_state == "declared"
     assert batch.origin_break_code == batch.code and batch.origin_town_code == "640521104"
     assert result.purchase.seller_name == "王五"
     with pytest.raises(ValidationError) as missing:
-        transfers.purchase(session, dealer[1], transfers.PurchaseInput(quantity_kg=30, purchased_at=ARRIVE))
+        transfers.purchase(session, dealer[1], transfers.PurchaseInput(quantity_kg=30, purchased_at=ARRIVED))
     assert missing.value.field == "seller_name"
     with pytest.raises(ValidationError) as town:
         transfers.purchase(session, dealer[1], transfers.PurchaseInput(quantity_kg=30, seller_name="王五",
-                                                                      town_code="999", purchased_at=ARRIVE))
+                                                                      town_code="999", purchased_at=ARRIVED))
     assert town.value.field == "town_code"
 
 
@@ -176,11 +162,11 @@ def test_a_party_not_authorised_cannot_receive_ship_or_buy(session, grower):
     unauthorised = ProducerFactory(kind="trader")
     user = producer_user(unauthorised)
     batch = grower.tested(session)
-    shipment = transfers.ship(session, grower.user, batch, to=unauthorised.code, quantity_kg=10, shipped_at=SHIP)
+    shipment = transfers.ship(session, grower.user, batch, to=unauthorised.code, quantity_kg=10, shipped_at=SHIPPED)
     with pytest.raises(Refused) as refused:
-        transfers.receive(session, user, shipment, received_at=ARRIVE)
+        transfers.receive(session, user, shipment, received_at=ARRIVED)
     assert refused.value.code.startswith("authorisation_")
     with pytest.raises(Refused):
         transfers.purchase(session, user, transfers.PurchaseInput(quantity_kg=5, seller_name="王五",
-                                                                  town_code="640521104", purchased_at=ARRIVE))
+                                                                  town_code="640521104", purchased_at=ARRIVED))
     assert shipment.status == "in_transit"

@@ -13,17 +13,12 @@ from gi_trace.tracing import epcis, services
 from gi_trace.tracing.models import Event
 from gi_trace.tracing.models_inputs import PlotInput
 from gi_trace.tracing.services import inputs
-from tests.factories import PlotFactory, producer_user
+from tests.factories import PlotFactory
 from tests.factories_tracing import PICKED, PLANTED, Grower
 
 SPRAY = dict(kind="pesticide", product_name="吡虫啉可湿性粉剂", registration_no="PD20080001",
              active_ingredient="吡虫啉", dose="1500倍液", applied_on="2025-06-24", safety_interval_days=14,
              applied_by="张三")
-
-
-@pytest.fixture
-def grower(session):
-    return Grower.make(session)
 
 
 def _record(session, grower, **changes) -> PlotInput:

@@ -7,30 +7,17 @@ from sqlmodel import select
 from gi_trace.errors import Conflict, Forbidden, NotFound, Refused, ValidationError
 from gi_trace.tracing import certificate, chain, recall, services, transfers, units
 from gi_trace.tracing.models_recall import Recall, RecallLift, RecallMember
-from tests.factories import UserFactory, authorised_producer, producer_user
-from tests.factories_tracing import Grower
+from tests.factories import UserFactory
+from tests.factories_tracing import ARRIVED, SHIPPED
 
 SPLIT = "2025-07-16T08:00:00+08:00"
 MERGE = "2025-07-17T08:00:00+08:00"
 PROCESS = "2025-07-18T08:00:00+08:00"
-SHIP = "2025-08-10T10:00:00+08:00"
-ARRIVE = "2025-08-11T09:00:00+08:00"
 
 
 @pytest.fixture
 def app_config(app_config):
     return {**app_config, "BABEL_DEFAULT_LOCALE": "en"}
-
-
-@pytest.fixture
-def grower(session):
-    return Grower.make(session)
-
-
-@pytest.fixture
-def dealer(session):
-    party = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
-    return party, producer_user(party)
 
 
 def family(session, grower, dealer):
@@ -42,8 +29,8 @@ def family(session, grower, dealer):
     m = services.merge(session, grower.user, [(a2, None), (b, 100)], occurred_at=MERGE).children[0]
     event = grower.event(session, m, "processing", PROCESS, {"product_form": "powder", "outputs": [{"quantity_kg": 150}]})
     p = services.batch_by_code(session, event.data["to"][0])
-    shipment = transfers.ship(session, grower.user, a1, to=dealer[0].code, quantity_kg=60, shipped_at=SHIP)
-    r = transfers.receive(session, dealer[1], shipment, received_at=ARRIVE)
+    shipment = transfers.ship(session, grower.user, a1, to=dealer[0].code, quantity_kg=60, shipped_at=SHIPPED)
+    r = transfers.receive(session, dealer[1], shipment, received_at=ARRIVED)
     return {"a": a, "b": b, "a1": a1, "a2": a2, "m": m, "p": p, "r": r}
 
 
@@ -76,9 +63,9 @@ def test_every_recalled_batch_refuses_labels_units_shipments_certificates_and_li
             units.issue_units(session, grower.user, batch, 1, 1.0)
         assert refused.value.code == "label_recalled"
     with pytest.raises(Refused):
-        transfers.ship(session, grower.user, f["p"], to=dealer[0].code, quantity_kg=1, shipped_at=ARRIVE)
+        transfers.ship(session, grower.user, f["p"], to=dealer[0].code, quantity_kg=1, shipped_at=ARRIVED)
     with pytest.raises(Refused):
-        services.split(session, dealer[1], f["r"], [{"quantity_kg": 10}], occurred_at=ARRIVE)
+        services.split(session, dealer[1], f["r"], [{"quantity_kg": 10}], occurred_at=ARRIVED)
     with pytest.raises(Refused):
         certificate.for_shipment(session, grower.user, shipment_before.id, "https://t.example")
     with pytest.raises(Refused):
@@ -90,9 +77,9 @@ def test_every_recalled_batch_refuses_labels_units_shipments_certificates_and_li
 
 def test_goods_in_transit_when_the_recall_commits_arrive_recalled(session, grower, dealer):
     a = grower.tested(session)
-    shipment = transfers.ship(session, grower.user, a, to=dealer[0].code, quantity_kg=50, shipped_at=SHIP)
+    shipment = transfers.ship(session, grower.user, a, to=dealer[0].code, quantity_kg=50, shipped_at=SHIPPED)
     services.withdraw(session, grower.user, a, "召回")
-    arrived = transfers.receive(session, dealer[1], shipment, received_at=ARRIVE)
+    arrived = transfers.receive(session, dealer[1], shipment, received_at=ARRIVED)
     assert recall.active_recall(session, arrived).source_code == a.code
     assert services.label_allowed(session, arrived).code == "recalled"
 

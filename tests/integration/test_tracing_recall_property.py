@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from gi_trace.errors import DomainError, Refused
 from gi_trace.tracing import certificate, recall, services, transfers, units
-from tests.factories import authorised_producer, producer_user
-from tests.factories_tracing import Grower
+from tests.factories_tracing import Grower, dealer_with_account
 
 # One operation of a family's history: which batch it acts on is an index into the batches made so far.
 OPS = st.one_of(
@@ -30,9 +29,7 @@ def app_config(app_config):
 
 @pytest.fixture
 def parties(session):
-    grower = Grower.make(session)
-    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
-    return grower, (dealer, producer_user(dealer))
+    return Grower.make(session), dealer_with_account()
 
 
 class Family:

@@ -16,11 +16,6 @@ from tests.factories import DecisionFactory, PlotFactory, ProducerFactory, UserF
 from tests.factories_tracing import DRIED, PASSING_TEST, PICKED, PICKED_2, Grower
 
 
-@pytest.fixture
-def grower(session):
-    return Grower.make(session)
-
-
 # --- who may open a batch ------------------------------------------------------------------
 
 def _refusal(session, producer) -> Refused:
