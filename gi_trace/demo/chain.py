@@ -4,7 +4,8 @@ About 30 authorised households in the protected towns pick and dry goji; two dea
 dried fruit at the 中宁枸杞交易市场 (purchases of the households' batches: shipments received at once); one
 dealer also buys from two unregistered farmers of 太阳梁乡, outside the protected towns, so one of its
 blends cannot carry the GI mark. The dealers ship their blends to one processing enterprise, which packs
-three products with unit codes (一物一码). Everything goes through the real services, so every rule, mass
+three products with unit codes (一物一码); a late batch of one household is recalled after the dealer packed
+it (gi_trace.demo.recall). Everything goes through the real services, so every rule, mass
 balance and hash chain applies; the same seed gives the same data.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.demo.batches import lab_test
+from gi_trace.demo.recall import record_recall
 from gi_trace.registry.models import Plot, Producer, Product, ProductTown
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.uscc import ALPHABET, check_character
@@ -201,4 +203,7 @@ def load_demo_chain(session: Session, seed: int = 2025, password: str = "demo123
         (f"{DEALERS[0][1]} blend (GI)", blend_a.code),
         (f"{DEALERS[1][1]} blend with goji from outside the protected towns (not GI)", blend_c.code),
     ]
+    # A late batch of the last household, sold to dealer 1 and packed, then withdrawn after a sampling test.
+    household, plot = households[-1]
+    result.codes += record_recall(session, product, users[household.id], plot, first_user)
     return result

@@ -1,4 +1,5 @@
 """The demo-data command: realistic, deterministic, valid histories, and a no-op on a filled register."""
+import re
 from datetime import date
 
 from sqlmodel import Session, select
@@ -10,6 +11,9 @@ from gi_trace.db import get_engine
 from gi_trace.registry.models import GROWER_KINDS, OutputRecord, Plot, Producer, SectorTotal, Trademark
 from gi_trace.registry.reference import GOJI_TOWNS, ensure_reference_data
 from gi_trace.registry.uscc import check_uscc
+from gi_trace.tracing import quality, recall
+from gi_trace.tracing.models import Batch
+from gi_trace.tracing.models_recall import Recall, RecallMember
 from tests.conftest import _empty_tables, login
 
 
@@ -132,3 +136,27 @@ def test_demo_accounts_can_log_in(app, runner, client):
     login(client, "producer", "demo12345")
     page = client.get("/my/authorisations")
     assert page.status_code == 200 and "中宁枸杞" in page.get_data(as_text=True)
+
+
+def test_the_demo_has_a_recall_reaching_a_dealer_s_packages(app, runner, client):
+    result = runner.invoke(args=["demo-data", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    printed = {what: code for code, what in re.findall(r"^  ([2-9A-Z]{14})  (.+)$", result.output, re.M)}
+    package = next(code for what, code in printed.items() if what.startswith("recalled package (一物一码)"))
+    withdrawn = next(code for what, code in printed.items() if what.startswith("household batch withdrawn"))
+    with Session(get_engine(app)) as s:
+        source = s.exec(select(Batch).where(Batch.code == withdrawn)).one()
+        verdict = quality.test_verdict(s, source)
+        assert verdict.state == "failed" and [f.endswith("180 mg/kg > 50 mg/kg") for f in verdict.failures] == [True]
+        row = s.exec(select(Recall).where(Recall.source_batch_id == source.id)).one()
+        assert row.by_role == "regulator" and "二氧化硫" in row.reason
+        members = s.exec(select(Batch).join(RecallMember, RecallMember.batch_id == Batch.id)
+                         .where(RecallMember.recall_id == row.id)).all()
+        downstream = [b for b in members if b.id != source.id]
+        # the dealer's purchase and the lot packed from it, another owner's batches
+        assert len(downstream) >= 2 and {b.producer_id for b in downstream} != {source.producer_id}
+        assert all(recall.active_recall(s, b) is not None for b in members)
+    page = client.get(f"/t/{package}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 410 and "已召回" in html and "二氧化硫 180 mg/kg" in html
+    assert "立即停止食用" in html

@@ -12,8 +12,8 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 from sqlmodel import select
 
-from gi_trace.tracing import epcis, lineage
-from gi_trace.tracing.models import Batch
+from gi_trace.tracing import epcis, lineage, recall
+from gi_trace.tracing.models import Batch, UnitCode
 
 SCHEMA = Path("/work/shared/standards/epcis/EPCIS-JSON-Schema.json")
 BASE = "https://trace.example.cn"
@@ -50,6 +50,14 @@ def uris(event: dict) -> list[str]:
     for element in event.get("sensorElementList", []):
         found += [r["chemicalSubstance"] for r in element["sensorReport"] if "chemicalSubstance" in r]
     return found
+
+
+def recalled_codes(session) -> set[str]:
+    """The codes of the batches under a recall and of their packages."""
+    ids = recall.recalled_ids(session, [b.id for b in session.exec(select(Batch)).all()])
+    batches = {b.code for b in session.exec(select(Batch).where(Batch.id.in_(ids))).all()} if ids else set()
+    packages = {u.code for u in session.exec(select(UnitCode).where(UnitCode.batch_id.in_(ids))).all()} if ids else set()
+    return batches | packages
 
 
 @pytest.fixture
@@ -94,12 +102,17 @@ def test_every_demo_export_validates_and_one_event_id_means_one_content(demo, cl
     assert lineage_ops > 0
     assert located and located <= places  # master data names the events' geo: readPoints
     assert any(re.match(r"^geo:-?\d+\.\d+,-?\d+\.\d+$", p) for p in places)  # plots with coordinates
-    # Every URI into this system answers (a Digital Link of a withdrawn lot answers 410 by design).
+    # Every URI into this system answers (a Digital Link of a withdrawn lot, and the trace URL of a recalled batch
+    # or package, answer 410 by design: the recall notice).
+    recalled = recalled_codes(session)
+    assert recalled  # the demo has a recall
     for uri in sorted(ours):
         parts = urlsplit(uri)
         response = client.get(parts.path + (f"?{parts.query}" if parts.query else ""), follow_redirects=True)
-        assert response.status_code == 200 or (parts.path.startswith("/01/") and response.status_code == 410), \
-            (uri, response.status_code)
+        gone = parts.path.startswith("/01/") or (parts.path.startswith("/t/") and parts.path.split("/")[2] in recalled)
+        assert response.status_code == 200 or (gone and response.status_code == 410), (uri, response.status_code)
+    # The recall reaches beyond the withdrawn batch: its members are holding/recalled too.
+    assert {e["gt:withdrawnBatch"] for e in seen.values() if e.get("gt:withdrawnBatch")}
     assert any("/id/town/" in u for u in ours) and any("/authorised-users?" in u for u in ours)
     # Drying turns fresh goji (a class of its own, commissioned at harvest) into dried goji.
     dryings = [e for e in seen.values() if e.get("gt:stage") == "drying"]
