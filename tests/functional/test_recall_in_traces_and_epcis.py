@@ -15,7 +15,7 @@ from gi_trace.tracing import epcis, lineage, services, transfers
 from gi_trace.tracing.epcis_ids import event_uuid
 from gi_trace.tracing.models_recall import Recall
 from tests.factories import UserFactory, authorised_producer, producer_user
-from tests.factories_tracing import Grower
+from tests.factories_tracing import Grower, dealer_with_account
 from tests.integration.test_tracing_recall import family
 
 SCHEMA = Path("/work/shared/standards/epcis/EPCIS-JSON-Schema.json")
@@ -26,8 +26,7 @@ REASON = "二氧化硫超标，主动召回"
 @pytest.fixture
 def world(session):
     grower = Grower.make(session)
-    party = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
-    dealer = (party, producer_user(party))
+    dealer = dealer_with_account()
     f = family(session, grower, dealer)  # a → a1, a2; a2 + b → m → powder p; a1 → the dealer's r
     services.withdraw(session, grower.user, f["a"], REASON, occurred_at="2025-09-01T10:00:00+08:00")
     return grower, dealer, f

@@ -13,8 +13,7 @@ from gi_trace import formatting as fmt
 from gi_trace.oversight import report as rep
 from gi_trace.oversight import report_document as doc
 from gi_trace.tracing import codes, services, transfers, units
-from tests.factories import UserFactory, authorised_producer, goji, producer_user
-from tests.factories_tracing import Grower
+from tests.factories import UserFactory, authorised_producer, goji
 from tests.integration.test_tracing_recall import family
 
 TODAY = date(2026, 1, 15)
@@ -22,12 +21,10 @@ REASON = "二氧化硫超标，主动召回"
 
 
 @pytest.fixture
-def recalled(session):
+def recalled(session, grower, dealer):
     """The family of tests.integration.test_tracing_recall (a → a1, a2; a2 + b → m → powder p; a1 → r at a
     dealer), three packages under a1, 10 kg of a1 in transit to a second dealer, a withdrawn and r lifted."""
-    grower = Grower.make(session)
-    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
-    f = family(session, grower, (dealer, producer_user(dealer)))
+    f = family(session, grower, dealer)
     units.issue_units(session, grower.user, f["a1"], 3, 1.0)
     other = authorised_producer(kind="trader", name="中宁县红宝枸杞商行")
     transfers.ship(session, grower.user, f["a1"], to=other.code, quantity_kg=10, shipped_at="2025-08-20T10:00:00+08:00")
