@@ -24,6 +24,7 @@ from gi_trace.tracing.schemas import (PurchaseCreate, PurchasePublic, PurchaseRe
 
 SHIPMENT = {"shipment_id": "The shipment's id"}
 NOT_ADDRESSED = "Unknown shipment, or one addressed to another party"
+ANSWER_ERRORS = {404: NOT_ADDRESSED, 409: "Already received or rejected"}
 
 
 def _when(value, offset: int) -> Optional[str]:
@@ -74,15 +75,20 @@ def ship_batch(code: str, body: Load[ShipCreate]):
     return ShipResult(shipment=shipment_public(session, shipment), batch=_batch(session, batch)), 201
 
 
-@api_bp.post("/shipments/<int:shipment_id>/receive")
-@access("producer")
-@operation(body=ReceiveCreate, responses={201: ReceiveResult}, errors={404: NOT_ADDRESSED, 409: "Already received "
-           "or rejected"}, path=SHIPMENT, tags=["chain"])
-def receive_shipment(shipment_id: int, body: Load[ReceiveCreate]):
-    """Receive a shipment: a new batch of the receiver linked to the shipped one (link kind transfer)."""
+def _answering(shipment_id: int, body: Load):
+    """The session, the in-transit shipment addressed to the actor (404 otherwise, before the body is read) and
+    the body of the answer to it."""
     session = get_session()
     shipment = transfers.incoming(session, actor(), shipment_id)
-    given = body()
+    return session, shipment, body()
+
+
+@api_bp.post("/shipments/<int:shipment_id>/receive")
+@access("producer")
+@operation(body=ReceiveCreate, responses={201: ReceiveResult}, errors=ANSWER_ERRORS, path=SHIPMENT, tags=["chain"])
+def receive_shipment(shipment_id: int, body: Load[ReceiveCreate]):
+    """Receive a shipment: a new batch of the receiver linked to the shipped one (link kind transfer)."""
+    session, shipment, given = _answering(shipment_id, body)
     batch = transfers.receive(session, actor(), shipment, received_at=given.received_at,
                               quantity_kg=given.quantity_kg, producer_lot=given.producer_lot)
     return ReceiveResult(batch=_batch(session, batch), shipment=shipment_public(session, shipment)), 201
@@ -90,13 +96,10 @@ def receive_shipment(shipment_id: int, body: Load[ReceiveCreate]):
 
 @api_bp.post("/shipments/<int:shipment_id>/reject")
 @access("producer")
-@operation(body=RejectCreate, responses={200: RejectResult}, errors={404: NOT_ADDRESSED, 409: "Already received "
-           "or rejected"}, path=SHIPMENT, tags=["chain"])
+@operation(body=RejectCreate, responses={200: RejectResult}, errors=ANSWER_ERRORS, path=SHIPMENT, tags=["chain"])
 def reject_shipment(shipment_id: int, body: Load[RejectCreate]):
     """Refuse a shipment: its kilograms return to the sender's batch."""
-    session = get_session()
-    shipment = transfers.incoming(session, actor(), shipment_id)
-    given = body()
+    session, shipment, given = _answering(shipment_id, body)
     transfers.reject(session, actor(), shipment, reason=given.reason, rejected_at=given.rejected_at)
     return RejectResult(shipment=shipment_public(session, shipment))
 
