@@ -53,6 +53,21 @@ def _season(value: Optional[int], seasons: list[int]) -> int:
     return local_today().year
 
 
+def _season_page(session, plot, **context) -> str:
+    """A plot's inputs of the season asked for (?season=2025, this year by default), every record of it shown with
+    what corrected it, and the seasons to choose from."""
+    seasons = inputs.seasons_of(session, plot)
+    season = _season(request.args.get("season", type=int), seasons)
+    if season not in seasons:
+        seasons = sorted(set(seasons) | {season}, reverse=True)
+    rows = inputs.inputs_of(session, plot, season, include_superseded=True)
+    replaced = {r.supersedes_id: r for r in inputs.inputs_of(session, plot, include_superseded=True)
+                if r.supersedes_id}
+    return render_template("tracing/plot_inputs.html", plot=plot, towns=region_names(session), rows=rows,
+                           replaced=replaced, season=season, seasons=seasons, earliest=inputs.earliest_harvest,
+                           **context)
+
+
 @bp.get("/my/plots")
 @access("producer")
 def my_plots():
@@ -105,16 +120,7 @@ def plot_inputs(plot_id: int):
                         day=fmt.day(record.applied_on)), "success")
                 return redirect(url_for("inputs.plot_inputs", plot_id=plot.id, season=record.season))
         status = 422
-    seasons = inputs.seasons_of(session, plot)
-    season = _season(request.args.get("season", type=int), seasons)
-    if season not in seasons:
-        seasons = sorted(set(seasons) | {season}, reverse=True)
-    rows = inputs.inputs_of(session, plot, season, include_superseded=True)
-    replaced = {r.supersedes_id: r for r in inputs.inputs_of(session, plot, include_superseded=True)
-                if r.supersedes_id}
-    return render_template("tracing/plot_inputs.html", plot=plot, towns=region_names(session), form=form,
-                           rows=rows, replaced=replaced, season=season, seasons=seasons, corrected=corrected,
-                           earliest=inputs.earliest_harvest), status
+    return _season_page(session, plot, form=form, corrected=corrected), status
 
 
 @bp.get("/plots/<int:plot_id>/inputs")
@@ -123,13 +129,4 @@ def plot_record(plot_id: int):
     """A producer's plot and its inputs of one season, read-only, for a regulator in scope (?season=2025)."""
     session = get_session()
     plot = inputs.visible_plot(session, actor(), plot_id)
-    seasons = inputs.seasons_of(session, plot)
-    season = _season(request.args.get("season", type=int), seasons)
-    if season not in seasons:
-        seasons = sorted(set(seasons) | {season}, reverse=True)
-    rows = inputs.inputs_of(session, plot, season, include_superseded=True)
-    replaced = {r.supersedes_id: r for r in inputs.inputs_of(session, plot, include_superseded=True)
-                if r.supersedes_id}
-    return render_template("tracing/plot_inputs.html", plot=plot, towns=region_names(session), form=None,
-                           rows=rows, replaced=replaced, season=season, seasons=seasons, corrected=None,
-                           earliest=inputs.earliest_harvest, producer=session.get(Producer, plot.producer_id))
+    return _season_page(session, plot, form=None, corrected=None, producer=session.get(Producer, plot.producer_id))
