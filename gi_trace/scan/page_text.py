@@ -16,9 +16,8 @@ from markupsafe import Markup
 from gi_trace import formatting as fmt
 from gi_trace.authorisation import rules
 from gi_trace.authorisation.services import state_label
-from gi_trace.scan import read_path, verdict
+from gi_trace.scan import history, read_path, verdict
 from gi_trace.scan.complaints import category_label
-from gi_trace.scan.inputs_text import inputs_section
 from gi_trace.scan.models import COMPLAINT_CATEGORIES
 from gi_trace.scan.services import ScanCount
 
@@ -116,7 +115,7 @@ def texts(locale: str) -> SimpleNamespace:
         categories=[(c, category_label(c)) for c in COMPLAINT_CATEGORIES],
         town_separator="、" if locale != "en" else ", ",
         colon="：" if locale != "en" else ": ",
-        words=read_path.Words(
+        words=history.Words(
             yes=_("yes"), no=_("no"), passed=_("passed"), failed=_("failed"), test_result=_("Test result"),
             grade=_("Grade"),
             system_stages={"split": _("Split into lots"), "merge": _("Merged"), "withdrawal": _("Withdrawn"),
@@ -149,29 +148,28 @@ def _day(value, english: bool) -> str:
     return text
 
 
-def history_text(t: SimpleNamespace, h: read_path.History) -> dict:
-    """The record's part of the page as plain strings in one language (what a stored page keeps).
+def line_text(t: SimpleNamespace, s: history.Step) -> list[str]:
+    """One timeline line as plain strings in one language: [on, label, detail, facts, correction]."""
+    detail = " · ".join(x for x in (s.place, kg(s.quantity_kg, t.english) if s.quantity_kg is not None else "") if x)
+    facts = ("; " if t.english else "；").join(f"{label}{t.colon}{value}" for label, value in s.facts)
+    correction = (t.corrects % {"date": _day(s.corrects, t.english), "reason": s.correction_reason}
+                  if s.corrects else "")
+    return [_day(s.on, t.english), s.label, detail, facts, correction]
 
-    {"lines": [[on, label, detail, facts, correction], ...], "sources": [text, ...], "towns": text,
-    "more_sources": bool}: JSON-ready, so a stored page and a live one print through the same code.
-    """
-    lines = []
-    for s in h.steps:
-        detail = " · ".join(x for x in (s.place, kg(s.quantity_kg, t.english) if s.quantity_kg is not None else "")
-                            if x)
-        facts = ("; " if t.english else "；").join(f"{label}{t.colon}{value}" for label, value in s.facts)
-        correction = (t.corrects % {"date": _day(s.corrects, t.english), "reason": s.correction_reason}
-                      if s.corrects else "")
-        lines.append([_day(s.on, t.english), s.label, detail, facts, correction])
-    sources = []
-    for src in h.sources:
-        text = (_day(src.on, t.english) + (f" – {_day(src.last_on, t.english)}" if src.last_on else "")
-                + f" · {src.town or '—'}")
-        if src.fresh_kg:
-            text += " · " + t.fresh % {"kg": kg(src.fresh_kg, t.english)}
-        sources.append(text)
+
+def source_text(t: SimpleNamespace, src: history.Source) -> str:
+    """A harvest behind the product as one line: when picked, where, how much fresh."""
+    text = (_day(src.on, t.english) + (f" – {_day(src.last_on, t.english)}" if src.last_on else "")
+            + f" · {src.town or '—'}")
+    if src.fresh_kg:
+        text += " · " + t.fresh % {"kg": kg(src.fresh_kg, t.english)}
+    return text
+
+
+def custody_lines(t: SimpleNamespace, holders: list) -> list[list[str]]:
+    """The chain of custody as [[on, name], ...] (households by town, never by name)."""
     custody = []
-    for holder in h.custody:
+    for holder in holders:
         if holder.kind == "declared":
             name = f"{t.unregistered_grower} · {t.town_separator.join(holder.towns) or '—'}"
         elif holder.kind == "household":
@@ -181,17 +179,33 @@ def history_text(t: SimpleNamespace, h: read_path.History) -> dict:
         else:
             name = holder.name + (f" · {holder.towns[0]}" if holder.towns else "")
         custody.append([_day(holder.on, t.english) if holder.on else "", name])
-    return {"lines": lines, "sources": sources, "towns": t.town_separator.join(h.source_towns),
-            "more_sources": h.more_sources, "custody": custody,
-            "inputs": inputs_section(t.english, h.inputs, bool(h.sources))}
+    return custody
 
 
-HISTORY_TEMPLATE = "scan/_history.html"
+HISTORY_TEMPLATE = "scan/_history.html"  # its macros print the stored part of a page
 
 
-def history_html(t: SimpleNamespace, record: dict) -> Markup:
-    """The record's part of the page as HTML (`history_text`'s strings escaped): what a stored page keeps."""
-    return Markup(current_app.jinja_env.get_template(HISTORY_TEMPLATE).render(t=t, r=record))
+def macros():
+    """The macros of HISTORY_TEMPLATE, for `line_html`, `rest_html` and `history_html` (calling a macro costs
+    a fifth of rendering a template: scan.page_parts calls them for every stored page)."""
+    return current_app.jinja_env.get_template(HISTORY_TEMPLATE).module
+
+
+def line_html(m, t: SimpleNamespace, s: history.Step) -> Markup:
+    """One timeline line as HTML (`line_text`'s strings escaped); `m`: `macros()`."""
+    return m.line(*line_text(t, s))
+
+
+def rest_html(m, t: SimpleNamespace, rest: dict) -> Markup:
+    """The record's part below the timeline as HTML. `rest`: {"custody": custody_lines(...), "sources":
+    [source_text(...), ...], "towns": text, "more_sources": bool, "inputs": inputs_text.inputs_section(...)}."""
+    return m.rest(t, rest)
+
+
+def history_html(m, t: SimpleNamespace, lines: list, rest: Markup) -> Markup:
+    """The record's part of the page as HTML, what a stored page keeps: the timeline's lines (`line_html`, in
+    order) and the rest (`rest_html`); assembled by `scan.page_parts`."""
+    return m.page(t, Markup("\n".join(lines) + "\n" if lines else ""), rest)
 
 
 @dataclass

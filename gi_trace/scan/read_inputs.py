@@ -108,18 +108,24 @@ def inputs_of_plots(conn, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, i
 
 
 def read_inputs_many(conn, ancestries: dict[int, list]) -> dict[int, list[InputLine]]:
-    """For each root batch (its ancestry rows, the batch itself included): the inputs behind it, deduplicated."""
+    """For each root batch (its ancestry rows, the batch itself included): the inputs behind it, deduplicated.
+
+    Batches behind the same plots share one list (never changed after: scan.page_parts keys by it)."""
     harvests = {a.id for rows in ancestries.values() for a in rows if a.kind == "harvest"}
     if not harvests:
         return {root: [] for root in ancestries}
     plots = plots_of_harvests(conn, harvests)
     lines = inputs_of_plots(conn, {pair for found in plots.values() for pair in found})
     out = {}
+    made: dict[tuple, list[InputLine]] = {}  # one list per set of plots: the lots of one harvest share it
     for root, rows in ancestries.items():
-        pairs = sorted({pair for a in rows if a.kind == "harvest" for pair in plots.get(a.id, ())})
-        # Deduplicated: the same application listed for two plots of one town (or reached twice) shows once.
-        seen = {line for pair in pairs for line in lines.get(pair, ())}
-        out[root] = sorted(seen, key=lambda x: (x.applied_on, x.kind, x.product_name, x.dose))
+        pairs = tuple(sorted({pair for a in rows if a.kind == "harvest" for pair in plots.get(a.id, ())}))
+        found = made.get(pairs)
+        if found is None:
+            # Deduplicated: the same application listed for two plots of one town (or reached twice) shows once.
+            seen = {line for pair in pairs for line in lines.get(pair, ())}
+            found = made[pairs] = sorted(seen, key=lambda x: (x.applied_on, x.kind, x.product_name, x.dose))
+        out[root] = found
     return out
 
 

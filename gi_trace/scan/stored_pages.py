@@ -9,7 +9,7 @@ stored pages of the touched batches and of every batch made from them out of use
 the same transaction, deleting their narrow `storedpagelive` rows (the page bodies stay until they are
 replaced: deleting 10,000 bodies took a writer half a second) — and writes an outbox row; a background job (`refresh`, run by the jobs worker) then
 builds those pages again, in both languages, from the same code a live page runs
-(`scan.read_path.history`, `scan.page_text.history_text`). Until it has, scans of those batches build the
+(`scan.page_parts.history_html`, which makes each part shared by many pages of a family once per job). Until it has, scans of those batches build the
 page live. A scan with a stored page reads one row with the batch instead of walking the lineage,
 reading some fourteen events and re-hashing them. Why a page built from an older record is never
 taken as current: see `invalidate`.
@@ -39,8 +39,6 @@ from collections import namedtuple
 from typing import Callable, Iterable, Optional
 
 from flask import current_app
-from flask_babel import force_locale
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -48,8 +46,7 @@ from sqlalchemy.orm import Session
 
 from gi_trace import jobs
 from gi_trace.db import add_commit_step, get_engine, notes
-from gi_trace.scan import inputs_text, page_text
-from gi_trace.scan import read_path
+from gi_trace.scan import inputs_text, page_parts, page_text, read_path
 from gi_trace.scan.models import StoredPage, StoredPageLive
 from gi_trace.tracing.chain import TOUCHED
 from gi_trace.types import utcnow
@@ -85,24 +82,14 @@ DELETE FROM storedpagelive WHERE batch_id IN (SELECT batch_id FROM doomed)""",
 _words_digest: Optional[str] = None
 
 
-def _texts(lang: str):
-    """The page's sentences in `lang`, whatever the current request's language."""
-    cached = page_text.cached_texts(lang)
-    if cached is not None:
-        return cached
-    with force_locale(lang):
-        return page_text.texts(lang)
-
-
 def words_digest() -> str:
     """A digest of the page's wording in every language and of the stored part's template (both change
     only with a release)."""
     global _words_digest
     if _words_digest is None:
         env = current_app.jinja_env
-        source = env.loader.get_source(env, page_text.HISTORY_TEMPLATE)[0]
-        source += env.loader.get_source(env, inputs_text.TEMPLATE)[0]
-        words = [_texts(lang) for lang in LANGUAGES] + [inputs_text.texts(lang) for lang in LANGUAGES]
+        source = "".join(env.loader.get_source(env, name)[0] for name in (page_text.HISTORY_TEMPLATE, inputs_text.TEMPLATE))
+        words = [page_parts.texts_in(lang) for lang in LANGUAGES] + [inputs_text.texts(lang) for lang in LANGUAGES]
         _words_digest = hashlib.sha1(repr(words + [source]).encode()).hexdigest()
     return _words_digest
 
@@ -124,23 +111,19 @@ def usable(row: tuple, ref: read_path.ReferenceCache) -> bool:
             and row.page_basis == basis(ref, row.product_id))
 
 
-# What read_path.history needs of a batch row besides the record: its product's stages and test parameters.
-_ProductPart = namedtuple("_ProductPart", "stage_template grade_scale max_moisture_pct")
+# What page_parts.history_html needs of a batch row besides the record: its product and the product's
+# stages and test parameters.
+_ProductPart = namedtuple("_ProductPart", "product_id stage_template grade_scale max_moisture_pct")
 
 
-def history_html(row: tuple, record: read_path.Record, ref: read_path.ReferenceCache, lang: str) -> Markup:
-    """The record's part of a batch's page in one language, as stored and as a scan without a stored page
-    prints it (one function for both, so they cannot drift apart)."""
-    t = _texts(lang)
-    history = read_path.history(row, record, english=lang == "en", ref=ref, words=t.words)
-    return page_text.history_html(t, page_text.history_text(t, history))
-
-
-def _build(conn, batch_ids: Iterable[int], ref: read_path.ReferenceCache) -> list[tuple[dict, dict]]:
+def _build(conn, batch_ids: Iterable[int], ref: read_path.ReferenceCache,
+           parts: Optional[page_parts.Parts] = None) -> list[tuple[dict, dict]]:
     """(StoredPage values, {batch id: head hash} of every batch the page was built from) for these
     batches (those that exist), built now from their records in a few statements per 500 batches
-    (the same assembly as a live page: read_path.history, page_text.history_html)."""
+    (the same assembly as a live page: page_parts.history_html; `parts`: those made by earlier calls of
+    the same job, reused)."""
     ids = sorted({int(i) for i in batch_ids})
+    parts = parts or page_parts.Parts()
     built = []
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
@@ -154,11 +137,11 @@ def _build(conn, batch_ids: Iterable[int], ref: read_path.ReferenceCache) -> lis
             if inputs.get(batch_id, head_hash or "") != (head_hash or ""):
                 inputs[batch_id] = None  # read across a write: never current, never stored
             product = ref.products.get(product_id) or (None, None, None, None, None)
-            row = _ProductPart(*product[2:5])
+            row = _ProductPart(product_id, *product[2:5])
             page = {"batch_id": batch_id, "head_hash": head_hash or "", "basis": basis(ref, product_id),
                     "entries": len(record.events), "verifies": record.verifies, "built_at": built_at}
             for lang in LANGUAGES:
-                page[f"body_{lang}"] = str(history_html(row, record, ref, lang))
+                page[f"body_{lang}"] = str(page_parts.history_html(row, record, ref, lang, parts))
             built.append((page, inputs))
     return built
 
@@ -278,6 +261,7 @@ def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambd
     """
     engine = get_engine(app)
     ref = read_path.ReferenceCache(ttl=60)
+    parts = page_parts.Parts()  # a family's shared parts (its harvest's events...), made once per job
     ids = {int(i) for i in batch_ids}
     with engine.connect() as conn:
         members = family(conn, ids)
@@ -290,7 +274,7 @@ def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambd
             have = {r[0] for r in conn.exec_driver_sql(
                 "SELECT l.batch_id FROM storedpagelive l JOIN storedpage s ON s.batch_id = l.batch_id "
                 f"WHERE l.batch_id IN ({', '.join(map(str, chunk))})")}
-            built = _build(conn, [i for i in chunk if i not in have], ref)
+            built = _build(conn, [i for i in chunk if i not in have], ref, parts)
         for start in range(0, len(built), STORE_CHUNK):  # short write transactions: writers wait less
             stored += store_current(engine, built[start:start + STORE_CHUNK])
         later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
@@ -341,6 +325,7 @@ def rebuild(engine, *, stale_only: bool = False, check: bool = False, chunk: int
     Returns {"batches": batches looked at, "built": pages written, "differed": pages that differed}.
     """
     ref = read_path.ReferenceCache(ttl=60)
+    parts = page_parts.Parts()
     seen = built = differed = 0
     after = first_id - 1
     table = StoredPage.__table__
@@ -350,7 +335,7 @@ def rebuild(engine, *, stale_only: bool = False, check: bool = False, chunk: int
             todo, last, looked = batches_to_build(conn, ref, after, chunk, stale_only, last_id)
             if last is None:
                 break
-            pages = _build(conn, todo, ref)
+            pages = _build(conn, todo, ref, parts)
             if check and pages:
                 live = StoredPageLive.__table__
                 old = {r.batch_id: r for r in conn.execute(

@@ -27,7 +27,7 @@ from gi_trace.db import get_engine, get_session
 from gi_trace.extensions import is_loopback, limiter, network_key
 from gi_trace.network import network_hash
 from gi_trace.observability import metrics
-from gi_trace.scan import page_text
+from gi_trace.scan import page_parts, page_text
 from gi_trace.scan import photos, read_path, services, stored_pages, verdict
 from gi_trace.scan.complaints import MAX_CONTACT, MAX_TEXT, REPLY_WORKING_DAYS, category_label, file_complaint
 from gi_trace.scan.models import COMPLAINT_CATEGORIES
@@ -157,7 +157,7 @@ def trace_response(code: str):
             history, verifies, entries = Markup(row.page_body), row.page_verifies, row.page_entries
         else:  # no stored page yet, or a stale one: build it from the record, as it would be stored
             record = read_path.read_record(conn, row.id)
-            history = stored_pages.history_html(row, record, ref, locale)
+            history = page_parts.history_html(row, record, ref, locale)
             verifies, entries = record.verifies, len(record.events)
     page = read_path.load_page(row, code=compact, today=local_today())
     metrics.scan("flagged" if count.flagged else "genuine")
