@@ -12,7 +12,12 @@ Clearing a failure:
 - a failure carried in from an input (split, merge, processing, a hand-over between owners) is the
   input's failure: a test of the blend cannot clear a SO₂/residue/banned failure of one of its inputs
   (only a regulator's decision on the blend can); an inherited moisture failure is cleared by a passing
-  test of the blend (moisture is a property of the goods now, and re-drying the blend fixes it).
+  test of the blend (moisture is a property of the goods now, and re-drying the blend fixes it);
+- a regulator's decision clearing an input flows down (`Ledger.flow_down`): a failure a batch carries in
+  is cleared when every input batch it came from holds that same failure cleared by a regulator's decision
+  (its own, or one that flowed down to it) — computed from the inputs' quality as it stands, never by an
+  edit of any record. A blend's own failing test still stands, and so does a failure one of its inputs
+  still holds open; a re-test of an input (re-drying) does not clear the kilograms that had left it.
 
 Older test events (before measured values were required) carry typed ticks (`so2_pass`,
 `pesticide_pass`) and no `residues`: a tick saying "fail" is read as the failure it records (cleared only
@@ -262,9 +267,15 @@ class Ledger:
     cleared: list = field(default_factory=list)  # the same, with cleared_by and cleared_report_no
     latest: Optional[dict] = None  # {report_no, state, grains, lowest, grade}
     legacy_note: bool = False
+    base: str = UNTESTED  # a made batch: its inputs' test state had their failures been cleared (flow_down)
 
-    def inherit(self, inherited: dict) -> None:
-        """What a batch made from inputs carries in (`inherited` of its first event)."""
+    def inherit(self, inherited: dict, sources: int = 1) -> None:
+        """What a batch made from inputs carries in (`inherited` of its first event, from `sources` inputs)."""
+        # The inputs' test state had their failures been cleared (a regulator's clearance passes a batch);
+        # made before it was kept: one input's clearance passes it, several inputs' are not known.
+        self.base = inherited.get("test_state_if_cleared") or (
+            inherited.get("test_state") if inherited.get("test_state") != "failed" else
+            PASSED if sources == 1 else UNTESTED)
         records = inherited.get("open_failures")
         if records is None and inherited.get("test_state") == "failed":
             # made before failures were itemised: the input failed, what failed is unknown
@@ -311,6 +322,29 @@ class Ledger:
         self.latest = {**(self.latest or {}), "report_no": data.get("report_no", ""), "state": PASSED,
                        "regulator": True}
 
+    def flow_down(self, inputs: list[tuple[str, Optional[dict]]]) -> None:
+        """Clear the failures carried in that every input holding them has cleared by a regulator's decision.
+
+        `inputs`: (code, quality record) of the batches this one was made from, as they stand now. Only a
+        regulator's clearance flows down (a re-test of an input passed kilograms that had left it).
+        """
+        still, flowed = [], False
+        for record in self.open:
+            source = record.get("code")
+            holders = [(code, found) for code, quality in inputs if source and source != self.code
+                       for found in _holding(quality, record)]
+            if holders and all(found.get("cleared_by") == REGULATOR for _code, found in holders):
+                code, found = holders[0]
+                self.cleared.append({**record, "cleared_by": REGULATOR,
+                                     "cleared_report_no": found.get("cleared_report_no", ""),
+                                     "reason": found.get("reason", ""), "cleared_in": found.get("cleared_in") or code})
+                flowed = True
+            else:
+                still.append(record)
+        self.open = still
+        if flowed and not self.open and self.latest is None and self.base in (PASSED, UNGRADED):
+            self.latest = {"report_no": "", "state": self.base, "inherited": True}
+
     @property
     def state(self) -> str:
         if self.open:
@@ -327,6 +361,16 @@ class Ledger:
             return None
         return {"state": self.state, "open": self.open, "cleared": self.cleared, "latest": self.latest,
                 "legacy": self.legacy_note}
+
+
+_RECORD_KEYS = ("code", "report_no", "sampled_on", "items")
+
+
+def _holding(quality: Optional[dict], record: dict) -> list[dict]:
+    """The input's own version of a failure record, open (no `cleared_by`) or cleared (with who cleared it)."""
+    key = tuple(record.get(k) for k in _RECORD_KEYS)
+    found = [r for r in (quality or {}).get("open") or [] if tuple(r.get(k) for k in _RECORD_KEYS) == key]
+    return found + [r for r in (quality or {}).get("cleared") or [] if tuple(r.get(k) for k in _RECORD_KEYS) == key]
 
 
 def carried(quality: Optional[dict], test_state: str, code: str) -> dict:

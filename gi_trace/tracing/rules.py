@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 from flask_babel import gettext as _
 
@@ -549,8 +549,12 @@ def effective_events(events: list) -> list:
 
 def project(events: list, *, template: Optional[list], grade_scale: Optional[list],
             max_moisture_pct: Optional[float], initial_form: str, batch_code: str,
-            local_offset_min: int = 480) -> Projection:
-    """Fold a batch's events (corrections applied) into its state; Refused when they break a rule."""
+            local_offset_min: int = 480, inputs: Optional[Callable[[], list]] = None) -> Projection:
+    """Fold a batch's events (corrections applied) into its state; Refused when they break a rule.
+
+    `inputs` gives (code, quality) of the batches this one was made from, as they stand now: asked only when
+    the batch carries in a failure, so a regulator's clearance of an input flows down (quality.Ledger.flow_down).
+    """
     p = Projection(product_form=initial_form)
     ledger = quality.Ledger(code=batch_code)
     fallback = {"moisture_max_pct": max_moisture_pct, "grade_scale": grade_scale or []}
@@ -563,7 +567,7 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             inherited = data.get("inherited") or {}
             p.stage = inherited.get("stage", p.stage) if stage != "processing" else "processing"
             p.test_state = inherited.get("test_state", p.test_state)
-            ledger.inherit(inherited)
+            ledger.inherit(inherited, len(data["from"]) if isinstance(data.get("from"), list) else 1)
             p.grains_per_50g = inherited.get("grains_per_50g", p.grains_per_50g)
             p.grade = inherited.get("grade", p.grade)
             if inherited.get("tested_at"):
@@ -621,6 +625,8 @@ def project(events: list, *, template: Optional[list], grade_scale: Optional[lis
             p.recorded_stages.add(stage)
         if p.last_occurred_at is None or e.occurred_at > p.last_occurred_at:
             p.last_occurred_at = e.occurred_at
+    if inputs is not None and any(r.get("code") not in (None, batch_code) for r in ledger.open):
+        ledger.flow_down(inputs())
     p.quality = ledger.record()
     if p.quality is not None:
         p.test_state = quality.TEST_STATE_OF[ledger.state]

@@ -1,19 +1,21 @@
 """A regulator's recorded decision clearing a batch's test failure (SO₂, residues, banned substances, or a
-failure carried in from an input): a new event in the batch's chain, never an edit of the failed test."""
+failure carried in from an input): a new event in the batch's chain, never an edit of the failed test. The
+decision reaches the batches already made from it: a failure they carried in from it reads cleared too
+(`flow_down`), while their own failing tests stand."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Forbidden, NotFound, ValidationError
 from gi_trace.registry.models import Producer
 from gi_trace.registry.services import require_regulator_scope
-from gi_trace.tracing import rules
+from gi_trace.tracing import lineage, rules
 from gi_trace.tracing.models import Batch, Event
-from gi_trace.tracing.services.ledger import _append, _op_time, lock_batch
+from gi_trace.tracing.services.ledger import _append, _op_time, lock_batch, reproject
 from gi_trace.tracing.services.visibility import can_see_batch
 from gi_trace.types import utcnow
 
@@ -56,4 +58,19 @@ def clear_failure(session: Session, user: User, batch: Batch, *, reason: Any, re
                         "sources": sorted({r.get("code") for r in open_failures if r.get("code")})},
                   recorded_by=user.id, recorded_at=utcnow(), hash="")
     _append(session, batch, event)
+    flow_down(session, batch)
     return event
+
+
+def flow_down(session: Session, batch: Batch) -> int:
+    """Fold again every failed batch made from this one, in the order they were made (inputs before what was
+    made from them), so a failure they carry in from it reads cleared (quality.Ledger.flow_down); returns how
+    many. No event is written: their state is computed from the records as they stand."""
+    made = sorted(lineage.trace(session, batch, "forward").nodes)
+    if not made:
+        return 0
+    failed = session.exec(select(Batch).where(Batch.id.in_(made), Batch.test_state == "failed")
+                          .order_by(Batch.id)).all()
+    for descendant in failed:
+        reproject(session, descendant)
+    return len(failed)

@@ -13,7 +13,7 @@ from gi_trace.registry.models import Product, Region
 from gi_trace.registry.reference import GENERIC_STAGES
 from gi_trace.timeutil import LOCAL_TZ
 from gi_trace.tracing import chain, rules
-from gi_trace.tracing.models import Batch, Event
+from gi_trace.tracing.models import Batch, BatchLink, Event
 from gi_trace.types import utcnow
 
 
@@ -68,7 +68,25 @@ def _project(session: Session, batch: Batch, events: list) -> rules.Projection:
     product = session.get(Product, batch.product_id)
     return rules.project(events, template=template_of(product), grade_scale=product.grade_scale,
                          max_moisture_pct=product.max_moisture_pct, initial_form=rules.FRESH,
-                         batch_code=batch.code)
+                         batch_code=batch.code, inputs=lambda: _inputs(session, batch))
+
+
+def _inputs(session: Session, batch: Batch) -> list[tuple[str, Optional[dict]]]:
+    """(code, quality) of the batches this one was made from, as they stand now (for quality.Ledger.flow_down)."""
+    if batch.id is None:
+        return []
+    session.flush()
+    query = (select(Batch.code, Batch.quality).join(BatchLink, BatchLink.parent_id == Batch.id)
+             .where(BatchLink.child_id == batch.id).order_by(Batch.id))
+    return [(code, quality) for code, quality in session.exec(query).all()]
+
+
+def reproject(session: Session, batch: Batch) -> None:
+    """Fold the batch's events again into its state (no event written): what an input's clearance changes."""
+    lock_batch(session, batch)
+    _apply(batch, _project(session, batch, _events(session, batch)))
+    session.add(batch)
+    _flush(session)
 
 
 def _events(session: Session, batch: Batch) -> list[Event]:

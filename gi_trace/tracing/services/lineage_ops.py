@@ -154,11 +154,16 @@ def _common(values) -> str:
     return distinct.pop() if len(distinct) == 1 else ""
 
 
+def _combined_state(states: set) -> str:
+    """The test state of a batch made from inputs in these states."""
+    return ("failed" if "failed" in states else "ungraded" if "ungraded" in states and states <= {
+        "passed", "ungraded"} else "passed" if states == {"passed"} else "untested")
+
+
 def _inherit(session: Session, parents: list[Batch], template: list, kind: str) -> dict:
     """What a made batch takes over from its parents: position, test state, grade, origin."""
     states = {p.test_state for p in parents}
-    test_state = ("failed" if "failed" in states else "ungraded" if "ungraded" in states and states <= {
-        "passed", "ungraded"} else "passed" if states == {"passed"} else "untested")
+    test_state = _combined_state(states)
     carried = quality.combine(quality.carried(p.quality, p.test_state, p.code) for p in parents)
     reports = {((p.quality or {}).get("latest") or {}).get("report_no") or None for p in parents}
     worst = None
@@ -176,8 +181,10 @@ def _inherit(session: Session, parents: list[Batch], template: list, kind: str) 
         "origin_town_code": towns.pop() if len(towns) == 1 else None,
         "harvest_year": min(years) if years else None,
         "product_form": parents[0].product_form,
-        # every input's uncleared failure travels with its kilograms (tracing.quality)
+        # every input's uncleared failure travels with its kilograms (tracing.quality); were they cleared by a
+        # regulator's decision, each failed input would pass (quality.Ledger.flow_down)
         **carried,
+        "test_state_if_cleared": _combined_state({"passed" if s == "failed" else s for s in states}),
         "report_no": reports.pop() if len(reports) == 1 else None,  # the inputs' latest report, when they share it
     }
 
