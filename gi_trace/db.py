@@ -143,6 +143,15 @@ def rollback(session: Session) -> None:
     session.rollback()
 
 
+def open_for_savepoints(session: Session) -> None:
+    """Make sure the session's transaction is open before work in savepoints (`session.begin_nested()`): pysqlite
+    opens its transaction only at the first INSERT/UPDATE/DELETE, and a SAVEPOINT released outside a transaction
+    commits, so a refused import or capture would leave its first rows behind."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("UPDATE batch SET id = id WHERE 0")
+
+
 def fail() -> None:
     """Declare the current request failed: nothing it wrote is committed, whatever its status."""
     setattr(g, _FAILED, True)

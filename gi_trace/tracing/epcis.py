@@ -15,7 +15,7 @@ Mapping (CBV 2.0 business steps only; the stage is `gt:stage` where the CBV has 
 ADD, commissioning the fresh class (ILMD); drying → TransformationEvent, commissioning, from the batch's fresh
 class (`/id/batch/<code>/fresh`, used by its events before drying) to its own class; processing, split and
 merge → one TransformationEvent each (commissioning / repackaging) with ILMD on the outputs (lot, harvest
-dates, origin towns); testing → ObjectEvent, inspecting, conformant / non_conformant, the measurements as a
+dates, origin towns), `gt:stage` (split, merge, processing) and `gt:outputs` (each output's lot and processed form); testing → ObjectEvent, inspecting, conformant / non_conformant, the measurements as a
 sensorElementList and the report as a `testres` bizTransaction; storage → storing (or transporting with a
 carrier); distribution → shipping, in_transit; withdrawal → holding, recalled (and every other batch the recall
 reached → holding, recalled from its stored member row: see tracing.epcis_recall); planting and other stages →
@@ -28,7 +28,11 @@ A hand-over between parties (`Shipment`) is two ObjectEvents with the same event
 the receiver's export: `shipping` (shipping, in_transit) and `receiving`
 (receiving, in_progress), with `sourceList`/`destinationList` naming the owning and possessing parties
 (`/id/party/<USCC or registry number>`) and `bizTransactionList` the waybill or invoice; a refused
-shipment adds `return` (the goods back with the sender, disposition returned).
+shipment adds `return` (the goods back with the sender, disposition returned, `gt:reason`); a receiving event
+names the receiver's own lot (`gt:lot`).
+
+Events captured from a party's own system (tracing.epcis_capture) keep the eventIDs it sent (and the time it
+declared an event erroneous): the export swaps them in for the name-based ids (`Ids.named`).
 
 The plots behind the batch (those its harvest ancestors were picked from, deduplicated) are master data in
 `epcisHeader.epcisMasterData` (vocabulary type ReadPoint, ids `/id/plot/<id>`), each with its town, the
@@ -46,15 +50,16 @@ from urllib.parse import quote
 
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
-from gi_trace.tracing import lineage
+from gi_trace.tracing import epcis_ids, lineage
+from gi_trace.tracing.epcis_handovers import Handovers
 from gi_trace.tracing.epcis_ids import (CONTEXT_URL, MG_PER_KG, PERCENT, REGISTER_PATH, SULFUR_DIOXIDE, WATER, Ids,
-                                        event_uuid, iso, offset, qty)
+                                        iso, offset, qty)
 from gi_trace.tracing.epcis_recall import recall_events
 from gi_trace.tracing.gs1 import LabelIdentity, is_valid_lot
-from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Shipment, UnitCode
+from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, UnitCode
 from gi_trace.tracing.services import inputs as plot_inputs
 from gi_trace.tracing.rules import local_time, test_outcome
-from gi_trace.registry.models import Plot, Producer, Product
+from gi_trace.registry.models import Plot, Product
 from gi_trace.types import utcnow
 
 def _where(ids: Ids, event: Event, plot_id=None) -> dict:
@@ -122,7 +127,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
         if e.corrects_event_id is not None:
             corrections[e.corrects_event_id] = e
     by_id = {e.id: e for e in events}
-    handovers = _Handovers(session, events, ids_by_batch)
+    handovers = Handovers(session, events, ids_by_batch)
     _load_drying(session, ids, [b for b in handovers.batches if b not in ids_by_batch])
     missing_products = {b.product_id for b in handovers.batches.values()} - set(products)
     if missing_products:
@@ -164,6 +169,7 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
         out.append(item)
     out.extend(_unit_events(session, ids, batches, certs))
     out.extend(recall_events(session, ids, batches))
+    _captured_event_ids(session, ids, out)
     document = {
         "@context": [CONTEXT_URL, {"gt": ids.vocab()}],
         "type": "EPCISDocument",
@@ -177,6 +183,25 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
         document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": [
             {"type": "urn:epcglobal:epcis:vtype:ReadPoint", "vocabularyElementList": plots}]}}
     return document
+
+
+def _captured_event_ids(session: Session, ids: Ids, events: list[dict]) -> None:
+    """Events captured from a party's own system (tracing.epcis_capture) carry the eventIDs it sent, and the time
+    it declared an event erroneous; this system's own events keep their name-based ids."""
+    stored = ids.named and epcis_ids.captured_ids(session, ids.named.values())
+    if not stored:
+        return
+    swap = {own: stored[name] for own, name in ids.named.items() if name in stored}
+    for item in events:
+        for key in ("eventID", "transformationID", "gt:corrects"):
+            if item.get(key) in swap:
+                item[key] = swap[item[key]].event_id
+        fix = item.get("errorDeclaration")
+        if fix is not None:
+            correction = swap.get(fix["correctiveEventIDs"][0])  # the declaration came with the correction
+            if correction is not None and correction.declared_at is not None:
+                fix["declarationTime"] = iso(correction.declared_at.astimezone(timezone.utc))
+            fix["correctiveEventIDs"] = [swap[e].event_id if e in swap else e for e in fix["correctiveEventIDs"]]
 
 
 def _load_drying(session: Session, ids: Ids, batch_ids) -> None:
@@ -346,12 +371,12 @@ def _unit_events(session: Session, ids: Ids, batches: list[Batch], certs: "_Cert
         name = f"units:{batch.code}:{units[0].serial}-{units[-1].serial}"
         when = {"eventTime": iso(local_time(issued_at, 480)), "eventTimeZoneOffset": offset(480),
                 "recordTime": iso(issued_at.astimezone(timezone.utc))}
-        commissioning = {"type": "ObjectEvent", "eventID": event_uuid(name + ":commissioning"), **when,
+        commissioning = {"type": "ObjectEvent", "eventID": ids.named_id(name + ":commissioning"), **when,
                          "epcList": epcs, "action": "ADD", "bizStep": "commissioning", "disposition": "active",
                          "ilmd": {"cbvmda:lotNumber": batch.producer_lot or batch.code}}
         if units[0].package_kg:
             commissioning["gt:packageKg"] = units[0].package_kg
-        packing = {"type": "AggregationEvent", "eventID": event_uuid(name + ":packing"), **when,
+        packing = {"type": "AggregationEvent", "eventID": ids.named_id(name + ":packing"), **when,
                    "parentID": f"{ids.base}/t/{batch.code}", "childEPCs": epcs, "action": "ADD",
                    "bizStep": "packing", "disposition": "active"}
         for item in (commissioning, packing):
@@ -418,73 +443,10 @@ def _lineage_event(ids: Ids, events: list[Event], links: list[BatchLink], batche
         **_where(ids, first),
     }
     item.update(_ext(data, ("product_form", "process")))
+    item["gt:stage"] = first.stage  # split, merge or processing: what the operation did with the goods
+    # Each output's own lot and (processing) form: ILMD holds what all outputs share.
+    item["gt:outputs"] = [{k: v for k, v in {
+        "gt:epcClass": out["epcClass"], "gt:lot": batches[e.batch_id].producer_lot,
+        "gt:productForm": (e.data or {}).get("product_form") if first.stage == "processing" else None,
+    }.items() if v} for e, out in zip(outputs, output_list)]
     return item
-
-
-class _Handovers:
-    """The shipments behind a document's shipping/delivery/receiving/return events, with both parties."""
-
-    STAGES = ("shipping", "delivery", "receiving", "return")
-
-    def __init__(self, session: Session, events: list[Event], batches: dict[int, Batch]):
-        wanted = {(e.data or {}).get("shipment") for e in events if e.stage in self.STAGES}
-        wanted.discard(None)
-        self.shipments = {s.id: s for s in session.exec(select(Shipment).where(Shipment.id.in_(wanted))).all()} \
-            if wanted else {}
-        party_ids = {p for s in self.shipments.values() for p in (s.from_party_id, s.to_party_id)}
-        self.parties = {p.id: p.code for p in session.exec(select(Producer).where(Producer.id.in_(party_ids)))} \
-            if party_ids else {}
-        batch_ids = {b for s in self.shipments.values() for b in (s.batch_id, s.received_batch_id) if b}
-        missing = batch_ids - set(batches)
-        self.batches = dict(batches)
-        if missing:
-            self.batches.update({b.id: b for b in session.exec(select(Batch).where(Batch.id.in_(missing)))})
-        ship_events = {s.ship_event_id for s in self.shipments.values() if s.ship_event_id}
-        self.ship_seq = {e.id: e.seq for e in session.exec(select(Event).where(Event.id.in_(ship_events)))} \
-            if ship_events else {}
-        self.emitted: set[str] = set()
-        self.certs: Optional[_Certificates] = None
-
-    def covers(self, e: Event) -> bool:
-        return e.stage in self.STAGES and (e.data or {}).get("shipment") in self.shipments
-
-    def _ends(self, ids: Ids, s: Shipment) -> dict:
-        sender, receiver = ids.party(self.parties[s.from_party_id]), ids.party(self.parties[s.to_party_id])
-        out = {"sourceList": [{"type": "owning_party", "source": sender}, {"type": "possessing_party", "source": sender}],
-               "destinationList": [{"type": "owning_party", "destination": receiver},
-                                   {"type": "possessing_party", "destination": receiver}]}
-        if s.document_no:
-            out["bizTransactionList"] = [{"type": "desadv", "bizTransaction": ids.document(s.document_no)}]
-        return out
-
-    def _event(self, ids: Ids, s: Shipment, what: str, at: datetime, recorded: datetime, batch: Batch,
-               kg: Optional[float], step: str, disposition: str, seq: Optional[int]) -> Optional[dict]:
-        event_id = ids.shipment(s, what)
-        if event_id in self.emitted:
-            return None
-        self.emitted.add(event_id)
-        item = {"type": "ObjectEvent", "eventID": event_id,
-                "eventTime": iso(local_time(at, s.utc_offset_min)), "eventTimeZoneOffset": offset(s.utc_offset_min),
-                "recordTime": iso(recorded.astimezone(timezone.utc)), "action": "OBSERVE",
-                "quantityList": [qty(ids.class_at(batch, seq), kg)], "bizStep": step, "disposition": disposition,
-                **self._ends(ids, s)}
-        if self.certs is not None:  # the authorisation of the batch's owner (sender, or receiver on receipt)
-            self.certs.add_on(item, batch, local_time(at, s.utc_offset_min).date())
-        return item
-
-    def events(self, ids: Ids, e: Event) -> list[dict]:
-        """The EPCIS events of one shipment seen from either side (each eventID once per document)."""
-        s = self.shipments[e.data["shipment"]]
-        source = self.batches[s.batch_id]
-        # Goods travel in the form the sender's batch had when shipped (fresh before its drying); a received
-        # batch holds them in that form from its first event.
-        shipped_seq = self.ship_seq.get(s.ship_event_id)
-        out = [self._event(ids, s, "shipping", s.shipped_at, s.created_at, source, s.quantity_kg, "shipping",
-                           "in_transit", shipped_seq)]
-        if s.status == "received" and s.received_batch_id:
-            out.append(self._event(ids, s, "receiving", s.received_at, s.received_at, self.batches[s.received_batch_id],
-                                   s.received_kg, "receiving", "in_progress", 0))
-        elif s.status == "rejected":
-            out.append(self._event(ids, s, "return", s.rejected_at, s.rejected_at, source, s.quantity_kg,
-                                   "receiving", "returned", shipped_seq))
-        return [item for item in out if item is not None]

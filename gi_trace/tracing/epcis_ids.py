@@ -3,11 +3,15 @@ places, parties and documents under PUBLIC_BASE_URL, and the timestamp and quant
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Iterable, Optional
 from urllib.parse import quote
 
-from gi_trace.tracing.models import Batch, ProductLine, Shipment
+from sqlmodel import Session, select
+
+from gi_trace.tracing.models import Batch, Event, ProductLine, Shipment
+from gi_trace.tracing.models_capture import CapturedEvent, CapturedName
 
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 KGM = "KGM"
@@ -24,6 +28,27 @@ EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gi-trace:epcis:event")
 def event_uuid(name: str) -> str:
     """A host-independent eventID: the name-based UUID of a stored identifier."""
     return f"urn:uuid:{uuid.uuid5(EVENT_NAMESPACE, name)}"
+
+
+@dataclass(frozen=True)
+class Captured:
+    """The eventID a party's system gave a record it sent us (tracing.epcis_capture), and when it declared the
+    event erroneous, if it did."""
+
+    event_id: str
+    declared_at: Optional[datetime] = None
+
+
+def captured_ids(session: Session, names: Iterable[str]) -> dict[str, Captured]:
+    """The captured eventIDs of the records with these export names (see `Ids.named`)."""
+    wanted = sorted(set(names))
+    found: dict[str, Captured] = {}
+    for i in range(0, len(wanted), 500):
+        rows = session.exec(select(CapturedName.name, CapturedEvent.event_id, CapturedEvent.declared_at)
+                            .join(CapturedEvent, CapturedEvent.id == CapturedName.capture_id)
+                            .where(CapturedName.name.in_(wanted[i:i + 500]))).all()
+        found.update({name: Captured(event_id, declared) for name, event_id, declared in rows})
+    return found
 
 
 def iso(dt: datetime) -> str:
@@ -44,6 +69,14 @@ class Ids:
         self.lines = lines
         self.dried_at: dict[int, int] = {}  # batch id -> seq of its drying event
         self.coordinates: dict[int, tuple[float, float]] = {}  # plot id -> (latitude, longitude)
+        # eventID -> the name it was derived from, so captured records get the eventIDs they were sent with
+        self.named: dict[str, str] = {}
+
+    def named_id(self, name: str) -> str:
+        """The eventID of the record this export names `name` (see models_capture)."""
+        event_id = event_uuid(name)
+        self.named[event_id] = name
+        return event_id
 
     def class_at(self, batch: Batch, seq: Optional[int]) -> str:
         """The batch's class when its event `seq` happened: fresh goji before the batch was dried, a class
@@ -79,10 +112,10 @@ class Ids:
         return f"{self.base}/id/plot/{plot_id}"
 
     def event(self, batch: Batch, event: Event) -> str:
-        return event_uuid(f"event:{batch.code}:{event.seq}")
+        return self.named_id(f"event:{batch.code}:{event.seq}")
 
     def op(self, op_id: str) -> str:
-        return event_uuid(f"op:{op_id}")
+        return self.named_id(f"op:{op_id}")
 
     def step(self, name: str) -> str:
         return f"{self.base}/voc/bizstep/{name}"
@@ -91,7 +124,7 @@ class Ids:
         return f"{self.base}/id/party/{quote(code, safe='')}"
 
     def shipment(self, shipment: Shipment, what: str) -> str:
-        return event_uuid(f"shipment:{shipment.op_id}:{what}")
+        return self.named_id(f"shipment:{shipment.op_id}:{what}")
 
     def document(self, number: str) -> str:
         return f"{self.base}/id/document/{quote(number, safe='')}"

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, or_, select
 
 from gi_trace.accounts.models import User
+from gi_trace.db import open_for_savepoints
 from gi_trace.errors import DomainError, Forbidden
 from gi_trace.registry.imports import ImportResult, RowProblem, read_table
 from gi_trace.registry.imports.tables import Source
@@ -65,11 +66,7 @@ def import_purchases(session: Session, user: Optional[User], source: Source, *, 
         if missing:
             return result
         buyers: dict[str, Optional[User]] = {}
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            # pysqlite opens its transaction only at the first INSERT/UPDATE/DELETE, and a SAVEPOINT released
-            # outside a transaction commits: open the transaction now, so that a bad file leaves nothing.
-            connection.exec_driver_sql("UPDATE batch SET id = id WHERE 0")
+        open_for_savepoints(session)  # so that a bad file leaves nothing
         for number, values in table.rows():
             result.rows += 1
             cells = {c: (values[index[c]] or "").strip() if index.get(c) is not None and index[c] < len(values)

@@ -27,7 +27,7 @@ from gi_trace.tracing import origin as origins
 from gi_trace.tracing import quality
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import SHIPMENT_STATUSES, Batch, BatchLink, Event, Purchase, Shipment
-from gi_trace.tracing.services.batches import _check_lot, _new_code
+from gi_trace.tracing.services.batches import _check_lot, _new_code, claim_code
 from gi_trace.tracing.services.gates import require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import _append, _events, _flush, _op_time, _project, lock_batch, template_of
 from gi_trace.tracing.services.lineage_ops import _inherit
@@ -160,8 +160,9 @@ def _require_in_transit(shipment: Shipment) -> None:
 
 
 def receive(session: Session, user: User, shipment: Shipment, *, received_at: Any = None, quantity_kg: Any = None,
-            producer_lot: Any = None) -> Batch:
-    """Accept a shipment: a new batch of the receiver holding what arrived, linked to the shipped batch."""
+            producer_lot: Any = None, code: Optional[str] = None) -> Batch:
+    """Accept a shipment: a new batch of the receiver holding what arrived, linked to the shipped batch (`code`: its
+    trace code where a captured EPCIS document names it)."""
     party_id = _require_producer(user)
     if shipment.to_party_id != party_id:
         raise NotFound(_("No such shipment."), field="shipment")
@@ -175,11 +176,11 @@ def receive(session: Session, user: User, shipment: Shipment, *, received_at: An
         raise ValidationError(_("The goods cannot arrive before they were shipped."), field="received_at")
     _check_time(when, None, "received_at")
     lot = producer_lot if producer_lot not in (None, "") else None
-    return _receive(session, user, shipment, amount, when, offset, lot)
+    return _receive(session, user, shipment, amount, when, offset, lot, code)
 
 
 def _receive(session: Session, user: User, shipment: Shipment, amount: float, when: datetime, offset: int,
-             producer_lot: Optional[str]) -> Batch:
+             producer_lot: Optional[str], code: Optional[str] = None) -> Batch:
     source = session.get(Batch, shipment.batch_id)
     lock_batch(session, source)
     session.refresh(shipment, with_for_update=True)
@@ -191,7 +192,8 @@ def _receive(session: Session, user: User, shipment: Shipment, amount: float, wh
     receiver = session.get(Producer, shipment.to_party_id)
     loss = rules.kg(shipment.quantity_kg - amount)
     lot = _check_lot(session, receiver.id, producer_lot)
-    child = Batch(code=_new_code(session), producer_id=receiver.id, product_id=source.product_id, kind="received",
+    child = Batch(code=claim_code(session, code) if code else _new_code(session), producer_id=receiver.id,
+                  product_id=source.product_id, kind="received",
                   unit=source.unit, cultivar=source.cultivar, product_form=source.product_form, producer_lot=lot,
                   created_by=user.id)
     origins.keep(child, origins.combine([_origin_of(session, source)]))
@@ -299,9 +301,10 @@ class PurchaseResult:
     shipment: Optional[Shipment] = None
 
 
-def purchase(session: Session, user: User, data: PurchaseInput) -> PurchaseResult:
+def purchase(session: Session, user: User, data: PurchaseInput, *, code: Optional[str] = None) -> PurchaseResult:
     """Record a purchase: a registered seller's batch gives kilograms as a shipment received at once; an
-    unregistered seller's goods open a batch of declared, not verified, origin."""
+    unregistered seller's goods open a batch of declared, not verified, origin (`code`: the new batch's trace code
+    where a captured EPCIS document names it)."""
     buyer_id = _require_producer(user)
     amount = _quantity(data.quantity_kg, "quantity_kg")
     when, offset = _when(data.purchased_at, "purchased_at")
@@ -361,7 +364,7 @@ def purchase(session: Session, user: User, data: PurchaseInput) -> PurchaseResul
         try:
             shipment = _ship(session, user, source, buyer, amount, when, offset, "", purchase_id=record.id)
             batch = _receive(session, user, shipment, amount, when, offset,
-                             data.producer_lot if data.producer_lot not in (None, "") else None)
+                             data.producer_lot if data.producer_lot not in (None, "") else None, code)
         except DomainError as exc:
             if exc.field in ("shipped_at", "received_at"):
                 exc.field = "purchased_at"  # the buyer gave one time: name its field

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Optional, Sequence
 
 from flask import current_app
@@ -164,8 +165,12 @@ def require_labels_within_quantity(session: Session, batch: Batch, adding_kg: fl
 
 
 def issue_units(session: Session, user: User, batch: Batch, count, package_kg=None, *,
-                generate: Callable[[], str] = codes.new_code) -> list[IssuedUnit]:
-    """Issue `count` unit codes under the user's own batch, for packages of its fixed or approved size."""
+                generate: Callable[[], str] = codes.new_code, named: Optional[Sequence[str]] = None,
+                issued_at: Optional[datetime] = None) -> list[IssuedUnit]:
+    """Issue `count` unit codes under the user's own batch, for packages of its fixed or approved size.
+
+    `named`, `issued_at`: the packages' codes and the time of their commissioning where a captured EPCIS
+    document gives them (each code well-formed and unused); by default new random codes, issued now."""
     if user is None or user.role != "producer" or user.producer_id != batch.producer_id:
         raise NotFound(_("%(code)s is not a registered trace code.", code=batch.code), field="code")
     if isinstance(count, bool) or not isinstance(count, int):
@@ -183,8 +188,8 @@ def issue_units(session: Session, user: User, batch: Batch, count, package_kg=No
                         package=package_kg, count=count), field="count", code="units_over_quantity")
     require_labels_within_quantity(session, batch, count * package_kg, _("%(n)s unit codes", n=count))
     start = batch.units_issued + 1
-    new = fresh_codes(session, count, generate)
-    now = utcnow()
+    new = fresh_codes(session, count, generate) if named is None else _named_codes(session, named, count)
+    now = issued_at or utcnow()
     rows = [{"code": code, "batch_id": batch.id, "serial": start + i, "package_kg": package_kg, "issued_at": now,
              "issued_by": user.id} for i, code in enumerate(new)]
     # Another request may take one of these codes (or serials) between our check and insert. The refusal
@@ -206,6 +211,22 @@ def issue_units(session: Session, user: User, batch: Batch, count, package_kg=No
             "units": batch.units_issued, "package": package_kg, "quantity": batch.quantity_kg})
     capacity.check_party(session, batch)  # 以产核标 across owners: the party's mark against its traced sources
     return [IssuedUnit(row["serial"], row["code"]) for row in rows]
+
+
+def _named_codes(session: Session, named: Sequence[str], count: int) -> list[str]:
+    """The codes a captured document names for its packages: as many as packages, well-formed, distinct, unused."""
+    parsed = [codes.parse(c) if isinstance(c, str) else None for c in named]
+    if len(parsed) != count or None in parsed:
+        bad = next((str(c)[:40] for c, p in zip(named, parsed) if p is None), "")
+        raise ValidationError(_("%(code)s is not a well-formed trace code (13 characters and a check character).",
+                                code=bad), field="codes")
+    if len(set(parsed)) != len(parsed):
+        raise ValidationError(_("A unit code is listed twice."), field="codes")
+    taken = _taken(session, parsed)
+    if taken:
+        raise Conflict(_("Trace code %(code)s is already in use.", code=sorted(taken)[0]), field="codes",
+                       code="code_in_use")
+    return parsed
 
 
 def units_of(session: Session, batch: Batch, start: int = 1, limit: int = 1000) -> list[UnitCode]:

@@ -12,7 +12,7 @@ from gi_trace.errors import Conflict, Refused, ValidationError
 from gi_trace.observability import metrics
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.tracing import codes, gs1, rules
-from gi_trace.tracing.models import BATCH_KINDS, Batch, ProductLine
+from gi_trace.tracing.models import BATCH_KINDS, Batch, ProductLine, UnitCode
 from gi_trace.tracing.services.gates import require_authorised
 from gi_trace.tracing.services.ledger import _flush
 from gi_trace.tracing.services.visibility import _get, _require_producer
@@ -38,6 +38,19 @@ def _new_code(session: Session) -> str:
     raise Conflict(_("Could not find a free trace code; try again."))  # pragma: no cover - 64 random bits
 
 
+def claim_code(session: Session, text: str, field: str = "code") -> str:
+    """A trace code the caller names (an EPCIS document being captured names its batches): well-formed, with its
+    check character, and used by no batch and no unit code yet."""
+    code = codes.parse(text) if isinstance(text, str) else None
+    if code is None:
+        raise ValidationError(_("%(code)s is not a well-formed trace code (13 characters and a check character).",
+                                code=str(text)[:40]), field=field)
+    if session.exec(select(Batch.id).where(Batch.code == code)).first() is not None or \
+            session.exec(select(UnitCode.id).where(UnitCode.code == code)).first() is not None:
+        raise Conflict(_("Trace code %(code)s is already in use.", code=code), field=field, code="code_in_use")
+    return code
+
+
 def _check_lot(session: Session, producer_id: int, lot: Optional[str]) -> Optional[str]:
     if lot is None:
         return None
@@ -54,8 +67,9 @@ def _check_lot(session: Session, producer_id: int, lot: Optional[str]) -> Option
     return lot
 
 
-def open_batch(session: Session, user: User, product: Product, data: BatchInput) -> Batch:
-    """Open a harvest batch for the user's business; only while its authorisation is in force."""
+def open_batch(session: Session, user: User, product: Product, data: BatchInput, *, code: Optional[str] = None) -> Batch:
+    """Open a harvest batch for the user's business; only while its authorisation is in force. `code`: the trace
+    code a captured EPCIS document names for it (see `claim_code`), else a new random one."""
     producer_id = _require_producer(user)
     require_authorised(session, producer_id, product)
     if data.quantity_kg:
@@ -76,7 +90,8 @@ def open_batch(session: Session, user: User, product: Product, data: BatchInput)
         raise ValidationError(_("The cultivar must be text of at most 64 characters."), field="cultivar")
     rules.no_nul(data.cultivar, "cultivar")
     batch = Batch(
-        code=_new_code(session), producer_id=producer_id, product_id=product.id, kind="harvest",
+        code=_new_code(session) if code is None else claim_code(session, code), producer_id=producer_id,
+        product_id=product.id, kind="harvest",
         unit=product.unit or "kg", cultivar=data.cultivar.strip(), trademark_id=data.trademark_id,
         trademark_name=trademark_name, product_form=rules.FRESH,
         producer_lot=_check_lot(session, producer_id, data.producer_lot), product_line_id=data.product_line_id,

@@ -17,7 +17,7 @@ from gi_trace.registry.services import protected_towns
 from gi_trace.tracing import origin as origins
 from gi_trace.tracing import quality, rules
 from gi_trace.tracing.models import Batch, BatchLink, Event
-from gi_trace.tracing.services.batches import _check_lot, _new_code
+from gi_trace.tracing.services.batches import _check_lot, _new_code, claim_code
 from gi_trace.tracing.services.gates import require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import (
     _append,
@@ -48,8 +48,9 @@ class LineageResult:
 
 def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, float]], outputs: list[dict], *,
              occurred_at: datetime, offset_min: int, location: tuple[Optional[str], str],
-             extra: Optional[dict] = None) -> LineageResult:
-    """Move kilograms from input batches into new child batches, one event in every batch touched."""
+             extra: Optional[dict] = None, new_codes: Optional[list] = None) -> LineageResult:
+    """Move kilograms from input batches into new child batches, one event in every batch touched. `new_codes`:
+    the children's trace codes where a captured EPCIS document names them (None: new random codes)."""
     producer_id = _require_producer(user)
     now = utcnow()
     for batch, _kg in inputs:
@@ -103,11 +104,13 @@ def _lineage(session: Session, user: User, kind: str, inputs: list[tuple[Batch, 
     protected = protected_towns(session, product.id)
     made_of = origins.combine(origins.origin_of(session, p, protected) for p in parents)
     children: list[Batch] = []
-    for out in outputs:
+    for i, out in enumerate(outputs):
         lot = _check_lot(session, producer_id, out.get("producer_lot"))
+        named = new_codes[i] if new_codes and i < len(new_codes) else None
         form = out.get("product_form") or (extra or {}).get("product_form") if kind == "transform" else None
         child = Batch(
-            code=_new_code(session), producer_id=producer_id, product_id=product.id, kind=CHILD_KIND[kind],
+            code=claim_code(session, named) if named else _new_code(session), producer_id=producer_id,
+            product_id=product.id, kind=CHILD_KIND[kind],
             unit=product.unit or "kg", cultivar=_common(p.cultivar for p in parents),
             trademark_id=parents[0].trademark_id, trademark_name=parents[0].trademark_name,
             product_form=form or parents[0].product_form, producer_lot=lot,
@@ -196,18 +199,18 @@ def _parts(parts: Any, name: str) -> list[dict]:
 
 
 def split(session: Session, user: User, batch: Batch, parts: Any, *, occurred_at: Any = None,
-          location: Any = None) -> LineageResult:
+          location: Any = None, new_codes: Optional[list] = None) -> LineageResult:
     """Split a batch into parts (e.g. packing lots): [{quantity_kg, producer_lot?}]."""
     _require_owner(user, batch)
     cleaned = _parts(parts, "parts")
     when, offset = _op_time(occurred_at)
     total = rules.kg(sum(p["quantity_kg"] for p in cleaned))
     return _lineage(session, user, "split", [(batch, total)], cleaned, occurred_at=when, offset_min=offset,
-                    location=parse_location(session, location))
+                    location=parse_location(session, location), new_codes=new_codes)
 
 
 def merge(session: Session, user: User, inputs: list[tuple[Batch, Optional[float]]], *, occurred_at: Any = None,
-          location: Any = None, producer_lot: Optional[str] = None) -> LineageResult:
+          location: Any = None, producer_lot: Optional[str] = None, new_codes: Optional[list] = None) -> LineageResult:
     """Merge several batches (all they hold, or the kg given for each) into one new batch."""
     if len(inputs) < 2:
         raise ValidationError(_("A merge needs at least two batches."), field="inputs")
@@ -230,12 +233,13 @@ def merge(session: Session, user: User, inputs: list[tuple[Batch, Optional[float
     if producer_lot:
         output["producer_lot"] = producer_lot
     return _lineage(session, user, "merge", list(zip([b for b, _k in inputs], amounts)), [output],
-                    occurred_at=when, offset_min=offset, location=parse_location(session, location))
+                    occurred_at=when, offset_min=offset, location=parse_location(session, location),
+                    new_codes=new_codes)
 
 
 def transform(session: Session, user: User, inputs: list[tuple[Batch, Optional[float]]], outputs: Any, *,
               occurred_at: Any = None, offset_min: Optional[int] = None, location: Any = None,
-              extra: Optional[dict] = None) -> LineageResult:
+              extra: Optional[dict] = None, new_codes: Optional[list] = None) -> LineageResult:
     """Processing: inputs (kg of each, default all) become new processed batches (outputs <= inputs)."""
     for batch, _kg in inputs:
         _require_owner(user, batch)
@@ -253,4 +257,4 @@ def transform(session: Session, user: User, inputs: list[tuple[Batch, Optional[f
         if None in forms:
             raise ValidationError(_("Product form is required (data.product_form)."), field="data.product_form")
     return _lineage(session, user, "transform", inputs, cleaned, occurred_at=when, offset_min=offset,
-                    location=loc, extra=extra)
+                    location=loc, extra=extra, new_codes=new_codes)
