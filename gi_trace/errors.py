@@ -98,6 +98,7 @@ def init_app(app: Flask) -> None:
             405: _("This method is not allowed here."),
             410: _("This record has been withdrawn."),
             413: _("The upload is too large."),
+            415: _("This kind of body is not accepted here."),
             429: _("Too many requests. Please wait a moment and try again."),
         }
         message = messages.get(exc.code, exc.description or exc.name)

@@ -112,7 +112,7 @@ def _operation(view: Callable, op: Operation, params: list[tuple[str, str]], ref
             errors[403] = None
     if op.body is not None:
         result["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
+                                 "content": {media: {"schema": refs[(op.body, "validation")]} for media in op.body_media}}
         errors.update({400: None, 413: None, 422: None})
     if op.query is not None:
         errors[422] = None

@@ -27,14 +27,18 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 class Load(Generic[M]):
-    """The request body, validated by its model when the view calls it (once it knows the caller may)."""
+    """The request body, validated by its model when the view calls it (once it knows the caller may); or, for an
+    operation with its own `body_reader`, what that reader makes of it (the model then only documents it)."""
 
-    def __init__(self, model: type[M]):
+    def __init__(self, model: type[M], reader: Optional[Callable[[], Any]] = None):
         self.model = model
+        self.reader = reader
         self.loaded = False
 
     def __call__(self) -> M:
         self.loaded = True
+        if self.reader is not None:
+            return self.reader()
         return parse(self.model, json_body())
 
 
@@ -59,6 +63,8 @@ class Operation:
     summary: Optional[str] = None
     tags: Optional[list[str]] = None
     hidden: bool = False
+    body_media: tuple[str, ...] = (JSON,)
+    body_reader: Optional[Callable[[], Any]] = None
 
     @property
     def default_status(self) -> int:
@@ -82,22 +88,26 @@ def operation(*, responses: Mapping[int, AnswerSpec], body: Optional[type[Body]]
               query: Optional[type[Query]] = None,
               errors: Union[Mapping[int, Optional[str]], Iterable[int]] = (),
               path: Optional[Mapping[str, str]] = None, summary: Optional[str] = None,
-              tags: Optional[list[str]] = None, hidden: bool = False) -> Callable:
+              tags: Optional[list[str]] = None, hidden: bool = False, body_media: tuple[str, ...] = (JSON,),
+              body_reader: Optional[Callable[[], Any]] = None) -> Callable:
     """Declare a route's models: `responses={201: BatchPublic}` (or `(Model, "description")`, or
     `(Model, "description", "media/type")`), `body=`/`query=` models, the error statuses the route
     answers besides the usual ones (`errors=(404, 409)` or `{404: "description"}`), and descriptions
-    of path parameters (`path={"code": "..."}`). The summary defaults to the docstring's first line.
+    of path parameters (`path={"code": "..."}`). The summary defaults to the docstring's first line. A body that
+    is not a plain JSON object for pydantic (an EPCIS document) names its media types (`body_media`) and the
+    function that reads and checks it (`body_reader`); its model then only describes it in the document.
     """
     op = Operation(responses={int(code): _answer(spec) for code, spec in responses.items()}, body=body, query=query,
                    errors=dict(errors) if isinstance(errors, Mapping) else {int(c): None for c in errors},
-                   path=dict(path or {}), summary=summary, tags=tags, hidden=hidden)
+                   path=dict(path or {}), summary=summary, tags=tags, hidden=hidden, body_media=tuple(body_media),
+                   body_reader=body_reader)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**kwargs):
             if op.query is not None:
                 kwargs["query"] = parse(op.query, request.args.to_dict())
-            load = Load(op.body) if op.body is not None else None
+            load = Load(op.body, op.body_reader) if op.body is not None else None
             if load is not None:
                 kwargs["body"] = load
             result = view(**kwargs)
@@ -106,6 +116,7 @@ def operation(*, responses: Mapping[int, AnswerSpec], body: Optional[type[Body]]
             return _respond(op, view, result)
 
         wrapper.api_operation = op
+        wrapper.reads_own_body = op.body_reader is not None  # gi_trace.web leaves such a body to its reader
         return wrapper
 
     return decorate

@@ -140,6 +140,21 @@ def test_every_documented_success_is_met_by_a_real_response_of_its_schema(app, s
     assert client.get(f"/api/v1/batches/{merged}", headers=api.headers).get_json()["recall"]["recalled"] is True
     api.call("post", "/batches/{code}/recall/lift", f"/batches/{merged}/recall/lift", {"reason": "检测证明不含"},
              headers=reg)
+    # EPCIS capture: producer A's lot's own export sent back changes nothing (200); a new storage event (201); an
+    # event on the recalled batch is refused (422).
+    own = client.get(f"/api/v1/batches/{lot}/epcis", headers=api.headers).get_json()
+    echo = api.call("post", "/epcis/capture", "/epcis/capture", own).get_json()
+    assert echo.get("already_captured"), echo
+    stored = {"type": "ObjectEvent", "eventID": "urn:uuid:6f1d3c52-1a7e-4d1b-8f0e-2b9c4d5e6f70",
+              "eventTime": datetime.now(timezone(timedelta(hours=8))).isoformat(), "eventTimeZoneOffset": "+08:00",
+              "action": "OBSERVE",
+              "bizStep": "storing", "quantityList": [{"epcClass": f"https://erp.example.com/t/{lot}"}],
+              "gt:place": "冷库"}
+    added = api.call("post", "/epcis/capture", "/epcis/capture", dict(own, epcisBody={"eventList": [stored]}))
+    assert added.status_code == 201, added.get_json()
+    stored = dict(stored, eventID="urn:uuid:6f1d3c52-1a7e-4d1b-8f0e-2b9c4d5e6f71",
+                  quantityList=[{"epcClass": f"https://erp.example.com/t/{a}"}])
+    api.call("post", "/epcis/capture", "/epcis/capture", dict(own, epcisBody={"eventList": [stored]}))
 
     documented = {(method, path, int(status)) for path, ops in api.document["paths"].items()
                   for method, op in ops.items() for status in op["responses"]

@@ -3,6 +3,7 @@ operations (successes and errors) match the schema documented for their status c
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 from gi_trace.accounts.services import create_token
 from tests.factories import UserFactory
@@ -78,6 +79,28 @@ def test_tracing_responses_match_their_documented_schemas(client, session):
     api.call("get", "/batches/{code}/trace", f"/batches/{m}/trace?direction=up")  # 422
     api.call("get", "/batches/{code}/verify", f"/batches/{code}/verify")
     api.call("get", "/batches/{code}/epcis", f"/batches/{code}/epcis")
+    # EPCIS capture: the batch's own export sent back is already recorded (200); a new event is captured (201);
+    # an event on a batch nobody made is refused (422, every refused event listed); regulators may not capture (403).
+    own = client.get(f"/api/v1/batches/{m}/epcis", headers=api.headers).get_json()
+    echo = api.call("post", "/epcis/capture", "/epcis/capture", own).get_json()
+    assert echo.get("captured") == 0, echo
+    stored = {"type": "ObjectEvent", "eventID": "urn:uuid:0b6a1f0e-5d0c-4c1e-9a59-3c1f2f7d8e01",
+              "eventTime": datetime.now(timezone(timedelta(hours=8))).isoformat(),
+              "eventTimeZoneOffset": "+08:00", "action": "OBSERVE",
+              "bizStep": "storing", "quantityList": [{"epcClass": f"https://erp.example.com/t/{m}"}],
+              "gt:place": "冷库"}
+    capture = dict(own, epcisBody={"eventList": [stored]})
+    added = api.call("post", "/epcis/capture", "/epcis/capture", capture).get_json()
+    assert added.get("captured") == 1, added
+    late = dict(stored, eventID="urn:uuid:0b6a1f0e-5d0c-4c1e-9a59-3c1f2f7d8e02",
+                quantityList=[{"epcClass": "https://erp.example.com/t/ABCDEFGHJKMNPQ"}])
+    refused = api.call("post", "/epcis/capture", "/epcis/capture", dict(own, epcisBody={"eventList": [late]}))
+    assert refused.get_json()["error"]["refused"][0]["index"] == 0
+    api.call("post", "/epcis/capture", "/epcis/capture", capture, headers=reg)  # 403
+    operation = client.get("/api/v1/openapi.json").get_json()["paths"]["/epcis/capture"]["post"]
+    assert set(operation["requestBody"]["content"]) == {"application/ld+json", "application/json"}
+    assert {"200", "201", "400", "413", "415", "422"} <= set(operation["responses"])
+
     api.call("get", "/trace/{code}", f"/trace/{m}", headers={})
     api.call("get", "/trace/{code}", "/trace/nope", headers={})  # 404
     api.call("post", "/batches/{code}/withdraw", f"/batches/{code}/withdraw", {"reason": ""})  # 422
