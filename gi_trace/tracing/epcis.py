@@ -193,7 +193,7 @@ def _captured_event_ids(session: Session, ids: Ids, events: list[dict]) -> None:
         return
     swap = {own: stored[name] for own, name in ids.named.items() if name in stored}
     for item in events:
-        for key in ("eventID", "transformationID", "gt:corrects"):
+        for key in ("eventID", "transformationID", "gt:corrects", "gt:recallEventID"):
             if item.get(key) in swap:
                 item[key] = swap[item[key]].event_id
         fix = item.get("errorDeclaration")

@@ -72,7 +72,8 @@ def recall_events(session: Session, ids: Ids, batches: list[Batch]) -> list[dict
                 "bizStep": "holding", "disposition": "recalled", "persistentDisposition": {"set": ["recalled"]},
                 "gt:reason": reason, "gt:withdrawnBatch": source_code}
         if withdrawal_seq is not None:
-            item["gt:recallEventID"] = event_uuid(f"event:{source_code}:{withdrawal_seq}")  # as Ids.event names it
+            # as Ids.event names it (a captured withdrawal's eventID replaces it in the export)
+            item["gt:recallEventID"] = ids.named_id(f"event:{source_code}:{withdrawal_seq}")
         out.append(item)
         if lifted_at is not None:
             out.append({"type": "ObjectEvent", "eventID": event_uuid(f"recall-lift:{source_code}:{batch.code}"),

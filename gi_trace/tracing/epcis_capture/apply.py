@@ -49,6 +49,11 @@ def kind_of(inc: Incoming) -> str:
         if step == "receiving":
             return "return" if disposition == "returned" else "receiving"
         if step == "holding" and disposition == "recalled":
+            if inc.ext("withdrawnBatch") is not None:
+                raise Refused(_("This event is derived from the withdrawal of batch %(code)s, whose recall reaches every "
+                                "batch made from it: capture that withdrawal; this event is then already recorded.",
+                                code=str(inc.ext("withdrawnBatch"))[:20]), field="gt:withdrawnBatch",
+                              code="derived_recall")
             return "withdrawal"
     if inc.kind == "TransformationEvent":
         if stage == "drying" or stage in LINEAGE:
@@ -61,6 +66,9 @@ def kind_of(inc: Incoming) -> str:
                 return "merge"
             if step == "commissioning" and _processed(inc):
                 return "processing"
+    if inc.kind == "ObjectEvent" and inc.ext("liftOf") is not None:
+        raise Refused(_("Only a regulator lifts a recall from a batch; a party's system cannot send it."),
+                      field="gt:liftOf", code="not_capturable")
     if inc.kind == "AggregationEvent" and action == "ADD" and step == "packing":
         return "packing"
     what = " ".join(str(v) for v in (inc.kind, action, step, disposition, stage) if v)

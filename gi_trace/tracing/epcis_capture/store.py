@@ -19,6 +19,7 @@ from gi_trace.tracing.epcis_capture.parse import Incoming, fingerprint
 from gi_trace.tracing.epcis_ids import event_uuid
 from gi_trace.tracing.models import Batch, Event, ProductLine, Shipment, UnitCode
 from gi_trace.tracing.models_capture import CapturedEvent, CapturedName
+from gi_trace.tracing.models_recall import Recall, RecallMember
 
 CHANGED = "event_id_conflict"
 
@@ -63,16 +64,13 @@ class Native:
 
     def __init__(self, session: Session, party_id: int):
         self.session, self.party_id = session, party_id
-        self._names: dict[int, dict[str, str]] = {}
         self._handovers: Optional[dict[str, int]] = None
 
     def recorded(self, inc: Incoming) -> bool:
         """True when the event is one of this system's own; refused when its content differs from ours."""
         for batch in self._batches(inc.raw):
-            names = self._names.get(batch.id)
-            if names is None:
-                names = self._names[batch.id] = native_ids(self.session, batch)
-            if inc.event_id in names:
+            # Not cached: a withdrawal captured earlier in the document adds derived recall events to its members.
+            if inc.event_id in native_ids(self.session, batch):
                 return self._same(batch, inc)
         if inc.raw.get("sourceList") or inc.raw.get("destinationList"):
             # A hand-over in the export of the party's batch may name only the other party's batch.
@@ -155,4 +153,8 @@ def native_ids(session: Session, batch: Batch) -> dict[str, str]:
         groups.setdefault(issued_at, []).append(serial)
     for serials in groups.values():
         names += [f"units:{batch.code}:{min(serials)}-{max(serials)}:{what}" for what in ("commissioning", "packing")]
+    # What a recall reaching the batch derives (tracing.epcis_recall): the member's holding event and its lift.
+    sources = session.exec(select(Recall.source_code).join(RecallMember, RecallMember.recall_id == Recall.id)
+                           .where(RecallMember.batch_id == batch.id)).all()
+    names += [f"{what}:{source}:{batch.code}" for source in sources for what in ("recall", "recall-lift")]
     return {event_uuid(name): name for name in names}
