@@ -23,6 +23,28 @@ def _pct(value: Optional[float]) -> str:
     return percent(value)  # truncated, never rounded up to the target
 
 
+def _opening(width: int, height: int, title: str, *, titled: bool = True) -> list[str]:
+    """The chart's <svg> tag, named for screen readers, and (titled) its <title>, the tooltip of the whole."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'aria-label="{escape(title)}" {FONT} font-size="12" class="chart">']
+    if titled and title:
+        parts.append(f'<title>{escape(title)}</title>')
+    return parts
+
+
+def _legend(x: float, labels: tuple[str, str, str], target: float) -> list[str]:
+    """The share charts' legend from x along the top: user share, output share, the target line."""
+    parts = []
+    for colour, text in ((USER_COLOUR, labels[0]), (OUTPUT_COLOUR, labels[1])):
+        parts.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>'
+                     f'<text x="{x + 16}" y="16" fill="{INK}">{escape(text)}</text>')
+        x += 130
+    parts.append(f'<line x1="{x}" y1="12" x2="{x + 18}" y2="12" stroke="{TARGET_COLOUR}" stroke-width="2" '
+                 f'stroke-dasharray="4 3"/><text x="{x + 22}" y="16" fill="{INK}">{escape(labels[2])} '
+                 f'{_pct(target)}</text>')
+    return parts
+
+
 def share_bars(rows: Sequence[tuple[str, Optional[float], Optional[float]]], target: float, *,
                labels: tuple[str, str, str] = ("User share", "Output share", "Target"), title: str = "",
                width: int = 640) -> Markup:
@@ -35,19 +57,8 @@ def share_bars(rows: Sequence[tuple[str, Optional[float], Optional[float]]], tar
     def x(v: float) -> float:
         return label_w + plot_w * v / scale
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(title)}" {FONT} font-size="12" class="chart">']
-    if title:
-        parts.append(f'<title>{escape(title)}</title>')
-    # legend
-    lx = label_w
-    for colour, text in ((USER_COLOUR, labels[0]), (OUTPUT_COLOUR, labels[1])):
-        parts.append(f'<rect x="{lx}" y="6" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{lx + 16}" y="16" fill="{INK}">{escape(text)}</text>')
-        lx += 130
-    parts.append(f'<line x1="{lx}" y1="12" x2="{lx + 18}" y2="12" stroke="{TARGET_COLOUR}" stroke-width="2" '
-                 f'stroke-dasharray="4 3"/><text x="{lx + 22}" y="16" fill="{INK}">{escape(labels[2])} '
-                 f'{_pct(target)}</text>')
+    parts = _opening(width, height, title)
+    parts += _legend(label_w, labels, target)
     for tick in (0, .25, .5, .75, 1.0):
         if tick <= scale:
             parts.append(f'<line x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" y2="{height - 20}" '
@@ -84,10 +95,7 @@ def share_lines(years: Sequence[int], user: Sequence[Optional[float]], output: S
     def py(v: float) -> float:
         return top + plot_h * (1 - v / scale)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(title)}" {FONT} font-size="12" class="chart">']
-    if title:
-        parts.append(f'<title>{escape(title)}</title>')
+    parts = _opening(width, height, title)
     for tick in (0, .25, .5, .75, 1.0):
         parts.append(f'<line x1="{left}" y1="{py(tick):.1f}" x2="{width - right}" y2="{py(tick):.1f}" '
                      f'stroke="{GRID_COLOUR}"/><text x="{left - 4}" y="{py(tick) + 4:.1f}" text-anchor="end" '
@@ -104,14 +112,7 @@ def share_lines(years: Sequence[int], user: Sequence[Optional[float]], output: S
         for (a, b), v in zip(points, [v for v in values if v is not None]):
             parts.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{colour}"><title>{_pct(v)}</title>'
                          f'</circle>')
-    lx = left
-    for colour, text in ((USER_COLOUR, labels[0]), (OUTPUT_COLOUR, labels[1])):
-        parts.append(f'<rect x="{lx}" y="6" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{lx + 16}" y="16" fill="{INK}">{escape(text)}</text>')
-        lx += 130
-    parts.append(f'<line x1="{lx}" y1="12" x2="{lx + 18}" y2="12" stroke="{TARGET_COLOUR}" stroke-width="2" '
-                 f'stroke-dasharray="4 3"/><text x="{lx + 22}" y="16" fill="{INK}">{escape(labels[2])} '
-                 f'{_pct(target)}</text>')
+    parts += _legend(left, labels, target)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -123,8 +124,7 @@ def simple_bars(rows: Sequence[tuple[str, float]], *, unit: str = "", title: str
     plot_w = width - label_w - right
     height = top + len(rows) * (bar_h + gap) + 8
     scale = max([v for _l, v in rows] + [1e-9])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {max(height, 30)}" width="100%" '
-             f'role="img" aria-label="{escape(title)}" {FONT} font-size="12" class="chart">']
+    parts = _opening(width, max(height, 30), title, titled=False)
     y = top
     for label, value in rows:
         w = plot_w * value / scale if scale else 0
