@@ -102,23 +102,35 @@ def _same_kg(a: float, b: float) -> bool:
     return abs(a - b) < EPSILON_KG
 
 
-def package_size(session: Session, batch: Batch, requested=None) -> float:
-    """The package size (kg) of the batch's labels: its product line's fixed size, else one of the sizes a
-    regulator approved for the product. A request may only choose among those, never set its own."""
+def _sized_line(session: Session, batch: Batch) -> Optional[ProductLine]:
+    """The batch's product line if that fixes the package size."""
     line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
-    if requested is not None:
-        requested = round(_number(requested, "package_kg"), 3)
-    if line is not None and line.package_kg:
-        if requested is not None and not _same_kg(requested, line.package_kg):
-            raise ValidationError(_("The package size of product line %(gtin)s is fixed at %(kg)s kg.",
-                                    gtin=line.gtin14, kg=number(line.package_kg)), field="package_kg")
-        return line.package_kg
+    return line if line is not None and line.package_kg else None
+
+
+def _approved_sizes(session: Session, batch: Batch) -> tuple[Product, list[float]]:
+    """The batch's product and the package sizes (kg) a regulator approved for it; refused when there are none."""
     product = session.get(Product, batch.product_id)
     sizes = [float(v) for v in (product.package_sizes_kg or [])]
     if not sizes:
         raise Refused(_("No package sizes are approved for %(product)s: ask the market regulator to record them, "
                         "or register a product line with its package size.", product=product.name_zh),
                       field="package_kg", code="no_package_sizes")
+    return product, sizes
+
+
+def package_size(session: Session, batch: Batch, requested=None) -> float:
+    """The package size (kg) of the batch's labels: its product line's fixed size, else one of the sizes a
+    regulator approved for the product. A request may only choose among those, never set its own."""
+    line = _sized_line(session, batch)
+    if requested is not None:
+        requested = round(_number(requested, "package_kg"), 3)
+    if line is not None:
+        if requested is not None and not _same_kg(requested, line.package_kg):
+            raise ValidationError(_("The package size of product line %(gtin)s is fixed at %(kg)s kg.",
+                                    gtin=line.gtin14, kg=number(line.package_kg)), field="package_kg")
+        return line.package_kg
+    product, sizes = _approved_sizes(session, batch)
     if requested is None:
         raise ValidationError(_("Choose a package size: %(sizes)s kg.", sizes=", ".join(number(v) for v in sizes)),
                               field="package_kg")
@@ -142,16 +154,10 @@ def labelled_kg(session: Session, batch: Batch) -> float:
 
 def copy_size(session: Session, batch: Batch) -> float:
     """The package a copy of the batch code labels: the line's size, else the smallest approved size."""
-    line = session.get(ProductLine, batch.product_line_id) if batch.product_line_id else None
-    if line is not None and line.package_kg:
+    line = _sized_line(session, batch)
+    if line is not None:
         return line.package_kg
-    product = session.get(Product, batch.product_id)
-    sizes = [float(v) for v in (product.package_sizes_kg or [])]
-    if not sizes:
-        raise Refused(_("No package sizes are approved for %(product)s: ask the market regulator to record them, "
-                        "or register a product line with its package size.", product=product.name_zh),
-                      field="package_kg", code="no_package_sizes")
-    return min(sizes)
+    return min(_approved_sizes(session, batch)[1])
 
 
 def require_labels_within_quantity(session: Session, batch: Batch, adding_kg: float, what: str) -> None:
