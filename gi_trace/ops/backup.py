@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Sequence
 
 from sqlalchemy.engine import make_url
 
@@ -36,6 +37,16 @@ def _pg_args(url: str) -> tuple[list[str], dict]:
     return args, env
 
 
+def _pg_run(tool: str, url: str, options: list[str], tail: Sequence[str] = ()) -> None:
+    """Run a PostgreSQL client tool (options, then the connection, then tail) on the database at `url`."""
+    if shutil.which(tool) is None:
+        raise BackupError(f"{tool} is not installed (Debian: apt-get install postgresql-client)")
+    args, env = _pg_args(url)
+    result = subprocess.run([tool, *options, *args, *tail], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BackupError(f"{tool} failed: {result.stderr.strip()}")
+
+
 def backup(url: str, dest: "Path | str", progress=None) -> Path:
     """Write a consistent copy of the database at `url` to `dest` (a file); return the file."""
     is_folder = str(dest).endswith(os.sep)
@@ -59,14 +70,11 @@ def backup(url: str, dest: "Path | str", progress=None) -> Path:
             target.close()
             source.close()
     elif url.startswith("postgresql"):
-        if shutil.which("pg_dump") is None:
-            raise BackupError("pg_dump is not installed (Debian: apt-get install postgresql-client)")
-        args, env = _pg_args(url)
-        result = subprocess.run(["pg_dump", "--format=custom", "--file", str(tmp), *args], env=env,
-                                capture_output=True, text=True)
-        if result.returncode != 0:
+        try:
+            _pg_run("pg_dump", url, ["--format=custom", "--file", str(tmp)])
+        except BackupError:
             tmp.unlink(missing_ok=True)
-            raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+            raise
     else:
         raise BackupError(f"no backup method for {url.split(':')[0]}")
     os.replace(tmp, dest)  # a half-written backup never carries the final name
@@ -96,12 +104,6 @@ def restore(url: str, source: Path) -> None:
             dst.close()
             src.close()
     elif url.startswith("postgresql"):
-        if shutil.which("pg_restore") is None:
-            raise BackupError("pg_restore is not installed (Debian: apt-get install postgresql-client)")
-        args, env = _pg_args(url)
-        result = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                                 *args, str(source)], env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise BackupError(f"pg_restore failed: {result.stderr.strip()}")
+        _pg_run("pg_restore", url, ["--clean", "--if-exists", "--no-owner", "--single-transaction"], [str(source)])
     else:
         raise BackupError(f"no restore method for {url.split(':')[0]}")
