@@ -18,7 +18,7 @@ from gi_trace.tracing import services
 from gi_trace.tracing.epcis_capture import chain_ops
 from gi_trace.tracing.epcis_capture.context import COMMON_FIELDS, Context, Outcome, one_class, renamed
 from gi_trace.tracing.epcis_capture.identify import document_no, plot_of, town_of
-from gi_trace.tracing.epcis_capture.parse import Incoming, iso_time, vocab
+from gi_trace.tracing.epcis_capture.parse import Incoming, iso_time, listed, mapping, vocab
 from gi_trace.tracing.epcis_ids import MG_PER_KG, PERCENT, SULFUR_DIOXIDE, WATER
 from gi_trace.tracing.models import Batch
 from gi_trace.tracing.rules import test_outcome
@@ -59,7 +59,7 @@ def kind_of(inc: Incoming) -> str:
         if stage == "drying" or stage in LINEAGE:
             return stage
         if stage is None:
-            inputs, outputs = raw.get("inputQuantityList") or [], raw.get("outputQuantityList") or []
+            inputs, outputs = listed(raw.get("inputQuantityList")), listed(raw.get("outputQuantityList"))
             if step == "repackaging" and len(inputs) == 1:
                 return "split"
             if step == "commissioning" and len(inputs) > 1 and len(outputs) == 1 and not _processed(inc):
@@ -123,7 +123,7 @@ def _declared(ctx: Context, corrected_id: str, own_id: str):
     """When the sender declared the corrected event erroneous: its errorDeclaration in this document."""
     corrected = ctx.by_event_id(corrected_id)
     declaration = corrected.raw.get("errorDeclaration") if corrected is not None else None
-    if isinstance(declaration, dict) and own_id in (declaration.get("correctiveEventIDs") or []):
+    if isinstance(declaration, dict) and own_id in listed(declaration.get("correctiveEventIDs")):
         return iso_time(declaration.get("declarationTime"), "errorDeclaration.declarationTime")
     return None
 
@@ -219,12 +219,14 @@ def testing(ctx: Context, inc: Incoming) -> Outcome:
 def _test_data(inc: Incoming) -> dict:
     """A test's values from its sensor reports (the export's `_test_report`) and its report number."""
     data: dict = {"residues": []}
-    for i, element in enumerate(inc.raw.get("sensorElementList") or []):
-        meta = element.get("sensorMetadata") or {}
+    for i, element in enumerate(listed(inc.raw.get("sensorElementList"))):
+        element = mapping(element)
+        meta = mapping(element.get("sensorMetadata"))
         for key, name in (("gt:sampledOn", "sampled_at"), ("gt:lab", "lab"), ("gt:method", "method")):
             if meta.get(key) is not None:
                 data[name] = meta[key]
-        for k, report in enumerate(element.get("sensorReport") or []):
+        for k, report in enumerate(listed(element.get("sensorReport"))):
+            report = mapping(report)
             where = f"sensorElementList[{i}].sensorReport[{k}]"
             value, uom = report.get("value"), report.get("uom")
             if report.get("chemicalSubstance") == WATER and uom in (None, PERCENT):
@@ -279,7 +281,7 @@ HANDLERS: dict[str, Callable[[Context, Incoming], Outcome]] = {
 def first_class(inc: Incoming) -> Optional[str]:
     """The identifier of the goods an event is mainly about (for answers naming the batch)."""
     for key in ("quantityList", "inputQuantityList", "outputQuantityList"):
-        entries = inc.raw.get(key) or []
+        entries = listed(inc.raw.get(key))
         if entries and isinstance(entries[0], dict):
             return entries[0].get("epcClass")
     return inc.raw.get("parentID")

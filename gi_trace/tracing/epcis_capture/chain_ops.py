@@ -18,7 +18,7 @@ from gi_trace.registry.models import Producer
 from gi_trace.tracing import codes, rules, services, transfers, units
 from gi_trace.tracing.epcis_capture.context import COMMON_FIELDS, Context, Outcome, one_class, quantity, renamed
 from gi_trace.tracing.epcis_capture.identify import Ref, document_no, parties, read_ref, town_of
-from gi_trace.tracing.epcis_capture.parse import Incoming, vocab
+from gi_trace.tracing.epcis_capture.parse import Incoming, listed, mapping, vocab
 from gi_trace.tracing.models import Batch, Event, ProductLine, Shipment, UnitCode
 
 LINEAGE_FIELDS = {**COMMON_FIELDS, "inputs": "inputQuantityList", "inputs.quantity_kg": "inputQuantityList",
@@ -31,7 +31,7 @@ LINEAGE_FIELDS = {**COMMON_FIELDS, "inputs": "inputQuantityList", "inputs.quanti
 
 def _inputs(ctx: Context, inc: Incoming) -> list[tuple[Batch, float]]:
     found = []
-    for k, entry in enumerate(inc.raw.get("inputQuantityList") or []):
+    for k, entry in enumerate(listed(inc.raw.get("inputQuantityList"))):
         field = f"inputQuantityList[{k}]"
         ref = read_ref(entry.get("epcClass") if isinstance(entry, dict) else None)
         found.append((ctx.batches.get(ref, field + ".epcClass"), quantity(entry, field)))
@@ -43,14 +43,15 @@ def _inputs(ctx: Context, inc: Incoming) -> list[tuple[Batch, float]]:
 
 def _outputs(ctx: Context, inc: Incoming, line_id: Optional[int], processing: bool) -> list[dict]:
     """Each output's kilograms, trace code, lot and (processing) form, from its class, gt:outputs and the ILMD."""
-    details = {o.get("gt:epcClass"): o for o in inc.ext("outputs") or [] if isinstance(o, dict)}
-    entries = inc.raw.get("outputQuantityList") or []
+    details = {o.get("gt:epcClass"): o for o in listed(inc.ext("outputs")) if isinstance(o, dict)}
+    entries = listed(inc.raw.get("outputQuantityList"))
     ilmd = inc.raw.get("ilmd") if isinstance(inc.raw.get("ilmd"), dict) else {}
     shared_lot = ilmd.get("cbvmda:lotNumber") if isinstance(ilmd.get("cbvmda:lotNumber"), str) else None
     outputs = []
     for k, entry in enumerate(entries):
         field = f"outputQuantityList[{k}].epcClass"
-        ref = read_ref(entry.get("epcClass") if isinstance(entry, dict) else None)
+        entry = mapping(entry)
+        ref = read_ref(entry.get("epcClass"))
         if ctx.batches.find(ref, field) is not None:
             raise Refused(_("%(uri)s names a batch that already exists: an operation makes new batches.",
                             uri=ref.uri[:120]), field=field, code="output_exists")
@@ -297,7 +298,7 @@ UNIT_FIELDS = {**COMMON_FIELDS, "count": "epcList", "codes": "epcList", "package
 
 def _unit_codes(values, key: str) -> list[tuple[str, Optional[Ref]]]:
     found = []
-    for k, value in enumerate(values or []):
+    for k, value in enumerate(listed(values)):
         ref = read_ref(value)
         code = ref.serial if ref and ref.serial else (ref.code if ref and ref.code and not ref.fresh else None)
         if code is None:

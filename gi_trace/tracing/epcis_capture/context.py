@@ -22,7 +22,7 @@ from gi_trace.errors import DomainError, Refused, ValidationError
 from gi_trace.registry.models import Producer, Product
 from gi_trace.tracing import codes, rules
 from gi_trace.tracing.epcis_capture.identify import Batches, Ref, read_ref
-from gi_trace.tracing.epcis_capture.parse import Incoming
+from gi_trace.tracing.epcis_capture.parse import Incoming, listed
 from gi_trace.tracing.epcis_ids import event_uuid
 from gi_trace.tracing.models import Batch, Event
 from gi_trace.tracing.models_capture import CapturedEvent
@@ -116,7 +116,7 @@ def quantity(entry: Any, field: str) -> float:
 def one_class(inc: Incoming, key: str = "quantityList", *, weighed: bool = True) -> tuple[Optional[Ref], Any, str]:
     """The single class and kilograms of an event about one batch: (identifier, kg, its field); the kilograms are
     None for an event that moves none (`weighed=False`: planting, tests, storage, withdrawal)."""
-    entries = inc.raw.get(key) or []
+    entries = listed(inc.raw.get(key))
     if len(entries) != 1 or not isinstance(entries[0], dict):
         raise ValidationError(_("This event concerns one batch: give exactly one %(key)s entry.", key=key), field=key)
     kg = quantity(entries[0], f"{key}[0]") if weighed or entries[0].get("quantity") is not None else None

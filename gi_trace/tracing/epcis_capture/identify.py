@@ -29,7 +29,7 @@ from gi_trace.errors import Refused, ValidationError
 from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.registry.services import producer_products
 from gi_trace.tracing import codes, transfers
-from gi_trace.tracing.epcis_capture.parse import last_segment, vocab
+from gi_trace.tracing.epcis_capture.parse import last_segment, listed, vocab
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 
 _DIGITAL_LINK = re.compile(r"/01/(\d{14})(?:/10/([^/]+))?(?:/21/([^/]+))?/?$")
@@ -87,7 +87,7 @@ def parties(event: dict, mine: int, session: Session) -> tuple[Optional[Producer
     """The owning parties a hand-over names: (source, destination); None where the event names none."""
     found = []
     for key, name in (("sourceList", "source"), ("destinationList", "destination")):
-        entries = event.get(key) or []
+        entries = listed(event.get(key))
         owners = [(i, e) for i, e in enumerate(entries) if isinstance(e, dict) and vocab(e.get("type")) == "owning_party"]
         found.append(party_of(session, owners[0][1].get(name), f"{key}[{owners[0][0]}].{name}") if owners else None)
     return found[0], found[1]
@@ -95,7 +95,7 @@ def parties(event: dict, mine: int, session: Session) -> tuple[Optional[Producer
 
 def document_no(event: dict, kind: str) -> Optional[str]:
     """The number of the event's business document of this type (desadv: waybill or invoice, testres: report)."""
-    for entry in event.get("bizTransactionList") or []:
+    for entry in listed(event.get("bizTransactionList")):
         if isinstance(entry, dict) and vocab(entry.get("type")) == kind:
             return last_segment(entry.get("bizTransaction"), "document") or entry.get("bizTransaction")
     return None
@@ -148,13 +148,13 @@ def hints(events: list) -> Hints:
         if not isinstance(event, dict):
             continue
         if event.get("type") == "TransformationEvent":
-            ins = [read_ref(q.get("epcClass")) for q in event.get("inputQuantityList") or [] if isinstance(q, dict)]
-            outs = [read_ref(q.get("epcClass")) for q in event.get("outputQuantityList") or [] if isinstance(q, dict)]
+            ins = [read_ref(q.get("epcClass")) for q in listed(event.get("inputQuantityList")) if isinstance(q, dict)]
+            outs = [read_ref(q.get("epcClass")) for q in listed(event.get("outputQuantityList")) if isinstance(q, dict)]
             if len(ins) == 1 == len(outs) and ins[0] and outs[0] and ins[0].fresh:
                 found.pair(ins[0].code, outs[0].dl)
         elif event.get("type") == "AggregationEvent":
             parent = read_ref(event.get("parentID"))
-            for child in event.get("childEPCs") or []:
+            for child in listed(event.get("childEPCs")):
                 ref = read_ref(child)
                 if parent and parent.code and ref and ref.serial:
                     found.parent_of_unit.setdefault(ref.serial, parent.code)

@@ -173,6 +173,16 @@ def incoming(index: int, event: dict) -> Incoming:
     return Incoming(index, event, event_id, fingerprint(event), local)
 
 
+def listed(value: Any) -> list:
+    """A field that should be a list, as one (an event of a type the schema leaves open may hold anything)."""
+    return value if isinstance(value, list) else []
+
+
+def mapping(value: Any) -> dict:
+    """A field that should be an object, as one."""
+    return value if isinstance(value, dict) else {}
+
+
 def zone_minutes(text: Any) -> int:
     """eventTimeZoneOffset (+08:00) in minutes east of UTC."""
     if not isinstance(text, str) or len(text) != 6 or text[0] not in "+-" or text[3] != ":" \

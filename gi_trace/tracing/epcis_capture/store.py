@@ -15,7 +15,7 @@ from gi_trace.errors import Conflict, Refused
 from gi_trace.tracing import epcis
 from gi_trace.tracing.epcis_capture.context import Outcome
 from gi_trace.tracing.epcis_capture.identify import read_ref
-from gi_trace.tracing.epcis_capture.parse import Incoming, fingerprint
+from gi_trace.tracing.epcis_capture.parse import Incoming, fingerprint, listed
 from gi_trace.tracing.epcis_ids import event_uuid
 from gi_trace.tracing.models import Batch, Event, ProductLine, Shipment, UnitCode
 from gi_trace.tracing.models_capture import CapturedEvent, CapturedName
@@ -70,7 +70,8 @@ class Native:
         """True when the event is one of this system's own; refused when its content differs from ours."""
         for batch in self._batches(inc.raw):
             # Not cached: a withdrawal captured earlier in the document adds derived recall events to its members.
-            if inc.event_id in native_ids(self.session, batch):
+            name = native_ids(self.session, batch).get(inc.event_id)
+            if name is not None and not self._captured_record(name):
                 return self._same(batch, inc)
         if inc.raw.get("sourceList") or inc.raw.get("destinationList"):
             # A hand-over in the export of the party's batch may name only the other party's batch.
@@ -78,6 +79,14 @@ class Native:
             if batch_id is not None:
                 return self._same(self.session.get(Batch, batch_id), inc)
         return False
+
+    def _captured_record(self, name: str) -> bool:
+        """True when the record behind a name was itself captured (the packing of captured unit codes has the name
+        this system would give it, but it is the sender's event to keep)."""
+        if not name.startswith(("units:", "shipment:")):
+            return False
+        stem = name.rsplit(":", 1)[0] + ":"
+        return self.session.exec(select(CapturedName.id).where(CapturedName.name.startswith(stem))).first() is not None
 
     def _same(self, batch: Batch, inc: Incoming) -> bool:
         ours = self._exported(batch, inc).get(inc.event_id)
@@ -127,11 +136,11 @@ class Native:
 
 def _identifiers(raw: dict) -> Iterable[str]:
     for key in ("quantityList", "inputQuantityList", "outputQuantityList"):
-        for entry in raw.get(key) or []:
+        for entry in listed(raw.get(key)):
             if isinstance(entry, dict) and isinstance(entry.get("epcClass"), str):
                 yield entry["epcClass"]
     for key in ("epcList", "childEPCs"):
-        for value in raw.get(key) or []:
+        for value in listed(raw.get(key)):
             if isinstance(value, str):
                 yield value
     if isinstance(raw.get("parentID"), str):
