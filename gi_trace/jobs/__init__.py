@@ -9,6 +9,9 @@
    work — and deletes the rows only once that work has committed. The worker drains again every
    few seconds and when it starts, so a lost wake-up or a worker killed mid-job (its lease runs out)
    delays the work but loses nothing. Handlers are idempotent: work done twice is only slower.
+   Work that several workers can share (the parts of a big stored-page rebuild) is written as many
+   rows of a kind claimed a few at a time (`handle(..., claim=1)`): a drain that claims rows and
+   leaves others waiting wakes the queue again, so each idle worker thread or process takes some.
 4. A long job someone asked for (a label sheet, a report, a recall list): `start` writes a `Job`
    row (who asked, kind, status, progress, result) with its outbox row; the function registered with
    `register_job` (from the area's `tasks.py`: `def register(app)`, called by `create_app` in the web
@@ -73,17 +76,27 @@ class QueueCounts:
 class _Registry:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {"job": _run_jobs}
+        self.claims: dict[str, int] = {}  # rows claimed at once, by kind (default CLAIM_BATCH)
         self.jobs: dict[str, Callable[["JobContext"], Result]] = {}
         self.labels: dict[str, Any] = {}
+        self.wake: Callable[[], None] = lambda: None  # another drain, for another worker (jobs.queue)
 
 
 def _registry(app: Flask) -> _Registry:
     return app.extensions.setdefault(_KEY, _Registry())
 
 
-def handle(app: Flask, kind: str, handler: Handler) -> None:
-    """Register the handler that does the outbox rows of `kind`."""
-    _registry(app).handlers[kind] = handler
+def handle(app: Flask, kind: str, handler: Handler, claim: int = CLAIM_BATCH) -> None:
+    """Register the handler that does the outbox rows of `kind`, `claim` rows at a time at most (heartbeats
+    included): 1 for rows that are parts of one piece of work, for several workers to share."""
+    registry = _registry(app)
+    registry.handlers[kind] = handler
+    registry.claims[kind] = max(1, int(claim))
+
+
+def on_more_work(app: Flask, wake: Callable[[], None]) -> None:
+    """How a drain asks for another drain when it leaves rows waiting (set by jobs.queue: a queue wake-up)."""
+    _registry(app).wake = wake
 
 
 def register_job(app: Flask, kind: str, run: Callable[["JobContext"], Result], label: Any = None) -> None:
@@ -148,8 +161,9 @@ def has_claimable(engine) -> bool:
         return conn.execute(select(OUTBOX.c.id).where(_claimable(utcnow())).limit(1)).first() is not None
 
 
-def _claim(engine, lease: float):
-    """Claim up to CLAIM_BATCH waiting rows of the oldest waiting kind: (kind, token, rows) or None."""
+def _claim(engine, lease: float, claims: dict[str, int]):
+    """Claim up to `claims[kind]` (default CLAIM_BATCH) waiting rows of the oldest waiting kind: (kind, token,
+    rows) or None."""
     now = utcnow()
     token = secrets.token_hex(8)
     with engine.begin() as conn:
@@ -157,7 +171,7 @@ def _claim(engine, lease: float):
         if first is None:
             return None
         ids = select(OUTBOX.c.id).where(_claimable(now), OUTBOX.c.kind == first.kind) \
-            .order_by(OUTBOX.c.id).limit(CLAIM_BATCH)
+            .order_by(OUTBOX.c.id).limit(claims.get(first.kind, CLAIM_BATCH))
         # The claimable test is repeated on the row itself: a concurrent claimer's update is re-checked
         # against it (PostgreSQL) or runs after ours (SQLite), so a row is never claimed twice at once.
         conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), _claimable(now))
@@ -166,6 +180,13 @@ def _claim(engine, lease: float):
         rows = conn.execute(select(OUTBOX.c.id, OUTBOX.c.payload, OUTBOX.c.attempts)
                             .where(OUTBOX.c.claim == token).order_by(OUTBOX.c.id)).all()
     return first.kind, token, rows
+
+
+def _wake(app: Flask, registry: _Registry) -> None:
+    try:
+        registry.wake()
+    except Exception:  # noqa: BLE001 - best effort: the worker's sweep finds the rows anyway
+        log.exception("jobs: waking another worker failed")
 
 
 def drain(app: Optional[Flask] = None, *, lease: Optional[float] = None) -> int:
@@ -180,20 +201,25 @@ def drain(app: Optional[Flask] = None, *, lease: Optional[float] = None) -> int:
     registry = _registry(app)
     done = 0
     while True:
-        claimed = _claim(engine, lease)
+        claimed = _claim(engine, lease, registry.claims)
         if claimed is None:
             return done
         kind, token, rows = claimed
+        if has_claimable(engine):  # rows left waiting: another worker may take them meanwhile
+            _wake(app, registry)
 
         known = {row.id for row in rows}
 
         def heartbeat(token=token, kind=kind, known=known) -> list:
             now = utcnow()
             until = now + timedelta(seconds=lease)
+            room = registry.claims.get(kind, CLAIM_BATCH) - len(known)
             with engine.begin() as conn:
                 conn.execute(update(OUTBOX).where(OUTBOX.c.claim == token).values(claimed_until=until))
+                if room <= 0:
+                    return []
                 waiting = select(OUTBOX.c.id).where(_claimable(now), OUTBOX.c.kind == kind) \
-                    .order_by(OUTBOX.c.id).limit(CLAIM_BATCH)
+                    .order_by(OUTBOX.c.id).limit(room)
                 conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(waiting), _claimable(now))
                              .values(claim=token, claimed_until=until, attempts=OUTBOX.c.attempts + 1))
                 new = [row for row in conn.execute(select(OUTBOX.c.id, OUTBOX.c.payload)

@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
     """The queue, and the after-commit step that wakes it when a transaction wrote outbox rows."""
     app.extensions[_KEY] = Queue(app)
     add_commit_step(app, after=_wake_after_commit(app))
+    jobs.on_more_work(app, lambda: queue(app).wake() if app.config.get("JOBS_WAKE", True) else None)
     metrics.add_scrape_reader(app, lambda: jobs.metric_samples(get_engine(app)))
 
 

@@ -112,3 +112,19 @@ def test_a_job_queued_while_another_runs_is_taken_into_the_same_drain_and_run(ap
     assert [(j.kind, j.status) for j in session.exec(select(Job).order_by(Job.id))] == [
         ("test_first", "done"), ("test_sheet", "done")]
     assert session.exec(select(OutboxEntry)).all() == []
+
+
+def test_rows_claimed_one_at_a_time_run_alone_and_wake_another_worker_while_some_wait(app, session):
+    calls, wakes = [], []
+
+    def part(_app, payloads, heartbeat) -> None:
+        calls.append(([p["n"] for p in payloads], heartbeat()))  # a heartbeat claims no more rows
+
+    jobs.handle(app, "test_part", part, claim=1)
+    jobs.on_more_work(app, lambda: wakes.append(1))
+    for n in range(3):
+        jobs.add(session, "test_part", {"n": n})
+    session.commit()
+    assert jobs.drain() == 3
+    assert calls == [([0], []), ([1], []), ([2], [])]
+    assert len(wakes) == 2  # after the first two claims, rows were left for another worker
