@@ -56,10 +56,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     db.init_app(app)
     from gi_trace.jobs import queue
-    from gi_trace.scan import stored_pages
+    from gi_trace.scan import page_jobs
 
     queue.init_app(app)  # background jobs: the outbox, woken after each commit that wrote to it
-    stored_pages.init_app(app)  # stored trace pages follow the records they show (a step of every commit)
+    page_jobs.init_app(app)  # stored trace pages follow the records they show (a step of every commit)
     i18n.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)

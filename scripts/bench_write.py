@@ -10,9 +10,9 @@ batch; 10,000 batches made from it (100 lots, each split into 99 sub-lots, one e
 valid hash chain) go in with bulk inserts (scripts/bench_family.py), and every stored trace page is
 built before measuring.
 
-Measured, with a real jobs worker running (`flask --app gi_trace jobs worker`, separate processes,
-as scripts/run.sh starts them; --worker-processes, default 1). The load average is printed with the
-figures (the machine may be shared):
+Measured with real jobs workers running (`flask --app gi_trace jobs worker`, separate processes, as
+scripts/run.sh starts them: --worker-processes, default 2, of --worker-threads, default 2). The load
+average is printed with the figures (the machine may be shared):
 - floor: a correction on a batch from which nothing was made (same service, same unit of work);
 - 50 corrections of the harvest's planting record through the real service and unit of work
   (gi_trace.tracing.services.record_event, then gi_trace.db.commit): p50/p99 of the commit (the
@@ -109,6 +109,18 @@ def start_worker(url: str, env: dict, threads: int, n: int = 0):
                             stdout=subprocess.DEVNULL, stderr=open(WORK / f"worker-{n}.log", "w"))
 
 
+def _wait_for_workers(n: int, timeout: float = 120) -> None:
+    """Until `n` workers have started their consumers (each says so in its log), then a second more."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = sum("consumer started" in (WORK / f"worker-{i}.log").read_text().lower() for i in range(n))
+        if started == n:
+            time.sleep(1)
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the jobs workers did not start within {timeout:.0f} s: see {WORK}/worker-*.log")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=f"sqlite:///{WORK / 'bench_write.sqlite3'}",
@@ -117,7 +129,8 @@ def main() -> int:
     parser.add_argument("--fanout", type=int, default=100, help="lots of the harvest x sub-lots per lot")
     parser.add_argument("--writes", type=int, default=50, help="corrections on the harvest batch")
     parser.add_argument("--floor-writes", type=int, default=20, help="corrections on a batch without descendants")
-    parser.add_argument("--worker-processes", type=int, default=1, help="jobs worker processes")
+    parser.add_argument("--worker-processes", type=int, default=2,
+                        help="jobs worker processes (scripts/run.sh starts JOB_PROCESSES, default 2)")
     parser.add_argument("--worker-threads", type=int, default=2, help="jobs worker threads (each process)")
     parser.add_argument("--timeout", type=float, default=600, help="give up waiting for the pages after this")
     args = parser.parse_args()
@@ -151,7 +164,7 @@ def main() -> int:
     workers = [start_worker(url, env, args.worker_threads, n) for n in range(args.worker_processes)]
     loads = []
     try:
-        time.sleep(3)  # the workers are up and idle
+        _wait_for_workers(len(workers))  # up and idle (starting one took over 10 s on a loaded machine)
         floor = [correct(app, ids.leaf, f"floor-{i}") for i in range(args.floor_writes)]
         _say(f"  floor: {len(floor)} corrections on a batch with no descendants")
         writes = []

@@ -28,23 +28,28 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$HOST:$PORT}"
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${GI_TRACE_INSTANCE:-$PWD/instance}/prometheus}"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
-# The background jobs worker (stored-page refreshes, long jobs) beside the web server. Both run in the
-# background so that this script, stopped by Ctrl-C or SIGTERM, stops both (by their PIDs).
-.venv/bin/flask --app gi_trace jobs worker --workers "${JOB_WORKERS:-2}" &
-WORKER_PID=$!
+# The background jobs workers (stored-page refreshes, long jobs) beside the web server: JOB_PROCESSES
+# processes (default 2, one per core of a small machine: a big stored-page rebuild is split into parts
+# that every process builds at once) of JOB_WORKERS threads each. All run in the background so that
+# this script, stopped by Ctrl-C or SIGTERM, stops them all (by their PIDs).
+WORKER_PIDS=()
+for _ in $(seq "${JOB_PROCESSES:-2}"); do
+  .venv/bin/flask --app gi_trace jobs worker --workers "${JOB_WORKERS:-2}" &
+  WORKER_PIDS+=($!)
+done
 # No --access-logfile: the app logs each request itself (request id, user id, endpoint, status, duration),
 # without the client's address or the path (gunicorn's access log has both).
 .venv/bin/gunicorn --workers "${WORKERS:-2}" --bind "$HOST:$PORT" "gi_trace:create_app()" &
 WEB_PID=$!
 stop_all() {
-  kill -TERM "$WEB_PID" "$WORKER_PID" 2>/dev/null || true
-  wait "$WEB_PID" "$WORKER_PID" 2>/dev/null || true
+  kill -TERM "$WEB_PID" "${WORKER_PIDS[@]}" 2>/dev/null || true
+  wait "$WEB_PID" "${WORKER_PIDS[@]}" 2>/dev/null || true
 }
 trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 echo
 echo "gi-trace is running at http://$HOST:$PORT/   (Ctrl-C stops it; metrics: http://$HOST:$PORT/metrics;"
-echo "  web pid $WEB_PID, jobs worker pid $WORKER_PID)"
+echo "  web pid $WEB_PID, jobs worker pids ${WORKER_PIDS[*]})"
 echo
 wait "$WEB_PID"

@@ -4,13 +4,14 @@ A batch's record only grows (events are appended, never edited; corrections are 
 what the public page shows of it — the timeline of the batch's and its nearest ancestors' events,
 the harvests behind it, and whether those events' hash chains verify — changes only when an event is
 written. The tracing services note every batch they append to (`tracing.chain.touch`). When that
-transaction commits, the unit of work (`on_commit`, a step registered by `init_app`) takes the
+transaction commits, the unit of work (`on_commit`, a step registered by `scan.page_jobs.init_app`) takes the
 stored pages of the touched batches and of every batch made from them out of use — one statement, in
 the same transaction, deleting their narrow `storedpagelive` rows (the page bodies stay until they are
-replaced: deleting 10,000 bodies took a writer half a second) — and writes an outbox row; a background job (`refresh`, run by the jobs worker) then
-builds those pages again, in both languages, from the same code a live page runs
-(`scan.page_parts.history_html`, which makes each part shared by many pages of a family once per job). Until it has, scans of those batches build the
-page live. A scan with a stored page reads one row with the batch instead of walking the lineage,
+replaced: deleting 10,000 bodies took a writer half a second) — and writes an outbox row; background jobs
+(`scan.page_jobs`, run by the jobs workers; a big family in parts that several workers build at once)
+then build those pages again, in both languages, from the same code a live page runs
+(`scan.page_parts.history_html`, which makes each part shared by many pages of a family once per job).
+Until they have, scans of those batches build the page live. A scan with a stored page reads one row with the batch instead of walking the lineage,
 reading some fourteen events and re-hashing them. Why a page built from an older record is never
 taken as current: see `invalidate`.
 
@@ -45,7 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gi_trace import jobs
-from gi_trace.db import add_commit_step, get_engine, notes
+from gi_trace.db import notes
 from gi_trace.scan import inputs_text, page_parts, page_text, read_path
 from gi_trace.scan.models import StoredPage, StoredPageLive
 from gi_trace.tracing.chain import TOUCHED
@@ -244,57 +245,7 @@ def on_commit(session: Session) -> None:
         jobs.add(session, JOB_KIND, {"batches": ids})
 
 
-JOB_KIND = "stored_pages"
-JOB_CHUNK = 200  # pages built per round by the job
-STORE_CHUNK = 50  # pages stored per transaction (SQLite: the write lock is held that long)
-
-
-def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambda: []) -> int:
-    """Build and store the missing pages of these batches and of every batch made from them; how many
-    were stored.
-
-    The work of the outbox rows that writers leave (`on_commit`), chunk by chunk; idempotent. A page
-    already stored is current (a write to any of its sources deletes it), so it is skipped. After each
-    chunk `heartbeat()` hands over the rows of later writes: their batches join the work, which goes
-    over the (new) family again, skipping what is stored — so a run of corrections on one harvest
-    costs one rebuild of its family after the last of them, not one per correction.
-    """
-    engine = get_engine(app)
-    ref = read_path.ReferenceCache(ttl=60)
-    parts = page_parts.Parts()  # a family's shared parts (its harvest's events...), made once per job
-    ids = {int(i) for i in batch_ids}
-    with engine.connect() as conn:
-        members = family(conn, ids)
-    stored = position = 0
-    while position < len(members):
-        chunk = members[position:position + JOB_CHUNK]
-        position += JOB_CHUNK
-        with engine.connect() as conn:
-            ref.get(conn)
-            have = {r[0] for r in conn.exec_driver_sql(
-                "SELECT l.batch_id FROM storedpagelive l JOIN storedpage s ON s.batch_id = l.batch_id "
-                f"WHERE l.batch_id IN ({', '.join(map(str, chunk))})")}
-            built = _build(conn, [i for i in chunk if i not in have], ref, parts)
-        for start in range(0, len(built), STORE_CHUNK):  # short write transactions: writers wait less
-            stored += store_current(engine, built[start:start + STORE_CHUNK])
-        later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
-        if later:
-            ids |= later
-            with engine.connect() as conn:
-                members = family(conn, ids)
-            position = 0
-    log.info("stored pages: %s of %s batches stored", stored, len(members))
-    return stored
-
-
-def _refresh_job(app, payloads: list, heartbeat: Callable[[], list]) -> None:
-    refresh(app, {int(i) for p in payloads for i in p.get("batches", ())}, heartbeat)
-
-
-def init_app(app) -> None:
-    """Stored pages follow the records: a step of every commit, and the job that rebuilds them."""
-    add_commit_step(app, before=on_commit)
-    jobs.handle(app, JOB_KIND, _refresh_job)
+JOB_KIND = "stored_pages"  # the outbox rows writers leave (their handler: scan.page_jobs)
 
 
 def batches_to_build(conn, ref: read_path.ReferenceCache, after_id: int, limit: int, stale_only: bool,
