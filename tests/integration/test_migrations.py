@@ -21,6 +21,7 @@ def test_upgrade_of_empty_database_matches_models(empty_database_url):
             diff = compare_metadata(context, SQLModel.metadata)
             assert diff == [], f"models and migrations differ: {diff}"
             tables = set(inspect(conn).get_table_names())
+            assert _body_compression(conn) == _body_compression(None)  # what create_all makes (not compared above)
         assert set(SQLModel.metadata.tables) <= tables
         with Session(engine) as session:
             # reference data comes with the upgrade
@@ -33,6 +34,24 @@ def test_upgrade_of_empty_database_matches_models(empty_database_url):
         from gi_trace.db import get_engine
 
         get_engine(app).dispose()
+
+
+def _body_compression(conn) -> dict:
+    """PostgreSQL: the stored pages' bodies' compression ('l': lz4, '': the default) on `conn`, or (None) in the
+    schema the models make (the tests' database); {} on SQLite."""
+    if conn is None:
+        from tests.conftest import TEST_DATABASE_URL
+
+        engine = create_engine(TEST_DATABASE_URL)
+        try:
+            with engine.connect() as made:
+                return _body_compression(made)
+        finally:
+            engine.dispose()
+    if conn.dialect.name != "postgresql":
+        return {}
+    return dict(conn.exec_driver_sql("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
+                                     "'storedpage'::regclass AND attname IN ('body_zh', 'body_en')").all())
 
 
 def test_upgrade_twice_changes_nothing(empty_database_url):
