@@ -8,7 +8,8 @@ from sqlmodel import select
 from gi_trace.tracing import codes, epcis
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine, Purchase, Shipment, UnitCode
 from tests.epcis_capture_support import (BASE, grower,  # noqa: F401 (grower: a fixture)
-                                         HOST, counts, dl, document, event, kg, party, post, refused, t, token)
+                                         HOST, counts, dl, document, drying, event, fresh, harvest, kg, lab_test,
+                                         party, planting, post, refused, t, token)
 from tests.factories import goji
 from tests.factories_tracing import Grower
 
@@ -100,6 +101,34 @@ def test_unit_codes_are_commissioned_with_their_codes_and_packed_into_their_lot(
     refusal = refused(post(client, token(session, grower.user), document(again)))[0]
     assert refusal["field"] == "epcisBody.eventList[0].epcList" and "already in use" in refusal["message"]
     assert counts(session) == before
+
+
+def test_a_gtin_lot_first_named_by_its_trace_code_gets_its_lot_and_line_from_the_same_document(client, session,
+                                                                                               grower):
+    """Before drying a batch's goods are its `/id/batch/<code>/fresh` class; the drying names its lot's Digital Link
+    and the packing its trace code: the batch opened by the planting takes code, lot and line from the document."""
+    line = ProductLine(producer_id=grower.producer.id, product_id=goji(session).id, gtin14="06901234567892",
+                       name="中宁枸杞 250 g", product_form="dried", package_kg=0.25)
+    session.add(line)
+    session.commit()
+    code, packages = codes.new_code(), [codes.new_code() for _ in range(2)]
+    lot = dl("06901234567892", "GX-9")
+    epcs = [dl("06901234567892", "GX-9", c) for c in packages]
+    events = [planting(fresh(code), grower.plot.id), harvest(fresh(code), grower.plot.id, 1000.0),
+              drying(code, lot, 1000.0, 240.0), lab_test(lot),
+              event("ObjectEvent", "2025-08-20T09:00:00.000+08:00", epcList=epcs, action="ADD",
+                    bizStep="commissioning", disposition="active"),
+              event("AggregationEvent", "2025-08-20T09:00:00.000+08:00", parentID=t(code), childEPCs=epcs,
+                    action="ADD", bizStep="packing", disposition="active")]
+    response = post(client, token(session, grower.user), document(*events))
+    assert response.status_code == 201, response.get_json()
+    session.expire_all()
+    batch = session.exec(select(Batch).where(Batch.code == code)).one()
+    assert (batch.producer_lot, batch.product_line_id, batch.units_issued) == ("GX-9", line.id, 2)
+    found = exported(session, batch)
+    assert list(found) == [e["eventID"] for e in events]
+    assert found[events[3]["eventID"]]["quantityList"] == [{"epcClass": f"{BASE}/01/06901234567892/10/GX-9"}]
+    assert found[events[4]["eventID"]]["epcList"] == [f"{BASE}/01/06901234567892/10/GX-9/21/{c}" for c in packages]
 
 
 def _handover(step, disposition, cls, quantity, sender, receiver, when, **extra):

@@ -3,6 +3,7 @@ nothing, the same eventID with other content is refused, and this system's own e
 echoed into the system that made it) are recognised by their name-based eventIDs and never recorded twice."""
 from __future__ import annotations
 
+import uuid
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
@@ -68,6 +69,8 @@ class Native:
 
     def recorded(self, inc: Incoming) -> bool:
         """True when the event is one of this system's own; refused when its content differs from ours."""
+        if not _name_based(inc.event_id):
+            return False  # this system's eventIDs are name-based (v5) UUIDs; a sender's own ids are not looked up
         for batch in self._batches(inc.raw):
             # Not cached: a withdrawal captured earlier in the document adds derived recall events to its members.
             name = native_ids(self.session, batch).get(inc.event_id)
@@ -132,6 +135,15 @@ class Native:
             if batch is not None and batch.producer_id == self.party_id:
                 found[batch.id] = batch
         return list(found.values())
+
+
+def _name_based(event_id: str) -> bool:
+    if not event_id.startswith("urn:uuid:"):
+        return False
+    try:
+        return uuid.UUID(event_id[9:]).version == 5
+    except ValueError:
+        return False
 
 
 def _identifiers(raw: dict) -> Iterable[str]:
