@@ -340,6 +340,10 @@ def stage(template: Optional[Sequence[Mapping]], code: Any, locale: Optional[str
 
 # --- structured data as labelled fields -------------------------------------------------------------
 
+# Fields whose values are codes of a CODE_LABELS domain, whatever type the stage template gives them (a
+# processing event's product form is a "string" field holding "dried", "juice"...).
+CODED_FIELDS = {"product_form": "product_form"}
+
 _FIELD_WORDS = {
     "name": ("名称", "Name"), "applied_on": ("施用日期", "Applied on"),
     "safety_interval_days": ("安全间隔期", "Safety interval"), "amount": ("用量", "Amount"),
@@ -356,10 +360,11 @@ def field_label(spec: Mapping, locale: Optional[str] = None) -> str:
 def _list_item(item: Any, locale: Optional[str]) -> str:
     if not isinstance(item, Mapping):
         return value_text(item, locale=locale)
-    head = item.get("name") or item.get("product_form") or ""
+    form_is_head = not item.get("name") and bool(item.get("product_form"))
+    head = item.get("name") or (label("product_form", item["product_form"], locale) if form_is_head else "")
     parts = []
     for key, val in item.items():
-        if key in ("name",) or (key == "product_form" and head == val) or val in (None, "", []):
+        if key == "name" or (key == "product_form" and form_is_head) or val in (None, "", []):
             continue
         words = _FIELD_WORDS.get(key)
         key_label = pick(words[0], words[1], locale) if words else key.replace("_", " ")
@@ -368,7 +373,7 @@ def _list_item(item: Any, locale: Optional[str]) -> str:
         elif key.endswith("_days"):
             text = days(val, locale)
         else:
-            text = value_text(val, locale=locale)
+            text = value_text(val, {"name": key}, locale)
         parts.append(f"{key_label}{'：' if current_locale(locale) == 'zh' else ': '}{text}")
     sep = "，" if current_locale(locale) == "zh" else ", "
     if not parts:
@@ -393,6 +398,8 @@ def value_text(value: Any, spec: Optional[Mapping] = None, locale: Optional[str]
     kind = spec.get("type")
     if value is None or value == "":
         return DASH
+    if spec.get("name") in CODED_FIELDS and isinstance(value, str):
+        return label(CODED_FIELDS[spec["name"]], value, locale)
     if kind == "boolean" or isinstance(value, bool):
         return yes_no(bool(value), locale)
     if kind == "residues" and isinstance(value, list):
@@ -446,7 +453,7 @@ def fields(data: Any, field_specs: Iterable[Mapping] = (), locale: Optional[str]
         words = (extra_labels or {}).get(key) or _FIELD_WORDS.get(key)
         if words is None:
             continue
-        out.append((pick(words[0], words[1], locale), value_text(value, None, locale)))
+        out.append((pick(words[0], words[1], locale), value_text(value, {"name": key}, locale)))
     return out
 
 

@@ -186,8 +186,12 @@ def _row_as_batch(row):
 def recall_notice(row, recalled, compact: str, locale: str) -> dict:
     """What the recalled page (templates/scan/withdrawn.html) prints for a batch or unit code."""
     when = recalled.recalled_at if recalled is not None else row.withdrawn_at
+    t = page_text.texts(locale)
+    producer = row.producer_name
+    if row.producer_kind == "household":  # a person: named by the town, as on every public page
+        producer = f"{t.household} · {read_path._name(row.ptown_zh, row.ptown_en, locale == 'en') or '—'}"
     return {
-        "code_display": codes.display(compact), "batch": row, "unit": row.serial is not None,
+        "code_display": codes.display(compact), "producer": producer, "colon": t.colon, "unit": row.serial is not None,
         "reason": recalled.reason if recalled is not None else row.withdrawn_reason,
         "recalled_on": fmt.day(read_path.local_date(when), locale),
         "source_display": codes.display(recalled.source_code) if recalled is not None and not recalled.source else "",

@@ -16,10 +16,11 @@ from gi_trace.access import PUBLIC, access, actor
 from gi_trace.db import get_session
 from gi_trace.errors import DomainError, NotFound
 from gi_trace.extensions import limiter, user_key
-from gi_trace.registry.models import Plot, Producer, Product, Region, Trademark
+from gi_trace.registry.models import Producer, Product, Region, Trademark
 from gi_trace.registry.services import plots_of, producer_products, trademarks_of
 from gi_trace.tracing import (codes, gs1, guidance, labels, qr, quality, recall, rules, services, tasks, transfers,
                               units)
+from gi_trace.tracing import batch_timeline as timeline
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, BatchLink, Event, ProductLine
 from gi_trace.tracing.services.visibility import _get as row_by_id
@@ -90,15 +91,9 @@ def _towns(session: Session) -> list[tuple[str, str]]:
             for r in rows if r.level == "town"]
 
 
-def _town_names(session: Session) -> dict[str, str]:
-    english = pf.english()
-    return {r.code: (r.name_en if english else r.name_zh) or r.name_zh
-            for r in session.exec(select(Region).where(Region.level == "town")).all()}
-
-
 def _plots(session: Session, producer_id: int) -> list[tuple[str, str]]:
-    towns = _town_names(session)
-    return [(str(plot.id), _plot_label(plot, towns)) for plot in plots_of(session, producer_id)]
+    towns = timeline.town_names(session)
+    return [(str(plot.id), timeline.plot_label(plot, towns)) for plot in plots_of(session, producer_id)]
 
 
 def _template(session: Session, batch: Batch) -> list:
@@ -170,60 +165,6 @@ def open_batch():
     return render_template("tracing/open_batch.html", form=form, has_products=bool(products))
 
 
-def _plot_label(plot: Plot, towns: dict[str, str]) -> str:
-    """A plot as its owner knows it: its name, else its town and area ("宁安镇 · 20亩")."""
-    area = fmt.number(plot.area_mu)
-    where = towns.get(plot.town_code, plot.town_code)
-    size = f"{area} mu" if pf.english() else f"{area}亩"
-    return f"{plot.name} · {where} · {size}" if plot.name else f"{where} · {size}"
-
-
-def _event_rows(session: Session, batch: Batch, template: list) -> list[dict]:
-    events = session.exec(select(Event).where(Event.batch_id == batch.id).order_by(Event.seq)).all()
-    stage_specs = {s["stage"]: s for s in template}
-    corrected = {e.corrects_event_id for e in events if e.corrects_event_id}
-    towns = _town_names(session)
-    plot_names = {p.id: _plot_label(p, towns)
-                  for p in session.exec(select(Plot).where(Plot.producer_id == batch.producer_id)).all()}
-    rows = []
-    for e in events:
-        spec = stage_specs.get(e.stage)
-        data = e.data if isinstance(e.data, dict) else {}
-        specs = (spec or {}).get("fields", [])
-        facts = [(fmt.field_label(f), plot_names.get(data[f["name"]], "—"))
-                 for f in specs if f["type"] == "plot" and data.get(f["name"]) is not None]
-        facts += fmt.fields(data, specs, skip=[(spec or {}).get("quantity_field")])
-        if e.stage == "testing" and not role:
-            facts = _test_facts(data, facts, specs)
-        elif e.stage == "clearance":
-            facts = [(_("Reason"), data.get("reason") or "—"), (_("New report number"), data.get("report_no") or "—")]
-            if data.get("sources"):
-                facts.append((_("Failed source batches"), ", ".join(codes.display(c) for c in data["sources"])))
-        role = data.get("role")
-        links = data.get("to") or [s.get("code") for s in data.get("from", []) if isinstance(s, dict)]
-        rows.append({"event": e, "name": pf.stage_name(spec) if spec else _system_stage(e.stage), "facts": facts,
-                     "role": role, "links": [c for c in links if c], "superseded": e.id in corrected})
-    return rows
-
-
-def _test_facts(data: dict, facts: list, specs: list) -> list:
-    """A test's facts with the computed verdict first; the lab's conclusion, when it disagrees, says so beside it."""
-    outcome = quality.evaluate(data)
-    why = [quality.failure_text(f) for f in outcome.failures]
-    if outcome.ungraded:
-        why.append(quality.ungraded_text(outcome.grains_per_50g, outcome.lowest_grade_max))
-    verdict = quality.state_label(outcome.state) + (f" ({'; '.join(why)})" if why else "")
-    if outcome.legacy:
-        verdict = _("not judged: an older test without measured values")
-    shown = [(_("Computed verdict"), verdict)]
-    if outcome.lab_disagrees:
-        label = next((fmt.field_label(f) for f in specs if f["name"] == "lab_verdict"), "lab_verdict")
-        shown_lab = dict(facts).get(label, "")
-        facts = [(k, v) for k, v in facts if k != label]
-        shown.append((label, f"{shown_lab} — {quality.lab_disagreement_text(outcome)}"))
-    return shown + facts
-
-
 def _lab_disagrees(session: Session, user, batch: Batch, form, data) -> bool:
     """Say beside the lab's conclusion, before recording, when the computed verdict differs from it; True if said.
     A second submission records the test (the computed verdict stands)."""
@@ -237,11 +178,6 @@ def _lab_disagrees(session: Session, user, batch: Batch, form, data) -> bool:
         quality.lab_disagreement_text(outcome) + " " + _("Check the values; submit again to record the test.")]
     form.lab_note_seen.data = "1"
     return True
-
-
-def _system_stage(stage: str) -> str:
-    return {"split": _("Split"), "merge": _("Merge"), "withdrawal": _("Withdrawal"),
-            "clearance": _("Regulator's clearance of a test failure")}.get(stage, stage)
 
 
 @bp.get("/batches/<code>")
@@ -264,14 +200,16 @@ def batch_detail(code: str):
     scans = units.scan_counts(session, [batch]).get(batch.id)
     label_url = gs1.label_identity(session, batch).url(_base_url(), batch.code, unit=False)
     steps = guidance.steps(session, batch, template)
+    events = timeline.event_rows(session, batch, template)
     return render_template(
         "tracing/batch.html", batch=batch, product=product, producer=producer, template=template,
         stages=[(s["stage"], pf.stage_name(s)) for s in template if s["stage"] in steps.allowed],
-        next_stage=steps.next_stage, events=_event_rows(session, batch, template),
+        next_stage=steps.next_stage, events=events,
+        linkable=timeline.linkable(session, actor(), events, [b for b, _link in parents + children]),
         permission=permission, parents=parents, children=children, flags=flags, line=line, own=own, scans=scans,
         display=codes.display, qr_svg=Markup(qr.svg_element(label_url)), trace_url=label_url,
         digital_link=gs1.digital_link_path(line.gtin14, batch.producer_lot) if line and batch.producer_lot else None,
-        flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=_town_names(session),
+        flag_text=rules.flag_text, form_names=dict(pf.product_form_choices()), towns=timeline.town_names(session),
         verdict=quality.test_verdict(session, batch), regulator=actor().role in ("regulator", "admin"),
         recall=recall.recall_for(session, batch))
 
@@ -362,7 +300,8 @@ def merge_batches():
     form.location_town.choices = pf.choices([pf.NONE] + _towns(session))
     mine = session.exec(select(Batch).where(Batch.producer_id == user.producer_id, Batch.withdrawn_at.is_(None))
                         .order_by(Batch.id.desc()).limit(500)).all()
-    options = [pf.NONE] + [(b.code, f"{codes.display(b.code)} · {b.available_kg:g} kg · {b.product_form}")
+    options = [pf.NONE] + [(b.code, f"{codes.display(b.code)} · {fmt.kg(b.available_kg)} · "
+                                    f"{fmt.label('product_form', b.product_form)}")
                            for b in mine if b.available_kg > 0]
     for row in form.inputs:
         row.form.code.choices = pf.choices(options)

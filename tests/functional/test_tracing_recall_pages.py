@@ -62,6 +62,17 @@ def test_the_recall_notice_in_english(client, session):
     assert "Recalled" in english and "Stop eating it." in english and "call 12315" in english
 
 
+def test_the_recall_notice_of_a_households_batch_names_its_town_never_the_farmer(client, session):
+    farmer = Grower.make(session, kind="household", name="任芳凤", uscc=None, registry_no="ZN-HH-0001")
+    batch = farmer.tested(session)
+    services.withdraw(session, farmer.user, batch, "监督抽检二氧化硫超标")
+    session.commit()
+    response = client.get(f"/t/{batch.code}")
+    html = _main(response.get_data(as_text=True))
+    assert response.status_code == 410 and "任芳凤" not in html and "生产者：农户 · 宁安镇" in html
+    assert "理由：" in html and "召回日期：" in html  # Chinese colons
+
+
 def test_qr_images_and_the_public_api_of_a_recalled_descendant_answer_410(client, session):
     grower, harvest, lot, unit, received, _unrelated = _world(session)
     services.withdraw(session, grower.user, harvest, "召回")

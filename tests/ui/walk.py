@@ -109,6 +109,12 @@ def build_world(session):
                            occurred_at="2025-07-20T08:00:00+08:00")
     tracing_services.withdraw(session, world.producer_b.user, recalled, "抽检不合格")
     world.recall_id = recall.recall_for(session, recalled).recall_id
+    # A hand-over producer A accepted: its received batch's timeline names the sender (not its code).
+    from gi_trace.tracing import transfers
+
+    handed = transfers.ship(session, world.producer_b.user, world.b_batch, to=world.producer_a.producer.code,
+                            quantity_kg=1)
+    world.received = transfers.receive(session, world.producer_a.user, handed)
     world.scan_complaint_id = complaint.id
     world.complaint_reference = complaint.reference
     session.commit()
@@ -146,7 +152,8 @@ def portal_urls(app, world, role: str) -> Iterator[str]:
                "/report?code=" + world.lot.code,
                # The register filtered to one producer: where a Digital Link's gs1:certificationInfo points.
                f"/authorised-users?product=zhongning-goji&producer={world.producer_a.producer.id}"],
-        "producer": ["/batches/" + world.harvest.code, "/batches/" + world.planted.code],
+        "producer": ["/batches/" + world.harvest.code, "/batches/" + world.planted.code,
+                     "/batches/" + world.received.code],
         "regulator": ["/batches/" + world.planted.code, f"/oversight/complaints/{world.scan_complaint_id}","/oversight/recall?code=" + world.lot.code, "/batches/" + world.harvest.code,
                       "/oversight/recall/" + world.lot.code + ".xlsx", "/import/templates/producers.xlsx"],
     }
@@ -222,7 +229,8 @@ CODE_WORDS = ("planting", "harvest", "drying", "testing", "storage", "processing
               "merge", "withdrawal", "untested", "passed", "failed", "investigating", "authorised", "pending",
               "suspended", "revoked", "expired", "rejected", "cleared", "confirmed", "dismissed", "household",
               "enterprise", "cooperative", "upstream", "downstream", "counterfeit", "labelling", "hot_air",
-              "family_farm", "lab_verdict", "merged", "processed", "new", "closed", "open", "sun")
+              "family_farm", "lab_verdict", "merged", "processed", "new", "closed", "open", "sun", "shipping",
+              "receiving", "delivery", "fresh", "dried", "juice", "powder")
 ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})?[+-]\d{2}:\d{2}|\(UTC\)|（UTC）")
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 FLOAT_ZERO = re.compile(r"(?<![\d.])\d[\d,]*\.0+(?![\d%])")
