@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 
 from tests.conftest import login
-from tests.factories_tracing import ARRIVED, SHIPPED, Grower, dealer_with_account
+from tests.factories_tracing import ARRIVED, PASSING_TEST, SHIPPED, Grower, dealer_with_account
 from gi_trace.tracing import services, transfers
 
 MERGED = "2025-08-12T10:00:00+08:00"
 BLEND_TESTED = "2025-08-13T10:00:00+08:00"
 PROCESSED = "2025-08-14T10:00:00+08:00"
-BLEND_TEST = {"lab": "宁夏农产品质量检测中心", "report_no": "NX-2025-0813", "sampled_at": "2025-08-12",
-              "sampled_by": "王检", "method": "GB/T 18672-2014", "moisture_pct": 11.5, "grains_per_50g": 300,
-              "so2_mg_per_kg": 8.0, "residues": [], "lab_verdict": "pass"}
+BLEND_TEST = {**PASSING_TEST, "report_no": "NX-2025-0813", "sampled_at": "2025-08-12"}
 
 
 def _chain(session):
