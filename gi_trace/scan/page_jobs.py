@@ -7,10 +7,13 @@ handler looks at the family's pages that are out of use:
 - at most PART_SIZE of them: it builds and stores them there and then, chunk by chunk (`refresh`),
   taking in the rows of later writes as it goes, so a run of corrections on one harvest costs one
   rebuild of its family after the last of them, not one per correction;
-- more: it writes them as `stored_pages_part` rows of PART_SIZE batches each, in one transaction, and is
-  done. A part row is claimed on its own (`jobs.handle(..., claim=1)`) and a drain that leaves rows
-  waiting wakes the queue, so every worker thread and process takes parts at once: a 10,000-batch
-  family is 20 parts.
+- more: it first waits for the writes to those batches to stop (QUIET_SECONDS without one, MAX_WAIT_SECONDS
+  at most), taking in the rows of later writes: a run of corrections on a big harvest would otherwise
+  have every worker rebuild 10,000 pages that the next correction takes out of use, taking the CPU and
+  the database from the writer. Then it writes the pages that no waiting part row covers yet as
+  `stored_pages_part` rows of PART_SIZE batches each, in one transaction, and is done. A part row is claimed on its own (`jobs.handle(..., claim=1)`) and a drain
+  that leaves rows waiting wakes the queue, so every worker thread and process takes parts at once: a
+  10,000-batch family is 20 parts.
 
 Whoever builds a page and whenever, it is stored only if still current (`stored_pages.store_current`):
 a part left by an earlier write that runs after a later one builds from the record as it is then (or
@@ -21,7 +24,10 @@ costs a look-up.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable, Iterable
+
+from sqlalchemy import select
 
 from gi_trace import jobs
 from gi_trace.db import add_commit_step, get_engine, session_scope
@@ -33,6 +39,9 @@ PART_KIND = "stored_pages_part"
 PART_SIZE = 500  # pages per part row; a family with more pages to build is built by several workers
 JOB_CHUNK = 200  # pages built per round
 STORE_CHUNK = 50  # pages stored per transaction (SQLite: the write lock is held that long)
+QUIET_SECONDS = 1.0  # a big family is split once no write came for this long ...
+MAX_WAIT_SECONDS = 10.0  # ... or after this long at most
+SPLIT_LOCK = 7_310_001  # PostgreSQL advisory lock key: one worker writes parts at a time
 
 
 def _not_in_use(conn, ids: list[int]) -> list[int]:
@@ -84,15 +93,53 @@ def refresh(app, batch_ids: Iterable[int], heartbeat: Callable[[], list] = lambd
     return stored
 
 
+def _heads(engine, ids: set[int]) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.exec_driver_sql(
+            f"SELECT id, head_hash FROM batch WHERE id IN ({', '.join(map(str, sorted(ids)))})").all())
+
+
+def _quiet(engine, ids: set[int], heartbeat: Callable[[], list]) -> set[int]:
+    """`ids` and those of the rows handed over, once QUIET_SECONDS passed without a write to these batches
+    (their head hashes) or a row handed over; MAX_WAIT_SECONDS at most."""
+    started = last = time.monotonic()
+    heads = _heads(engine, ids)
+    while time.monotonic() - last < QUIET_SECONDS and time.monotonic() - started < MAX_WAIT_SECONDS:
+        time.sleep(min(0.25, QUIET_SECONDS))
+        later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
+        now_heads = _heads(engine, ids | later)
+        if later - ids or now_heads != heads:
+            ids |= later
+            heads, last = now_heads, time.monotonic()
+    return ids
+
+
+def _waiting_parts(conn) -> set[int]:
+    """The batches of part rows no worker has taken yet: whoever runs them reads the record after now."""
+    rows = conn.execute(select(jobs.OUTBOX.c.payload).where(jobs.OUTBOX.c.kind == PART_KIND,
+                                                          jobs.OUTBOX.c.claim == "")).all()
+    return {int(i) for (payload,) in rows for i in (payload or {}).get("batches", ())}
+
+
 def _refresh_job(app, payloads: list, heartbeat: Callable[[], list]) -> None:
     """The outbox rows of writes: their families' pages, here or in parts for all the workers."""
     ids = {int(i) for p in payloads for i in p.get("batches", ())}
-    with get_engine(app).connect() as conn:
+    engine = get_engine(app)
+    with engine.connect() as conn:
         todo = _not_in_use(conn, stored_pages.family(conn, ids))
     if len(todo) <= PART_SIZE:
         refresh(app, ids, heartbeat)
         return
+    ids = _quiet(engine, ids, heartbeat)
     with session_scope(app) as session:
+        conn = session.connection()
+        # One worker splits at a time, so one that waited beside us (for the same writes) sees our parts.
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SPLIT_LOCK})")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        waiting = _waiting_parts(conn)
+        todo = [i for i in _not_in_use(conn, stored_pages.family(conn, ids)) if i not in waiting]
         for start in range(0, len(todo), PART_SIZE):
             jobs.add(session, PART_KIND, {"batches": todo[start:start + PART_SIZE]})
     log.info("stored pages: %s to build, in %s parts", len(todo), -(-len(todo) // PART_SIZE))

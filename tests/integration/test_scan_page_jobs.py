@@ -22,6 +22,7 @@ LOTS = 12
 @pytest.fixture
 def small_parts(monkeypatch):
     monkeypatch.setattr(page_jobs, "PART_SIZE", 4)
+    monkeypatch.setattr(page_jobs, "QUIET_SECONDS", 0.05)
 
 
 def _family(session, grower):
@@ -67,6 +68,8 @@ def test_a_big_family_is_written_as_parts_and_each_is_claimed_alone(app, session
         select(OutboxEntry).where(OutboxEntry.kind == page_jobs.PART_KIND).order_by(OutboxEntry.id))]
     assert [len(p) for p in parts] == [4, 4, 4, 1] and sorted(i for p in parts for i in p) == sorted(ids)
     assert _pages(session, ids) == {}  # nothing built yet: the parts are for the workers
+    page_jobs._refresh_job(app, [row.payload], lambda: [])  # another worker that waited too: nothing to add
+    assert _kinds(session).count(page_jobs.PART_KIND) == len(parts)
     # Two workers claiming at once each get one part (the writer's row, older, goes first).
     engine = get_engine(app)
     claims = jobs._registry(app).claims
@@ -133,3 +136,26 @@ def test_parts_of_an_earlier_correction_store_the_pages_of_the_later_one(app, se
     assert sorted(pages) == sorted(ids)
     assert all("第一次更正" in body and "第二次更正" in body for body in pages.values())
     assert _kinds(session) == []
+
+
+def test_writes_that_keep_coming_are_taken_in_before_a_big_family_is_split(app, session, grower, small_parts):
+    harvest, lots = _family(session, grower)
+    other, other_lots = _family(session, grower)
+    _correct(session, grower, harvest, "第一批")
+    _correct(session, grower, other, "第二批")  # written while the first one's rows wait to be split
+    later = [[{"batches": [other.id]}], [], []]
+    calls = []
+
+    def heartbeat() -> list:
+        calls.append(1)
+        return later.pop(0) if later else []
+
+    page_jobs._refresh_job(app, [{"batches": [harvest.id]}], heartbeat)
+    assert len(calls) >= 2  # it waited, and went on waiting after a write came in
+    parts = [r.payload["batches"] for r in session.exec(
+        select(OutboxEntry).where(OutboxEntry.kind == page_jobs.PART_KIND).order_by(OutboxEntry.id))]
+    both = sorted([harvest.id, other.id, *(lot.id for lot in lots + other_lots)])
+    assert sorted(i for p in parts for i in p) == both  # one split for both families
+    jobs.drain()
+    pages = _pages(session, both)
+    assert sorted(pages) == both and not _kinds(session)
