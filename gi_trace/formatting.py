@@ -253,8 +253,10 @@ def yes_no(value: Any, locale: Optional[str] = None) -> str:
 CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     # tracing
     "batch_kind": {"harvest": ("采摘批次", "Harvest batch"), "lot": ("分装批次", "Lot"),
-                   "merged": ("合并批次", "Merged batch"), "processed": ("加工批次", "Processed batch")},
-    "link_kind": {"split": ("拆分", "Split"), "merge": ("合并", "Merge"), "transform": ("加工", "Processing")},
+                   "merged": ("合并批次", "Merged batch"), "processed": ("加工批次", "Processed batch"),
+                   "received": ("收货批次", "Received batch"), "purchased": ("收购批次", "Purchased batch")},
+    "link_kind": {"split": ("拆分", "Split"), "merge": ("合并", "Merge"), "transform": ("加工", "Processing"),
+                  "transfer": ("交接", "Hand-over")},
     "system_stage": {"split": ("拆分为多个批次", "Split into lots"), "merge": ("合并", "Merged"),
                      "withdrawal": ("撤回", "Withdrawn"), "recall": ("召回", "Recalled")},
     "test_state": {"untested": ("未检测", "Not tested"), "passed": ("检测合格", "Passed"),

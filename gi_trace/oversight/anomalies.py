@@ -13,10 +13,11 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, select
 from sqlmodel import Session
 
+from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.authorisation.services import statuses
 from gi_trace.oversight.compliance import authorised_subquery
-from gi_trace.registry.models import OutputRecord, Producer, Product
+from gi_trace.registry.models import GROWER_KINDS, OutputRecord, Producer, Product
 from gi_trace.scan.models import CounterfeitFlag
 from gi_trace.timeutil import local_today
 from gi_trace.tracing.models import Batch, PlausibilityFlag, UnitCode
@@ -131,7 +132,7 @@ def dormant_users(session: Session, product: Product, as_of: date, county: Optio
         if st is None or st.authorised_since is None or st.authorised_since > cutoff:
             continue  # authorised too recently for 18 months of non-use
         detail = _("Authorised since %(since)s; no batch and no output record since %(cutoff)s.",
-                   since=st.authorised_since.isoformat(), cutoff=cutoff.isoformat())
+                   since=fmt.day(st.authorised_since), cutoff=fmt.day(cutoff))
         rows.append(Anomaly("dormant", as_of, pid, name, "", detail))
         if len(rows) >= limit:
             break
@@ -140,7 +141,9 @@ def dormant_users(session: Session, product: Product, as_of: date, county: Optio
 
 def labels_beyond_output(session: Session, product: Product, as_of: date, county: Optional[str],
                          limit: int) -> list[Anomaly]:
-    """Producers whose unit labels (kg) for a harvest year exceed their recorded output of that year (以产核标)."""
+    """Growers whose unit labels (kg) for a harvest year exceed their recorded output of that year (以产核标).
+    Traders and processors record no output of their own: their marks are checked against their traced sources
+    on the capacity page (oversight/views_capacity.py), not here."""
     u, b, p, o = UnitCode.__table__, Batch.__table__, Producer.__table__, OutputRecord.__table__
     labels = (select(b.c.producer_id.label("producer_id"), b.c.harvest_year.label("year"),
                      func.sum(func.coalesce(u.c.package_kg, 0.0)).label("label_kg"),
@@ -153,7 +156,7 @@ def labels_beyond_output(session: Session, product: Product, as_of: date, county
              .join(p, p.c.id == labels.c.producer_id)
              .outerjoin(o, and_(o.c.producer_id == labels.c.producer_id, o.c.product_id == product.id,
                                 o.c.year == labels.c.year))
-             .where(labels.c.label_kg > func.coalesce(o.c.output_kg, 0.0))
+             .where(labels.c.label_kg > func.coalesce(o.c.output_kg, 0.0), p.c.kind.in_(GROWER_KINDS))
              .order_by(labels.c.year.desc(), p.c.id).limit(limit))
     if county:
         query = query.where(p.c.county_code == county)
@@ -161,10 +164,11 @@ def labels_beyond_output(session: Session, product: Product, as_of: date, county
     for pid, year, label_kg, units, output_kg, name in session.execute(query).all():
         if output_kg is None:
             detail = _("%(units)s labels (%(kg)s kg) for the %(year)s harvest, but no output recorded for %(year)s.",
-                       units=units, kg=round(label_kg, 1), year=year)
+                       units=fmt.integer(units), kg=fmt.number(round(label_kg, 1)), year=year)
         else:
             detail = _("%(units)s labels (%(kg)s kg) for the %(year)s harvest exceed its recorded output of "
-                       "%(output)s kg.", units=units, kg=round(label_kg, 1), year=year, output=round(output_kg, 1))
+                       "%(output)s kg.", units=fmt.integer(units), kg=fmt.number(round(label_kg, 1)), year=year,
+                       output=fmt.number(round(output_kg, 1)))
         rows.append(Anomaly("labels_beyond_output", date(int(year), 12, 31), pid, name, "", detail))
     return rows
 

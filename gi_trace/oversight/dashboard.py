@@ -15,7 +15,7 @@ from gi_trace.timeutil import local_today
 YEARS_SHOWN = 5
 REASON_FILTERS = (
     ("", _l("All registered producers")),
-    ("authorised", _l("Authorised users")),
+    ("authorised", _l("GI mark users")),
     ("not_authorised", _l("Producers of the region not authorised")),
     ("outside", _l("Outside the protected towns")),
 )

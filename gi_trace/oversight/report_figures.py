@@ -148,8 +148,10 @@ def dormant_users(session: Session, product: Product, year: int, as_of: date,
     t0, t1 = year_instants(year)
     authorised = c.authorised_subquery(product.id, as_of)
     members = c.region_producers(product.id, county_code, as_of).subquery("members")
-    active_batches = select(b.c.producer_id).where(b.c.product_id == product.id, b.c.created_at >= t0,
-                                                   b.c.created_at < t1)
+    # A batch of the year's season is use of that year, whenever it was typed in (its first event dates it).
+    active_batches = select(b.c.producer_id).where(
+        b.c.product_id == product.id, or_(and_(b.c.created_at >= t0, b.c.created_at < t1),
+                                          and_(b.c.first_event_at >= t0, b.c.first_event_at < t1)))
     active_labels = (select(b.c.producer_id).select_from(u.join(b, b.c.id == u.c.batch_id))
                      .where(b.c.product_id == product.id, u.c.issued_at >= t0, u.c.issued_at < t1))
     rows = session.execute(

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
+from gi_trace import formatting as fmt
 from gi_trace.access import access, actor
 from gi_trace.db import fail, get_session
 from gi_trace.registry.imports import (
@@ -22,6 +23,7 @@ from gi_trace.registry.imports import (
     template_csv,
     template_xlsx,
 )
+from gi_trace.registry.models import Region
 
 bp = Blueprint("registry_import", __name__)
 
@@ -100,8 +102,11 @@ def upload():
             status = 400
     elif form.is_submitted():
         status = 400
+    county_code = getattr(actor(), "county_code", None)
+    county = get_session().get(Region, county_code) if county_code else None
     return render_template("registry/import.html", form=form, result=result, labels=labels, columns=COLUMNS,
-                           kinds=KINDS, county_code=getattr(actor(), "county_code", None)), status
+                           kinds=KINDS, county_code=county_code,
+                           county_label=f"{fmt.name(county)} {county_code}" if county else county_code), status
 
 
 @bp.get("/import/templates/<kind>.<fmt>")

@@ -53,6 +53,9 @@ def test_dashboard_shows_both_shares_against_target_per_county_and_over_years(cl
     assert 'id="by-county"' in html and "中宁县" in html
     assert 'id="history"' in html and ">2020<" in html and ">2024<" in html
     assert "style=" not in html and not re.search(r"<script(?![^>]*\ssrc=)", html)  # no inline script
+    # The tables count the mark's users; "授权使用者名录" (the public list's name) is the header's link only.
+    tables = html[html.index('id="by-county"'):]
+    assert "<th>专用标志使用者</th>" in tables and "授权使用者名录" not in tables
 
 
 def test_dashboard_bad_year_is_shown_beside_the_field(client, register):

@@ -52,7 +52,9 @@ def test_printable_view_has_its_own_strict_csp(client, register):
     assert response.status_code == 200
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp
-    assert "地理标志保护监管年度报告" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "地理标志保护监管年度报告" in html
+    assert "专用标志使用者</th>" in html and "授权使用者名录" not in html  # a count, not the public list
 
 
 def test_county_regulator_gets_its_county_report_only(client, register):

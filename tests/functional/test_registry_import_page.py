@@ -126,7 +126,7 @@ def test_county_regulator_rows_outside_its_county_are_row_errors(client, session
     factories.UserFactory(username="haiyuan", role="regulator", county_code="640522")
     session.commit()
     login(client, "haiyuan")
-    assert "640522" in client.get("/import").get_data(as_text=True)
+    assert "only rows of your county (Haiyuan County 640522)" in client.get("/import").get_data(as_text=True)
     response = upload(client, "producers", GOOD.encode(), "p.csv")
     html = response.get_data(as_text=True)
     assert response.status_code == 422

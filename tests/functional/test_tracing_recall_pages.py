@@ -140,6 +140,8 @@ def test_regulators_list_open_sort_export_and_lift(client, session, runner, tmp_
     assert page.status_code == 200
     assert html.index("宁夏杞乡枸杞商行") < html.index(grower.producer.name, html.index('id="affected"'))
     assert "60 公斤" in html or "60公斤" in html  # the lot: 100 kg less 40 shipped
+    affected = html[html.index('id="affected"'):]
+    assert "收货批次" in affected and "received" not in affected  # the dealer's batch, its kind in words
     csv_body = client.get(f"/oversight/recalls/{info.recall_id}.csv").get_data()
     rows = list(csv.reader(io.StringIO(csv_body.decode("utf-8-sig"))))
     assert len(rows) == 4 and rows[0][0] == "批次码"

@@ -81,3 +81,19 @@ def test_movements_count_expiries_renewals_and_new_users_of_the_year(session):
     assert (t["expiries"], t["renewals"], t["new_users"], t["approvals"], t["revocations"]) == (3, 1, 1, 2, 1)
     assert m["by_county"]["640521"]["expiries"] == 3 and m["by_county"]["640502"]["expiries"] == 0
     assert m["by_reason"]["other"]["revocations"] == 1
+
+
+def test_a_user_whose_batches_of_the_year_were_recorded_after_it_is_not_counted_as_unused(session):
+    """Non-use (二、) counts users with no batch of the year: a batch of 2025's season entered in 2026 (as the demo
+    does, and as late record-keeping does) is use of 2025, as 四、 counts it."""
+    from gi_trace.oversight import report_figures as f
+    from tests.factories import authorised_producer
+    from tests.factories_tracing import Grower
+
+    grower = Grower.make(session)
+    batch = grower.tested(session)  # picked, dried and tested in July 2025
+    batch.created_at = datetime(2026, 2, 1, tzinfo=timezone.utc)  # typed in afterwards
+    idle = authorised_producer()
+    session.flush()
+    unused = f.dormant_users(session, goji(), 2025, date(2025, 12, 31))
+    assert [row["producer_id"] for row in unused] == [idle.id]

@@ -70,6 +70,9 @@ def test_anomalies_gather_every_kind_in_one_list(session):
     DecisionFactory(producer_id=recent.id, effective_date=date(2026, 1, 1))
     active = authorised_producer()
     OutputFactory(producer_id=active.id, year=2025)
+    # A dealer labels what it bought: it records no output of its own (the capacity page weighs its sources).
+    dealer = Grower.make(session, kind="trader")
+    unit_code(session, dealer.dried(session), serial=1, package_kg=100.0)
     session.flush()
     rows = a.anomalies(session, UserFactory(), goji(), as_of=date(2026, 6, 30))
     kinds = {row.kind: row for row in rows}
@@ -78,7 +81,9 @@ def test_anomalies_gather_every_kind_in_one_list(session):
     assert kinds["counterfeit"].producer_id == grower.producer.id
     assert [row.producer_id for row in rows if row.kind == "dormant"] == [dormant.id]
     beyond = kinds["labels_beyond_output"]
-    assert beyond.producer_id == grower.producer.id and "300.0" in beyond.detail
+    assert [row.producer_id for row in rows if row.kind == "labels_beyond_output"] == [grower.producer.id]
+    assert "300 千克" in beyond.detail and "250 千克" in beyond.detail and "300.0" not in beyond.detail
+    assert "2023-01-01" not in kinds["dormant"].detail  # dates in words, as everywhere on the page
     only = a.anomalies(session, UserFactory(), goji(), as_of=date(2026, 6, 30), kind="dormant")
     assert {row.kind for row in only} == {"dormant"}
 

@@ -230,7 +230,7 @@ CODE_WORDS = ("planting", "harvest", "drying", "testing", "storage", "processing
               "suspended", "revoked", "expired", "rejected", "cleared", "confirmed", "dismissed", "household",
               "enterprise", "cooperative", "upstream", "downstream", "counterfeit", "labelling", "hot_air",
               "family_farm", "lab_verdict", "merged", "processed", "new", "closed", "open", "sun", "shipping",
-              "receiving", "delivery", "fresh", "dried", "juice", "powder")
+              "receiving", "delivery", "received", "purchased", "fresh", "dried", "juice", "powder")
 ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})?[+-]\d{2}:\d{2}|\(UTC\)|（UTC）")
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 FLOAT_ZERO = re.compile(r"(?<![\d.])\d[\d,]*\.0+(?![\d%])")
