@@ -2,16 +2,17 @@
 
 A writer's unit of work takes the stored pages of the batches it changed, and of every batch made from
 them, out of use and leaves an outbox row of kind `stored_pages` (`stored_pages.on_commit`). Its
-handler looks at the family's pages that are out of use:
+handler looks at the size of the family:
 
-- at most PART_SIZE of them: it builds and stores them there and then, chunk by chunk (`refresh`),
+- at most PART_SIZE batches: it builds and stores them there and then, chunk by chunk (`refresh`),
   taking in the rows of later writes as it goes, so a run of corrections on one harvest costs one
   rebuild of its family after the last of them, not one per correction;
 - more: it first waits for the writes to those batches to stop (QUIET_SECONDS without one, MAX_WAIT_SECONDS
   at most), taking in the rows of later writes: a run of corrections on a big harvest would otherwise
   have every worker rebuild 10,000 pages that the next correction takes out of use, taking the CPU and
-  the database from the writer. Then it writes the pages that no waiting part row covers yet as
-  `stored_pages_part` rows of PART_SIZE batches each, in one transaction, and is done. A part row is claimed on its own (`jobs.handle(..., claim=1)`) and a drain
+  the database from the writer. Then, one worker at a time (SPLIT_LOCK), it writes the pages out of use
+  that no waiting part row covers yet as `stored_pages_part` rows of PART_SIZE batches each, in one
+  transaction, and is done. A part row is claimed on its own (`jobs.handle(..., claim=1)`) and a drain
   that leaves rows waiting wakes the queue, so every worker thread and process takes parts at once: a
   10,000-batch family is 20 parts.
 
@@ -126,8 +127,8 @@ def _refresh_job(app, payloads: list, heartbeat: Callable[[], list]) -> None:
     ids = {int(i) for p in payloads for i in p.get("batches", ())}
     engine = get_engine(app)
     with engine.connect() as conn:
-        todo = _not_in_use(conn, stored_pages.family(conn, ids))
-    if len(todo) <= PART_SIZE:
+        members = len(stored_pages.family(conn, ids))  # (a write takes all their pages out of use)
+    if members <= PART_SIZE:
         refresh(app, ids, heartbeat)
         return
     ids = _quiet(engine, ids, heartbeat)
