@@ -102,17 +102,24 @@ def _heads(engine, ids: set[int]) -> dict:
 
 def _quiet(engine, ids: set[int], heartbeat: Callable[[], list]) -> set[int]:
     """`ids` and those of the rows handed over, once QUIET_SECONDS passed without a write to these batches
-    (their head hashes) or a row handed over; MAX_WAIT_SECONDS at most."""
-    started = last = time.monotonic()
+    (their head hashes, read four times a second) or a row handed over (a heartbeat a second: each is a
+    write); MAX_WAIT_SECONDS at most."""
+    started = last = beat = time.monotonic()
     heads = _heads(engine, ids)
-    while time.monotonic() - last < QUIET_SECONDS and time.monotonic() - started < MAX_WAIT_SECONDS:
+    while True:
         time.sleep(min(0.25, QUIET_SECONDS))
-        later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
+        now = time.monotonic()
+        done = now - last >= QUIET_SECONDS or now - started >= MAX_WAIT_SECONDS
+        later: set[int] = set()
+        if done or now - beat >= 1.0:
+            later = {int(i) for payload in heartbeat() or () for i in payload.get("batches", ())}
+            beat = now
         now_heads = _heads(engine, ids | later)
         if later - ids or now_heads != heads:
             ids |= later
             heads, last = now_heads, time.monotonic()
-    return ids
+        if done and (last < now or now - started >= MAX_WAIT_SECONDS):
+            return ids
 
 
 def _waiting_parts(conn) -> set[int]:

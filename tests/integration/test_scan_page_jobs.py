@@ -3,6 +3,7 @@ workers claim one at a time, a later correction's pages never replaced by an ear
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlmodel import select
@@ -159,3 +160,12 @@ def test_writes_that_keep_coming_are_taken_in_before_a_big_family_is_split(app, 
     jobs.drain()
     pages = _pages(session, both)
     assert sorted(pages) == both and not _kinds(session)
+
+
+def test_a_split_waits_for_the_writes_to_stop_but_not_for_ever(app, monkeypatch):
+    monkeypatch.setattr(page_jobs, "QUIET_SECONDS", 0.1)
+    monkeypatch.setattr(page_jobs, "MAX_WAIT_SECONDS", 0.6)
+    more = iter(range(10_000_000, 20_000_000))  # a write handed over at every heartbeat, without end
+    started = time.monotonic()
+    ids = page_jobs._quiet(get_engine(app), {1}, lambda: [{"batches": [next(more)]}])
+    assert 0.6 <= time.monotonic() - started < 5 and len(ids) > 2
