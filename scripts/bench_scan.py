@@ -44,7 +44,7 @@ EVENTS_PER_BATCH = 6
 CHUNK = 30_000  # batches per executemany / COPY round
 PRODUCERS = 2_000
 CST = timezone(timedelta(hours=8))
-VERSION = 3  # bump when the generated shape changes, so --reuse rebuilds
+VERSION = 4  # bump when the generated shape changes, so --reuse rebuilds
 
 
 # --- data generation ---------------------------------------------------------------------
@@ -73,11 +73,31 @@ def _pg_ts(dt: datetime) -> datetime:
 
 
 TOWNS = ["640521" + s for s in ("100", "101", "102", "103", "104", "105", "200", "201", "202", "204", "205")]
-TEST = {"lab": "宁夏农产品质量检测中心", "report_no": "NX-2025-0715", "moisture_pct": 11.2, "grains_per_50g": 330,
-        "so2_pass": True, "pesticide_pass": True, "lab_verdict": "pass"}
+# A measured test as the tracing services record it (registry.limits' snapshot added by `measured_test`);
+# the verdict and the batch's quality record are computed from it by tracing.quality, as the services do.
+TEST = {"lab": "宁夏农产品质量检测中心", "lab_cma_no": "CMA 200000000000", "report_no": "NX-2025-0715",
+        "sampled_at": "2025-07-14", "sampled_by": "中宁县农产品质量安全检测站 抽样员",
+        "method": "GB/T 18672-2014; GB 5009.34; GB 23200.8", "moisture_pct": 11.2, "so2_mg_per_kg": 6.0,
+        "grains_per_50g": 330, "residues": [{"substance": "吡虫啉", "mg_per_kg": 0.05}], "lab_verdict": "pass"}
 
 
-def generate(start: int, end: int, n_batches: int, product_id: int, backend: str, seed: int = 4):
+def measured_test(limits: dict) -> tuple[dict, dict, dict]:
+    """(test event data, the batch's quality record, what a batch made from it inherits) for a passing test
+    judged against the product's limits in force, with tracing.quality's own rules."""
+    from gi_trace.tracing import quality
+
+    test = {**TEST, "limits": quality.limits_snapshot(limits, [r["substance"] for r in TEST["residues"]])}
+    outcome = quality.evaluate(test)
+    assert outcome.state == quality.PASSED, outcome
+    ledger = quality.Ledger(code="")
+    ledger.test(outcome, test, None)
+    record = ledger.record()
+    inherited = {"test_state": "passed", "grade": outcome.grade["grade"], "grains_per_50g": outcome.grains_per_50g,
+                 "report_no": TEST["report_no"], **quality.carried(record, "passed", "")}
+    return test, record, inherited
+
+
+def generate(start: int, end: int, n_batches: int, product_id: int, backend: str, limits: dict, seed: int = 4):
     """Insert rows (batch, event, link, unit tuples) for batch ids start..end-1, the same on every run.
 
     Ids derive from the batch id (event id = (batch id - 1) * 6 + seq, unit id = batch id * 3 +
@@ -97,7 +117,8 @@ def generate(start: int, end: int, n_batches: int, product_id: int, backend: str
     ev = _Ev()
     ev.utc_offset_min, ev.op_id, ev.recorded_by, ev.corrects_event_id = 480, None, None, None
     ev.recorded_at, ev.correction_reason = recorded, ""
-    test_json = dump(TEST)
+    test, quality_record, inherited = measured_test(limits)
+    test_json, quality_json = dump(test), dump(quality_record)
     b_rows, e_rows, l_rows, u_rows = [], [], [], []
 
     def chain(batch_id: int, code: str, steps: list[tuple]) -> str:
@@ -131,24 +152,25 @@ def generate(start: int, end: int, n_batches: int, product_id: int, backend: str
                 ("drying", day + timedelta(days=10), town, "", dried,
                  {"method": "hot_air", "temperature_c": 55, "fresh_kg_in": fresh1 + fresh2, "dried_kg_out": dried,
                   "moisture_pct": 11.2}, None),
-                ("testing", day + timedelta(days=12), None, "宁夏农产品质量检测中心", None, TEST, test_json),
+                ("testing", day + timedelta(days=12), None, "宁夏农产品质量检测中心", None, test, test_json),
                 ("split", day + timedelta(days=15), town, "", out, {"role": "input"}, None),
             ]
             head = chain(batch_id, code, steps)
             b_rows.append((batch_id, code, producer_id, product_id, "harvest", "kg", dried, out, "宁杞7号", "dried",
                            None, "红宝", "storage", "passed", 330, "特级", town, 2025, 0, EVENTS_PER_BATCH,
-                           ts(steps[0][1]), ts(steps[-1][1]), head, 0, "", created))
+                           ts(steps[0][1]), ts(steps[-1][1]), head, 0, "", created, "", ts(steps[4][1]),
+                           quality_json))
         else:
             parents = {rnd.randint(1, n_harvest), rnd.randint(1, n_harvest)}
             kg = float(rnd.randint(50, 200))
             steps = [
                 ("split", day + timedelta(days=15), town, "", kg,
-                 {"role": "output", "inherited": {"test_state": "passed", "grade": "特级"}}, None),
+                 {"role": "output", "inherited": inherited}, None),
                 ("storage", day + timedelta(days=20), town, "中宁县枸杞交易市场冷库", None,
                  {"place": "中宁县枸杞交易市场冷库", "conditions": "阴凉干燥"}, None),
                 ("storage", day + timedelta(days=25), None, "银川", None,
                  {"place": "银川物流园", "carrier": "宁夏顺达物流"}, None),
-                ("testing", day + timedelta(days=26), None, "宁夏农产品质量检测中心", None, TEST, test_json),
+                ("testing", day + timedelta(days=26), None, "宁夏农产品质量检测中心", None, test, test_json),
                 ("distribution", day + timedelta(days=30), None, "银川", 20.0,
                  {"recipient": "银川某超市", "kg": 20.0, "destination": "银川"}, None),
                 ("distribution", day + timedelta(days=32), None, "西安", 20.0,
@@ -158,7 +180,8 @@ def generate(start: int, end: int, n_batches: int, product_id: int, backend: str
             units = 3 if batch_id % 10 == 0 else 0  # one lot in ten carries 一物一码 unit codes
             b_rows.append((batch_id, code, producer_id, product_id, "lot", "kg", kg, 40.0, "宁杞7号", "dried",
                            f"L{batch_id}", "红宝", "distribution", "passed", 330, "特级", town, 2025, 0,
-                           EVENTS_PER_BATCH, ts(steps[0][1]), ts(steps[-1][1]), head, units, "", created))
+                           EVENTS_PER_BATCH, ts(steps[0][1]), ts(steps[-1][1]), head, units, "", created, "verified",
+                           ts(steps[3][1]), quality_json))
             for parent in parents:
                 l_rows.append((parent, batch_id, round(kg / len(parents), 3), "split", created))
             for serial in range(1, units + 1):
@@ -171,11 +194,11 @@ def _chunk_rows(args):
     return generate(*args)
 
 
-def chunks(n_batches: int, product_id: int, backend: str):
+def chunks(n_batches: int, product_id: int, backend: str, limits: dict):
     """Insert rows chunk by chunk, generated by a second process while this one writes."""
     import multiprocessing
 
-    tasks = [(start, min(start + CHUNK, n_batches + 1), n_batches, product_id, backend)
+    tasks = [(start, min(start + CHUNK, n_batches + 1), n_batches, product_id, backend, limits)
              for start in range(1, n_batches + 1, CHUNK)]
     # Hashing 6 events per batch is the slow part: every core generates; this process only writes.
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool:
@@ -185,19 +208,23 @@ def chunks(n_batches: int, product_id: int, backend: str):
 BATCH_COLS = ("id", "code", "producer_id", "product_id", "kind", "unit", "quantity_kg", "out_kg", "cultivar",
               "product_form", "producer_lot", "trademark_name", "stage", "test_state", "grains_per_50g", "grade",
               "origin_town_code", "harvest_year", "open_flags", "event_count", "first_event_at", "last_event_at",
-              "head_hash", "units_issued", "withdrawn_reason", "created_at")
+              "head_hash", "units_issued", "withdrawn_reason", "created_at", "origin_state", "tested_at", "quality")
 EVENT_COLS = ("id", "batch_id", "seq", "stage", "occurred_at", "utc_offset_min", "location_town_code",
               "location_name", "quantity_kg", "data", "recorded_at", "correction_reason", "prev_hash", "hash")
 LINK_COLS = ("parent_id", "child_id", "quantity_kg", "kind", "created_at")
 UNIT_COLS = ("id", "code", "batch_id", "serial", "package_kg", "issued_at")
+# A decision's text columns the generated decisions leave empty (NOT NULL, no server default).
+DECISION_TEXTS = ("reason", "reason_code", "contract_no", "notice_no", "standard", "test_report_no", "sources")
 
 
-def _schema_and_reference(url: str) -> int:
-    """Create the app's schema and reference data; return the 中宁枸杞 product id."""
+def _schema_and_reference(url: str) -> tuple[int, dict]:
+    """Create the app's schema and reference data; return the 中宁枸杞 product id and its limits in force
+    on the generated tests' sampling day (registry.limits, as the tracing services judge a test)."""
     from sqlmodel import Session, SQLModel, select
 
     import gi_trace.models  # noqa: F401  (registers every table)
     from gi_trace.db import make_engine
+    from gi_trace.registry import limits
     from gi_trace.registry.models import Product
     from gi_trace.registry.reference import GOJI_SLUG, ensure_reference_data
 
@@ -206,9 +233,11 @@ def _schema_and_reference(url: str) -> int:
     with Session(engine) as session:
         ensure_reference_data(session)
         session.commit()
-        product_id = session.exec(select(Product.id).where(Product.slug == GOJI_SLUG)).one()
+        product = session.exec(select(Product).where(Product.slug == GOJI_SLUG)).one()
+        product_id = product.id
+        in_force = limits.in_force(session, product, datetime.strptime(TEST["sampled_at"], "%Y-%m-%d").date())
     engine.dispose()
-    return product_id
+    return product_id, in_force
 
 
 def _producers_and_decisions(product_id: int):
@@ -240,7 +269,7 @@ def build_sqlite(path: Path, n_batches: int) -> None:
         path.unlink()
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    product_id = _schema_and_reference(f"sqlite:///{path}")
+    product_id, limits = _schema_and_reference(f"sqlite:///{path}")
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
@@ -250,10 +279,11 @@ def build_sqlite(path: Path, n_batches: int) -> None:
     now = _sqlite_ts(datetime.now(timezone.utc))
     db.execute("BEGIN")
     db.executemany("INSERT INTO producer (id, uscc, name, kind, county_code, town_code, uscc_check_ok, address, "
-                   "contact_name, contact_phone, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, '', '', '', '" + now + "')",
-                   producers)
+                   "contact_name, contact_phone, deregistration_reason, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, 1, '', '', '', '', '" + now + "')", producers)
     db.executemany("INSERT INTO authorisationdecision (producer_id, product_id, action, effective_date, reference_no, "
-                   "reason, recorded_at, source) VALUES (?, ?, ?, ?, ?, '', '" + now + "', 'bench')", decisions)
+                   f"{', '.join(DECISION_TEXTS)}, recorded_at, source) VALUES (?, ?, ?, ?, ?, "
+                   f"{', '.join(chr(39) * 2 for _ in DECISION_TEXTS)}, '" + now + "', 'bench')", decisions)
     db.execute("COMMIT")
     sql = {name: f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
            for name, cols in (("batch", BATCH_COLS), ("event", EVENT_COLS), ("batchlink", LINK_COLS),
@@ -265,7 +295,7 @@ def build_sqlite(path: Path, n_batches: int) -> None:
     for name, _sql in indexes:
         db.execute(f'DROP INDEX "{name}"')
     with _progress(n_batches, "SQLite: batches") as bar:
-        for b_rows, e_rows, l_rows, u_rows in chunks(n_batches, product_id, "sqlite"):
+        for b_rows, e_rows, l_rows, u_rows in chunks(n_batches, product_id, "sqlite", limits):
             db.execute("BEGIN")
             db.executemany(sql["batch"], b_rows)
             db.executemany(sql["event"], e_rows)
@@ -292,24 +322,24 @@ def build_postgres(url: str, n_batches: int) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{dbname}"')
-    product_id = _schema_and_reference(normalise_database_url(plain))
+    product_id, limits = _schema_and_reference(normalise_database_url(plain))
     producers, decisions = _producers_and_decisions(product_id)
     with psycopg.connect(plain) as conn:
         # Loading a consistent generated set: skip the per-row foreign-key triggers.
         conn.execute("SET session_replication_role = replica")
         with conn.cursor() as cur:
             with cur.copy("COPY producer (id, uscc, name, kind, county_code, town_code, uscc_check_ok, address, "
-                          "contact_name, contact_phone, created_at) FROM STDIN") as copy:
+                          "contact_name, contact_phone, deregistration_reason, created_at) FROM STDIN") as copy:
                 now = datetime.now(timezone.utc)
                 for p in producers:
-                    copy.write_row((*p, True, "", "", "", now))
+                    copy.write_row((*p, True, "", "", "", "", now))
             with cur.copy("COPY authorisationdecision (producer_id, product_id, action, effective_date, "
-                          "reference_no, reason, recorded_at, source) FROM STDIN") as copy:
+                          f"reference_no, {', '.join(DECISION_TEXTS)}, recorded_at, source) FROM STDIN") as copy:
                 for d in decisions:
-                    copy.write_row((*d, "", now, "bench"))
+                    copy.write_row((*d, *("" for _ in DECISION_TEXTS), now, "bench"))
         conn.commit()
         with _progress(n_batches, "PostgreSQL: batches") as bar:
-            for rows in chunks(n_batches, product_id, "postgresql"):
+            for rows in chunks(n_batches, product_id, "postgresql", limits):
                 with conn.cursor() as cur:
                     for table, cols, data in zip(("batch", "event", "batchlink", "unitcode"),
                                                  (BATCH_COLS, EVENT_COLS, LINK_COLS, UNIT_COLS), rows):
@@ -466,12 +496,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER_LOG = WORK / "server.log"
+
+
 def start_server(url: str, port: int, workers: int, worker_class: str, threads: int, extra_env: dict):
     env = dict(os.environ)
     instance = WORK / "instance"
     instance.mkdir(parents=True, exist_ok=True)
     env.update({"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "SCAN_SALT": "bench-salt",
                 "GI_TRACE_INSTANCE": str(instance), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
+    # Served as scripts/run.sh serves it: JSON log lines (here into a file, where production has a log
+    # shipper) and Prometheus metrics in multiprocess files.
+    metrics_dir = WORK / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env.update({"LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     env.update({k: str(v) for k, v in extra_env.items()})
     cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class", worker_class,
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048"]
@@ -479,7 +518,8 @@ def start_server(url: str, port: int, workers: int, worker_class: str, threads: 
         cmd += ["--threads", str(threads)]
     overrides = {k: v for k, v in extra_env.items() if k.startswith("SCAN_")}
     cmd.append(f"gi_trace:create_app({overrides!r})" if overrides else "gi_trace:create_app()")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    with SERVER_LOG.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stderr=log)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -489,7 +529,7 @@ def start_server(url: str, port: int, workers: int, worker_class: str, threads: 
         except OSError:
             time.sleep(0.2)
     stop_server(proc)
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("gunicorn did not start; its log: " + str(SERVER_LOG))
 
 
 def stop_server(proc) -> None:
@@ -704,6 +744,9 @@ def main() -> int:
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     print(f"scans logged during the run: {after[1] - before[1]:,} (codes with a counter: {after[0]:,})")
+    with SERVER_LOG.open("rb") as log:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: log.read(1 << 20), b""))
+    print(f"server log: {lines:,} lines in {SERVER_LOG}")
     ok = ratio >= 0.35 and scan["p99_us"] < 25_000 and scan["errors"] == 0 and bare["errors"] == 0
     print("target met" if ok else "target NOT met")
     return 0
