@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from functools import lru_cache
 
 HASH_LENGTH = 32  # hex characters (128 bits)
 UNKNOWN_NETWORK = "unknown"
@@ -30,6 +31,13 @@ def _address(address: str | None):
     return ip
 
 
+# Clients come back (a shopper scans several packages, a market hall shares one network): parsing the
+# address and hashing its network cost more than the rest of counting a scan, so both are remembered
+# for the most recent addresses of the process.
+_RECENT = 8192
+
+
+@lru_cache(maxsize=_RECENT)
 def network_of(address: str | None) -> str:
     """The /24 (IPv4) or /48 (IPv6) prefix of an address, as text; 'unknown' when unparsable."""
     ip = _address(address)
@@ -47,6 +55,7 @@ def client_of(address: str | None) -> str:
     return str(ip) if ip.version == 4 else network_of(str(ip))
 
 
+@lru_cache(maxsize=_RECENT)
 def network_hash(address: str | None, salt: str) -> str:
     """The salted hash of an address's network (HMAC-SHA256, first 128 bits in hex)."""
     digest = hmac.new(salt.encode("utf-8"), network_of(address).encode("ascii"), hashlib.sha256).hexdigest()

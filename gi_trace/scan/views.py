@@ -176,11 +176,24 @@ def trace_response(code: str):
                            report_url=f"{layout['report_base']}?code={compact}", **layout), 200, NO_STORE
 
 
+class _SessionOnUse:
+    """The request's ORM session, opened only when an adapter uses it: the scan page's own adapter reads the
+    batch row alone, so a scan opens no session and the unit of work has nothing to commit."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str):
+        return getattr(get_session(), name)
+
+
+_SESSION_ON_USE = _SessionOnUse()
+
+
 def _row_as_batch(row):
     """() -> (session, batch) for the verdict's evidence adapters, the batch being the page's row: the helpers
     behind them read the batch's own columns (id, code, test_state, quality), which the row carries, so the
     hot path loads no ORM object (tests/functional/test_scan_verdict.py checks the page against the ORM)."""
-    return lambda: (get_session(), row)
+    return lambda: (_SESSION_ON_USE, row)
 
 
 def recall_notice(row, recalled, compact: str, locale: str) -> dict:
