@@ -499,27 +499,30 @@ def free_port() -> int:
 SERVER_LOG = WORK / "server.log"
 
 
-def start_server(url: str, port: int, workers: int, worker_class: str, threads: int, extra_env: dict):
+def start_server(url: str, port: int, workers: int, worker_class: str, threads: int, extra_env: dict,
+                 root: Path = ROOT, work: Path = WORK):
+    """gunicorn serving the app of the checkout at `root` (its own .venv), its files under `work`."""
     env = dict(os.environ)
-    instance = WORK / "instance"
+    instance = work / "instance"
     instance.mkdir(parents=True, exist_ok=True)
     env.update({"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "SCAN_SALT": "bench-salt",
                 "GI_TRACE_INSTANCE": str(instance), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
     # Served as scripts/run.sh serves it: JSON log lines (here into a file, where production has a log
     # shipper) and Prometheus metrics in multiprocess files.
-    metrics_dir = WORK / "prometheus"
+    metrics_dir = work / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     env.update({"LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     env.update({k: str(v) for k, v in extra_env.items()})
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class", worker_class,
+    cmd = [str(root / ".venv/bin/gunicorn"), "--workers", str(workers), "--worker-class", worker_class,
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048"]
     if worker_class == "gthread":
         cmd += ["--threads", str(threads)]
     overrides = {k: v for k, v in extra_env.items() if k.startswith("SCAN_")}
     cmd.append(f"gi_trace:create_app({overrides!r})" if overrides else "gi_trace:create_app()")
-    with SERVER_LOG.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stderr=log)
+    server_log = work / SERVER_LOG.name
+    with server_log.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, start_new_session=True, stderr=log)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -529,7 +532,7 @@ def start_server(url: str, port: int, workers: int, worker_class: str, threads: 
         except OSError:
             time.sleep(0.2)
     stop_server(proc)
-    raise SystemExit("gunicorn did not start; its log: " + str(SERVER_LOG))
+    raise SystemExit("gunicorn did not start; its log: " + str(server_log))
 
 
 def stop_server(proc) -> None:
