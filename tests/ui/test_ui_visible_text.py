@@ -51,6 +51,8 @@ def test_no_codes_or_raw_data_in_visible_text(app, role):
             assert response.status_code < 500, f"{url} ({lang}): {response.status_code}"
             if response.mimetype == "text/html":
                 text, dates_ok = walk.visible_text(response.get_data(as_text=True)), False
+                failures += [f"{url} [{lang}] <{tag}> is no HTML element: escape it"
+                             for tag in walk.unknown_elements(response.get_data(as_text=True))]
                 if lang == "zh":
                     failures += [f"{url} [zh] label left in English: {t!r}"
                                  for t in walk.untranslated_labels(response.get_data(as_text=True))]

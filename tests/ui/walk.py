@@ -202,6 +202,31 @@ class _Text(HTMLParser):
                 self._label.append(data.strip())
 
 
+# Elements of HTML (and inline SVG) the pages use; any other start tag is text a translation or a message wrote
+# as "<lot>" or "<token>" without escaping: the browser swallows it as an unknown element.
+HTML_ELEMENTS = set("""a abbr article aside b blockquote body datalist kbd mark noscript output progress q s samp br button caption circle code col colgroup dd defs details div dl dt em fieldset
+figcaption figure footer form g h1 h2 h3 h4 h5 h6 head header hr html i img input label legend li line link main
+meta nav ol optgroup option p path polygon polyline pre rect script section select small span strong style sub
+summary sup svg table tbody td template text textarea tfoot th thead time title tr tspan u ul""".split())
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.unknown: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in HTML_ELEMENTS:
+            self.unknown.append(tag)
+
+
+def unknown_elements(html: str) -> list[str]:
+    """Start tags that are no HTML element: an angle-bracketed placeholder in a message, shown as nothing."""
+    parser = _Tags()
+    parser.feed(html)
+    return parser.unknown
+
+
 def visible_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
