@@ -19,6 +19,7 @@ from gi_trace.registry import imports
 from gi_trace.registry.imports.base import Progress, _Importer
 from gi_trace.registry.imports.cells import _Bad, _iso_date, _text
 from gi_trace.registry.models import Plot, Producer, Product, ProductTown
+from gi_trace.registry.services import region_name
 
 COLUMNS = (("producer", "product", "action", "effective_date", "reference_no", "reason"), ("valid_until", "sources"))
 ACTION_ALIASES = {"申请": "apply", "批准": "approve", "驳回": "reject", "暂停": "suspend", "恢复": "reinstate",
@@ -128,7 +129,8 @@ class _DecisionImporter(_Importer):
                              valid_until=valid_until, reason=reason, sources=sources)
         towns = self.towns.get(product.id, set())
         try:
-            check_decision(self.actor, producer, product, towns, existing, data)
+            check_decision(self.actor, producer, product, towns, existing, data,
+                           town_name=region_name(self.session, town))
             check_evidence(SimpleNamespace(kind=self.kinds.get(producer_id), name=self.names.get(producer_id, "")),
                            product, towns, self.plot_towns.get(producer_id, set()), data)
         except DomainError as exc:

@@ -17,7 +17,8 @@ from gi_trace.authorisation import rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.errors import Conflict, Forbidden, Refused, ValidationError
 from gi_trace.registry.models import Plot, Producer, Product
-from gi_trace.registry.services import protected_towns, require_producer_visible, require_regulator_scope
+from gi_trace.registry.services import (protected_towns, region_name, require_producer_visible,
+                                        require_regulator_scope)
 from gi_trace.timeutil import local_today
 
 REGULATOR_ACTIONS = ("approve", "reject", "suspend", "reinstate", "revoke")
@@ -72,8 +73,9 @@ def statuses(session: Session, product_id: int, on: date,
 
 
 def check_decision(user: User, producer: Producer, product: Product, towns: set[str],
-                   existing: list, data: DecisionInput) -> None:
-    """Every rule a new decision must pass; raises with a message and field. Pure."""
+                   existing: list, data: DecisionInput, *, town_name: str = "") -> None:
+    """Every rule a new decision must pass; raises with a message and field. Pure (`town_name`: the producer's
+    town as people call it, for the message)."""
     if data.action not in rules.ACTIONS:
         raise ValidationError(_("Unknown action %(action)s.", action=data.action), field="action")
     if user.role == "producer":
@@ -90,7 +92,8 @@ def check_decision(user: User, producer: Producer, product: Product, towns: set[
             raise ValidationError(_("The expiry date is before the effective date."), field="valid_until")
     if data.action in ("approve", "reinstate") and producer.town_code not in towns:
         raise Refused(_("The producer's registered base (town %(town)s) is outside the protected area of "
-                        "%(product)s; it cannot be authorised.", town=producer.town_code, product=product.name_zh),
+                        "%(product)s; it cannot be authorised.",
+                        town=f"{town_name} {producer.town_code}".strip(), product=fmt.name(product)),
                       field="producer")
     if data.reason_code and data.reason_code not in rules.REASON_CODES:
         raise ValidationError(_("Unknown reason code %(code)s.", code=data.reason_code), field="reason_code")
@@ -182,7 +185,8 @@ def decide(session: Session, user: User, producer: Producer, product: Product, d
     lock_authorisations(session, producer)
     existing = history(session, producer.id, product.id)
     towns = protected_towns(session, product.id)
-    check_decision(user, producer, product, towns, existing, data)
+    check_decision(user, producer, product, towns, existing, data,
+                   town_name=region_name(session, producer.town_code))
     plot_towns = set(session.exec(select(Plot.town_code).where(Plot.producer_id == producer.id)).all())
     check_evidence(producer, product, towns, plot_towns, data)
     decision = AuthorisationDecision(

@@ -49,6 +49,12 @@ def protected_towns(session: Session, product_id: int) -> set[str]:
     return set(session.exec(select(ProductTown.town_code).where(ProductTown.product_id == product_id)).all())
 
 
+def region_name(session: Session, code: Optional[str]) -> str:
+    """A region's name in the current language; a code the register does not know, as given."""
+    region = session.get(Region, code) if code else None
+    return formatting.name(region) if region is not None else str(code or formatting.DASH)
+
+
 def region_names(session: Session) -> dict[str, Region]:
     """Every region by code (a small table: 44 rows)."""
     return {r.code: r for r in session.exec(select(Region)).all()}
@@ -178,7 +184,8 @@ def check_producer_input(data: ProducerInput, regions: dict[str, Region],
         problems.append(FieldProblem("town_code", _("Unknown town code %(code)s.", code=data.town_code)))
     elif county is not None and town.parent_code != county.code:
         problems.append(FieldProblem("town_code", _("Town %(town)s is not in county %(county)s.",
-                                                    town=data.town_code, county=data.county_code)))
+                                                    town=f"{formatting.name(town)} {data.town_code}",
+                                                    county=f"{formatting.name(county)} {data.county_code}")))
     known = set(product_slugs)
     for slug in data.products:
         if slug not in known:

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtforms_translations
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -83,30 +84,38 @@ class OpenBatchForm(FlaskForm):
     producer_lot = StringField(_l("Your own lot number"), validators=[Opt(), Length(max=40)])
 
 
-class InputRow(Form):
+class RowForm(Form):
+    """A row of a FieldList (no CSRF token of its own); its messages in the page's language, as FlaskForm's are."""
+
+    class Meta:
+        def get_translations(self, form):
+            return wtforms_translations
+
+
+class InputRow(RowForm):
     name = StringField(_l("Input"), validators=[Opt(), Length(max=200)])
     applied_on = DateField(_l("Date applied"), validators=[Opt(), plausible_year])
     safety_interval_days = IntegerField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0)])
     amount = StringField(_l("Amount"), validators=[Opt(), Length(max=100)])
 
 
-class ResidueRow(Form):
+class ResidueRow(RowForm):
     substance = StringField(_l("Substance"), validators=[Opt(), Length(max=100)])
     mg_per_kg = FloatField(_l("Measured (mg/kg)"), validators=[Opt(), NumberRange(min=0)])
 
 
-class OutputRow(Form):
+class OutputRow(RowForm):
     quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
     product_form = SelectField(_l("Product form"), choices=choices([NONE]), default="", validate_choice=False)
     producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
 
 
-class PartRow(Form):
+class PartRow(RowForm):
     quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
     producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
 
 
-class MergeRow(Form):
+class MergeRow(RowForm):
     code = SelectField(_l("Batch"), choices=[], default="", validate_choice=False)
     quantity_kg = FloatField(_l("Quantity (kg, empty: all it holds)"), validators=[Opt(), NumberRange(min=0)])
 

@@ -132,7 +132,8 @@ def test_portal_shows_errors_beside_the_fields(client, session):
     response = _post(client, f"/batches/{code}/record/planting", {"occurred_at": "2026-04-01T08:00",
                                                                   "f_plot_id": str(outside.id)})
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "640521206" in html
+    said = " ".join(_errors(response))
+    assert response.status_code == 200 and "太阳梁乡" in said and "640521206" not in said  # the town by its name
     assert re.search(r'field has-error">\s*<label for="f_plot_id"', html)
     _record(client, code, "planting", "2026-04-01T08:00", plot_id=plot.id)
     _record(client, code, "harvest", "2026-07-01T08:00", plot_id=plot.id, fresh_kg="500")
@@ -149,6 +150,19 @@ def test_portal_shows_errors_beside_the_fields(client, session):
     assert re.search(r'<legend>[^<]+</legend>.*class="field-error" role="alert">', response.get_data(as_text=True),
                      re.S)
     assert session.exec(select(BatchLink)).all() == []
+
+
+def test_errors_in_the_rows_of_a_form_are_in_the_pages_language(client, session):
+    producer = factories.authorised_producer()
+    factories.producer_user(producer, "farmer")
+    session.commit()
+    login(client, "farmer")
+    code = _open(client)
+    response = _post(client, f"/batches/{code}/split", {"occurred_at": "2026-07-06T08:00",
+                                                        "parts-0-quantity_kg": "十", "parts-1-quantity_kg": "-2"})
+    said = _errors(response)
+    assert response.status_code == 200 and "不是有效的浮点数。" in said and "数值必须大于 0。" in said, said
+    assert not [e for e in said if "valid" in e or "Number" in e]
 
 
 def test_unauthorised_producer_is_refused_with_the_reason(client, session):

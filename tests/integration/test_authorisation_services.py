@@ -35,7 +35,7 @@ def test_producer_outside_protected_towns_cannot_be_approved(session, regulator)
     with pytest.raises(Refused) as exc:
         services.decide(session, regulator, producer, factories.goji(),
                         DecisionInput("approve", date(2024, 1, 1), reference_no="X-1"))
-    assert exc.value.field == "producer" and "640521206" in exc.value.message
+    assert exc.value.field == "producer" and "640521206" in exc.value.message and "太阳梁乡" in exc.value.message
     assert session.exec(select(AuthorisationDecision)).all() == []
 
 

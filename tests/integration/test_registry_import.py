@@ -404,6 +404,7 @@ def test_approval_outside_the_protected_area_is_a_row_error(session):
     result = import_file(session, "authorisations", csv_bytes(DECISION_HEADER, rows), filename="a.csv")
     assert problems(result) == {(3, "producer")}
     assert "protected area" in result.errors[0].message and "640521206" in result.errors[0].message
+    assert "Taiyangliang" in result.errors[0].message or "太阳梁乡" in result.errors[0].message
     assert count(session, AuthorisationDecision) == 0
 
 

@@ -68,3 +68,11 @@ def test_duplicate_credit_code_is_refused(session):
     with pytest.raises(ValidationError) as exc:
         create_producer(session, admin, _input(name="another"))
     assert exc.value.field == "uscc"
+
+
+def test_a_town_outside_the_county_is_named_with_its_code(session):
+    admin = factories.UserFactory(role="admin")
+    with pytest.raises(ValidationError) as exc:
+        create_producer(session, admin, _input(town_code="640522100"))  # 海城镇 of 海原县, not 中宁县
+    message = str(exc.value.message) + " ".join(str(p.message) for p in getattr(exc.value, "problems", []) or [])
+    assert "海城镇 640522100" in message and "中宁县 640521" in message, message

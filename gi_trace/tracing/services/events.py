@@ -12,7 +12,7 @@ from gi_trace import formatting as fmt
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Forbidden, NotFound, Refused, ValidationError
 from gi_trace.registry.models import Plot, Producer, Product
-from gi_trace.registry.services import protected_towns, require_regulator_scope
+from gi_trace.registry.services import protected_towns, region_name, require_regulator_scope
 from gi_trace.registry import limits
 from gi_trace.tracing import quality
 from gi_trace.tracing import recall as recalls
@@ -182,7 +182,8 @@ def _own_protected_plot(session: Session, batch: Batch, product: Product, plot_i
         raise ValidationError(_("Choose one of your own registered plots."), field="data.plot_id")
     if plot.town_code not in protected_towns(session, product.id):
         raise Refused(_("Plot %(plot)s lies in town %(town)s, outside the protected area of %(product)s.",
-                        plot=plot.name or plot.id, town=plot.town_code, product=product.name_zh),
+                        plot=plot.name or plot.id, town=region_name(session, plot.town_code),
+                        product=fmt.name(product)),
                       field="data.plot_id", code="outside_protected_area")
     return plot
 
