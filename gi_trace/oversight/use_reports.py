@@ -28,7 +28,9 @@ def draft(session: Session, producer_id: int, product: Product, year: int) -> di
     """The figures of a user's use report for a year, from its records."""
     b, u = Batch.__table__, UnitCode.__table__
     t0, t1 = year_instants(year)
-    where = (b.c.producer_id == producer_id, b.c.product_id == product.id, b.c.created_at >= t0, b.c.created_at < t1)
+    # A batch belongs to the year of its first event (a season typed in afterwards is still that season's).
+    when = func.coalesce(b.c.first_event_at, b.c.created_at)
+    where = (b.c.producer_id == producer_id, b.c.product_id == product.id, when >= t0, when < t1)
     batches, kg = session.execute(sa_select(func.count(), func.coalesce(func.sum(b.c.quantity_kg), 0.0))
                                   .where(*where, b.c.kind == "harvest")).one()
     lots = session.execute(sa_select(func.count()).where(*where, b.c.kind != "harvest")).scalar_one()

@@ -37,3 +37,16 @@ def test_user_confirms_its_use_report_and_the_regulator_sees_who_has_not(client,
     assert "2家使用者中已有1家确认" in listing
     missing = listing.split("尚未报送")[1]
     assert "中宁县" in missing and "<td>640521</td>" not in missing  # the county by name, not its code
+
+
+def test_a_seasons_batches_count_in_that_years_report_whenever_they_were_typed_in(session):
+    from gi_trace.oversight import use_reports
+    from tests.factories import goji
+
+    grower, harvest, lot = lot_from_tested_harvest(session)  # picked, dried, tested and split in 2025
+    for batch in (harvest, lot):
+        batch.created_at = datetime(2026, 2, 1, tzinfo=timezone.utc)  # entered after the season
+    session.flush()
+    figures = use_reports.draft(session, grower.producer.id, goji(), 2025)
+    assert (figures["harvest_batches"], figures["other_batches"]) == (1, 1)
+    assert use_reports.draft(session, grower.producer.id, goji(), 2026)["harvest_batches"] == 0
