@@ -479,6 +479,11 @@ def scan_context(context: Any, locale: Optional[str] = None) -> list[tuple[str, 
 
 # --- Jinja ------------------------------------------------------------------------------------------
 
+def colon(text: Any, locale: Optional[str] = None) -> str:
+    """A label followed by its colon: "理由：" / "Reason: " (Chinese takes the full-width colon, no space)."""
+    return f"{text}{'：' if current_locale(locale) == 'zh' else ': '}"
+
+
 def register(app) -> None:
     """The filters templates use: `|kg`, `|pct`, `|num`, `|day`, `|moment`, `|label('domain')`..."""
     f = app.jinja_env.filters
@@ -499,5 +504,6 @@ def register(app) -> None:
     f["name"] = name
     f["grade"] = lambda value, scale=None: grade(scale, value)
     f["value"] = value_text
+    f["colon"] = colon
     app.jinja_env.globals["fmt_fields"] = fields
     app.jinja_env.globals["fmt_scan_context"] = scan_context

@@ -259,6 +259,7 @@ CODE_WORDS = ("planting", "harvest", "drying", "testing", "storage", "processing
 ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})?[+-]\d{2}:\d{2}|\(UTC\)|（UTC）")
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 FLOAT_ZERO = re.compile(r"(?<![\d.])\d[\d,]*\.0+(?![\d%])")
+ASCII_COLON = re.compile(r"[\u4e00-\u9fff）]:(?=\s|$)", re.M)
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 KEY_VALUE = re.compile(r"\b[a-z_]+=[\w.]+")
 
@@ -282,6 +283,9 @@ def problems(text: str, lang: str, *, dates_allowed: bool = False, identifiers: 
         if i >= 0:
             found.append(f"JSON brace: {text[max(0, i - 40):i + 40]!r}")
     if lang == "zh":
+        m = ASCII_COLON.search(text)
+        if m:
+            found.append(f"ASCII colon after Chinese (use |colon): {_around(text, m)}")
         for word in CODE_WORDS:
             m = re.search(rf"(?<![A-Za-z_/.-]){word}(?![A-Za-z_/.-])", text)
             if m:
