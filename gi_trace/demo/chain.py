@@ -24,7 +24,7 @@ from gi_trace.accounts.services import create_user
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import status as authorisation_status
-from gi_trace.demo.batches import lab_test
+from gi_trace.demo.batches import demo_time, lab_test
 from gi_trace.demo.recall import record_recall
 from gi_trace.registry.models import Plot, Producer, Product, ProductTown
 from gi_trace.registry.reference import GOJI_SLUG
@@ -196,7 +196,8 @@ def load_demo_chain(session: Session, seed: int = 2025, password: str = "demo123
         record(processor_user, child, "testing", "2025-08-22T10:00:00+08:00", lab_test(
             f"NX-2025-0822-{child.id:03d}", "2025-08-21", moisture_pct=10.8, grains_per_50g=300, so2_mg_per_kg=4.0,
             residues=[{"substance": "啶虫脒", "mg_per_kg": 0.02}], lab_verdict="pass"))
-        issued.append(units.issue_units(session, processor_user, child, count, package_kg))
+        issued.append(units.issue_units(session, processor_user, child, count, package_kg,
+                                         issued_at=demo_time("2025-08-23T09:00:00+08:00")))
     result.codes = [
         ("processor's package (一物一码): chain back to the households", issued[0][0].code),
         ("processor's powder lot", made[1].code),

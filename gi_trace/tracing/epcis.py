@@ -270,6 +270,8 @@ def _stage_event(ids: Ids, batch: Batch, e: Event, product: Optional[Product]) -
                 "bizStep": "commissioning", "disposition": "active", "gt:stage": "drying", **_where(ids, e)}
         item.update(_ext(data, ("method", "temperature_c", "moisture_pct", "started_at", "ended_at")))
         return item
+    if e.stage == "purchase":
+        return _market_purchase(ids, batch, e, item)
     item.update(action="OBSERVE", quantityList=[qty(cls, e.quantity_kg)], **_where(ids, e))
     if e.stage == "planting":
         item.update(bizStep="other", **{"gt:stage": "planting"}, **_where(ids, e, data.get("plot_id")))
@@ -293,6 +295,25 @@ def _stage_event(ids: Ids, batch: Batch, e: Event, product: Optional[Product]) -
         item.update(_ext(data, ("reason",)))
     else:  # a stage the CBV has no business step for
         item.update(bizStep="other", **{"gt:stage": e.stage})
+    return item
+
+
+def _market_purchase(ids: Ids, batch: Batch, e: Event, item: dict) -> dict:
+    """A purchase from a farmer not registered here: the buyer's batch enters the record (ADD, receiving) with its
+    origin declared, not verified — the town the seller named, as lot master data. The seller is no party here
+    and the name the buyer typed is personal information: no sourceList, no name."""
+    data = e.data or {}
+    buyer = ids.party(data["to"]) if data.get("to") else None
+    item.update(action="ADD", bizStep="receiving", disposition="in_progress",
+                quantityList=[qty(ids.batch_class(batch), e.quantity_kg)], **{"gt:stage": "purchase"})
+    if buyer:
+        item["destinationList"] = [{"type": "owning_party", "destination": buyer},
+                                   {"type": "possessing_party", "destination": buyer}]
+    item["ilmd"] = {"gt:origin": data.get("origin") or "declared", **(
+        {"gt:declaredTown": ids.town(data["declared_town_code"])} if data.get("declared_town_code") else {})}
+    item.update(_ext(data, ("grade",)))
+    if batch.producer_lot:
+        item["gt:lot"] = batch.producer_lot
     return item
 
 

@@ -374,7 +374,8 @@ def purchase(session: Session, user: User, data: PurchaseInput, *, code: Optiona
         _flush(session)
         return PurchaseResult(record, batch, shipment)
     lot = _check_lot(session, buyer_id, data.producer_lot if data.producer_lot not in (None, "") else None)
-    batch = Batch(code=_new_code(session), producer_id=buyer_id, product_id=product.id, kind="purchased",
+    batch = Batch(code=claim_code(session, code) if code else _new_code(session), producer_id=buyer_id,
+                  product_id=product.id, kind="purchased",
                   unit=product.unit or "kg", product_form=rules.DRIED, producer_lot=lot, created_by=user.id)
     batch.origin_state = origins.DECLARED
     session.add(batch)

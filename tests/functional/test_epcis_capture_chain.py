@@ -195,6 +195,51 @@ def test_a_buyer_records_a_market_purchase_as_shipping_and_receiving_at_one_time
     assert {shipped["eventID"], received["eventID"]} <= set(exported(session, bought))
 
 
+def _declared_purchase(cls, quantity, buyer, town, when="2025-08-03T09:00:00+08:00", **extra):
+    ilmd = {"gt:origin": "declared", **({"gt:declaredTown": f"{HOST}/id/town/{town}"} if town else {})}
+    return event("ObjectEvent", when, action="ADD", bizStep="receiving", disposition="in_progress",
+                 quantityList=[kg(cls, quantity)], ilmd=ilmd,
+                 destinationList=[{"type": "owning_party", "destination": party(buyer.code)}],
+                 **{"gt:stage": "purchase", **extra})
+
+
+def test_a_purchase_from_a_farmer_not_registered_opens_a_batch_of_declared_origin(client, session, grower):
+    town = grower.producer.town_code
+    raw = token(session, grower.user)
+    new = codes.new_code()
+    bought = _declared_purchase(t(new), 42.5, grower.producer, town, **{"gt:grade": "特级", "gt:sellerName": "马某",
+                                                                        "gt:lot": "SG-2025-08-03"})
+    response = post(client, raw, document(bought))
+    assert response.status_code == 201, response.get_json()
+    session.expire_all()
+    batch = session.exec(select(Batch).where(Batch.code == new)).one()
+    assert (batch.producer_id, batch.kind, batch.quantity_kg, batch.producer_lot, batch.origin_state) == (
+        grower.producer.id, "purchased", 42.5, "SG-2025-08-03", "declared")
+    purchase = session.exec(select(Purchase).where(Purchase.batch_id == batch.id)).one()
+    assert (purchase.seller_id, purchase.seller_name, purchase.town_code, purchase.grade) == (None, "马某", town, "特级")
+    again = exported(session, batch)[bought["eventID"]]
+    assert again["ilmd"] == {"gt:origin": "declared", "gt:declaredTown": f"{BASE}/id/town/{town}"}
+    assert "sourceList" not in again and "gt:sellerName" not in again  # the farmer's name never leaves
+
+
+def test_a_declared_purchase_without_its_town_or_naming_a_seller_party_is_refused(client, session, grower):
+    seller = Grower.make(session)
+    session.commit()
+    before = counts(session)
+    town = grower.producer.town_code
+    no_town = _declared_purchase(t(codes.new_code()), 10.0, grower.producer, None)
+    unknown = _declared_purchase(t(codes.new_code()), 10.0, grower.producer, "640599999999",
+                                 when="2025-08-04T09:00:00+08:00")
+    with_seller = _declared_purchase(t(codes.new_code()), 10.0, grower.producer, town,
+                                     when="2025-08-05T09:00:00+08:00",
+                                     sourceList=[{"type": "owning_party", "source": party(seller.producer.code)}])
+    refusals = refused(post(client, token(session, grower.user), document(no_town, unknown, with_seller)))
+    assert {r["index"]: r["field"] for r in refusals} == {0: "epcisBody.eventList[0].ilmd.gt:declaredTown",
+                                                          1: "epcisBody.eventList[1].ilmd.gt:declaredTown",
+                                                          2: "epcisBody.eventList[2].sourceList"}
+    assert counts(session) == before
+
+
 def test_receiving_what_nobody_shipped_or_shipping_anothers_batch_is_refused(client, session, grower):
     other = Grower.make(session)
     theirs = other.tested(session)

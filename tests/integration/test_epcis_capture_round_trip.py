@@ -10,6 +10,7 @@ order (households, then dealers, then the processor), as their own systems would
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from jsonschema import Draft7Validator
@@ -23,7 +24,7 @@ from gi_trace.registry.models import Producer
 from gi_trace.tracing import epcis, lineage, services
 from gi_trace.tracing.epcis_capture.identify import read_ref
 from gi_trace.tracing.epcis_ids import event_uuid
-from gi_trace.tracing.models import Batch, Event, Shipment, UnitCode
+from gi_trace.tracing.models import Batch, Event, Purchase, Shipment, UnitCode
 from gi_trace.tracing.models_capture import CapturedEvent
 from gi_trace.tracing.services import EventInput
 from tests.conftest import IS_POSTGRES, _empty_tables
@@ -150,3 +151,71 @@ def test_an_export_across_owners_captured_into_an_empty_database_exports_the_sam
     # Capturing the whole export once more changes nothing.
     repeat = post(client, tokens[processor.id], dict(original, epcisBody={"eventList": by_owner[processor.id]}))
     assert repeat.status_code == 200 and repeat.get_json()["captured"] == 0
+
+
+def _sent_in_order(session, events: list[dict], purchases: dict[str, int]) -> list[tuple[int, list[dict]]]:
+    """The events as the parties' systems send them over time: by eventTime (an event derived from a withdrawal
+    after the withdrawal of the same instant), each run of one party's consecutive events as one document, so no
+    party sends an event before what it depends on in another party's record exists."""
+    def when(item: dict):
+        return datetime.fromisoformat(item["eventTime"].replace("Z", "+00:00")), "gt:withdrawnBatch" in item
+
+    runs: list[tuple[int, list[dict]]] = []
+    for item in sorted(events, key=when):
+        owner = _owner(session, item, purchases)
+        if runs and runs[-1][0] == owner:
+            runs[-1][1].append(item)
+        else:
+            runs.append((owner, [item]))
+    return runs
+
+
+def test_the_whole_demo_captured_into_an_empty_database_exports_the_same_events(app, runner, client, session):
+    """Every batch of the demo — its households, the market purchases from farmers not registered here (origin
+    declared), the dealers' blends, the processor's products and packages, and the recall of a batch already sold
+    on and packed — exported, captured by each party's own system as the events happened, exports the same."""
+    result = runner.invoke(args=["demo-data", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    batches = list(session.exec(select(Batch).order_by(Batch.id)).all())
+    original = epcis.build_document(session, batches, BASE)
+    assert not list(Draft7Validator(json.loads(SCHEMA.read_text())).iter_errors(original))
+    events = original["epcisBody"]["eventList"]
+    kinds = {(e["type"], e.get("action"), e.get("bizStep"), e.get("gt:stage")) for e in events}
+    # What the processor's family alone does not hold: purchases of declared origin, a withdrawal and its reach.
+    assert {("ObjectEvent", "ADD", "receiving", "purchase"), ("ObjectEvent", "OBSERVE", "holding", None)} <= kinds
+    declared = [e for e in events if e.get("gt:stage") == "purchase"]
+    assert all(e["ilmd"]["gt:declaredTown"].startswith(f"{BASE}/id/town/") and "sourceList" not in e for e in declared)
+    assert any("gt:withdrawnBatch" in e for e in events)
+    purchases = {event_uuid(f"shipment:{s.op_id}:shipping"): s.to_party_id
+                 for s in session.exec(select(Shipment).where(Shipment.purchase_id.is_not(None)))}
+    runs = _sent_in_order(session, events, purchases)
+    party_ids = {owner for owner, _ in runs}
+
+    engine = get_engine(app)
+    with engine.connect() as conn:
+        master = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()]
+                  for t in SQLModel.metadata.sorted_tables if t.name in MASTER}
+    session.close()
+    _fresh_database(engine, master)
+    assert session.exec(select(Batch)).first() is None
+    tokens = {}
+    for party_id in party_ids:
+        user = session.exec(select(User).where(User.producer_id == party_id).order_by(User.id)).first()
+        user.is_active = True
+        session.add(user)
+        tokens[party_id] = accounts.create_token(session, user, "ERP")[1]
+    session.commit()
+
+    for party_id, sent_events in runs:
+        response = post(client, tokens[party_id], dict(original, epcisBody={"eventList": sent_events}))
+        assert response.status_code in (200, 201), response.get_json()
+        statuses = {r["eventID"]: r["status"] for r in response.get_json()["events"]}
+        # A member's recall event is already recorded once its withdrawal is; everything else is new.
+        assert all(s == ("already_captured" if "gt:withdrawnBatch" in e else "captured")
+                   for e in sent_events for s in [statuses[e["eventID"]]]), response.get_json()
+    session.expire_all()
+    again = epcis.build_document(session, list(session.exec(select(Batch).order_by(Batch.id)).all()), BASE)
+    assert _comparable(again) == _comparable(original)
+    # The purchases of declared origin keep their town and grade, and name no seller.
+    captured = session.exec(select(Purchase).where(Purchase.seller_id.is_(None))).all()
+    assert len(captured) == len(declared) and all(p.town_code and not p.source_batch_id for p in captured)

@@ -29,10 +29,15 @@ application/json) with a producer's or trader's API token and records its events
                                                         with its receiving event at the same time: a purchase
    ObjectEvent OBSERVE receiving (in_progress) ........ the receipt of a shipment in transit (by waybill)
    ObjectEvent OBSERVE receiving, returned ............ goods refused at intake (gt:reason)
+   ObjectEvent ADD receiving, gt:stage purchase ........ a purchase from a farmer not registered here: a new batch
+                                                        of declared origin (ilmd gt:declaredTown; no seller party,
+                                                        the name only as gt:sellerName if the buyer sends it)
+   ObjectEvent OBSERVE holding, gt:withdrawnBatch ..... a member's recall event: already recorded once the
+                                                        withdrawal it derives from is (refused while it is not)
    any stage event with gt:corrects (+ the corrected event's errorDeclaration) ... a correction: a new event,
                                                         nothing edited
-   Anything else (purchases from unregistered farmers, a regulator's clearance, other event types or actions) is
-   refused with the reason.
+   Anything else (a regulator's clearance or recall lift, other event types or actions) is refused with the
+   reason.
 4. Identification (identify): the party's GTIN + lot (Digital Link `/01/<gtin14>/10/<lot>` of its own product
    line, any host) or a trace code (`/t/<code>`, `/id/batch/<code>[/fresh]`, or the bare code). A class naming
    a trace code not in use yet creates the batch with that code (when the check character is right), so an

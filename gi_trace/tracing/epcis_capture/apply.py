@@ -32,6 +32,8 @@ def kind_of(inc: Incoming) -> str:
     raw = inc.raw
     step, action, disposition = vocab(raw.get("bizStep")), raw.get("action"), vocab(raw.get("disposition"))
     stage = inc.ext("stage")
+    if inc.kind == "ObjectEvent" and action == "ADD" and step == "receiving" and stage == "purchase":
+        return "market_purchase"
     if inc.kind == "ObjectEvent" and action == "ADD" and step == "commissioning":
         if raw.get("epcList"):
             return "units"
@@ -74,7 +76,8 @@ def kind_of(inc: Incoming) -> str:
     what = " ".join(str(v) for v in (inc.kind, action, step, disposition, stage) if v)
     raise Refused(_("This kind of event cannot be captured here (%(what)s). Captured are: planting, harvest, drying, "
                     "testing, storage and transport, distribution, withdrawal, split, merge, processing, unit codes "
-                    "and their packing, shipping, receiving and returns, and corrections of stage events.",
+                    "and their packing, shipping, receiving and returns, purchases from farmers not registered here, "
+                    "and corrections of stage events.",
                     what=what[:120]), field="bizStep" if inc.kind != "TransformationEvent" else "gt:stage",
                   code="not_capturable")
 

@@ -18,7 +18,7 @@ from gi_trace.registry.models import Producer
 from gi_trace.tracing import codes, rules, services, transfers, units
 from gi_trace.tracing.epcis_capture.context import COMMON_FIELDS, Context, Outcome, one_class, quantity, renamed
 from gi_trace.tracing.epcis_capture.identify import Ref, document_no, parties, read_ref, town_of
-from gi_trace.tracing.epcis_capture.parse import Incoming, listed, mapping, vocab
+from gi_trace.tracing.epcis_capture.parse import Incoming, last_segment, listed, mapping, vocab
 from gi_trace.tracing.models import Batch, Event, ProductLine, Shipment, UnitCode
 
 LINEAGE_FIELDS = {**COMMON_FIELDS, "inputs": "inputQuantityList", "inputs.quantity_kg": "inputQuantityList",
@@ -202,6 +202,43 @@ def _purchase(ctx: Context, inc: Incoming, seller: Producer, ref: Optional[Ref],
         {"kind": "shipment", "id": shipment.id}, {"kind": "purchase", "id": done.purchase.id}])
 
 
+def market_purchase(ctx: Context, inc: Incoming) -> Outcome:
+    """A purchase from a farmer not registered here (the export's `_market_purchase`): the buyer's new batch, its
+    origin declared (the town in `ilmd.gt:declaredTown`), not verified. The seller's name is personal information
+    the export never carries; a buyer's system may send it as `gt:sellerName`, else the purchase says it was not
+    named in the captured document."""
+    ref, kg, field = one_class(inc)
+    _new_batch_ref(ctx, ref, field)
+    source, destination = parties(inc.raw, ctx.party_id, ctx.session)
+    if source is not None:
+        raise ValidationError(_("A purchase from a farmer not registered here names no sourceList; a registered "
+                                "seller's sale is its shipping and your receiving event."), field="sourceList")
+    if destination is not None and destination.id != ctx.party_id:
+        raise Refused(_("Your business is not the buyer of this purchase."), field="destinationList",
+                      code="not_yours")
+    ilmd = mapping(inc.raw.get("ilmd"))
+    town = last_segment(ilmd.get("gt:declaredTown"), "town")
+    if not town:
+        raise ValidationError(_("Give the town the seller says the goji grew in (ilmd gt:declaredTown, …/id/town/"
+                                "<code>)."), field="ilmd.gt:declaredTown")
+    product = ctx.batches.product(None, inc.ext("product"), field)
+    ctx.check_mark(inc, ctx.party_id, product.id)
+    name = inc.ext("sellerName")
+    try:
+        done = transfers.purchase(ctx.session, ctx.user, transfers.PurchaseInput(
+            quantity_kg=kg, seller_name=name if isinstance(name, str) and name.strip() else
+            _("Not named in the captured EPCIS document"), town_code=town, purchased_at=inc.at,
+            grade=inc.ext("grade") or "", product=product.slug, producer_lot=inc.ext("lot")),
+            code=ref.code if ref else None)
+    except DomainError as exc:
+        raise renamed(exc, {**HANDOVER_FIELDS, "town_code": "ilmd.gt:declaredTown", "seller_name": "gt:sellerName",
+                            "grade": "gt:grade"}, field) from None
+    first = ctx.session.exec(select(Event).where(Event.batch_id == done.batch.id).order_by(Event.seq)).first()
+    out = Outcome().batch(done.batch).event(done.batch, first)
+    out.records.append({"kind": "purchase", "id": done.purchase.id})
+    return out
+
+
 def _is_receipt(candidate: Incoming, shipped: Incoming) -> bool:
     raw = candidate.raw
     return (candidate.kind == "ObjectEvent" and vocab(raw.get("bizStep")) == "receiving"
@@ -367,5 +404,5 @@ def packing(ctx: Context, inc: Incoming) -> Outcome:
 
 HANDLERS: dict[str, Callable[[Context, Incoming], Outcome]] = {
     "split": split, "merge": merge, "processing": processing, "shipping": shipping, "receiving": receiving,
-    "return": return_, "units": units_, "packing": packing,
+    "return": return_, "units": units_, "packing": packing, "market_purchase": market_purchase,
 }
