@@ -22,7 +22,8 @@ def say(text: str, end: str = "\n") -> None:
 
 
 def fresh_database(url: str) -> None:
-    """An empty database at `url`: a SQLite file deleted, a PostgreSQL schema dropped and made again."""
+    """An empty database at `url`: a SQLite file deleted, a PostgreSQL schema dropped and made again (the
+    database created first when the server has none of that name)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -31,6 +32,13 @@ def fresh_database(url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         return
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first() is None:
+            say(f"creating database {name}")
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
