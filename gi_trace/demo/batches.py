@@ -33,8 +33,8 @@ class DemoBatches:
 
 
 def demo_time(text: str) -> datetime:
-    """A moment of the demo's story (ISO 8601 with its offset) in UTC, for records a service stamps itself unless
-    told (unit codes are issued "now" by default: the demo's packages were issued in their season)."""
+    """A moment of the demo's story (ISO 8601 with its offset) in UTC, for records a service stamps itself
+    unless told (unit codes are issued "now" by default: the demo's packages were issued in their season)."""
     return datetime.fromisoformat(text).astimezone(timezone.utc)
 
 
@@ -100,7 +100,8 @@ def load_demo_batches(session: Session, username: str = "producer") -> DemoBatch
                                                 {"quantity_kg": half, "producer_lot": "ZN2025-07A-2"}],
                           occurred_at="2025-07-20T09:00:00+08:00").children
     record(lots[0], "distribution", "2025-08-02T10:00:00+08:00", {"recipient": "银川新华百货超市", "kg": round(half / 4, 1)})
-    issued = units.issue_units(session, user, lots[1], 3, 0.25, issued_at=demo_time("2025-07-21T09:00:00+08:00"))
+    issued = units.issue_units(session, user, lots[1], 3, 0.25,
+                               issued_at=demo_time("2025-07-21T09:00:00+08:00"))
     failed = harvest_and_dry("ZN2025-08B", "2025-08-12T08:00:00+08:00", "2025-08-16T18:00:00+08:00",
                              round(fresh / 2, 1))
     # Fails by its values: moisture 14.6% above the 13% limit (the lab's own conclusion is only recorded).

@@ -50,7 +50,8 @@ def record_recall(session: Session, product: Product, household_user: User, plot
         lab_verdict="pass"))
     lot = services.split(session, dealer_user, bought, [{"quantity_kg": 10.0, "producer_lot": "QX-2025-09-R"}],
                          occurred_at="2025-09-11T09:00:00+08:00").children[0]
-    packages = units.issue_units(session, dealer_user, lot, 4, 0.5, issued_at=demo_time("2025-09-11T14:00:00+08:00"))
+    packages = units.issue_units(session, dealer_user, lot, 4, 0.5,
+                                 issued_at=demo_time("2025-09-11T14:00:00+08:00"))
     # The county's supervisory sampling of what the household kept: SO₂ far above the limit.
     sampling = lab_test("JC-2025-0915-08", "2025-09-12", moisture_pct=11.5, grains_per_50g=345,
                         so2_mg_per_kg=180.0, residues=[], lab_verdict="fail")

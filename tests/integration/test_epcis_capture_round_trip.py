@@ -81,6 +81,25 @@ def _fresh_database(engine, master: dict[str, list[dict]]) -> None:
                                   f"(SELECT MAX(id) FROM \"{table.name}\"))"))
 
 
+def _empty_but_master_data(app, session, party_ids) -> dict[int, str]:
+    """Empty the database but its master data, then give each party's system an API token (by party id)."""
+    engine = get_engine(app)
+    with engine.connect() as conn:
+        master = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()]
+                  for t in SQLModel.metadata.sorted_tables if t.name in MASTER}
+    session.close()
+    _fresh_database(engine, master)
+    assert session.exec(select(Batch)).first() is None and session.exec(select(Event)).first() is None
+    tokens = {}
+    for party_id in party_ids:
+        user = session.exec(select(User).where(User.producer_id == party_id).order_by(User.id)).first()
+        user.is_active = True  # the demo's households keep no login: their systems get one here
+        session.add(user)
+        tokens[party_id] = accounts.create_token(session, user, "ERP")[1]
+    session.commit()
+    return tokens
+
+
 def _comparable(document: dict) -> dict[str, dict]:
     # recordTime is the capturing repository's own time (EPCIS 2.0: when the event was recorded there), so it is
     # the one field that differs between the original and the captured copy.
@@ -121,20 +140,7 @@ def test_an_export_across_owners_captured_into_an_empty_database_exports_the_sam
         by_owner.setdefault(_owner(session, item, purchases), []).append(item)
     assert {owners[p].kind for p in by_owner} == {"household", "trader", "processor"} and len(by_owner) > 10
 
-    engine = get_engine(app)
-    with engine.connect() as conn:
-        master = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()]
-                  for t in SQLModel.metadata.sorted_tables if t.name in MASTER}
-    session.close()
-    _fresh_database(engine, master)
-    assert session.exec(select(Batch)).first() is None and session.exec(select(Event)).first() is None
-    tokens = {}
-    for party_id in by_owner:
-        user = session.exec(select(User).where(User.producer_id == party_id).order_by(User.id)).first()
-        user.is_active = True  # the demo's households keep no login: their systems get one here
-        session.add(user)
-        tokens[party_id] = accounts.create_token(session, user, "ERP")[1]
-    session.commit()
+    tokens = _empty_but_master_data(app, session, by_owner)
 
     for party_id in sorted(by_owner, key=lambda p: (KIND_ORDER[owners[p].kind], p)):
         sent = dict(original, epcisBody={"eventList": by_owner[party_id]})
@@ -191,20 +197,7 @@ def test_the_whole_demo_captured_into_an_empty_database_exports_the_same_events(
     runs = _sent_in_order(session, events, purchases)
     party_ids = {owner for owner, _ in runs}
 
-    engine = get_engine(app)
-    with engine.connect() as conn:
-        master = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()]
-                  for t in SQLModel.metadata.sorted_tables if t.name in MASTER}
-    session.close()
-    _fresh_database(engine, master)
-    assert session.exec(select(Batch)).first() is None
-    tokens = {}
-    for party_id in party_ids:
-        user = session.exec(select(User).where(User.producer_id == party_id).order_by(User.id)).first()
-        user.is_active = True
-        session.add(user)
-        tokens[party_id] = accounts.create_token(session, user, "ERP")[1]
-    session.commit()
+    tokens = _empty_but_master_data(app, session, party_ids)
 
     for party_id, sent_events in runs:
         response = post(client, tokens[party_id], dict(original, epcisBody={"eventList": sent_events}))
