@@ -1,5 +1,6 @@
 """Every portal page at 375×812 in chromium, as a producer and as a regulator, plus the scan pages:
-no horizontal scroll, no control covered by another element, tap targets of at least 44 px.
+no horizontal scroll, no control covered by another element, tap targets of at least 44 px, no value
+squeezed into a column a few characters wide.
 
 Pages come from the URL map (tests/ui/walk.py, as the access matrix does). Five representative
 phone screenshots are saved under test-output/<test name>/.
@@ -19,13 +20,21 @@ CHECK = """() => {
     + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
     + (e.textContent ? ' "' + e.textContent.trim().slice(0, 20) + '"' : '');
   const se = document.scrollingElement;
-  const out = {overflow: se.scrollWidth > window.innerWidth ? se.scrollWidth : 0, wide: [], covered: [], small: []};
+  const out = {overflow: se.scrollWidth > window.innerWidth ? se.scrollWidth : 0, wide: [], covered: [], small: [],
+               squeezed: []};
   if (out.overflow) {
     for (const e of document.querySelectorAll('body *')) {
       const r = e.getBoundingClientRect();
       if (r.width && r.right > window.innerWidth + 0.5) out.wide.push(desc(e) + ' right=' + Math.round(r.right));
       if (out.wide.length > 4) break;
     }
+  }
+  // A value squeezed into a column a few characters wide (one character a line) beside a long label.
+  for (const e of document.querySelectorAll('dd, td')) {
+    const text = e.textContent.trim();
+    const r = e.getBoundingClientRect();
+    if (text.length >= 4 && r.width && r.width < 3 * parseFloat(getComputedStyle(e).fontSize))
+      out.squeezed.push(desc(e) + ' w=' + r.width.toFixed(1));
   }
   const controls = document.querySelectorAll(
     'button, .button, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea, .nav a, .bar a');
@@ -113,7 +122,7 @@ def test_every_page_fits_a_phone(app, live_url, browser, output_dir):
             found = page.evaluate(CHECK)
             if found["overflow"]:
                 failures.append(f"{url} as {role or 'public'}: {found['overflow']} px wide: {found['wide']}")
-            for what in ("covered", "small"):
+            for what in ("covered", "small", "squeezed"):
                 for item in found[what]:
                     failures.append(f"{url} as {role or 'public'}: {what}: {item}")
             name = _screenshot_name(role, url, world)
