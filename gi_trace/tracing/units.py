@@ -64,8 +64,9 @@ def _number(value, field: str) -> float:
 
 
 def max_units(available_kg: float, package_kg: float) -> int:
-    """How many packages of `package_kg` the kilograms still held can fill. Pure."""
-    if package_kg <= 0:
+    """How many packages of `package_kg` the kilograms still held can fill (none for a size that is no
+    positive finite number: the form shows this beside what was typed, before checking it). Pure."""
+    if not math.isfinite(package_kg) or package_kg <= 0:
         return 0
     return max(0, math.floor((available_kg + EPSILON_KG) / package_kg))
 
