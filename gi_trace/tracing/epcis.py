@@ -50,7 +50,7 @@ from urllib.parse import quote
 
 from gi_trace.authorisation import rules as auth_rules
 from gi_trace.authorisation.services import status as authorisation_status
-from gi_trace.tracing import epcis_ids, lineage
+from gi_trace.tracing import epcis_ids, lineage, substances
 from gi_trace.tracing.epcis_handovers import Handovers
 from gi_trace.tracing.epcis_ids import (CONTEXT_URL, MG_PER_KG, PERCENT, REGISTER_PATH, SULFUR_DIOXIDE, WATER, Ids,
                                         iso, offset, qty)
@@ -319,7 +319,8 @@ def _market_purchase(ids: Ids, batch: Batch, e: Event, item: dict) -> dict:
 
 def _test_report(ids: Ids, data: dict) -> dict:
     """A test's measurements as one sensor element (mass fractions with UN/CEFACT units, substances by
-    InChIKey where known, else by name) and its report as a `testres` business transaction."""
+    InChIKey where known; a residue also by the name it was recorded under, `gt:substance`) and its report
+    as a `testres` business transaction."""
     reports = []
     if data.get("moisture_pct") is not None:
         reports.append({"type": "Dimensionless", "chemicalSubstance": WATER, "value": data["moisture_pct"],
@@ -329,8 +330,10 @@ def _test_report(ids: Ids, data: dict) -> dict:
                         "uom": MG_PER_KG})
     for residue in data.get("residues") or []:
         if residue.get("mg_per_kg") is not None and residue.get("substance"):
-            reports.append({"type": "Dimensionless", "gt:substance": residue["substance"],
-                            "value": residue["mg_per_kg"], "uom": MG_PER_KG})
+            known = substances.by_name(residue["substance"])
+            reports.append({"type": "Dimensionless", **({"chemicalSubstance": known.uri} if known else {}),
+                            "gt:substance": residue["substance"], "value": residue["mg_per_kg"],
+                            "uom": MG_PER_KG})
     if data.get("grains_per_50g") is not None:
         reports.append({"type": "Count", "value": data["grains_per_50g"], "gt:sampleMassG": 50})
     out: dict = {}

@@ -178,6 +178,53 @@ def test_certification_info_of_a_party_not_authorised_is_refused_as_unauthorised
     assert counts(session) == before
 
 
+IMIDACLOPRID = "https://identifiers.org/inchikey:YWTYJOPNNQFBPC-UHFFFAOYSA-N"
+ACETAMIPRID = "https://identifiers.org/inchikey:WCXDHFDTOYPNIE-RIYZIHGNSA-N"
+UNKNOWN_KEY = "https://identifiers.org/inchikey:AAAAAAAAAAAAAA-BBBBBBBBSA-N"
+
+
+def _with_residues(events: list[dict], *reports: dict) -> list[dict]:
+    """The season with these residue reports added to its test (events[3])."""
+    added = [{"type": "Dimensionless", "uom": "NA", **r} for r in reports]
+    events[3]["sensorElementList"][0]["sensorReport"] += added
+    return events
+
+
+def test_a_residue_named_only_by_a_known_inchikey_is_recorded_under_its_chinese_name(client, session, grower):
+    code = codes.new_code()
+    events = _with_residues(_season(code, grower.plot.id),
+                            {"chemicalSubstance": ACETAMIPRID, "value": 0.02},
+                            {"chemicalSubstance": IMIDACLOPRID, "gt:substance": "Imidacloprid", "value": 0.005})
+    # (the name sent is kept: the limits know 吡虫啉, so "Imidacloprid" is held to the default 0.01 mg/kg)
+    assert post(client, token(session, grower.user), document(*events)).status_code == 201
+    session.expire_all()
+    batch = session.exec(select(Batch).where(Batch.code == code)).one()
+    test = session.exec(select(Event).where(Event.batch_id == batch.id, Event.stage == "testing")).one()
+    assert test.data["residues"] == [{"substance": "啶虫脒", "mg_per_kg": 0.02},
+                                     {"substance": "Imidacloprid", "mg_per_kg": 0.005}]
+    assert batch.test_state == "passed"
+    exported = next(e for e in epcis.build_document(session, [batch], BASE)["epcisBody"]["eventList"]
+                    if e["bizStep"] == "inspecting")
+    residues = [r for r in exported["sensorElementList"][0]["sensorReport"] if "gt:substance" in r]
+    assert [(r["chemicalSubstance"], r["gt:substance"], r["value"]) for r in residues] == [
+        (ACETAMIPRID, "啶虫脒", 0.02), (IMIDACLOPRID, "Imidacloprid", 0.005)]
+
+
+@pytest.mark.parametrize("report, words", [
+    ({"chemicalSubstance": UNKNOWN_KEY, "value": 0.02}, "does not know"),
+    ({"chemicalSubstance": ACETAMIPRID, "gt:substance": "吡虫啉", "value": 0.02}, "another substance")])
+def test_a_residue_by_an_unknown_inchikey_alone_or_by_a_key_contradicting_its_name_is_refused(
+        client, session, grower, report, words):
+    events = _with_residues(_season(codes.new_code(), grower.plot.id), report)
+    before = counts(session)
+    refusals = refused(post(client, token(session, grower.user), document(*events)))
+    assert refusals[0]["index"] == 3 and refusals[0]["eventID"] == events[3]["eventID"]
+    field = "epcisBody.eventList[3].sensorElementList[0].sensorReport[3].chemicalSubstance"
+    assert refusals[0]["field"] == field
+    assert words in refusals[0]["message"] and report["chemicalSubstance"] in refusals[0]["message"]
+    assert counts(session) == before
+
+
 def test_a_recalled_batch_takes_no_more_events(client, session, grower):
     batch = grower.tested(session)
     services.withdraw(session, grower.user, batch, "抽检不合格", occurred_at="2025-07-20T09:00:00+08:00")

@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 from sqlmodel import select
 
-from gi_trace.tracing import epcis, lineage, recall
+from gi_trace.tracing import epcis, lineage, recall, substances
 from gi_trace.tracing.models import Batch, UnitCode
 
 SCHEMA = Path("/work/shared/standards/epcis/EPCIS-JSON-Schema.json")
@@ -135,6 +135,12 @@ def test_every_demo_export_validates_and_one_event_id_means_one_content(demo, cl
     reports = [r for e in tests for element in e["sensorElementList"] for r in element["sensorReport"]]
     assert {r.get("uom") for r in reports} >= {"P1", "NA"}
     assert not [k for e in tests for k in e if k in ("gt:moisture_pct", "gt:so2_mg_per_kg", "gt:residues")]
+    # A residue of a substance the limits know: its InChIKey (a partner's repository matches it) beside the
+    # name it was recorded under.
+    residues = {(r.get("chemicalSubstance"), r["gt:substance"]) for r in reports if "gt:substance" in r}
+    assert residues >= {("https://identifiers.org/inchikey:YWTYJOPNNQFBPC-UHFFFAOYSA-N", "吡虫啉"),
+                        ("https://identifiers.org/inchikey:WCXDHFDTOYPNIE-RIYZIHGNSA-N", "啶虫脒")}
+    assert all(uri == substances.by_name(name).uri for uri, name in residues if substances.by_name(name))
     certified = [e["certificationInfo"] for e in events if "certificationInfo" in e]
     assert certified and all(c.startswith(BASE + "/authorised-users?product=") for c in certified)
     made = [e for e in events if e.get("transformationID")]

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from gi_trace.errors import DomainError, Refused, ValidationError
 from gi_trace.registry.models import Product
-from gi_trace.tracing import services
+from gi_trace.tracing import services, substances
 from gi_trace.tracing.epcis_capture import chain_ops
 from gi_trace.tracing.epcis_capture.context import COMMON_FIELDS, Context, Outcome, one_class, renamed
 from gi_trace.tracing.epcis_capture.identify import document_no, plot_of, town_of
@@ -236,17 +236,38 @@ def _test_data(inc: Incoming) -> dict:
                 data["moisture_pct"] = value
             elif report.get("chemicalSubstance") == SULFUR_DIOXIDE and uom in (None, MG_PER_KG):
                 data["so2_mg_per_kg"] = value
-            elif isinstance(report.get("gt:substance"), str) and uom in (None, MG_PER_KG):
-                data["residues"].append({"substance": report["gt:substance"], "mg_per_kg": value})
+            elif (isinstance(report.get("gt:substance"), str) or substances.is_pesticide_uri(
+                    report.get("chemicalSubstance"))) and uom in (None, MG_PER_KG):
+                data["residues"].append({"substance": _residue_name(report, where), "mg_per_kg": value})
             elif report.get("type") == "Count" and report.get("gt:sampleMassG") == 50:
                 data["grains_per_50g"] = value
             else:
                 raise ValidationError(_("A sensor report of a test is moisture (water, P1), SO₂ (mg/kg, NA), a residue "
-                                        "(gt:substance, mg/kg) or grains per 50 g (Count, gt:sampleMassG 50)."),
+                                        "(gt:substance or the InChIKey of chemicalSubstance, mg/kg) or "
+                                        "grains per 50 g (Count, gt:sampleMassG 50)."),
                                       field=where)
     data.update({k: v for k, v in {"report_no": document_no(inc.raw, "testres")}.items() if v})
     data.update(_gt(inc, ("lab_cma_no", "sampled_by", "lab_verdict", "so2_pass", "pesticide_pass")))
     return data
+
+
+def _residue_name(report: dict, where: str) -> str:
+    """A residue's substance as recorded: the name it was sent under (`gt:substance`), else the Chinese name
+    of the InChIKey its `chemicalSubstance` names (tracing.substances). An InChIKey this system does not know,
+    without a name, is refused; so is a name the table knows under another InChIKey than the one beside it."""
+    name, uri = report.get("gt:substance"), report.get("chemicalSubstance")
+    field = f"{where}.chemicalSubstance"
+    if isinstance(name, str):
+        named = substances.by_name(name)
+        if uri is not None and named is not None and named.uri != uri:
+            raise ValidationError(_("The residue is named %(name)s, but its chemicalSubstance names another "
+                                    "substance (%(uri)s).", name=name, uri=uri), field=field)
+        return name
+    sent = substances.by_uri(uri)
+    if sent is None:
+        raise ValidationError(_("The residue's chemicalSubstance %(uri)s is an InChIKey this system does not "
+                                "know: name the substance in gt:substance.", uri=uri), field=field)
+    return sent.name_zh
 
 
 def storage(ctx: Context, inc: Incoming) -> Outcome:
