@@ -41,7 +41,20 @@ SUBSTANCES: tuple[Substance, ...] = (
     # https://review.clateway.com/wiki/view_html.php?q=Parathion&sq=Qlik (parathion-ethyl) and
     # https://zalansite.site/mediawiki/index.php?action=edit&title=Parathion (chembox StdInChIKey)
     Substance("对硫磷", "parathion", "LCCNCVORNKJIRZ-UHFFFAOYSA-N"),
+    # Phosphamidon as used, an E/Z mixture: the key without a stereo layer, as PPDB gives it
+    # http://sitem.herts.ac.uk/aeru/ppdb/en/Reports/522.htm
+    Substance("磷胺", "phosphamidon", "RGCLLPNLLBQHPF-UHFFFAOYSA-N"),
+    # https://hyperlinked.wiki/wiki.php?slug=Aldicarb and https://wikimili.com/en/Aldicarb (the (E) oxime, as
+    # the chembox gives it)
+    Substance("涕灭威", "aldicarb", "QGLZXHRNAYXIBU-WEVVVXLNSA-N"),
+    # https://www.vulcanchem.com/product/vc522692 ("Standard InChI Key" beside the Standard InChI; achiral)
+    Substance("克百威", "carbofuran", "DUEPRVBVGDRKAG-UHFFFAOYSA-N"),
 )
+# Left out, no page found giving the Standard InChIKey of that exact substance: 阿维菌素 abamectin (a mixture
+# of avermectin B1a and B1b: a component's key would name another substance), 苯醚甲环唑 difenoconazole,
+# 哒螨灵 pyridaben, 甲胺磷 methamidophos, 甲基对硫磷 parathion-methyl, 久效磷 monocrotophos, 甲拌磷 phorate,
+# 氧乐果 omethoate, 水胺硫磷 isocarbophos, 毒死蜱 chlorpyrifos (only its deuterated standard's key was found),
+# 三唑磷 triazophos. They are exported by name (gt:substance) only.
 
 _BY_NAME = {substance_key(name): s for s in SUBSTANCES for name in (s.name_zh, s.name_en)}
 _BY_URI = {s.uri: s for s in SUBSTANCES}
