@@ -48,6 +48,7 @@ SUBSTANCES: tuple[Substance, ...] = (
     # the chembox gives it)
     Substance("涕灭威", "aldicarb", "QGLZXHRNAYXIBU-WEVVVXLNSA-N"),
     # https://www.vulcanchem.com/product/vc522692 ("Standard InChI Key" beside the Standard InChI; achiral)
+    # and https://www.smolecule.com/products/s522692 (the same InChI and InChI Key)
     Substance("克百威", "carbofuran", "DUEPRVBVGDRKAG-UHFFFAOYSA-N"),
 )
 # Left out, no page found giving the Standard InChIKey of that exact substance: 阿维菌素 abamectin (a mixture
