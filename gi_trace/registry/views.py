@@ -18,7 +18,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional as OptionalValue
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional as OptionalValue
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from gi_trace.access import access, actor
@@ -97,9 +97,10 @@ class PrefixForm(FlaskForm):
 class OutputForm(FlaskForm):
     product = SelectField(_l("GI product"), choices=[])
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
-    output_kg = FloatField(_l("Output (kg)"), validators=[DataRequired(), NumberRange(min=0, max=1e10)])
-    output_value_yuan = FloatField(_l("Output value (yuan)"), validators=[DataRequired(),
-                                                                         NumberRange(min=0, max=1e13)])
+    # Zero is a figure (a frost year), so InputRequired, not DataRequired; integer bounds read "10000000000".
+    output_kg = FloatField(_l("Output (kg)"), validators=[InputRequired(), NumberRange(min=0, max=10**10)])
+    output_value_yuan = FloatField(_l("Output value (yuan)"), validators=[InputRequired(),
+                                                                         NumberRange(min=0, max=10**13)])
 
 
 class SectorTotalForm(FlaskForm):

@@ -160,6 +160,30 @@ def test_add_plot_trademark_and_output_forms(client, session):
     assert [(o.year, o.output_kg) for o in session.exec(select(OutputRecord)).all()] == [(2024, 1500.0)]
 
 
+def test_a_year_without_output_is_recorded_as_zero(client, session):
+    """A frost year: 0 kg worth 0 yuan is a record (the service takes zero), not a missing field; a figure out of
+    range names its bound as a person writes it (no "10000000000.0")."""
+    producer = factories.ProducerFactory()
+    factories.UserFactory(username="city", role="regulator")
+    session.commit()
+    login(client, "city")
+    token = csrf_token(client, f"/producers/{producer.id}")
+    r = client.post(f"/producers/{producer.id}/outputs", data={
+        "out-csrf_token": token, "out-product": "zhongning-goji", "out-year": "2024", "out-output_kg": "0",
+        "out-output_value_yuan": "0"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    session.expire_all()
+    assert [(o.year, o.output_kg, o.output_value_yuan) for o in session.exec(select(OutputRecord)).all()] \
+        == [(2024, 0.0, 0.0)]
+    r = client.post(f"/producers/{producer.id}/outputs", data={
+        "out-csrf_token": token, "out-product": "zhongning-goji", "out-year": "2024", "out-output_kg": "-1",
+        "out-output_value_yuan": "1e14"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and _has_error_beside(page, "out-output_kg")
+    assert _has_error_beside(page, "out-output_value_yuan")
+    assert "10000000000" in page and ".0 " not in page
+
+
 def _product_data(token, **fields):
     data = {"csrf_token": token, "slug": "haiyuan-potato", "name_zh": "海原马铃薯", "name_en": "Haiyuan potato",
             "holder": "海原县马铃薯产业协会", "kind_agricultural_gi": "y", "regno_agricultural_gi": "AGI2011-00000",

@@ -128,10 +128,16 @@ def test_junk_in_every_form_field_never_causes_a_server_error(app, role):
                 data = {**form["fixed"], **{name: value for name in form["typed"]}}
                 posted += 1
                 try:  # the test app raises what a served one answers with a 500
-                    status = client.post(action, data=data).status_code
+                    answer = client.post(action, data=data)
+                    status = answer.status_code
                 except Exception as exc:  # noqa: BLE001 - collected: every failing form at once
                     status = f"500 ({type(exc).__name__}: {exc})"
                 if not isinstance(status, int) or status >= 500:
                     failures.append(f"POST {action} (form of {url}) every field {value!r}: {status}")
+                elif answer.mimetype == "text/html" and not 300 <= status < 400:  # words, not codes
+                    text = walk.visible_text(answer.get_data(as_text=True))
+                    failures += [f"POST {action} every field {value!r}: {problem}"
+                                 for problem in walk.problems(text, "zh")
+                                 if not any(name in problem for name in world.usernames)]
     assert posted > 50
     assert not failures, "\n".join(failures)
