@@ -20,8 +20,8 @@ CHECK = """() => {
     + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
     + (e.textContent ? ' "' + e.textContent.trim().slice(0, 20) + '"' : '');
   const se = document.scrollingElement;
-  const out = {overflow: se.scrollWidth > window.innerWidth ? se.scrollWidth : 0, wide: [], covered: [], small: [],
-               squeezed: []};
+  const out = {overflow: se.scrollWidth > window.innerWidth ? se.scrollWidth : 0, wide: [], covered: [],
+               small: [], squeezed: []};
   if (out.overflow) {
     for (const e of document.querySelectorAll('body *')) {
       const r = e.getBoundingClientRect();

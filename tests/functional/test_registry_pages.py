@@ -161,8 +161,8 @@ def test_add_plot_trademark_and_output_forms(client, session):
 
 
 def test_a_year_without_output_is_recorded_as_zero(client, session):
-    """A frost year: 0 kg worth 0 yuan is a record (the service takes zero), not a missing field; a figure out of
-    range names its bound as a person writes it (no "10000000000.0")."""
+    """A frost year: 0 kg worth 0 yuan is a record (the service takes zero), not a missing field; a figure
+    out of range names its bound as a person writes it (no "10000000000.0")."""
     producer = factories.ProducerFactory()
     factories.UserFactory(username="city", role="regulator")
     session.commit()
