@@ -1,6 +1,6 @@
 """Every portal page at 375×812 in chromium, as a producer and as a regulator, plus the scan pages:
 no horizontal scroll, no control covered by another element, tap targets of at least 44 px, no value
-squeezed into a column a few characters wide.
+squeezed into a column a few characters wide, required marks without an underline.
 
 Pages come from the URL map (tests/ui/walk.py, as the access matrix does). Five representative
 phone screenshots are saved under test-output/<test name>/.
@@ -21,7 +21,7 @@ CHECK = """() => {
     + (e.textContent ? ' "' + e.textContent.trim().slice(0, 20) + '"' : '');
   const se = document.scrollingElement;
   const out = {overflow: se.scrollWidth > window.innerWidth ? se.scrollWidth : 0, wide: [], covered: [],
-               small: [], squeezed: []};
+               small: [], squeezed: [], marks: []};
   if (out.overflow) {
     for (const e of document.querySelectorAll('body *')) {
       const r = e.getBoundingClientRect();
@@ -36,6 +36,9 @@ CHECK = """() => {
     if (text.length >= 4 && r.width && r.width < 3 * parseFloat(getComputedStyle(e).fontSize))
       out.squeezed.push(desc(e) + ' w=' + r.width.toFixed(1));
   }
+  // The required mark is a red asterisk: an abbr's default dotted underline draws it as "..*" under the label.
+  for (const e of document.querySelectorAll('.required-mark'))
+    if (getComputedStyle(e).textDecorationLine !== 'none') out.marks.push(desc(e) + ' underlined');
   const controls = document.querySelectorAll(
     'button, .button, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea, .nav a, .bar a');
   for (const b of controls) {
@@ -122,7 +125,7 @@ def test_every_page_fits_a_phone(app, live_url, browser, output_dir):
             found = page.evaluate(CHECK)
             if found["overflow"]:
                 failures.append(f"{url} as {role or 'public'}: {found['overflow']} px wide: {found['wide']}")
-            for what in ("covered", "small", "squeezed"):
+            for what in ("covered", "small", "squeezed", "marks"):
                 for item in found[what]:
                     failures.append(f"{url} as {role or 'public'}: {what}: {item}")
             name = _screenshot_name(role, url, world)
