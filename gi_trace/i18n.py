@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel import support
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
+from flask_babel import get_locale, gettext
+from wtforms.i18n import messages_path
 
 from gi_trace.extensions import babel
 
@@ -60,9 +63,39 @@ def _remember_locale(response):
     return response
 
 
+class FormMessages:
+    """WTForms' own messages ("This field is required.", number ranges), this app's catalogues first: where
+    WTForms' Chinese says something else ("Number must be at least 1" as 数值必须大于 1, "greater than 1")
+    or in programmers' words (浮点数), gi_trace/web/wtforms_i18n has the words; WTForms' catalogue the rest.
+    Flask-WTF takes it from `request.wtforms_translations`, set for each request by `init_app`."""
+
+    _wtforms: dict[str, support.NullTranslations] = {}
+
+    def _theirs(self) -> support.NullTranslations:
+        locale = str(get_locale())
+        if locale not in self._wtforms:
+            self._wtforms[locale] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        return self._wtforms[locale]
+
+    def ugettext(self, string: str) -> str:
+        ours = gettext(string)
+        return ours if ours != string else self._theirs().ugettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return self._theirs().ungettext(singular, plural, n)
+
+
+FORM_MESSAGES = FormMessages()
+
+
+def _form_messages() -> None:
+    request.wtforms_translations = FORM_MESSAGES
+
+
 def init_app(app: Flask) -> None:
     dirs = translation_dirs()
     compile_catalogs(dirs)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(d) for d in dirs)
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember_locale)
+    app.before_request(_form_messages)

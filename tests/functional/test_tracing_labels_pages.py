@@ -186,6 +186,23 @@ def test_failed_test_blocks_label_sheets_and_unit_codes_in_the_portal(client, se
     assert batch.units_issued == 0
 
 
+def test_unit_form_says_the_smallest_count_it_takes_in_words(client, session):
+    """0 packages: "数值不能小于 1" (WTForms' own Chinese says 数值必须大于 1, "greater than 1", though 1 is
+    taken); letters as a package size: "请填写数字" (not 浮点数, a programmer's word)."""
+    from tests.conftest import csrf_token
+
+    _p, user, batch = passed_batch(session)
+    _commit(session)
+    login(client, user.username)
+    token = csrf_token(client, f"/batches/{batch.code}/units")
+    response = client.post(f"/batches/{batch.code}/units", data={"csrf_token": token, "count": "0",
+                                                                 "package_kg": "abc"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and batch.units_issued == 0
+    assert "数值不能小于 1。" in page and "大于" not in page
+    assert "请填写数字。" in page and "浮点数" not in page
+
+
 def test_another_producers_labels_are_not_found(client, session):
     _p, _u, batch = passed_batch(session)
     factories.producer_user(factories.authorised_producer(), "other")

@@ -161,7 +161,7 @@ def test_errors_in_the_rows_of_a_form_are_in_the_pages_language(client, session)
     response = _post(client, f"/batches/{code}/split", {"occurred_at": "2026-07-06T08:00",
                                                         "parts-0-quantity_kg": "十", "parts-1-quantity_kg": "-2"})
     said = _errors(response)
-    assert response.status_code == 200 and "不是有效的浮点数。" in said and "数值必须大于 0。" in said, said
+    assert response.status_code == 200 and "请填写数字。" in said and "数值不能小于 0。" in said, said
     assert not [e for e in said if "valid" in e or "Number" in e]
 
 
