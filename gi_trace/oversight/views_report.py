@@ -6,7 +6,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, FloatField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalV
 
@@ -24,7 +24,7 @@ from gi_trace.oversight import use_reports as ur
 from gi_trace.oversight.tasks import ISSUE_REPORT
 from gi_trace.registry.services import get_producer, list_products, producer_products, region_names
 from gi_trace.timeutil import local_today
-from gi_trace.web.forms import attempt
+from gi_trace.web.forms import NumberField, attempt
 
 bp = Blueprint("oversight_report", __name__, url_prefix="/oversight")
 
@@ -55,9 +55,9 @@ class CaseForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     closed_on = DateField(_l("Closed (结案)"), validators=[DataRequired()])
-    fine_yuan = FloatField(_l("Fine (yuan)"), default=0.0, validators=[OptionalV()])
+    fine_yuan = NumberField(_l("Fine (yuan)"), default=0.0, validators=[OptionalV()])
     confiscated = StringField(_l("Confiscated"), validators=[Length(max=500)])
-    confiscated_value_yuan = FloatField(_l("Value of confiscated goods (yuan)"), default=0.0, validators=[OptionalV()])
+    confiscated_value_yuan = NumberField(_l("Value of confiscated goods (yuan)"), default=0.0, validators=[OptionalV()])
     transferred_to_police = BooleanField(_l("Transferred to the police"))
 
 

@@ -12,7 +12,6 @@ from sqlmodel import select
 from wtforms import (
     BooleanField,
     DateField,
-    FloatField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -30,7 +29,7 @@ from gi_trace.registry.models import PRODUCER_KINDS, PRODUCT_KINDS, Producer, Pr
 from gi_trace.registry.paging import page_of
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.timeutil import local_today
-from gi_trace.web.forms import attempt
+from gi_trace.web.forms import NumberField, attempt
 
 bp = Blueprint("registry", __name__)
 
@@ -74,10 +73,10 @@ class ProducerForm(FlaskForm):
 class PlotForm(FlaskForm):
     name = StringField(_l("Plot name"), validators=[Length(max=100)])
     town_code = SelectField(_l("Town"), choices=[])
-    area_mu = FloatField(_l("Area (mu)"), validators=[DataRequired(), NumberRange(min=0.01, max=99999)])
+    area_mu = NumberField(_l("Area (mu)"), validators=[DataRequired(), NumberRange(min=0.01, max=99999)])
     cultivar = StringField(_l("Cultivar"), validators=[Length(max=64)])
-    latitude = FloatField(_l("Latitude"), validators=[OptionalValue(), NumberRange(min=-90, max=90)])
-    longitude = FloatField(_l("Longitude"), validators=[OptionalValue(), NumberRange(min=-180, max=180)])
+    latitude = NumberField(_l("Latitude"), validators=[OptionalValue(), NumberRange(min=-90, max=90)])
+    longitude = NumberField(_l("Longitude"), validators=[OptionalValue(), NumberRange(min=-180, max=180)])
 
 
 class DeregisterForm(FlaskForm):
@@ -98,8 +97,8 @@ class OutputForm(FlaskForm):
     product = SelectField(_l("GI product"), choices=[])
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
     # Zero is a figure (a frost year), so InputRequired, not DataRequired; integer bounds read "10000000000".
-    output_kg = FloatField(_l("Output (kg)"), validators=[InputRequired(), NumberRange(min=0, max=10**10)])
-    output_value_yuan = FloatField(_l("Output value (yuan)"), validators=[InputRequired(),
+    output_kg = NumberField(_l("Output (kg)"), validators=[InputRequired(), NumberRange(min=0, max=10**10)])
+    output_value_yuan = NumberField(_l("Output value (yuan)"), validators=[InputRequired(),
                                                                          NumberRange(min=0, max=10**13)])
 
 
@@ -108,7 +107,7 @@ class SectorTotalForm(FlaskForm):
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
     county_code = SelectField(_l("Area"), choices=[])
     producers_total = IntegerField(_l("Number of producers"), validators=[OptionalValue(), NumberRange(min=0)])
-    output_value_yuan = FloatField(_l("Sector output value (yuan)"), validators=[OptionalValue(),
+    output_value_yuan = NumberField(_l("Sector output value (yuan)"), validators=[OptionalValue(),
                                                                                 NumberRange(min=0)])
     source = StringField(_l("Source"), validators=[DataRequired(), Length(max=300)])
     scope = SelectField(_l("What the figures count"), choices=[], validate_choice=False)  # the service checks
@@ -127,14 +126,14 @@ def product_form_class():
         name_en = StringField(_l("English name"), validators=[Length(max=128)])
         holder = StringField(_l("Holder"), validators=[Length(max=200)])
         towns = MultiCheckboxField(_l("Protected towns"), choices=[])
-        max_dried_yield_kg_per_mu = FloatField(_l("Maximum yield per mu (kg)"), validators=[OptionalValue()])
-        fresh_dried_ratio_min = FloatField(_l("Fresh-to-dried ratio, lowest"), validators=[OptionalValue()])
-        fresh_dried_ratio_max = FloatField(_l("Fresh-to-dried ratio, highest"), validators=[OptionalValue()])
-        max_moisture_pct = FloatField(_l("Maximum moisture (percent)"), validators=[OptionalValue()])
+        max_dried_yield_kg_per_mu = NumberField(_l("Maximum yield per mu (kg)"), validators=[OptionalValue()])
+        fresh_dried_ratio_min = NumberField(_l("Fresh-to-dried ratio, lowest"), validators=[OptionalValue()])
+        fresh_dried_ratio_max = NumberField(_l("Fresh-to-dried ratio, highest"), validators=[OptionalValue()])
+        max_moisture_pct = NumberField(_l("Maximum moisture (percent)"), validators=[OptionalValue()])
         season_start_mmdd = StringField(_l("Season starts (MM-DD)"), validators=[Length(max=5)])
         season_end_mmdd = StringField(_l("Season ends (MM-DD)"), validators=[Length(max=5)])
         package_sizes = StringField(_l("Approved package sizes (kg)"), validators=[Length(max=300)])
-        target_share = FloatField(_l("Target share of authorised users"), default=0.6,
+        target_share = NumberField(_l("Target share of authorised users"), default=0.6,
                                   validators=[DataRequired(), NumberRange(min=0.01, max=1)])
 
     for kind in PRODUCT_KINDS:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import select
-from wtforms import DateField, FloatField, StringField, TextAreaField
+from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional as OptionalValue
 
 from gi_trace import formatting as fmt
@@ -16,7 +16,7 @@ from gi_trace.accounts.models import User
 from gi_trace.db import get_session
 from gi_trace.registry import limits, services
 from gi_trace.timeutil import local_today
-from gi_trace.web.forms import attempt
+from gi_trace.web.forms import NumberField, attempt
 
 bp = Blueprint("limits", __name__)
 REGULATORS = ("regulator", "admin")
@@ -24,13 +24,13 @@ REGULATORS = ("regulator", "admin")
 
 class LimitsForm(FlaskForm):
     effective_from = DateField(_l("In force from"), validators=[DataRequired()])
-    moisture_max_pct = FloatField(_l("Maximum moisture (%)"), validators=[OptionalValue(), NumberRange(0, 100)])
-    so2_max_mg_per_kg = FloatField(_l("Maximum SO₂ (mg/kg)"), validators=[OptionalValue(), NumberRange(min=0)])
+    moisture_max_pct = NumberField(_l("Maximum moisture (%)"), validators=[OptionalValue(), NumberRange(0, 100)])
+    so2_max_mg_per_kg = NumberField(_l("Maximum SO₂ (mg/kg)"), validators=[OptionalValue(), NumberRange(min=0)])
     grade_scale = TextAreaField(_l("Grades: one a line, the name and the most grains per 50 g (e.g. 特优 280)"),
                                 validators=[Length(max=5000)])
     residue_limits = TextAreaField(_l("Residue limits: one a line, the substance and its limit in mg/kg "
                                       "(e.g. 吡虫啉 1)"), validators=[Length(max=20000)])
-    default_residue_mg_per_kg = FloatField(_l("Limit for substances not listed (mg/kg)"),
+    default_residue_mg_per_kg = NumberField(_l("Limit for substances not listed (mg/kg)"),
                                            validators=[OptionalValue(), NumberRange(min=0)])
     banned_substances = TextAreaField(_l("Banned substances: one a line"), validators=[Length(max=20000)])
     source = StringField(_l("Source (standards the figures come from)"), validators=[Length(max=500)])

@@ -14,7 +14,6 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     FieldList,
-    FloatField,
     Form,
     FormField,
     HiddenField,
@@ -29,6 +28,7 @@ from wtforms.validators import ValidationError as FieldError
 
 from gi_trace.timeutil import LOCAL_TZ, local_now
 from gi_trace.tracing.gs1 import PRODUCT_FORMS
+from gi_trace.web.forms import NumberField
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -101,23 +101,23 @@ class InputRow(RowForm):
 
 class ResidueRow(RowForm):
     substance = StringField(_l("Substance"), validators=[Opt(), Length(max=100)])
-    mg_per_kg = FloatField(_l("Measured (mg/kg)"), validators=[Opt(), NumberRange(min=0)])
+    mg_per_kg = NumberField(_l("Measured (mg/kg)"), validators=[Opt(), NumberRange(min=0)])
 
 
 class OutputRow(RowForm):
-    quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
+    quantity_kg = NumberField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
     product_form = SelectField(_l("Product form"), choices=choices([NONE]), default="", validate_choice=False)
     producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
 
 
 class PartRow(RowForm):
-    quantity_kg = FloatField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
+    quantity_kg = NumberField(_l("Quantity (kg)"), validators=[Opt(), NumberRange(min=0)])
     producer_lot = StringField(_l("Lot number"), validators=[Opt(), Length(max=40)])
 
 
 class MergeRow(RowForm):
     code = SelectField(_l("Batch"), choices=[], default="", validate_choice=False)
-    quantity_kg = FloatField(_l("Quantity (kg, empty: all it holds)"), validators=[Opt(), NumberRange(min=0)])
+    quantity_kg = NumberField(_l("Quantity (kg, empty: all it holds)"), validators=[Opt(), NumberRange(min=0)])
 
 
 class SplitForm(_WhereWhen):
@@ -138,7 +138,7 @@ class ClearanceForm(FlaskForm):
 
 class UnitsForm(FlaskForm):
     count = IntegerField(_l("Number of packages"), validators=[InputRequired(), NumberRange(min=1)])
-    package_kg = FloatField(_l("Package size (kg)"), validators=[InputRequired(), NumberRange(min=0)])
+    package_kg = NumberField(_l("Package size (kg)"), validators=[InputRequired(), NumberRange(min=0)])
 
 
 class ProductLineForm(FlaskForm):
@@ -147,7 +147,7 @@ class ProductLineForm(FlaskForm):
     name = StringField(_l("Name of the product line"), validators=[InputRequired(), Length(max=200)])
     trademark_id = SelectField(_l("Enterprise trademark"), choices=[], default="")
     product_form = SelectField(_l("Product form"), choices=[])
-    package_kg = FloatField(_l("Package size (kg)"), validators=[Opt(), NumberRange(min=0)])
+    package_kg = NumberField(_l("Package size (kg)"), validators=[Opt(), NumberRange(min=0)])
 
 
 class WithdrawForm(FlaskForm):
@@ -173,7 +173,7 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
         label = field_label(f)
         kind = f["type"]
         if kind == "number":
-            field = FloatField(label, validators=required + [NumberRange(min=0)])
+            field = NumberField(label, validators=required + [NumberRange(min=0)])
         elif kind == "integer":
             field = IntegerField(label, validators=required + [NumberRange(min=0)])
         elif kind == "date":

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import or_, select
-from wtforms import DateTimeLocalField, FloatField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional as Opt
 
 from gi_trace import formatting
@@ -25,7 +25,7 @@ from gi_trace.tracing import certificate, codes, qr, services, transfers
 from gi_trace.tracing.purchase_import import OPTIONAL, REQUIRED, import_purchases
 from gi_trace.tracing import portal_forms as pf
 from gi_trace.tracing.models import Batch, Shipment
-from gi_trace.web.forms import attempt
+from gi_trace.web.forms import NumberField, attempt
 
 bp = Blueprint("chain", __name__)
 
@@ -34,14 +34,14 @@ SEARCH_LIMIT = 20
 
 class ShipForm(FlaskForm):
     to = StringField(_l("Receiver (credit code or registry number)"), validators=[InputRequired(), Length(max=40)])
-    quantity_kg = FloatField(_l("Quantity (kg)"), validators=[InputRequired(), NumberRange(min=0)])
+    quantity_kg = NumberField(_l("Quantity (kg)"), validators=[InputRequired(), NumberRange(min=0)])
     shipped_at = DateTimeLocalField(_l("Shipped at"), format=pf.DATETIME_FORMAT, validators=[InputRequired()])
     document_no = StringField(_l("Waybill or invoice number"), validators=[Opt(), Length(max=64)])
 
 
 class ReceiveForm(FlaskForm):
     received_at = DateTimeLocalField(_l("Received at"), format=pf.DATETIME_FORMAT, validators=[InputRequired()])
-    quantity_kg = FloatField(_l("Quantity that arrived (kg)"), validators=[InputRequired(), NumberRange(min=0)])
+    quantity_kg = NumberField(_l("Quantity that arrived (kg)"), validators=[InputRequired(), NumberRange(min=0)])
     producer_lot = StringField(_l("Your own lot number"), validators=[Opt(), Length(max=40)])
 
 
@@ -53,9 +53,9 @@ class PurchaseForm(FlaskForm):
     seller = HiddenField()
     seller_name = StringField(_l("Farmer's name (not registered)"), validators=[Opt(), Length(max=200)])
     town_code = SelectField(_l("Town where it grew"), choices=[], default="", validate_choice=False)
-    quantity_kg = FloatField(_l("Quantity (kg)"), validators=[InputRequired(), NumberRange(min=0)])
+    quantity_kg = NumberField(_l("Quantity (kg)"), validators=[InputRequired(), NumberRange(min=0)])
     grade = SelectField(_l("Grade"), choices=[], default="", validate_choice=False)
-    price_yuan_per_kg = FloatField(_l("Price (yuan per kg)"), validators=[Opt(), NumberRange(min=0)])
+    price_yuan_per_kg = NumberField(_l("Price (yuan per kg)"), validators=[Opt(), NumberRange(min=0)])
     source_batch = StringField(_l("Seller's batch code (on the package, if any)"), validators=[Opt(), Length(max=40)])
     purchased_at = DateTimeLocalField(_l("Bought at"), format=pf.DATETIME_FORMAT, validators=[InputRequired()])
 

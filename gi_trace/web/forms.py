@@ -11,11 +11,22 @@ from dataclasses import dataclass
 from typing import Callable, Generic, Iterable, Mapping, Optional, TypeVar
 
 from flask_wtf import FlaskForm
+from wtforms import FloatField
 
 from gi_trace.db import fail
 from gi_trace.errors import DomainError
 
 T = TypeVar("T")
+
+
+class NumberField(FloatField):
+    """A decimal number box that shows a whole number as people write it: 1000, not WTForms' str(1000.0)
+    "1000.0" (a default, a stored figure or a prefilled quantity); what was typed is shown as typed."""
+
+    def _value(self) -> str:
+        if not self.raw_data and isinstance(self.data, float) and self.data.is_integer() and abs(self.data) < 1e15:
+            return str(int(self.data))
+        return super()._value()
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,8 @@ def portal_urls(app, world, role: str) -> Iterator[str]:
 
 
 class _Text(HTMLParser):
-    """The text a reader sees: text nodes (not script/style/template), placeholders, button values, alt."""
+    """The text a reader sees: text nodes (not script/style/template), placeholders, button values, the
+    values of number boxes, alt."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -183,8 +184,8 @@ class _Text(HTMLParser):
         for key in ("placeholder", "alt", "aria-label"):
             if a.get(key):
                 self.parts.append(a[key])
-        if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
-            self.parts.append(a["value"])
+        if tag == "input" and a.get("type") in ("submit", "button", "number") and a.get("value"):
+            self.parts.append(a["value"])  # a number box shows its value as typed: "0.0" is what a person reads
 
     def handle_endtag(self, tag):
         if tag in ("script", "style", "template", "textarea", "title") and self._skip:
