@@ -6,11 +6,11 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalV
 
-from gi_trace import jobs
+from gi_trace import formatting as fmt, jobs
 from gi_trace.access import access, actor
 from gi_trace.db import fail, get_session
 from gi_trace.errors import DomainError, NotFound
@@ -48,7 +48,8 @@ class CaseForm(FlaskForm):
     producer_code = StringField(_l("Party's credit code or registry number (if on the register)"),
                                 validators=[Length(max=32)])
     party = StringField(_l("Party"), validators=[Length(max=200)])
-    county_code = StringField(_l("County code (empty: the party's)"), validators=[Length(max=12)])
+    # A regulator picks the county by its name (the choices are set per request: the counties it may see).
+    county_code = SelectField(_l("County (empty: the party's)"), choices=[], validate_choice=False)
     finding = TextAreaField(_l("Finding"), validators=[DataRequired(), Length(max=4000)])
     opened_on = DateField(_l("Opened (立案)"), validators=[DataRequired()])
 
@@ -224,6 +225,7 @@ def cases():
     session = get_session()
     user = actor()
     form = CaseForm(prefix="case")
+    form.county_code.choices = [("", "—")] + [(r.code, fmt.name(r)) for r in d.visible_counties(session, user)]
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():

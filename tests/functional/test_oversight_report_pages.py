@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from datetime import date
 
@@ -151,12 +152,20 @@ def test_enforcement_case_opened_and_closed_once(client, register):
         "case-csrf_token": token, "case-case_no": "中市监处罚〔2025〕3号", "case-party": "某商行",
         "case-finding": "x", "case-opened_on": "2025-05-02"})
     assert duplicate.status_code == 422 and "该案件编号已登记" in duplicate.get_data(as_text=True)
+    # The county is chosen by its name (the counties the regulator may see), never typed as a code.
+    form = client.get("/oversight/cases").get_data(as_text=True)
+    assert re.search(r'<select id="case-county_code"[^>]*>.*<option value="640522">海原县</option>', form, re.S)
+    assert "代码（留空" not in form
+    response = client.post("/oversight/cases", data={
+        "case-csrf_token": token, "case-case_no": "中市监处罚〔2025〕4号", "case-party": "某商行",
+        "case-county_code": "640522", "case-finding": "超范围使用专用标志", "case-opened_on": "2025-05-02"})
+    assert response.status_code == 302
     from gi_trace.oversight.models import EnforcementCase
     from sqlmodel import Session, select
     from gi_trace.db import get_engine
 
     with Session(get_engine(client.application)) as s:
-        case = s.exec(select(EnforcementCase)).one()
+        case = s.exec(select(EnforcementCase).where(EnforcementCase.case_no == "中市监处罚〔2025〕3号")).one()
     close = {"close-csrf_token": token, "close-closed_on": "2025-07-01", "close-fine_yuan": "20000",
              "close-confiscated": "标签 500 张", "close-confiscated_value_yuan": "0", "close-transferred_to_police": "y"}
     assert client.post(f"/oversight/cases/{case.id}/close", data=close).status_code == 302
