@@ -61,7 +61,9 @@ def _bearer_user() -> Optional[User]:
 def enforce() -> None:
     """before_request: authenticate, then check the endpoint's declared rule."""
     g.actor = None
-    if request.endpoint is None:  # 404s and 405s are answered by the router
+    if request.endpoint is None:  # 404s and 405s are answered by the router, on a page that still shows
+        if not is_api_request() and current_user.is_authenticated:  # who is logged in (not "log in")
+            g.actor = current_user._get_current_object()
         return None
     view = current_app.view_functions.get(request.endpoint)
     rule = access_rule_of(view)

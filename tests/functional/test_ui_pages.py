@@ -19,6 +19,19 @@ def test_the_header_name_leads_home_not_to_the_api_tokens(app):
         assert "/account/tokens" not in header
 
 
+def test_a_page_not_found_still_shows_who_is_logged_in(app):
+    """A mistyped or stale link (404, or 405 for a wrong method): the header keeps the user's name and
+    "log out", not a "log in" link that suggests the session was lost."""
+    world = walk.seeded_world(app)
+    client = app.test_client()
+    login(client, world.users["producer_a"].username)
+    for response in (client.get("/batches/no/such/page"), client.put("/batches")):
+        assert response.status_code in (404, 405)
+        html = response.get_data(as_text=True)
+        header = html[html.index("<header"):html.index("</header>")]
+        assert 'class="who"' in header and 'action="/logout"' in header and 'href="/login"' not in header
+
+
 def _producer_client(app, world):
     client = app.test_client()
     login(client, world.users["producer_a"].username)
