@@ -115,6 +115,17 @@ def build_world(session):
     handed = transfers.ship(session, world.producer_b.user, world.b_batch, to=world.producer_a.producer.code,
                             quantity_kg=1)
     world.received = transfers.receive(session, world.producer_a.user, handed)
+    # A producer whose register page shows a decision's documents and a coded reason with its words.
+    from datetime import date
+
+    from tests import factories
+
+    decided = factories.ProducerFactory()
+    factories.DecisionFactory(producer_id=decided.id, action="approve", effective_date=date(2023, 3, 1),
+                              contract_no="许可合同〔2023〕7", notice_no="中宁县市场监管局公告〔2023〕7号")
+    factories.DecisionFactory(producer_id=decided.id, action="suspend", effective_date=date(2024, 3, 1),
+                              reason_code="other", reason="申请材料不全，缺少种植基地证明")
+    world.decided_id = decided.id
     world.scan_complaint_id = complaint.id
     world.complaint_reference = complaint.reference
     session.commit()
@@ -154,7 +165,7 @@ def portal_urls(app, world, role: str) -> Iterator[str]:
                f"/authorised-users?product=zhongning-goji&producer={world.producer_a.producer.id}"],
         "producer": ["/batches/" + world.harvest.code, "/batches/" + world.planted.code,
                      "/batches/" + world.received.code],
-        "regulator": ["/batches/" + world.planted.code, f"/oversight/complaints/{world.scan_complaint_id}","/oversight/recall?code=" + world.lot.code, "/batches/" + world.harvest.code,
+        "regulator": [f"/producers/{world.decided_id}", "/batches/" + world.planted.code, f"/oversight/complaints/{world.scan_complaint_id}","/oversight/recall?code=" + world.lot.code, "/batches/" + world.harvest.code,
                       "/oversight/recall/" + world.lot.code + ".xlsx", "/import/templates/producers.xlsx"],
     }
     for url in extra.get(role, []):
@@ -261,6 +272,7 @@ ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})?[
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 FLOAT_ZERO = re.compile(r"(?<![\d.])\d[\d,]*\.0+(?![\d%])")
 ASCII_COLON = re.compile(r"[\u4e00-\u9fff）]:(?=\s|$)", re.M)
+FULLWIDTH_COLON = re.compile(r"[A-Za-z0-9.)]：")  # an English label with the Chinese colon
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 KEY_VALUE = re.compile(r"\b[a-z_]+=[\w.]+")
 
@@ -283,6 +295,10 @@ def problems(text: str, lang: str, *, dates_allowed: bool = False, identifiers: 
         i = text.find(brace)
         if i >= 0:
             found.append(f"JSON brace: {text[max(0, i - 40):i + 40]!r}")
+    if lang == "en":
+        m = FULLWIDTH_COLON.search(text)
+        if m:
+            found.append(f"full-width colon after English (use |colon): {_around(text, m)}")
     if lang == "zh":
         m = ASCII_COLON.search(text)
         if m:
