@@ -20,7 +20,17 @@ from sqlmodel import select
 from gi_trace.tracing import services
 from gi_trace.tracing.models import Batch, Event
 from tests.factories_tracing import Grower
-from tests.security.ledger_machine import BATCHES, EPS, FRACTION, KG, LedgerMachine, run
+from tests.security.ledger_machine import AIMED, BATCHES, EPS, FRACTION, KG, LedgerMachine, holds, run
+
+
+def harvesting(batch: Batch) -> bool:
+    """Another picking round can go into the batch: a harvest batch not yet dried or further on."""
+    return batch.kind == "harvest" and batch.stage == "harvest"
+
+
+def dryable(batch: Batch) -> bool:
+    """The batch can be dried: still fresh, nothing left it, not past the harvest stage."""
+    return batch.product_form == "fresh" and batch.out_kg <= EPS and batch.stage == "harvest" and holds(batch)
 
 
 class MassBalance(LedgerMachine):
@@ -46,24 +56,31 @@ class MassBalance(LedgerMachine):
             self.codes.append(code)
         return code or self.codes[0] if self.codes else code
 
-    @rule(code=BATCHES, kg=KG)
-    def another_round(self, code, kg):
+    @rule(code=BATCHES, kg=KG, aimed=AIMED, data=st.data())
+    def another_round(self, code, kg, aimed, data):
         grower, session = self.grower, self.session
+        if aimed:
+            code = self._fitting(data, harvesting, code)
         if code:
             self._do("harvest round", lambda: grower.event(
-                session, self._batch(code), "harvest", self.when(), {"plot_id": grower.plot.id, "fresh_kg": kg}))
+                session, self._batch(code), "harvest", self.when(),
+                {"plot_id": grower.plot.id, "fresh_kg": kg}))
 
-    @rule(code=BATCHES, ratio=st.floats(min_value=0.1, max_value=1.2))
-    def dry(self, code, ratio):
+    @rule(code=BATCHES, ratio=st.floats(min_value=0.1, max_value=1.2), aimed=AIMED, data=st.data())
+    def dry(self, code, ratio, aimed, data):
         grower, session = self.grower, self.session
+        if aimed:
+            code = self._fitting(data, dryable, code)
         if code:
             batch = self._batch(code)
             self._do("drying", lambda: grower.event(session, batch, "drying", self.when(), {
                 "method": "hot_air", "dried_kg_out": round(batch.quantity_kg * ratio, 3) or 0.001}))
 
-    @rule(code=BATCHES, fraction=FRACTION)
-    def distribute(self, code, fraction):
+    @rule(code=BATCHES, fraction=FRACTION, aimed=AIMED, data=st.data())
+    def distribute(self, code, fraction, aimed, data):
         grower, session = self.grower, self.session
+        if aimed:
+            code = self._fitting(data, holds, code)
         if code:
             batch = self._batch(code)
             kg = round(batch.available_kg * fraction, 3) or 0.001
@@ -110,8 +127,14 @@ def test_no_sequence_of_operations_creates_kilograms(session, steps):
     stats: dict[str, int] = {}
     run(MassBalance.bind(session, stats, grower=grower), max_examples=25, steps=steps)
     print("\nmass balance operations:", dict(sorted(stats.items())))
-    # The machine must really have exercised each operation, not only been refused.
-    for kind in ("harvest", "drying", "split", "merge", "processing", "distribution", "correction"):
-        assert stats.get(kind, 0) > 0, (kind, stats)
-    for kind in ("split", "distribution"):
-        assert stats.get(f"{kind} refused", 0) > 0, (kind, stats)
+    # The machine must really have exercised each operation, not only been refused, and each kind of operation
+    # must also have been refused now and then (a refusal leaves nothing behind).
+    # A derandomized run on SQLite or PostgreSQL made 42 merges, 30 dryings, 27 splits and 58 distributions
+    # (before the operands were aimed: 1 merge and 9 dryings).
+    wanted = {"harvest": 20, "harvest round": 8, "drying": 10, "split": 10, "merge": 10, "processing": 10,
+              "distribution": 10, "correction": 10}
+    thin = {kind: stats.get(kind, 0) for kind, least in wanted.items() if stats.get(kind, 0) < least}
+    assert not thin, (thin, stats)
+    never_refused = [kind for kind in ("harvest round", "drying", "split", "merge", "processing",
+                                       "distribution", "correction") if not stats.get(f"{kind} refused")]
+    assert not never_refused, (never_refused, stats)
