@@ -321,8 +321,12 @@ def build(t: SimpleNamespace, page: read_path.TracePage, scan: ScanCount, code_d
     scans_line = (t.scanned % {"n": scan.scans, "date": first_scanned}) if scan.scans > 1 else t.first_scan
 
     details = []
-    if b.grade:
-        details.append(f"{t.grade} {b.grade}" + (f" ({t.grains % {'n': b.grains_per_50g}})" if b.grains_per_50g else ""))
+    if b.grade:  # stored by its Chinese name: the product's grade scale has its English one
+        grade = next((read_path._name(g.get("grade"), g.get("grade_en"), english) for g in b.grade_scale or ()
+                      if g.get("grade") == b.grade), b.grade)
+        grains = t.grains % {"n": b.grains_per_50g}
+        details.append(f"{t.grade} {grade}" + ((f" ({grains})" if english else f"（{grains}）")
+                                              if b.grains_per_50g else ""))
     if b.cultivar:
         details.append(b.cultivar)
     details.append(kg(page.package_kg if page.kind == "unit" and page.package_kg else b.quantity_kg, english))

@@ -40,6 +40,7 @@ def test_genuine_batch_shows_the_facts_in_order(client, session):
                                      "原料来源", "记录校验通过")]
     assert order == sorted(order)
     assert "判定结果：合格" in html and "等级：特级" in html  # 300 grains per 50 g
+    assert "等级 特级（每50克300粒）" in html  # the product line, with Chinese brackets
     assert codes.display(lot.code) in html
     assert "1,000 公斤" in html  # the harvest's fresh weight, from the harvest batch behind the lot
 
@@ -49,6 +50,7 @@ def test_english_page_on_request(client, session):
     session.commit()
     _response, html = _page(client, lot.code, query_string={"lang": "en"})
     assert "Genuine GI-traced product" in html and "Zhongning goji" in html and "Ning&#39;an" in html
+    assert "Grade Special (300 grains per 50 g)" in html and "特级" not in html  # the grade's English name
 
 
 @pytest.mark.parametrize("action, state_zh", [("revoke", "撤销"), ("suspend", "暂停")])
