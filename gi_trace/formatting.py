@@ -484,6 +484,12 @@ def colon(text: Any, locale: Optional[str] = None) -> str:
     return f"{text}{'：' if current_locale(locale) == 'zh' else ': '}"
 
 
+def paren(text: Any, locale: Optional[str] = None) -> str:
+    """A note in brackets after what it qualifies: "（接收 10 公斤）" / " (received 10 kg)" (Chinese takes the
+    full-width brackets, no space before them)."""
+    return f"（{text}）" if current_locale(locale) == "zh" else f" ({text})"
+
+
 def register(app) -> None:
     """The filters templates use: `|kg`, `|pct`, `|num`, `|day`, `|moment`, `|label('domain')`..."""
     f = app.jinja_env.filters
@@ -505,5 +511,6 @@ def register(app) -> None:
     f["grade"] = lambda value, scale=None: grade(scale, value)
     f["value"] = value_text
     f["colon"] = colon
+    f["paren"] = paren
     app.jinja_env.globals["fmt_fields"] = fields
     app.jinja_env.globals["fmt_scan_context"] = scan_context

@@ -95,10 +95,10 @@ def recall_rows(session: Session, batch) -> list[dict]:
     destinations: dict[int, list[str]] = {}
     for lk in links:
         if lk.event_id is not None:
-            sources.setdefault(lk.event_id, []).append(f"{codes.get(lk.parent_id, lk.parent_id)} ({fmt.kg(lk.quantity_kg)})")
+            sources.setdefault(lk.event_id, []).append(f"{codes.get(lk.parent_id, lk.parent_id)}{fmt.paren(fmt.kg(lk.quantity_kg))}")
         if lk.parent_event_id is not None:
             destinations.setdefault(lk.parent_event_id, []).append(
-                f"{codes.get(lk.child_id, lk.child_id)} ({fmt.kg(lk.quantity_kg)})")
+                f"{codes.get(lk.child_id, lk.child_id)}{fmt.paren(fmt.kg(lk.quantity_kg))}")
     producer_ids = {row.producer_id for row in batches.values()}
     producers = {p.id: p for p in session.execute(select(Producer.__table__).where(
         Producer.__table__.c.id.in_(producer_ids))).all()} if producer_ids else {}

@@ -26,6 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional as Opt
 from wtforms.validators import ValidationError as FieldError
 
+from gi_trace import formatting as fmt
 from gi_trace.timeutil import LOCAL_TZ, local_now
 from gi_trace.tracing.gs1 import PRODUCT_FORMS
 from gi_trace.web.forms import NumberField
@@ -50,7 +51,7 @@ def field_label(spec: dict) -> str:
     """A template field's label in the current language, with its unit."""
     label = spec.get("label_en") if english() else spec.get("label_zh")
     label = label or spec.get("label_zh") or spec["name"]
-    return f"{label} ({spec['unit']})" if spec.get("unit") else label
+    return label + fmt.paren(spec["unit"]) if spec.get("unit") else label
 
 
 def stage_name(spec: dict) -> str:

@@ -272,6 +272,7 @@ ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})?[
 ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 FLOAT_ZERO = re.compile(r"(?<![\d.])\d[\d,]*\.0+(?![\d%])")
 ASCII_COLON = re.compile(r"[\u4e00-\u9fff）]:(?=\s|$)", re.M)
+ASCII_PAREN = re.compile(r"[\u4e00-\u9fff] ?\((?![A-Za-z])|\([^()\n]*[\u4e00-\u9fff][^()\n]*\)")
 FULLWIDTH_COLON = re.compile(r"[A-Za-z0-9.)]：")  # an English label with the Chinese colon
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 KEY_VALUE = re.compile(r"\b[a-z_]+=[\w.]+")
@@ -300,6 +301,9 @@ def problems(text: str, lang: str, *, dates_allowed: bool = False, identifiers: 
         if m:
             found.append(f"full-width colon after English (use |colon): {_around(text, m)}")
     if lang == "zh":
+        m = ASCII_PAREN.search(text)
+        if m:
+            found.append(f"ASCII parenthesis in Chinese (use （）): {_around(text, m)}")
         m = ASCII_COLON.search(text)
         if m:
             found.append(f"ASCII colon after Chinese (use |colon): {_around(text, m)}")
