@@ -12,7 +12,6 @@ from sqlmodel import select
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -29,7 +28,7 @@ from gi_trace.registry.models import PRODUCER_KINDS, PRODUCT_KINDS, Producer, Pr
 from gi_trace.registry.paging import page_of
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.timeutil import local_today
-from gi_trace.web.forms import NumberField, attempt
+from gi_trace.web.forms import NumberField, WholeNumberField, attempt
 
 bp = Blueprint("registry", __name__)
 
@@ -95,7 +94,7 @@ class PrefixForm(FlaskForm):
 
 class OutputForm(FlaskForm):
     product = SelectField(_l("GI product"), choices=[])
-    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
+    year = WholeNumberField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
     # Zero is a figure (a frost year), so InputRequired, not DataRequired; integer bounds read "10000000000".
     output_kg = NumberField(_l("Output (kg)"), validators=[InputRequired(), NumberRange(min=0, max=10**10)])
     output_value_yuan = NumberField(_l("Output value (yuan)"), validators=[InputRequired(),
@@ -104,9 +103,9 @@ class OutputForm(FlaskForm):
 
 class SectorTotalForm(FlaskForm):
     product = SelectField(_l("GI product"), choices=[])
-    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
+    year = WholeNumberField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
     county_code = SelectField(_l("Area"), choices=[])
-    producers_total = IntegerField(_l("Number of producers"), validators=[OptionalValue(), NumberRange(min=0)])
+    producers_total = WholeNumberField(_l("Number of producers"), validators=[OptionalValue(), NumberRange(min=0)])
     output_value_yuan = NumberField(_l("Sector output value (yuan)"), validators=[OptionalValue(),
                                                                                 NumberRange(min=0)])
     source = StringField(_l("Source"), validators=[DataRequired(), Length(max=300)])

@@ -17,7 +17,6 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -29,7 +28,7 @@ from wtforms.validators import ValidationError as FieldError
 from gi_trace import formatting as fmt
 from gi_trace.timeutil import LOCAL_TZ, local_now
 from gi_trace.tracing.gs1 import PRODUCT_FORMS
-from gi_trace.web.forms import NumberField
+from gi_trace.web.forms import NumberField, WholeNumberField
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -96,7 +95,7 @@ class RowForm(Form):
 class InputRow(RowForm):
     name = StringField(_l("Input"), validators=[Opt(), Length(max=200)])
     applied_on = DateField(_l("Date applied"), validators=[Opt(), plausible_year])
-    safety_interval_days = IntegerField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0)])
+    safety_interval_days = WholeNumberField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0)])
     amount = StringField(_l("Amount"), validators=[Opt(), Length(max=100)])
 
 
@@ -138,7 +137,7 @@ class ClearanceForm(FlaskForm):
 
 
 class UnitsForm(FlaskForm):
-    count = IntegerField(_l("Number of packages"), validators=[InputRequired(), NumberRange(min=1)])
+    count = WholeNumberField(_l("Number of packages"), validators=[InputRequired(), NumberRange(min=1)])
     package_kg = NumberField(_l("Package size (kg)"), validators=[InputRequired(), NumberRange(min=0)])
 
 
@@ -176,7 +175,7 @@ def stage_form(spec: dict, plots: list[tuple[str, str]], towns: list[tuple[str, 
         if kind == "number":
             field = NumberField(label, validators=required + [NumberRange(min=0)])
         elif kind == "integer":
-            field = IntegerField(label, validators=required + [NumberRange(min=0)])
+            field = WholeNumberField(label, validators=required + [NumberRange(min=0)])
         elif kind == "date":
             field = DateField(label, validators=required + [plausible_year])
         elif kind == "datetime":

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 from wtforms.validators import Optional as Opt
 
@@ -21,7 +21,7 @@ from gi_trace.registry.services import region_names
 from gi_trace.timeutil import local_today
 from gi_trace.tracing.models_inputs import INPUT_KINDS, PlotInput
 from gi_trace.tracing.services import inputs
-from gi_trace.web.forms import attempt
+from gi_trace.web.forms import WholeNumberField, attempt
 
 bp = Blueprint("inputs", __name__)
 
@@ -35,7 +35,7 @@ class InputForm(FlaskForm):
     active_ingredient = StringField(_l("Active ingredient"), validators=[Length(max=200)])
     dose = StringField(_l("Dose"), validators=[InputRequired(), Length(max=100)])
     applied_on = DateField(_l("Date applied"), validators=[InputRequired()])
-    safety_interval_days = IntegerField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0, max=365)])
+    safety_interval_days = WholeNumberField(_l("Safety interval (days)"), validators=[Opt(), NumberRange(min=0, max=365)])
     applied_by = StringField(_l("Applied by"), validators=[Length(max=100)])
     supersedes = HiddenField()
     correction_reason = TextAreaField(_l("Why is the earlier record corrected?"), validators=[Length(max=1000)])

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Generic, Iterable, Mapping, Optional, TypeVar
 
 from flask_wtf import FlaskForm
-from wtforms import FloatField
+from wtforms import FloatField, IntegerField
+from wtforms.validators import StopValidation
 
 from gi_trace.db import fail
 from gi_trace.errors import DomainError
@@ -19,7 +20,21 @@ from gi_trace.errors import DomainError
 T = TypeVar("T")
 
 
-class NumberField(FloatField):
+class _OneMessage:
+    """A number that could not be read gets that one message ("请填写数字"), not also the range's ("数值不能小于
+    0", about a value it never had)."""
+
+    def pre_validate(self, form) -> None:
+        super().pre_validate(form)
+        if self.process_errors:
+            raise StopValidation()
+
+
+class WholeNumberField(_OneMessage, IntegerField):
+    """A whole-number box with one message for what is not a whole number."""
+
+
+class NumberField(_OneMessage, FloatField):
     """A decimal number box that shows a whole number as people write it: 1000, not WTForms' str(1000.0)
     "1000.0" (a default, a stored figure or a prefilled quantity); what was typed is shown as typed."""
 

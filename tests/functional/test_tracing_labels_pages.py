@@ -201,6 +201,7 @@ def test_unit_form_says_the_smallest_count_it_takes_in_words(client, session):
     assert response.status_code == 200 and batch.units_issued == 0
     assert "数值不能小于 1。" in page and "大于" not in page
     assert "请填写数字。" in page and "浮点数" not in page
+    assert "数值不能小于 0" not in page  # one message for the size it could not read, not also the range's
 
 
 def test_another_producers_labels_are_not_found(client, session):
