@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from flask_wtf.file import FileField, FileRequired
@@ -206,8 +208,11 @@ def purchase():
                     kg=formatting.kg(batch.quantity_kg, unit=False)), "success")
             return redirect(url_for("chain.purchase"))
     recent = certificate.recent_purchases(session, user, limit=10)
+    matches = _sellers(session, query)
+    if not form.is_submitted() and not matches and re.search(r"[\u4e00-\u9fff]", query):
+        form.seller_name.data = query.strip()  # a farmer not on the register: the name just searched for
     return render_template("tracing/chain/purchase.html", form=form, query=query,
-                           matches=_sellers(session, query), seller=seller, public_name=public_name, recent=recent)
+                           matches=matches, seller=seller, public_name=public_name, recent=recent)
 
 
 class PurchaseImportForm(FlaskForm):

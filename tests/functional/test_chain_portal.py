@@ -1,6 +1,8 @@
 """The chain through the portal's pages: 发货 on a batch page, the inbox (收货/拒收), 收购 on a phone form."""
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from gi_trace.tracing.models import Batch, Purchase, Shipment
@@ -62,6 +64,9 @@ def test_purchase_form_finds_sellers_and_records_unregistered_farmers(client, se
     login(client, "dealer2")
     found = client.get(f"/purchases/new?q={grower_name[:6]}").get_data(as_text=True)
     assert grower_name in found and f"seller={grower_code}" in found
+    # A farmer not on the register: the name searched for is already in the farmer's name box.
+    unknown = client.get("/purchases/new?q=王五").get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="seller_name"[^>]*value="王五"', unknown)
 
     bought = _post(client, f"/purchases/new?seller={grower_code}",
                    {"seller": grower_code, "source_batch": batch_code, "quantity_kg": "30",
