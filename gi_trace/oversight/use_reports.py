@@ -10,18 +10,29 @@ from typing import Optional
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, or_, select
 
 from gi_trace.accounts.models import User
+from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.errors import Conflict, Forbidden, ValidationError
 from gi_trace.oversight import compliance as c
 from gi_trace.oversight.models import UseReport
 from gi_trace.oversight.report_figures import year_instants
-from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.models import Producer, ProducerProduct, Product
 from gi_trace.timeutil import local_today
 from gi_trace.tracing.models import Batch, UnitCode
 
 MAX_NOTE = 2000
+
+
+def reporting_products(session: Session, producer_id: int) -> list[Product]:
+    """The products a user reports on: those it is registered for and those it was approved to use the mark
+    for (a trader or processor is authorised without being registered as a grower of the product)."""
+    registered = select(ProducerProduct.product_id).where(ProducerProduct.producer_id == producer_id)
+    approved = select(AuthorisationDecision.product_id).where(AuthorisationDecision.producer_id == producer_id,
+                                                              AuthorisationDecision.action == "approve")
+    return list(session.exec(select(Product).where(or_(Product.id.in_(registered), Product.id.in_(approved)))
+                             .order_by(Product.id)).all())
 
 
 def draft(session: Session, producer_id: int, product: Product, year: int) -> dict:

@@ -22,7 +22,7 @@ from gi_trace.oversight import report as rep
 from gi_trace.oversight import report_document as doc
 from gi_trace.oversight import use_reports as ur
 from gi_trace.oversight.tasks import ISSUE_REPORT
-from gi_trace.registry.services import get_producer, list_products, producer_products, region_names
+from gi_trace.registry.services import get_producer, list_products, region_names
 from gi_trace.timeutil import local_today
 from gi_trace.web.forms import NumberField, attempt
 
@@ -288,7 +288,7 @@ def my_use_report():
     producer = get_producer(session, user.producer_id)
     year = local_today().year - 1
     form = UseReportForm()
-    products = producer_products(session, producer.id)
+    products = ur.reporting_products(session, producer.id)
     status = 200
     if request.method == "POST":
         slug = request.form.get("product", "")

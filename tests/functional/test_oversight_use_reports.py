@@ -50,3 +50,26 @@ def test_a_seasons_batches_count_in_that_years_report_whenever_they_were_typed_i
     figures = use_reports.draft(session, grower.producer.id, goji(), 2025)
     assert (figures["harvest_batches"], figures["other_batches"]) == (1, 1)
     assert use_reports.draft(session, grower.producer.id, goji(), 2026)["harvest_batches"] == 0
+
+
+
+def test_an_authorised_trader_confirms_its_use_report(client, session):
+    """A dealer approved to use the mark but not registered as a grower of the product: its report is drafted
+    and confirmed like a grower's, not a blank page; a party never approved is told there is nothing to do."""
+    from tests.factories import ProducerFactory
+
+    year = local_today().year - 1
+    dealer = ProducerFactory(kind="trader", name="宁夏杞乡枸杞商行", products=[])
+    DecisionFactory(producer_id=dealer.id, effective_date=date(year - 2, 1, 1))
+    producer_user(dealer, "dealer")
+    producer_user(ProducerFactory(kind="trader", name="未获准商行", products=[]), "unapproved")
+    session.commit()
+    login(client, "dealer")
+    page = client.get("/oversight/my/use-report").get_data(as_text=True)
+    assert "中宁枸杞" in page and "使用专用标志的数量" in page
+    token = csrf_token(client, "/oversight/my/use-report")
+    response = client.post("/oversight/my/use-report", data={"csrf_token": token, "product": "zhongning-goji"})
+    assert response.status_code == 302
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "unapproved")
+    assert "无需确认使用情况报告" in client.get("/oversight/my/use-report").get_data(as_text=True)
