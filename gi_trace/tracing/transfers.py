@@ -154,9 +154,9 @@ def incoming(session: Session, user: User, shipment_id: Any) -> Shipment:
 
 def _require_in_transit(shipment: Shipment) -> None:
     if shipment.status != "in_transit":
-        state = _("received") if shipment.status == "received" else _("rejected")
-        raise Conflict(_("This shipment has already been %(state)s.", state=state), field="shipment",
-                       code=f"already_{shipment.status}")
+        said = (_("This shipment has already been received.") if shipment.status == "received"
+                else _("This shipment has already been refused."))
+        raise Conflict(said, field="shipment", code=f"already_{shipment.status}")
 
 
 def receive(session: Session, user: User, shipment: Shipment, *, received_at: Any = None, quantity_kg: Any = None,

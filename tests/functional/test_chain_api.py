@@ -59,6 +59,7 @@ def test_ship_then_receive(client, world):
     again = client.post(f"/api/v1/shipments/{shipment['id']}/reject", headers=world["dealer_h"],
                         json={"reason": "too late"})
     assert error_of(again, 409)["code"] == "already_received"
+    assert again.get_json()["error"]["message"] in ("这笔发货已收货。", "This shipment has already been received.")
 
     trace = client.get(f"/api/v1/batches/{received['batch']['code']}/trace?direction=backward",
                        headers=world["dealer_h"]).get_json()
