@@ -52,6 +52,10 @@ def test_ship_receive_and_reject_through_the_pages(client, session):
     assert mine.producer_id == dealer.id and mine.quantity_kg == 99.5
     source = session.get(Batch, batch.id)
     assert source.available_kg == 140.0  # 100 left for good, 20 came back
+    # The inbox's received rows say their status under "状态", with the batch they became beside it.
+    listing = client.get("/shipments").get_data(as_text=True)
+    received_rows = listing[listing.index("最近收货"):]
+    assert "已收货 · " in received_rows and "已拒收" in received_rows
 
 
 def test_purchase_form_finds_sellers_and_records_unregistered_farmers(client, session):
