@@ -83,13 +83,17 @@ def mine(session: Session, producer_id: int, product_id: int) -> dict[int, UseRe
 
 
 def status(session: Session, product: Product, year: int, county_code: Optional[str] = None) -> dict:
-    """Users authorised at any time in the year, and which of them have confirmed their report."""
+    """Users authorised at any time in the year, and which of them have confirmed their report. Every user
+    reports, a trader or processor too: not only the growers that the share of users counts."""
     start_end = c.default_as_of(year, local_today())
-    members = c.region_producers(product.id, county_code, start_end).subquery("members")
+    p = Producer.__table__
+    members = sa_select(p.c.id).where(c.on_register(start_end))
+    if county_code is not None:
+        members = members.where(p.c.county_code == county_code)
+    members = members.subquery("members")
     on_first = c.authorised_subquery(product.id, start_end.replace(month=1, day=1))
     at_end = c.authorised_subquery(product.id, start_end)
     ids = sa_select(on_first.c.producer_id).union(sa_select(at_end.c.producer_id)).subquery("users")
-    p = Producer.__table__
     users = session.execute(sa_select(p.c.id, p.c.name, p.c.uscc, p.c.registry_no, p.c.county_code, p.c.kind)
                             .join(members, members.c.id == p.c.id).join(ids, ids.c.producer_id == p.c.id)
                             .order_by(p.c.county_code, p.c.id)).all()

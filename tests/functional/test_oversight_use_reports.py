@@ -63,6 +63,7 @@ def test_an_authorised_trader_confirms_its_use_report(client, session):
     DecisionFactory(producer_id=dealer.id, effective_date=date(year - 2, 1, 1))
     producer_user(dealer, "dealer")
     producer_user(ProducerFactory(kind="trader", name="未获准商行", products=[]), "unapproved")
+    UserFactory(username="city")
     session.commit()
     login(client, "dealer")
     page = client.get("/oversight/my/use-report").get_data(as_text=True)
@@ -73,3 +74,7 @@ def test_an_authorised_trader_confirms_its_use_report(client, session):
     client.post("/logout", data={"csrf_token": token})
     login(client, "unapproved")
     assert "无需确认使用情况报告" in client.get("/oversight/my/use-report").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "city")  # the regulator counts the dealer among the users, and its report as received
+    listing = client.get(f"/oversight/use-reports?product=zhongning-goji&year={year}").get_data(as_text=True)
+    assert "1家使用者中已有1家确认" in listing and "未获准商行" not in listing
