@@ -186,7 +186,9 @@ def purchase():
     user = actor()
     form = PurchaseForm()
     form.town_code.choices = _town_choices(session)
-    form.grade.choices = pf.choices([pf.NONE] + [(g, g) for g in ("特优", "特级", "甲级", "乙级")])
+    scale = transfers._default_product(session).grade_scale or []  # grades named in the page's language
+    form.grade.choices = pf.choices([pf.NONE] + [(g["grade"], formatting.grade(scale, g["grade"]))
+                                                 for g in scale])
     query = request.args.get("q", "")
     if not form.is_submitted():
         form.purchased_at.data = _now()
@@ -211,7 +213,7 @@ def purchase():
     matches = _sellers(session, query)
     if not form.is_submitted() and not matches and re.search(r"[\u4e00-\u9fff]", query):
         form.seller_name.data = query.strip()  # a farmer not on the register: the name just searched for
-    return render_template("tracing/chain/purchase.html", form=form, query=query,
+    return render_template("tracing/chain/purchase.html", form=form, query=query, scale=scale,
                            matches=matches, seller=seller, public_name=public_name, recent=recent)
 
 

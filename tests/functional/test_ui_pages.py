@@ -32,6 +32,17 @@ def test_a_page_not_found_still_shows_who_is_logged_in(app):
         assert 'class="who"' in header and 'action="/logout"' in header and 'href="/login"' not in header
 
 
+def test_purchase_form_names_the_grades_in_the_pages_language(app):
+    """English: Premium, Special… (the grade scale's English names), not 特优, 特级 in the choice list."""
+    world = walk.seeded_world(app)
+    client = app.test_client()
+    login(client, world.users["producer_a"].username)
+    english = client.get("/purchases/new?lang=en").get_data(as_text=True)
+    assert '<option value="特优">Premium</option>' in english and ">特优<" not in english
+    chinese = client.get("/purchases/new?lang=zh").get_data(as_text=True)
+    assert '<option value="特优">特优</option>' in chinese
+
+
 def _producer_client(app, world):
     client = app.test_client()
     login(client, world.users["producer_a"].username)
