@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional as OptionalValue
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from gi_trace import formatting as fmt
 from gi_trace.access import access, actor
 from gi_trace.accounts.models import User
 from gi_trace.db import get_session
@@ -146,7 +147,8 @@ def product_form_class():
 def town_choices(session, county_code: Optional[str] = None) -> list[tuple[str, str]]:
     regions = services.region_names(session)
     towns = [r for r in regions.values() if r.level == "town" and (county_code is None or r.parent_code == county_code)]
-    return [(t.code, f"{regions[t.parent_code].name_zh} {t.name_zh}") for t in sorted(towns, key=lambda r: r.code)]
+    return [(t.code, f"{fmt.name(regions[t.parent_code])} {fmt.name(t)}")  # in the page's language
+            for t in sorted(towns, key=lambda r: r.code)]
 
 
 def county_choices(session, user: User, blank: Optional[str] = None) -> list[tuple[str, str]]:

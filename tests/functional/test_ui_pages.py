@@ -43,6 +43,16 @@ def test_purchase_form_names_the_grades_in_the_pages_language(app):
     assert '<option value="特优">特优</option>' in chinese
 
 
+def test_town_choices_are_named_in_the_pages_language(app):
+    """A regulator's forms on the English page list "Zhongning County Ning'an", not 中宁县 宁安镇."""
+    world = walk.seeded_world(app)
+    client = app.test_client()
+    login(client, world.users["regulator_city"].username)
+    english = client.get("/products/new?lang=en").get_data(as_text=True)
+    assert "Ning&#39;an" in english and "宁安镇" not in english
+    assert "中宁县 宁安镇" in client.get("/products/new?lang=zh").get_data(as_text=True)
+
+
 def _producer_client(app, world):
     client = app.test_client()
     login(client, world.users["producer_a"].username)
