@@ -93,7 +93,7 @@ def public_entry(producer: Producer, product: Product, status: rules.Status, app
     """One authorised user as the public sees it: households by kind and registry number, never by name."""
     return {
         "name": "农户" if producer.kind == "household" else producer.name,
-        "code": producer.code, "kind": producer.kind,
+        "code": producer.code, "gln": producer.gln, "kind": producer.kind,
         "county_code": producer.county_code, "town_code": producer.town_code,
         "status": status.state,
         "since": (status.authorised_since or status.since).isoformat() if (status.authorised_since or status.since)
@@ -128,13 +128,13 @@ def check(session: Session, uscc: str, product: Product, on: date) -> dict:
     producer = session.exec(select(Producer).where(Producer.uscc == uscc)).first()
     if producer is None:
         return {"authorised": False, "status": "not_registered", "since": None, "until": None, "uscc": uscc,
-                "product": product.slug, "on": on.isoformat()}
+                "gln": None, "product": product.slug, "on": on.isoformat()}
     status = statuses(session, product.id, on, [producer.id]).get(producer.id, rules.Status(rules.NONE))
     since = status.authorised_since if status.in_force else status.since
     return {"authorised": status.in_force, "status": status.state, "since": since.isoformat() if since else None,
             "until": status.valid_until.isoformat() if status.valid_until and status.state in (
                 rules.AUTHORISED, rules.SUSPENDED, rules.EXPIRED) else None,
-            "uscc": uscc, "product": product.slug, "on": on.isoformat()}
+            "uscc": uscc, "gln": producer.gln, "product": product.slug, "on": on.isoformat()}
 
 
 def papers(session: Session, product: Product, on: date, producer_ids: list[int]) -> dict[int, dict]:

@@ -35,6 +35,7 @@ class RegisterEntry(Public):
 
     name: str
     code: str
+    gln: Optional[str] = Field(None, description="GS1 Global Location Number (13 digits), if recorded")
     kind: str
     county_code: str
     town_code: str
@@ -67,5 +68,6 @@ class RegisterCheck(Public):
     since: Optional[str] = Field(json_schema_extra=_DATE)
     until: Optional[str] = Field(json_schema_extra=_DATE)
     uscc: str
+    gln: Optional[str] = Field(None, description="GS1 Global Location Number (13 digits), if recorded")
     product: str
     on: str = Field(json_schema_extra=_DATE)

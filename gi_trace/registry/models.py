@@ -101,6 +101,11 @@ class Producer(SQLModel, table=True):
     uscc_warning_accepted_by: Optional[int] = None  # user id; no FK: users also point at producers
     name: str = Field(max_length=200, index=True)
     kind: str = Field(max_length=16)
+    # The party's GS1 Global Location Number (13 digits, valid check digit; AI 417), if it has one: trading
+    # partners name it by this, and the EPCIS export names it `/417/<gln>`. Who recorded it last, and when.
+    gln: Optional[str] = Field(default=None, max_length=13, unique=True, index=True)
+    gln_recorded_by: Optional[int] = None  # user id (see uscc_warning_accepted_by)
+    gln_recorded_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     county_code: str = Field(foreign_key="region.code", max_length=12, index=True)
     town_code: str = Field(foreign_key="region.code", max_length=12, index=True)
     address: str = Field(default="", max_length=300)

@@ -27,6 +27,8 @@ from gi_trace.registry.models import (
     SectorTotal,
     Trademark,
 )
+from gi_trace.registry.gln import gln_problem
+from gi_trace.registry.gln import normalise as normalise_gln
 from gi_trace.registry.uscc import check_uscc
 from gi_trace.timeutil import local_today
 from gi_trace.types import utcnow
@@ -135,6 +137,7 @@ class ProducerInput:
     town_code: str
     uscc: str = ""
     registry_no: str = ""
+    gln: str = ""  # GS1 Global Location Number, optional
     address: str = ""
     contact_name: str = ""
     contact_phone: str = ""
@@ -176,6 +179,10 @@ def check_producer_input(data: ProducerInput, regions: dict[str, Region],
                                                "have none).")))
     elif not data.registry_no.strip():
         problems.append(FieldProblem("registry_no", _("A household without a credit code needs a registry number.")))
+    if data.gln:
+        problem = gln_problem(data.gln)
+        if problem:
+            problems.append(FieldProblem("gln", problem))
     county = regions.get(data.county_code)
     if county is None or county.level != "county":
         problems.append(FieldProblem("county_code", _("Unknown county code %(code)s.", code=data.county_code)))
@@ -199,6 +206,7 @@ def create_producer(session: Session, user: User, data: ProducerInput, *, accept
     products = {p.slug: p for p in list_products(session)}
     data.uscc = data.uscc.strip().upper()
     data.registry_no = data.registry_no.strip()
+    data.gln = normalise_gln(data.gln)
     problems = check_producer_input(data, region_names(session), products)
     errors = [p for p in problems if not p.warning]
     if errors:
@@ -210,12 +218,16 @@ def create_producer(session: Session, user: User, data: ProducerInput, *, accept
         raise ValidationError(_("A producer with this credit code is already registered."), field="uscc")
     if data.registry_no and session.exec(select(Producer.id).where(Producer.registry_no == data.registry_no)).first():
         raise ValidationError(_("A producer with this registry number is already registered."), field="registry_no")
+    if data.gln:
+        _require_gln_free(session, data.gln, None)
     producer = Producer(
         uscc=data.uscc or None, registry_no=data.registry_no or None, uscc_check_ok=not warnings,
         uscc_warning_accepted_by=user.id if warnings else None, name=data.name.strip(), kind=data.kind,
         county_code=data.county_code, town_code=data.town_code, address=data.address,
         contact_name=data.contact_name, contact_phone=data.contact_phone, created_by=user.id,
         registered_on=data.registered_on or local_today(), deregistered_on=data.deregistered_on,
+        gln=data.gln or None, gln_recorded_by=user.id if data.gln else None,
+        gln_recorded_at=utcnow() if data.gln else None,
     )
     session.add(producer)
     session.flush()
@@ -278,6 +290,45 @@ def deregister(session: Session, user: User, producer: Producer, *, on: Optional
     session.add(producer)
     session.flush()
     return producer
+
+
+def _require_gln_free(session: Session, gln: str, producer_id: Optional[int]) -> None:
+    other = session.exec(select(Producer).where(Producer.gln == gln)).first()
+    if other is not None and other.id != producer_id:
+        raise Conflict(_("GLN %(gln)s is already recorded for %(name)s.", gln=gln, name=other.name),
+                       field="gln")
+
+
+def set_gln(session: Session, user: User, producer: Producer, text: str) -> Producer:
+    """Record, change or (with an empty text) clear a party's GLN (regulators, within their county); who
+    recorded it and when are kept with it."""
+    require_regulator_scope(user, producer.county_code)
+    value = normalise_gln(text)
+    if value:
+        problem = gln_problem(value)
+        if problem:
+            raise ValidationError(problem, field="gln")
+        _require_gln_free(session, value, producer.id)
+    if (producer.gln or "") == value:
+        return producer
+    producer.gln = value or None
+    producer.gln_recorded_by = user.id
+    producer.gln_recorded_at = utcnow()
+    session.add(producer)
+    session.flush()
+    return producer
+
+
+def producer_by_gln(session: Session, text: str, field: str = "gln") -> Producer:
+    """The registered party with this GLN: ValidationError for a malformed one, NotFound for an unknown
+    one."""
+    problem = gln_problem(text)
+    if problem:
+        raise ValidationError(problem, field=field)
+    found = session.exec(select(Producer).where(Producer.gln == normalise_gln(text))).first()
+    if found is None:
+        raise NotFound(_("No party with GLN %(gln)s is registered.", gln=normalise_gln(text)), field=field)
+    return found
 
 
 def add_trademark(session: Session, user: User, producer: Producer, name: str, registration_no: str = "") -> Trademark:

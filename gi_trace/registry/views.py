@@ -60,6 +60,7 @@ class ProducerForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[])
     uscc = StringField(_l("Unified social credit code"), validators=[Length(max=40)])
     registry_no = StringField(_l("Registry number (households without a code)"), validators=[Length(max=32)])
+    gln = StringField(_l("GLN (global location number)"), validators=[Length(max=20)])
     county_code = SelectField(_l("County"), choices=[])
     town_code = SelectField(_l("Town"), choices=[])
     address = StringField(_l("Address"), validators=[Length(max=300)])
@@ -87,6 +88,10 @@ class DeregisterForm(FlaskForm):
 class TrademarkForm(FlaskForm):
     name = StringField(_l("Trademark"), validators=[DataRequired(), Length(max=100)])
     registration_no = StringField(_l("Registration number"), validators=[Length(max=64)])
+
+
+class GlnForm(FlaskForm):
+    gln = StringField(_l("GLN (global location number)"), validators=[Length(max=20)])
 
 
 class PrefixForm(FlaskForm):
@@ -208,6 +213,8 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
             forms["trademark"] = TrademarkForm(prefix="tm", formdata=None)
         if "prefix" not in forms:
             forms["prefix"] = PrefixForm(prefix="gs1", formdata=None)
+        if "gln" not in forms:
+            forms["gln"] = GlnForm(prefix="gln", formdata=None, gln=producer.gln or "")
         if "output" not in forms:
             forms["output"] = OutputForm(prefix="out", formdata=None, year=today.year - 1)
         forms["output"].product.choices = [(p.slug, p.name_zh) for p in products]
@@ -216,6 +223,7 @@ def producer_page(session, producer: Producer, *, forms: Optional[dict] = None, 
         "registry/producer.html", producer=producer, regions=services.region_names(session),
         plots=services.plots_of(session, producer.id), trademarks=services.trademarks_of(session, producer.id),
         prefixes=gs1_prefixes.prefixes_of(session, producer.id),
+        gln_recorder=session.get(User, producer.gln_recorded_by) if producer.gln_recorded_by else None,
         outputs=services.outputs_of(session, producer.id), products={p.id: p for p in products},
         forms=forms, can_edit=can_edit, kind_labels=PRODUCER_KIND_LABELS, today=today, **statuses,
     )
@@ -300,6 +308,7 @@ def new_producer():
         data = services.ProducerInput(
             name=form.name.data, kind=form.kind.data, county_code=form.county_code.data,
             town_code=form.town_code.data, uscc=form.uscc.data or "", registry_no=form.registry_no.data or "",
+            gln=form.gln.data or "",
             address=form.address.data or "", contact_name=form.contact_name.data or "",
             contact_phone=form.contact_phone.data or "", products=list(form.products.data or []),
             registered_on=form.registered_on.data)
@@ -380,6 +389,17 @@ def add_prefix(producer_id: int):
     def save(session, producer):
         gs1_prefixes.add_prefix(session, actor(), producer, form.company_prefix.data)
     return _add(producer_id, "prefix", form, save, "company_prefix", _("GS1 company prefix recorded."))
+
+
+@bp.post("/producers/<int:producer_id>/gln")
+@access(*REGULATORS)
+def set_gln(producer_id: int):
+    """Record, change or clear the party's GLN (GS1 global location number)."""
+    form = GlnForm(prefix="gln")
+
+    def save(session, producer):
+        services.set_gln(session, actor(), producer, form.gln.data or "")
+    return _add(producer_id, "gln", form, save, "gln", _("GLN recorded."))
 
 
 @bp.post("/producers/<int:producer_id>/outputs")

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from gi_trace.accounts.models import User
 from gi_trace.errors import Conflict, Forbidden, Gone, ValidationError
 from gi_trace.formatting import number
+from gi_trace.registry.gln import check_digit  # noqa: F401 (gs1.check_digit: GTINs' check digit)
 from gi_trace.registry.gs1_prefixes import require_gtin_under_prefix
 from gi_trace.registry.models import Product, Trademark
 from gi_trace.registry.services import producer_products
@@ -39,14 +40,6 @@ PRODUCT_FORMS = ("fresh", "dried", "powder", "juice", "wine", "other")
 
 
 # --- pure ----------------------------------------------------------------------------------
-
-def check_digit(body: str) -> int:
-    """The mod-10 check digit for the digits before it (any GTIN length)."""
-    if not body.isdigit() or not body.isascii():
-        raise ValueError("digits only")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10
-
 
 def is_valid_gtin(text: str) -> bool:
     """True for a GTIN-8/12/13/14 whose check digit is right."""

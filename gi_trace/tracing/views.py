@@ -472,5 +472,6 @@ def product_lines():
     lines = gs1.product_lines_of(session, user.producer_id)
     marks = {t.id: t.name for t in session.exec(select(Trademark).where(Trademark.producer_id == user.producer_id))}
     return render_template("tracing/product_lines.html", form=form, lines=lines, marks=marks,
+                           party=session.get(Producer, user.producer_id),
                            form_names=dict(pf.product_form_choices()),
                            products={p.id: p for p in products})

@@ -46,8 +46,8 @@ def test_check_by_credit_code(client, session):
     ok = client.get(f"/api/v1/register/check?uscc={firm.uscc.lower()}&product=zhongning-goji&on=2025-07-01")
     assert ok.status_code == 200
     assert ok.get_json() | {} == {"authorised": True, "status": "authorised", "since": "2024-03-01",
-                                  "until": "2027-02-28", "uscc": firm.uscc, "product": "zhongning-goji",
-                                  "on": "2025-07-01"}
+                                  "until": "2027-02-28", "uscc": firm.uscc, "gln": None,
+                                  "product": "zhongning-goji", "on": "2025-07-01"}
     late = client.get(f"/api/v1/register/check?uscc={firm.uscc}&product=zhongning-goji&on=2027-03-01").get_json()
     assert (late["authorised"], late["status"]) == (False, "expired")
     off = client.get(f"/api/v1/register/check?uscc={suspended.uscc}&product=zhongning-goji&on=2025-07-01").get_json()

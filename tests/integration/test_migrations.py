@@ -77,7 +77,7 @@ def test_planting_inputs_move_to_their_plot_and_season_and_events_stay_untouched
     from sqlalchemy import text
 
     from gi_trace.migrate import alembic_config
-    from gi_trace.registry.models import Plot, Producer
+    from gi_trace.registry.models import Plot
     from gi_trace.registry.reference import GOJI_STAGES, all_regions
     from gi_trace.tracing.models import Batch, Event
     from gi_trace.tracing.models_inputs import PlotInput
@@ -96,12 +96,19 @@ def test_planting_inputs_move_to_their_plot_and_season_and_events_stay_untouched
             session.flush()
             product = Product(slug="zhongning-goji", name_zh="中宁枸杞",
                               stage_template=[old_planting] + GOJI_STAGES[1:])
-            producer = Producer(name="某合作社", kind="cooperative", county_code="640521", town_code="640521100",
-                                registry_no="R-1")
-            session.add_all([product, producer])
+            session.add(product)
+            # The producer table of that revision, not today's model (later revisions add columns to it).
+            session.execute(text(
+                "INSERT INTO producer (name, kind, county_code, town_code, registry_no, uscc_check_ok, "
+                "address, contact_name, contact_phone, deregistration_reason, created_at) VALUES ('某合作社', "
+                "'cooperative', '640521', '640521100', 'R-1', :yes, '', '', '', '', :at)"),
+                {"yes": True, "at": at})
             session.flush()
-            plot = Plot(producer_id=producer.id, town_code="640521100", area_mu=10)
-            batch = Batch(code="ABCDEFGHJKLMN", producer_id=producer.id, product_id=product.id, kind="harvest")
+            producer_id = session.execute(text("SELECT id FROM producer WHERE registry_no = 'R-1'")
+                                          ).scalar_one()
+            plot = Plot(producer_id=producer_id, town_code="640521100", area_mu=10)
+            batch = Batch(code="ABCDEFGHJKLMN", producer_id=producer_id, product_id=product.id,
+                          kind="harvest")
             session.add_all([plot, batch])
             session.flush()
 

@@ -15,6 +15,7 @@ HEADER_ALIASES = {
     "决定": "action", "事项": "action", "生效日期": "effective_date", "文号": "reference_no",
     "许可编号": "reference_no", "原因": "reason", "有效期至": "valid_until", "面积（亩）": "area_mu",
     "面积(亩)": "area_mu", "面积": "area_mu", "品种": "cultivar", "纬度": "lat", "经度": "lon", "地块名称": "name",
+    "全球位置码": "gln", "参与方位置码": "gln",
 }
 # For the producers kind the product column is "products" (several, separated by ;).
 _PRODUCTS_ALIAS = {"产品": "products"}

@@ -43,11 +43,11 @@ def register_kind(kind: str, importer: type[_Importer], required: tuple[str, ...
 
 register_kind("producers", _ProducerImporter,
               ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "products"),
-              ("address", "contact_name", "contact_phone", "registered_on", "deregistered_on"))
+              ("address", "contact_name", "contact_phone", "registered_on", "deregistered_on", "gln"))
 # Every party of the chain (growers, traders, processors, markets, retailers); `contact` is a phone number or
 # a name, and products are optional (only growers are the compliance shares' members).
 register_kind("parties", _PartyImporter, ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "contact"),
-              ("address", "products"))
+              ("address", "products", "gln"))
 register_kind("output", _OutputImporter, ("producer", "product", "year", "output_kg", "output_value_yuan"))
 register_kind("sector-totals", _SectorTotalImporter,
               ("product", "year", "county_code", "producers_total", "output_value_yuan", "source"), ("scope",))

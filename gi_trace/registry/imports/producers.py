@@ -6,6 +6,7 @@ from typing import NamedTuple, Optional
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from gi_trace.registry.gln import normalise as normalise_gln
 from gi_trace.registry.imports.base import Progress, _Importer
 from gi_trace.registry.imports.cells import _Bad, _iso_date
 from gi_trace.registry.imports.results import RowProblem
@@ -35,7 +36,7 @@ class _RegionRow(NamedTuple):
 class _ProducerImporter(_Importer):
     kind = "producers"
     FIELDS = ("uscc", "registry_no", "name", "kind", "county_code", "town_code", "address", "contact_name",
-              "contact_phone", "registered_on", "deregistered_on")
+              "contact_phone", "registered_on", "deregistered_on", "gln")
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -46,6 +47,7 @@ class _ProducerImporter(_Importer):
         table = Producer.__table__
         self.by_uscc: dict[str, dict] = {}
         self.by_registry_no: dict[str, dict] = {}
+        self.by_gln: dict[str, dict] = {}
         for row in self.session.execute(select(table.c.id, table.c.uscc_check_ok,
                                                *[table.c[f] for f in self.FIELDS])).mappings():
             row = dict(row)
@@ -53,10 +55,13 @@ class _ProducerImporter(_Importer):
                 self.by_uscc[row["uscc"]] = row
             if row["registry_no"]:
                 self.by_registry_no[row["registry_no"]] = row
+            if row["gln"]:
+                self.by_gln[row["gln"]] = row
         self.links: set[tuple[int, int]] = set(self.session.execute(
             select(ProducerProduct.producer_id, ProducerProduct.product_id)).all())
         self.seen_uscc: dict[str, int] = {}
         self.seen_registry_no: dict[str, int] = {}
+        self.seen_gln: dict[str, int] = {}
         self.new: list[dict] = []
         self.new_products: list[list[int]] = []
         self.changed: list[dict] = []
@@ -78,6 +83,7 @@ class _ProducerImporter(_Importer):
             uscc=normalise_uscc(cells["uscc"]), registry_no=cells["registry_no"],
             address=cells.get("address", ""), contact_name=cells.get("contact_name", ""),
             contact_phone=cells.get("contact_phone", ""), products=slugs,
+            gln=normalise_gln(cells.get("gln", "")),
         )
         warnings = []
         for problem in check_producer_input(data, self.regions, self.product_ids):
@@ -114,6 +120,12 @@ class _ProducerImporter(_Importer):
                                                  row=self.seen_registry_no[registry_no]))
             else:
                 self.seen_registry_no[registry_no] = row
+        gln = data.gln
+        if gln:
+            if gln in self.seen_gln:
+                self.error(row, "gln", _("The same GLN is already in row %(row)s.", row=self.seen_gln[gln]))
+            else:
+                self.seen_gln[gln] = row
         by_uscc = self.by_uscc.get(uscc) if uscc else None
         by_number = self.by_registry_no.get(registry_no) if registry_no else None
         existing = by_uscc or by_number
@@ -123,6 +135,10 @@ class _ProducerImporter(_Importer):
         elif by_uscc is None and by_number is not None and uscc and by_number["uscc"]:
             self.error(row, "uscc", _("Registry number %(number)s belongs to the producer with credit code "
                                       "%(code)s.", number=registry_no, code=by_number["uscc"]))
+        holder = self.by_gln.get(gln) if gln else None
+        if holder is not None and (existing is None or holder["id"] != existing["id"]):
+            self.error(row, "gln", _("GLN %(gln)s is already recorded for %(name)s.", gln=gln,
+                                     name=holder["name"]))
         if existing is not None and self.outside_county(existing["county_code"]):
             self.county_error(row, "county_code")
         if len(self.result.errors) > errors_before:
@@ -140,6 +156,8 @@ class _ProducerImporter(_Importer):
         for column in ("address", "contact_name", "contact_phone"):
             if column in self.present:
                 values[column] = getattr(data, column)
+        if gln:  # an empty cell never erases a GLN on the register (a regulator clears it on the page)
+            values["gln"] = gln
         for column in ("registered_on", "deregistered_on"):
             # An empty cell never erases a date already on the register.
             if column in self.present and (dates.get(column) or existing is None):
@@ -163,6 +181,8 @@ class _ProducerImporter(_Importer):
             merged.update(values)
             if "uscc" in changes and not merged["uscc_check_ok"]:
                 merged["uscc_warning_accepted_by"] = getattr(self.user, "id", None)
+            if "gln" in changes:
+                merged["gln_recorded"] = True
             self.changed.append(merged | {"b_id": existing["id"]})
         if changes or links:
             self.result.updated += 1
@@ -187,7 +207,9 @@ class _ProducerImporter(_Importer):
                 "contact_phone": values.get("contact_phone", ""),
                 "registered_on": values.get("registered_on") or local_today(),
                 "deregistered_on": values.get("deregistered_on"),
-                "created_at": self.now, "created_by": user_id,
+                "created_at": self.now, "created_by": user_id, "gln": values.get("gln"),
+                "gln_recorded_by": user_id if values.get("gln") else None,
+                "gln_recorded_at": self.now if values.get("gln") else None,
             })
         before = self.session.execute(select(func.max(table.c.id))).scalar() or 0
         self.bulk_insert(table, rows, progress)
@@ -208,6 +230,10 @@ class _ProducerImporter(_Importer):
                         for r in self.changed if "uscc_warning_accepted_by" in r]
             if accepted:
                 self.bulk_update(table, ["uscc_warning_accepted_by"], accepted)
+            recorded = [{"b_id": r["b_id"], "b_gln_recorded_by": user_id, "b_gln_recorded_at": self.now}
+                        for r in self.changed if r.get("gln_recorded")]
+            if recorded:
+                self.bulk_update(table, ["gln_recorded_by", "gln_recorded_at"], recorded)
         self.bulk_insert(ProducerProduct.__table__, self.new_links)
 
 
