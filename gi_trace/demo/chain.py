@@ -26,18 +26,29 @@ from gi_trace.authorisation.models import AuthorisationDecision
 from gi_trace.authorisation.services import status as authorisation_status
 from gi_trace.demo.batches import demo_time, lab_test
 from gi_trace.demo.recall import record_recall
+from gi_trace.registry.gln import check_digit
 from gi_trace.registry.models import Plot, Producer, Product, ProductTown
 from gi_trace.registry.reference import GOJI_SLUG
 from gi_trace.registry.uscc import ALPHABET, check_character
 from gi_trace.tracing import services, transfers, units
 from gi_trace.tracing.services import BatchInput, EventInput
 from gi_trace.tracing.services import inputs as plot_inputs
+from gi_trace.types import utcnow
 
 HOUSEHOLDS = 30
 LAB = "宁夏农产品质量检验检测中心"
 OUTSIDE_TOWN = "640521206"  # 太阳梁乡: in 中宁县 but not a protected town of 中宁枸杞
 DEALERS = [("dealer", "宁夏杞乡枸杞商行", "640521100"), ("dealer2", "中宁县红宝枸杞商行", "640521101")]
 PROCESSOR = ("processor", "宁夏中杞食品有限公司", "640521102")
+# The enterprises' GLNs (fictional, under a GS1 China-style company prefix 6971234): the export names them by
+# `/417/<gln>`; the households have none and stay `/id/party/<registry number>`.
+GLN_BODIES = {"dealer": "697123400001", "dealer2": "697123400002", "processor": "697123400003"}
+
+
+def demo_gln(username: str) -> str:
+    body = GLN_BODIES[username]
+    return body + str(check_digit(body))
+
 # The processor's three products: (form, lot, kg per package, packages with unit codes).
 PRODUCTS = [("dried", "ZQ-2025-GX250", 0.25, 4), ("powder", "ZQ-2025-FM100", 0.1, 3), ("juice", "ZQ-2025-YZ500", 0.5, 3)]
 
@@ -55,9 +66,11 @@ def _uscc(rnd: random.Random, type_code: str) -> str:
     return body + check_character(body)
 
 
-def _party(session: Session, rnd: random.Random, name: str, kind: str, town: str, phone: str) -> Producer:
+def _party(session: Session, rnd: random.Random, name: str, kind: str, town: str, phone: str,
+           gln: str) -> Producer:
     party = Producer(uscc=_uscc(rnd, "92" if kind == "trader" else "91"), name=name, kind=kind,
-                     county_code="640521", town_code=town, contact_phone=phone)
+                     county_code="640521", town_code=town, contact_phone=phone, gln=gln,
+                     gln_recorded_at=utcnow())
     session.add(party)
     session.flush()
     return party
@@ -106,11 +119,13 @@ def load_demo_chain(session: Session, seed: int = 2025, password: str = "demo123
 
     dealers = []
     for username, name, town in DEALERS:
-        party = _party(session, rnd, name, "trader", town, f"0955-50{rnd.randint(10000, 99999)}")
+        party = _party(session, rnd, name, "trader", town, f"0955-50{rnd.randint(10000, 99999)}",
+                       demo_gln(username))
         _authorise(session, party, product, admin_id)
         dealers.append((party, create_user(session, username, password, "producer", display_name=name,
                                            producer_id=party.id)))
-    processor = _party(session, rnd, PROCESSOR[1], "processor", PROCESSOR[2], "0955-5088888")
+    processor = _party(session, rnd, PROCESSOR[1], "processor", PROCESSOR[2], "0955-5088888",
+                       demo_gln(PROCESSOR[0]))
     _authorise(session, processor, product, admin_id)
     processor_user = create_user(session, PROCESSOR[0], password, "producer", display_name=PROCESSOR[1],
                                  producer_id=processor.id)

@@ -27,9 +27,9 @@ an errorDeclaration naming its correction. Every http URI into this system answe
 A hand-over between parties (`Shipment`) is two ObjectEvents with the same eventIDs in the sender's and
 the receiver's export: `shipping` (shipping, in_transit) and `receiving`
 (receiving, in_progress), with `sourceList`/`destinationList` naming the owning and possessing parties
-(`/id/party/<USCC or registry number>`) and `bizTransactionList` the waybill or invoice; a refused
-shipment adds `return` (the goods back with the sender, disposition returned, `gt:reason`); a receiving event
-names the receiver's own lot (`gt:lot`).
+(`/417/<GLN>` for a party with a GLN, else `/id/party/<USCC or registry number>`) and `bizTransactionList`
+the waybill or invoice; a refused shipment adds `return` (the goods back with the sender, disposition
+returned, `gt:reason`); a receiving event names the receiver's own lot (`gt:lot`).
 
 Events captured from a party's own system (tracing.epcis_capture) keep the eventIDs it sent (and the time it
 declared an event erroneous): the export swaps them in for the name-based ids (`Ids.named`).
@@ -128,6 +128,8 @@ def build_document(session: Session, batches: list[Batch], base_url: str, root: 
             corrections[e.corrects_event_id] = e
     by_id = {e.id: e for e in events}
     handovers = Handovers(session, events, ids_by_batch)
+    buyers = [(e.data or {}).get("to") for e in events]  # a purchase names its buyer by code
+    ids.load_glns(session, [*handovers.parties.values(), *(c for c in buyers if isinstance(c, str))])
     _load_drying(session, ids, [b for b in handovers.batches if b not in ids_by_batch])
     missing_products = {b.product_id for b in handovers.batches.values()} - set(products)
     if missing_products:

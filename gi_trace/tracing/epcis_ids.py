@@ -8,8 +8,11 @@ from datetime import datetime
 from typing import Iterable, Optional
 from urllib.parse import quote
 
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from gi_trace.registry.gln import PARTY_AI
+from gi_trace.registry.models import Producer
 from gi_trace.tracing.models import Batch, Event, ProductLine, Shipment
 from gi_trace.tracing.models_capture import CapturedEvent, CapturedName
 
@@ -71,6 +74,7 @@ class Ids:
         self.coordinates: dict[int, tuple[float, float]] = {}  # plot id -> (latitude, longitude)
         # eventID -> the name it was derived from, so captured records get the eventIDs they were sent with
         self.named: dict[str, str] = {}
+        self.glns: dict[str, str] = {}  # party code (USCC or registry number) -> its GLN, where it has one
 
     def named_id(self, name: str) -> str:
         """The eventID of the record this export names `name` (see models_capture)."""
@@ -120,7 +124,23 @@ class Ids:
     def step(self, name: str) -> str:
         return f"{self.base}/voc/bizstep/{name}"
 
+    def load_glns(self, session: Session, codes: Iterable[str]) -> None:
+        """Learn the GLNs of the parties with these codes, so `party` names them by GLN."""
+        wanted = sorted({c for c in codes if c} - set(self.glns))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            for p in session.exec(select(Producer).where(Producer.gln.is_not(None), or_(
+                    Producer.uscc.in_(chunk), Producer.registry_no.in_(chunk)))).all():
+                self.glns[p.code] = p.gln
+                if p.registry_no:
+                    self.glns[p.registry_no] = p.gln
+
     def party(self, code: str) -> str:
+        """A party: its GS1 Digital Link party URI `/417/<gln>` (AI 417) when it has a GLN, else
+        `/id/party/<code>`; both answer on this resolver (tracing.views_ids)."""
+        gln = self.glns.get(code)
+        if gln:
+            return f"{self.base}/{PARTY_AI}/{gln}"
         return f"{self.base}/id/party/{quote(code, safe='')}"
 
     def shipment(self, shipment: Shipment, what: str) -> str:

@@ -9,6 +9,7 @@ the GTIN is not a registered product line, the lot is not a batch registered UND
 without a line answers to no GTIN), or the serial is not a package of that lot (of that line, without
 a lot). The serial is the package's own random unit code; (01)+(21) is unique because unit codes are
 unique across the system, so a serial names one package whichever lot path it comes with.
+A party with a GLN is `/417/<gln>` (AI 417): 400 for a wrong check digit, 404 for a GLN no party here has.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from gi_trace.errors import NotFound, ValidationError
+from gi_trace.registry.gln import gln_problem
+from gi_trace.registry.gln import normalise as normalise_gln
 from gi_trace.registry.models import Producer, Product
 from gi_trace.tracing import codes, gs1
 from gi_trace.tracing import recall as recalls
@@ -129,4 +132,16 @@ def resolve(session: Session, request: Request) -> Resolution:
         found.batch, found.unit = batch, unit
     if found.batch is not None:
         found.recall = recalls.active_recall(session, found.batch)
+    return found
+
+
+def party_by_gln(session: Session, text: str) -> Producer:
+    """The registered party a GS1 Digital Link party URI `/417/<gln>` names: 400 for a malformed GLN or a
+    wrong check digit, 404 for a GLN no party here has."""
+    problem = gln_problem(text)
+    if problem or text != normalise_gln(text):
+        raise SyntaxProblem(problem or _("A GLN has digits only."), field="gln")
+    found = session.exec(select(Producer).where(Producer.gln == text)).first()
+    if found is None:
+        raise NotFound(_("GLN %(gln)s is not registered here.", gln=text), field="gln")
     return found

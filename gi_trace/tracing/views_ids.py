@@ -12,6 +12,7 @@ from gi_trace.access import PUBLIC, access
 from gi_trace.db import get_session
 from gi_trace.errors import NotFound
 from gi_trace.registry.models import Plot, Producer, Region
+from gi_trace.tracing import resolver
 from gi_trace.tracing.models import Batch
 
 bp = Blueprint("epcis_ids", __name__)
@@ -53,13 +54,29 @@ def plot(plot_id: int):
 @access(PUBLIC)
 def party(party_code: str):
     """A registered party by its code (USCC or registry number); a household is not named."""
-    found = get_session().exec(select(Producer).where((Producer.uscc == party_code) | (Producer.registry_no == party_code))).first()
+    found = get_session().exec(select(Producer).where((Producer.uscc == party_code)
+                                                      | (Producer.registry_no == party_code))).first()
     if found is None:
         raise NotFound(_("No such party."))
+    return _json(_party(found))
+
+
+@bp.get("/417/<gln>")
+@access(PUBLIC)
+def party_by_gln(gln: str):
+    """A registered party by its GLN: the GS1 Digital Link party URI (AI 417) the export names it by; the
+    same description as `/id/party/<code>`. 400 for a malformed GLN or wrong check digit, 404 for an unknown
+    one."""
+    return _json(_party(resolver.party_by_gln(get_session(), gln)))
+
+
+def _party(found: Producer) -> dict:
     body = {"type": "party", "code": found.code, "kind": found.kind}
+    if found.gln:
+        body["gln"] = found.gln
     if found.kind != "household":
         body["name"] = found.name
-    return _json(body)
+    return body
 
 
 @bp.get("/id/document/<path:number>")

@@ -49,8 +49,8 @@ def _owner(session, item: dict, purchases: dict[str, int]) -> int:
     if item["eventID"] in purchases:
         return purchases[item["eventID"]]
     if item.get("destinationList") and item.get("bizStep") == "receiving":
-        code = item["destinationList"][0]["destination"].rsplit("/", 1)[-1]
-        return session.exec(select(Producer).where(Producer.uscc == code)).one().id
+        code = item["destinationList"][0]["destination"].rsplit("/", 1)[-1]  # /id/party/<USCC> or /417/<GLN>
+        return session.exec(select(Producer).where((Producer.uscc == code) | (Producer.gln == code))).one().id
     uris = [q["epcClass"] for key in ("quantityList", "inputQuantityList") for q in item.get(key, [])]
     uris += item.get("epcList", []) + ([item["parentID"]] if "parentID" in item else [])
     ref = read_ref(uris[0])

@@ -5,8 +5,9 @@ Only the path matters, whatever the host (another deployment's export names the 
   `/t/<code>`, `/id/batch/<code>` or `/id/batch/<code>/fresh` (the batch before it was dried), or the bare
   trace code itself (`ABCDEFGHJKMNPQ`, any grouping) for systems that keep no URIs;
 - a package: `/01/<gtin14>/10/<lot>/21/<unit code>`, `/01/<gtin14>/21/<unit code>` or `/t/<unit code>`;
-- a party `/id/party/<USCC or registry number>`, a plot `/id/plot/<id>` or its `geo:<lat>,<lon>` (the party's
-  plot at those coordinates), a town `/id/town/<code>`, a document `/id/document/<number>`.
+- a party `/id/party/<USCC or registry number>` or its GS1 Digital Link `/417/<GLN>`, a plot `/id/plot/<id>`
+  or its `geo:<lat>,<lon>` (the party's plot at those coordinates), a town `/id/town/<code>`, a document
+  `/id/document/<number>`.
 
 A party records only against its own batches and product lines: any other is refused, naming it. A class that
 names a batch not registered yet may create it (the caller decides where creating is allowed): with the trace
@@ -26,6 +27,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from gi_trace.errors import Refused, ValidationError
+from gi_trace.registry.gln import gln_problem
 from gi_trace.registry.models import Plot, Producer, Product
 from gi_trace.registry.services import producer_products
 from gi_trace.tracing import codes, transfers
@@ -34,6 +36,7 @@ from gi_trace.tracing.models import Batch, ProductLine, UnitCode
 
 _DIGITAL_LINK = re.compile(r"/01/(\d{14})(?:/10/([^/]+))?(?:/21/([^/]+))?/?$")
 _TRACE = re.compile(r"/(?:t|id/batch)/([^/]+)(/fresh)?/?$")
+_PARTY_GLN = re.compile(r"/417/([^/]*)/?$")
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)(?:[;,].*)?$")
 
 
@@ -76,10 +79,23 @@ def read_ref(uri: Any) -> Optional[Ref]:
 
 
 def party_of(session: Session, uri: Any, field: str) -> Producer:
-    """The registered party `/id/party/<code>` names."""
+    """The registered party `/id/party/<code>` or `/417/<gln>` names."""
+    if isinstance(uri, str):
+        text = uri.strip()
+        by_gln = _PARTY_GLN.search(urlsplit(text).path if "://" in text else text)
+        if by_gln:
+            gln = unquote(by_gln.group(1))
+            problem = gln_problem(gln)
+            if problem:
+                raise ValidationError(problem, field=field)
+            party = session.exec(select(Producer).where(Producer.gln == gln)).first()
+            if party is None:
+                raise ValidationError(_("No registered party has the GLN %(gln)s.", gln=gln), field=field)
+            return party
     code = last_segment(uri, "party")
     if code is None:
-        raise ValidationError(_("Name the party as …/id/party/<credit code or registry number>."), field=field)
+        raise ValidationError(_("Name the party as …/id/party/<credit code or registry number> or "
+                                "…/417/<GLN>."), field=field)
     return transfers.party_by_code(session, code, field)
 
 
