@@ -47,6 +47,7 @@ PARAMS = {
     "rest": lambda w: w.line.gtin14,  # a Digital Link path (the public resolver): producer A's product line
     "town_code": lambda w: w.producer_a.plot.town_code,
     "party_code": lambda w: w.producer_a.producer.code,
+    "gln": lambda w: w.producer_b.producer.gln,
     "number": lambda w: "WB-2025-1",
     "term": lambda w: "stage",
 }

@@ -62,6 +62,10 @@ def build(session) -> World:
     # GS1 company prefixes of producer A: its line's, and one it registers more GTINs under in the tests.
     for prefix in ("6901234", "4006381"):
         gs1_prefix(grower_a.producer, prefix)
+    # A GLN for /417/<gln>: producer B's, as the matrix's regulators post empty forms to producer A's page, and
+    # an empty GLN form clears A's.
+    grower_b.producer.gln = "6901234000009"
+    session.add(grower_b.producer)
     session.flush()
     flag = PlausibilityFlag(batch_id=harvest.id, producer_id=grower_a.producer.id, kind="yield",
                             message="test flag", params={})

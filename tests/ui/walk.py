@@ -42,6 +42,7 @@ PARAMS = {
     "county_code": lambda w: w.producer_a.producer.county_code,
     "town_code": lambda w: w.producer_a.plot.town_code,
     "party_code": lambda w: w.producer_a.producer.code,
+    "gln": lambda w: w.producer_b.producer.gln,
     "number": lambda w: "WB-2025-1",
     "term": lambda w: "stage",
 }
@@ -52,6 +53,7 @@ SKIP_ENDPOINTS = {"static", "web.favicon", "web.healthz", "tracing.qr_png", "tra
                   "resolver.digital_link", "resolver.description", "registry.producer_search",
                   "chain.shipment_certificate_pdf", "chain.purchase_certificate_pdf", "chain.purchase_import_template",
                   "chain.sale_certificate_pdf", "epcis_ids.town", "epcis_ids.plot", "epcis_ids.party",
+                  "epcis_ids.party_by_gln",
                   "epcis_ids.document", "epcis_ids.fresh", "epcis_ids.vocabulary"}
 
 # Exports whose column names are identifiers by design (import templates: the importer reads them).
