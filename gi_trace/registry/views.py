@@ -16,7 +16,8 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional as OptionalValue
+from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional as OptionalValue,
+                                StopValidation)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from gi_trace import formatting as fmt
@@ -90,8 +91,14 @@ class TrademarkForm(FlaskForm):
     registration_no = StringField(_l("Registration number"), validators=[Length(max=64)])
 
 
+def _sent(form, field) -> None:
+    """The box was in the request (empty clears the GLN; a request without it must not)."""
+    if not field.raw_data:
+        raise StopValidation(_("Give the GLN, or send the box empty to clear it."))
+
+
 class GlnForm(FlaskForm):
-    gln = StringField(_l("GLN (global location number)"), validators=[Length(max=20)])
+    gln = StringField(_l("GLN (global location number)"), validators=[_sent, Length(max=20)])
 
 
 class PrefixForm(FlaskForm):

@@ -65,6 +65,11 @@ def test_regulator_records_changes_and_clears_a_gln_with_errors_beside_the_field
     assert (stored.gln, stored.gln_recorded_by) == (GLN_A, zn.id) and stored.gln_recorded_at is not None
     shown = client.get(page).get_data(as_text=True)
     assert GLN_A in shown and "GLN（全球位置码）" in shown
+    # A request without the box (not an empty box) changes nothing.
+    missing = client.post(page + "/gln", data={"gln-csrf_token": token_})
+    assert missing.status_code == 422 and _error_beside(missing.get_data(as_text=True), "gln-gln")
+    session.expire_all()
+    assert session.get(Producer, producer.id).gln == GLN_A
     assert send("").status_code == 302  # cleared
     session.expire_all()
     assert session.get(Producer, producer.id).gln is None and session.get(Producer, other.id).gln == GLN_B
