@@ -138,7 +138,7 @@ def test_an_issued_version_never_changes_and_its_pdf_holds_both_shares(session, 
     assert pdftotext and pdftoppm and pdffonts, "poppler-utils is needed (scripts/test.sh installs it)"
     pdf = output_dir / "report.pdf"
     pdf.write_bytes(first["report.pdf"])
-    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+    text = subprocess.run([pdftotext, "-raw", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
     flat = re.sub(r"\s+", "", text)
     assert fmt.percent(comp["user_share"]) in flat and fmt.percent(comp["output_share"]) in flat
     assert fmt.percent(comp["output_share_in_year"]) in flat and "年内曾获准使用者" in flat
