@@ -46,7 +46,7 @@ SYSTEM_STAGES = ("split", "merge", "withdrawal", "clearance")
 TEST_STATES = ("untested", "passed", "failed", "ungraded")
 # inside_safety_interval: an input recorded after a harvest shows the harvest was inside its safety interval.
 FLAG_KINDS = ("yield_over_cap", "drying_ratio", "out_of_season", "labels_over_quantity", "inside_safety_interval",
-              "marked_over_supply")
+              "marked_over_supply", "declared_purchase_large")
 FLAG_STATUSES = ("open", "cleared", "confirmed")
 SHIPMENT_STATUSES = ("in_transit", "received", "rejected")
 # Where a batch's kilograms come from, as far as the GI mark is concerned (Batch.origin_state):

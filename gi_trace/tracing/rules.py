@@ -413,6 +413,17 @@ def dried_equivalent(fresh_kg: float, ratio_high: Optional[float]) -> float:
     return fresh_kg / ratio_high if ratio_high else fresh_kg
 
 
+# The most land one seller not on the register can plausibly farm (亩): a household averages about 3 亩 in
+# 中宁 (10.8万亩 over 3.66万 households), so 50 亩 is a generous ceiling. Times the product's max dried yield per
+# 亩 it bounds what one such seller can bring to the market from a season (where origin fraud lives).
+HOUSEHOLD_MAX_MU = 50.0
+
+
+def declared_purchase_limit(max_dried_per_mu: Optional[float]) -> Optional[float]:
+    """The most kilograms one purchase from a seller not on the register can plausibly hold (None: no cap)."""
+    return kg(max_dried_per_mu * HOUSEHOLD_MAX_MU) if max_dried_per_mu else None
+
+
 def yield_over_cap(dried_kg: float, area_mu: float, max_dried_per_mu: Optional[float]) -> bool:
     """以地定产: a season's (dried or dried-equivalent) kilograms above planted area × maximum yield."""
     if max_dried_per_mu is None:
@@ -461,6 +472,9 @@ FLAG_MESSAGES = {
     "marked_over_supply": "GI-marked %(marked)s kg of the %(year)s crop exceed the %(supply)s kg the party's traced "
                           "sources can supply (own harvest in the protected towns %(harvested)s kg + receipts of "
                           "verified origin %(received)s kg).",
+    "declared_purchase_large": "Bought %(kg)s kg from a seller not on the register: more than one household can "
+                               "grow in a season (%(area)s mu × %(cap)s kg per mu = %(limit)s kg). Check where "
+                               "the goji came from.",
 }
 
 
@@ -483,6 +497,9 @@ def flag_text(kind: str, params: dict) -> str:
         "marked_over_supply": lambda p: _("GI-marked %(marked)s kg of the %(year)s crop exceed the %(supply)s kg the "
                                           "party's traced sources can supply (own harvest in the protected towns "
                                           "%(harvested)s kg + receipts of verified origin %(received)s kg).", **p),
+        "declared_purchase_large": lambda p: _(
+            "Bought %(kg)s kg from a seller not on the register: more than one household can grow in a season "
+            "(%(area)s mu × %(cap)s kg per mu = %(limit)s kg). Check where the goji came from.", **p),
     }
     shown = {k: (fmt.day(v) if k in ("day", "applied", "allowed") else fmt.number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
                  else v) for k, v in (params or {}).items()}

@@ -28,6 +28,7 @@ from gi_trace.tracing import quality
 from gi_trace.tracing import rules
 from gi_trace.tracing.models import SHIPMENT_STATUSES, Batch, BatchLink, Event, Purchase, Shipment
 from gi_trace.tracing.services.batches import _check_lot, _new_code, claim_code
+from gi_trace.tracing.services.flags import raise_flag
 from gi_trace.tracing.services.gates import require_authorised, require_not_recalled
 from gi_trace.tracing.services.ledger import _append, _events, _flush, _op_time, _project, lock_batch, template_of
 from gi_trace.tracing.services.lineage_ops import _inherit
@@ -389,6 +390,11 @@ def purchase(session: Session, user: User, data: PurchaseInput, *, code: Optiona
                         "seller": seller.code if seller else None, "to": buyer.code, "inherited": inherited,
                         **({"grade": grade} if grade else {})})
     _append(session, batch, event, [])
+    limit = rules.declared_purchase_limit(product.max_dried_yield_kg_per_mu)
+    if limit is not None and amount > limit + rules.EPSILON_KG:  # recorded, never refused: a regulator checks
+        raise_flag(session, batch, "declared_purchase_large", {
+            "kg": amount, "area": rules.HOUSEHOLD_MAX_MU, "cap": product.max_dried_yield_kg_per_mu, "limit": limit},
+            event=event)
     record.batch_id = batch.id
     session.add(record)
     _flush(session)

@@ -59,3 +59,33 @@ def test_producers_and_anonymous_users_are_kept_out(client, lot, path):
     assert client.get(path).status_code == 302
     login(client, f"p{lot[0].producer.id}")
     assert client.get(path).status_code == 403
+
+
+def test_a_purchase_beyond_what_one_household_grows_is_flagged_for_regulators(client, session):
+    """以产核标 at the market: one purchase from a seller not on the register is recorded whatever its size, but
+    more than one household's season (50 亩 × the product's 400 kg per 亩 = 20,000 kg) is flagged."""
+    from sqlmodel import select
+
+    from gi_trace.tracing import transfers
+    from gi_trace.tracing.models import PlausibilityFlag
+    from tests.factories import authorised_producer, producer_user
+
+    dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
+    user = producer_user(dealer, "dealer9")
+    UserFactory(username="city")
+
+    def buy(kg):
+        return transfers.purchase(session, user, transfers.PurchaseInput(
+            quantity_kg=kg, seller_name="王五", town_code="640521104", purchased_at="2025-09-02T09:00:00+08:00"))
+
+    plain = buy(20000).batch  # exactly the ceiling: a large household, not flagged
+    large = buy(1_000_000).batch
+    session.commit()
+    flags = session.exec(select(PlausibilityFlag)).all()
+    assert [(f.batch_id, f.kind, f.status) for f in flags] == [(large.id, "declared_purchase_large", "open")]
+    assert flags[0].params == {"kg": 1_000_000, "area": 50.0, "cap": 400.0, "limit": 20000}
+    assert (plain.open_flags, large.open_flags) == (0, 1)
+    login(client, "city")
+    html = client.get("/oversight/anomalies?lang=zh").get_data(as_text=True)
+    assert large.code in html and plain.code not in html
+    assert "向未登记的卖方收购 1,000,000 公斤，超过一户农户一季的产量" in html and "= 20,000 公斤" in html
