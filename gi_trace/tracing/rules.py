@@ -472,9 +472,9 @@ FLAG_MESSAGES = {
     "marked_over_supply": "GI-marked %(marked)s kg of the %(year)s crop exceed the %(supply)s kg the party's traced "
                           "sources can supply (own harvest in the protected towns %(harvested)s kg + receipts of "
                           "verified origin %(received)s kg).",
-    "declared_purchase_large": "Bought %(kg)s kg from a seller not on the register: more than one household can "
-                               "grow in a season (%(area)s mu × %(cap)s kg per mu = %(limit)s kg). Check where "
-                               "the goji came from.",
+    "declared_purchase_large": ("Bought %(kg)s kg from a seller not on the register: more than one household "
+                                "can grow in a season (%(area)s mu × %(cap)s kg per mu = %(limit)s kg). "
+                                "Check where the goji came from."),
 }
 
 
@@ -498,8 +498,8 @@ def flag_text(kind: str, params: dict) -> str:
                                           "party's traced sources can supply (own harvest in the protected towns "
                                           "%(harvested)s kg + receipts of verified origin %(received)s kg).", **p),
         "declared_purchase_large": lambda p: _(
-            "Bought %(kg)s kg from a seller not on the register: more than one household can grow in a season "
-            "(%(area)s mu × %(cap)s kg per mu = %(limit)s kg). Check where the goji came from.", **p),
+            "Bought %(kg)s kg from a seller not on the register: more than one household can grow in a "
+            "season (%(area)s mu × %(cap)s kg per mu = %(limit)s kg). Check where the goji came from.", **p),
     }
     shown = {k: (fmt.day(v) if k in ("day", "applied", "allowed") else fmt.number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
                  else v) for k, v in (params or {}).items()}

@@ -393,8 +393,8 @@ def purchase(session: Session, user: User, data: PurchaseInput, *, code: Optiona
     limit = rules.declared_purchase_limit(product.max_dried_yield_kg_per_mu)
     if limit is not None and amount > limit + rules.EPSILON_KG:  # recorded, never refused: a regulator checks
         raise_flag(session, batch, "declared_purchase_large", {
-            "kg": amount, "area": rules.HOUSEHOLD_MAX_MU, "cap": product.max_dried_yield_kg_per_mu, "limit": limit},
-            event=event)
+            "kg": amount, "area": rules.HOUSEHOLD_MAX_MU, "cap": product.max_dried_yield_kg_per_mu,
+            "limit": limit}, event=event)
     record.batch_id = batch.id
     session.add(record)
     _flush(session)

@@ -76,7 +76,8 @@ def test_a_purchase_beyond_what_one_household_grows_is_flagged_for_regulators(cl
 
     def buy(kg):
         return transfers.purchase(session, user, transfers.PurchaseInput(
-            quantity_kg=kg, seller_name="王五", town_code="640521104", purchased_at="2025-09-02T09:00:00+08:00"))
+            quantity_kg=kg, seller_name="王五", town_code="640521104",
+            purchased_at="2025-09-02T09:00:00+08:00"))
 
     plain = buy(20000).batch  # exactly the ceiling: a large household, not flagged
     large = buy(1_000_000).batch
