@@ -20,9 +20,9 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from gi_trace.errors import NotFound, ValidationError
-from gi_trace.registry.gln import gln_problem
 from gi_trace.registry.gln import normalise as normalise_gln
 from gi_trace.registry.models import Producer, Product
+from gi_trace.registry.services import producer_by_gln
 from gi_trace.tracing import codes, gs1
 from gi_trace.tracing import recall as recalls
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
@@ -136,12 +136,13 @@ def resolve(session: Session, request: Request) -> Resolution:
 
 
 def party_by_gln(session: Session, text: str) -> Producer:
-    """The registered party a GS1 Digital Link party URI `/417/<gln>` names: 400 for a malformed GLN or a
-    wrong check digit, 404 for a GLN no party here has."""
-    problem = gln_problem(text)
-    if problem or text != normalise_gln(text):
-        raise SyntaxProblem(problem or _("A GLN has digits only."), field="gln")
-    found = session.exec(select(Producer).where(Producer.gln == text)).first()
-    if found is None:
-        raise NotFound(_("GLN %(gln)s is not registered here.", gln=text), field="gln")
-    return found
+    """The registered party a GS1 Digital Link party URI `/417/<gln>` names (registry.services.producer_by_gln):
+    400 for a malformed GLN or a wrong check digit, 404 for a GLN no party here has."""
+    if text != normalise_gln(text):  # a path has no spaces to forgive
+        raise SyntaxProblem(_("A GLN has digits only."), field="gln")
+    try:
+        return producer_by_gln(session, text)
+    except NotFound:
+        raise
+    except ValidationError as exc:
+        raise SyntaxProblem(exc.message, field="gln") from None

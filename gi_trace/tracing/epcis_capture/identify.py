@@ -27,9 +27,8 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from gi_trace.errors import Refused, ValidationError
-from gi_trace.registry.gln import gln_problem
 from gi_trace.registry.models import Plot, Producer, Product
-from gi_trace.registry.services import producer_products
+from gi_trace.registry.services import producer_by_gln, producer_products
 from gi_trace.tracing import codes, transfers
 from gi_trace.tracing.epcis_capture.parse import last_segment, listed, vocab
 from gi_trace.tracing.models import Batch, ProductLine, UnitCode
@@ -84,14 +83,7 @@ def party_of(session: Session, uri: Any, field: str) -> Producer:
         text = uri.strip()
         by_gln = _PARTY_GLN.search(urlsplit(text).path if "://" in text else text)
         if by_gln:
-            gln = unquote(by_gln.group(1))
-            problem = gln_problem(gln)
-            if problem:
-                raise ValidationError(problem, field=field)
-            party = session.exec(select(Producer).where(Producer.gln == gln)).first()
-            if party is None:
-                raise ValidationError(_("No registered party has the GLN %(gln)s.", gln=gln), field=field)
-            return party
+            return producer_by_gln(session, unquote(by_gln.group(1)), field)
     code = last_segment(uri, "party")
     if code is None:
         raise ValidationError(_("Name the party as …/id/party/<credit code or registry number> or "
