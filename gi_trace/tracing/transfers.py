@@ -351,7 +351,7 @@ def purchase(session: Session, user: User, data: PurchaseInput, *, code: Optiona
         product = session.get(Product, source.product_id)
     else:
         slug = data.product if isinstance(data.product, str) and data.product else None
-        product = get_product(session, slug) if slug else _default_product(session)
+        product = get_product(session, slug) if slug else default_product(session)
     require_authorised(session, buyer_id, product)  # the purchase makes the buyer a batch: the one gate
     record = Purchase(buyer_id=buyer_id, seller_id=seller.id if seller else None, seller_name=name if seller is None
                       else "", town_code=town, quantity_kg=amount, grade=grade, price_yuan_per_kg=price,
@@ -410,5 +410,6 @@ def _town(session: Session, code: Any) -> str:
     return region.code
 
 
-def _default_product(session: Session) -> Product:
+def default_product(session: Session) -> Product:
+    """The product a purchase is of when none is named (the purchase form offers its grades)."""
     return get_product(session, GOJI_SLUG)

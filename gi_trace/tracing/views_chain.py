@@ -186,7 +186,7 @@ def purchase():
     user = actor()
     form = PurchaseForm()
     form.town_code.choices = _town_choices(session)
-    scale = transfers._default_product(session).grade_scale or []  # grades named in the page's language
+    scale = transfers.default_product(session).grade_scale or []  # grades named in the page's language
     form.grade.choices = pf.choices([pf.NONE] + [(g["grade"], formatting.grade(scale, g["grade"]))
                                                  for g in scale])
     query = request.args.get("q", "")
