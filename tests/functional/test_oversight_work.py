@@ -5,10 +5,13 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from sqlmodel import select
 
 from gi_trace.tracing import services as tracing
+from gi_trace.tracing import transfers
+from gi_trace.tracing.models import PlausibilityFlag
 from tests.conftest import login
-from tests.factories import UserFactory
+from tests.factories import UserFactory, authorised_producer, producer_user
 from tests.factories_scan import lot_from_tested_harvest
 
 
@@ -64,12 +67,6 @@ def test_producers_and_anonymous_users_are_kept_out(client, lot, path):
 def test_a_purchase_beyond_what_one_household_grows_is_flagged_for_regulators(client, session):
     """以产核标 at the market: one purchase from a seller not on the register is recorded whatever its size, but
     more than one household's season (50 亩 × the product's 400 kg per 亩 = 20,000 kg) is flagged."""
-    from sqlmodel import select
-
-    from gi_trace.tracing import transfers
-    from gi_trace.tracing.models import PlausibilityFlag
-    from tests.factories import authorised_producer, producer_user
-
     dealer = authorised_producer(kind="trader", name="宁夏杞乡枸杞商行")
     user = producer_user(dealer, "dealer9")
     UserFactory(username="city")
